@@ -1,0 +1,3 @@
+from webinar_ops.cli import main
+
+main()

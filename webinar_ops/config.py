@@ -1,0 +1,165 @@
+"""Configuration: one frozen `Settings`, read from `.env` and the environment.
+
+Real environment variables win over `.env`. Every key, its default and its meaning are
+listed in `.env.example`; the names are an interface that outside tooling relies on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webinar_ops import validate
+from webinar_ops.errors import InputError, Problem
+
+ENV_FILE = Path(".env")
+MIN_SECRET_KEY_LENGTH = 32
+MAIL_TRANSPORTS = ("maildir", "smtp")
+SMTP_SECURITY = ("none", "starttls", "ssl")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything webinar-ops reads from its environment, validated."""
+
+    db_path: Path = Path("data/webinar_ops.db")
+    provider: str = "local"
+    base_url: str = "http://localhost:8080"
+    secret_key: str | None = field(default=None, repr=False)
+    mail_transport: str = "maildir"
+    mail_outbox_dir: Path = Path("data/outbox")
+    mail_from: str | None = None
+    mail_reply_to: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    zoom_account_id: str | None = None
+    zoom_client_id: str | None = None
+    zoom_client_secret: str | None = field(default=None, repr=False)
+    zoom_user_id: str = "me"
+    zoom_api_base_url: str = "https://api.zoom.us/v2"
+    zoom_oauth_url: str = "https://zoom.us/oauth/token"
+
+    def require_secret_key(self) -> str:
+        """The signing key, or an error that says how to make one."""
+        if not self.secret_key:
+            raise InputError(
+                "WEBINAR_OPS_SECRET_KEY is not set, and this operation signs tokens with it.",
+                [
+                    Problem(
+                        "configuration",
+                        "no signing key",
+                        field="WEBINAR_OPS_SECRET_KEY",
+                        fix="run `webinar-ops init`, which writes a new key to .env",
+                    )
+                ],
+            )
+        return self.secret_key
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of: {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _provider(value: str) -> str:
+    from webinar_ops.providers import available_providers
+
+    return _choice(*available_providers())(value)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise ValueError("must be a port number from 1 to 65535")
+    return int(value)
+
+
+def _base_url(value: str) -> str:
+    return validate.url(value).rstrip("/")
+
+
+def _secret_key(value: str) -> str:
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters; `webinar-ops init` generates one")
+    return value
+
+
+def _mail_address(value: str) -> str:
+    from email.utils import parseaddr
+
+    name, address = parseaddr(value)
+    validate.person_text(name, "display name")
+    validate.email_address(address)
+    return value
+
+
+# key -> (Settings field, parser). The order is the order of .env.example.
+KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "WEBINAR_OPS_DB": ("db_path", Path),
+    "WEBINAR_OPS_PROVIDER": ("provider", _provider),
+    "WEBINAR_OPS_BASE_URL": ("base_url", _base_url),
+    "WEBINAR_OPS_SECRET_KEY": ("secret_key", _secret_key),
+    "MAIL_TRANSPORT": ("mail_transport", _choice(*MAIL_TRANSPORTS)),
+    "MAIL_OUTBOX_DIR": ("mail_outbox_dir", Path),
+    "MAIL_FROM": ("mail_from", _mail_address),
+    "MAIL_REPLY_TO": ("mail_reply_to", _mail_address),
+    "SMTP_HOST": ("smtp_host", _text),
+    "SMTP_PORT": ("smtp_port", _port),
+    "SMTP_SECURITY": ("smtp_security", _choice(*SMTP_SECURITY)),
+    "SMTP_USERNAME": ("smtp_username", _text),
+    "SMTP_PASSWORD": ("smtp_password", _text),
+    "ZOOM_ACCOUNT_ID": ("zoom_account_id", _text),
+    "ZOOM_CLIENT_ID": ("zoom_client_id", _text),
+    "ZOOM_CLIENT_SECRET": ("zoom_client_secret", _text),
+    "ZOOM_USER_ID": ("zoom_user_id", _text),
+    "ZOOM_API_BASE_URL": ("zoom_api_base_url", _base_url),
+    "ZOOM_OAUTH_URL": ("zoom_oauth_url", validate.url),
+}
+
+SECRET_KEYS = frozenset({"WEBINAR_OPS_SECRET_KEY", "SMTP_PASSWORD", "ZOOM_CLIENT_SECRET"})
+
+
+def read_environment(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The raw values: `.env` first, then the real environment on top of it."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
+    environ = os.environ if environ is None else environ
+    values.update({k: v for k, v in environ.items() if k in KEYS})
+    return values
+
+
+def load_settings(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration. Every bad key is reported at once, by name."""
+    raw = read_environment(env_file, environ)
+    values: dict[str, object] = {}
+    problems = []
+    for key, (attribute, parse) in KEYS.items():
+        text = raw.get(key, "").strip()
+        if not text:
+            continue
+        try:
+            values[attribute] = parse(text)
+        except ValueError as exc:
+            shown = "(hidden)" if key in SECRET_KEYS else repr(text)
+            problems.append(Problem(_where(key, env_file, environ), f"{shown} {exc}", field=key))
+    if problems:
+        raise InputError("The configuration has invalid values:", problems)
+    return Settings(**values)
+
+
+def _where(key: str, env_file: Path, environ: Mapping[str, str] | None) -> str:
+    environ = os.environ if environ is None else environ
+    return "environment" if key in environ else str(env_file)

@@ -1,0 +1,135 @@
+"""What the organiser sees in a terminal: tables, progress bars, JSON and plain reports.
+
+Human output goes to standard output as readable tables; progress and errors go to
+standard error, so `--json` output on standard output stays machine-readable. rich is
+imported only when something is drawn, which keeps `webinar-ops --help` quick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from webinar_ops import times
+from webinar_ops.store import WebinarRecord
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: one JSON document on standard output."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    """A readable table on standard output."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    # A pipe has no width; a wide one keeps addresses and links on one line for grep.
+    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
+
+
+def error(text: str) -> None:
+    """An error for a person, on standard error."""
+    sys.stderr.write(text.rstrip("\n") + "\n")
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on standard error; yields `advance(done, total)`. The bar appears
+    only once there is something to count, so work that turns out empty stays quiet."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    progress = Progress(*columns, console=Console(stderr=True))
+    task = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            progress.start()
+            task = progress.add_task(description, total=total)
+        progress.update(task, completed=done, total=total)
+
+    try:
+        yield advance
+    finally:
+        progress.stop()
+
+
+def mask_link(url: str | None) -> str | None:
+    """A personal join link with its secret part hidden, for listings."""
+    if not url:
+        return url
+    head, _, tail = url.rpartition("/")
+    return f"{head}/{tail[:4]}…" if head else "…"
+
+
+def webinar_when(record: WebinarRecord) -> str:
+    """`Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9) = 06:00–07:30 UTC`."""
+    definition = record.definition
+    local = times.format_span(definition.start, definition.end, definition.time_zone)
+    utc = times.format_span(definition.start, definition.end, "UTC", with_day=False)
+    return local if definition.time_zone in ("UTC", "Etc/UTC") else f"{local} = {utc}"
+
+
+def webinar_report(record: WebinarRecord) -> str:
+    """Everything the definition holds, as plain text: what `webinar show` prints."""
+    d = record.definition
+    lines = [d.title]
+    lines += [f"{label}: {value}" for label, value in _header_fields(record) if value]
+    if d.description:
+        lines += ["", "About", *d.description.strip().splitlines()]
+    if d.moderator:
+        lines += ["", f"Moderator: {d.moderator.describe()}"]
+    lines += ["", f"Agenda ({times.zone_label(d.time_zone)})"]
+    for item in d.agenda:
+        lines.append(f"  {_item_time(item, d.time_zone)}  {item.title}")
+        lines += [f"      {speaker.describe()}" for speaker in item.speakers]
+    if d.questions:
+        lines += ["", "Guiding questions"]
+        for group in d.questions:
+            lines.append(f"  {group.part}" if group.part else "")
+            lines += [f"    - {question}" for question in group.items]
+    if d.readings:
+        lines += ["", "Background readings"]
+        for reading in d.readings:
+            lines += [f"  - {reading.title}", f"    {reading.url}"]
+    if d.contacts:
+        lines += ["", "Contacts"]
+        lines += [f"  {c.purpose_label}: {c.describe()} <{c.email}>" for c in d.contacts]
+    offsets = ", ".join(times.format_duration(offset) for offset in d.reminder_offsets) or "none"
+    lines += ["", f"Reminders before the start: {offsets}"]
+    return "\n".join(lines)
+
+
+def _header_fields(record: WebinarRecord) -> list[tuple[str, str | None]]:
+    d = record.definition
+    hosted = record.provider_webinar_id or ("not created yet" if d.provider.creates else d.provider.webinar_id)
+    return [
+        ("Series", " — ".join(part for part in (d.series, d.series_theme) if part) or None),
+        ("Session", d.session),
+        ("Organisers", "; ".join(d.organisers) or None),
+        ("When", webinar_when(record)),
+        ("Slug", record.slug),
+        ("Revision", str(record.revision)),
+        ("Provider", f"{record.provider} (webinar {hosted}, {d.provider.approval} approval)"),
+        ("Registration", record.registration_url),
+        ("Shared join link", record.join_url),
+        ("Provider error", record.provider_error),
+    ]
+
+
+def _item_time(item: Any, zone_name: str) -> str:
+    start = times.in_zone(item.start, zone_name)
+    if item.end is None:
+        return f"{start:%H:%M}      "
+    return f"{start:%H:%M}–{times.in_zone(item.end, zone_name):%H:%M}"

@@ -1,0 +1,643 @@
+"""The webinar definition: everything an organiser knows about one webinar, in one TOML file.
+
+`load_definition(path)` reads and validates a file and returns a frozen `Definition` whose
+instants are aware UTC datetimes. Validation reports every mistake at once, each with the
+file, the line, the field and a fix. The format is documented in docs/definition.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from webinar_ops import times, validate
+from webinar_ops.errors import InputError, Problem
+from webinar_ops.tomlines import LineIndex
+
+DEFAULT_REMINDER_OFFSETS = ("7d", "1d", "1h")
+APPROVAL_MODES = ("automatic", "manual")
+CONTACT_PURPOSES = {
+    "substantive": "Questions about the substance of the session",
+    "registration": "Help with registration",
+    "technical": "Technical help on the day",
+    "general": "General questions",
+}
+_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_PROVIDER_ID_RE = re.compile(r"^[A-Za-z0-9_.=-]{1,128}$")
+_CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+# Each table's keys, with the one-line meaning shown when someone misspells one.
+TOP_KEYS = {
+    "slug": "short name used on the command line",
+    "series": "the series the webinar belongs to",
+    "series_theme": "the series' theme or subtitle",
+    "session": "the session label, such as 'Session 5'",
+    "title": "the title of this session",
+    "organisers": "list of organising institutions",
+    "language": "the language of the webinar, such as 'en'",
+    "description": "a short description",
+    "schedule": "table: start, time_zone, duration or end",
+    "moderator": "table: name, role, organisation",
+    "agenda": "array of tables: start, end, title, speakers",
+    "questions": "array of tables: part, items",
+    "readings": "array of tables: title, url",
+    "provider": "table: name, webinar_id, approval, registration_url, join_url",
+    "contacts": "array of tables: purpose, name, role, organisation, email",
+    "reminders": "table: offsets",
+}
+SCHEDULE_KEYS = {"start": "local wall time", "time_zone": "IANA zone", "duration": "length", "end": "local end"}
+PERSON_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
+AGENDA_KEYS = {"start": "HH:MM", "end": "HH:MM", "title": "item title", "speakers": "speakers"}
+QUESTION_KEYS = {"part": "the part of the session", "items": "the questions"}
+READING_KEYS = {"title": "reading title", "url": "link"}
+PROVIDER_KEYS = {
+    "name": "provider name",
+    "webinar_id": "'create' or an existing id",
+    "approval": "automatic or manual",
+    "registration_url": "public registration page",
+    "join_url": "shared join link",
+}
+CONTACT_KEYS = {**PERSON_KEYS, "purpose": "what to contact them for", "email": "address"}
+REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']"}
+
+
+@dataclass(frozen=True)
+class Person:
+    """A speaker, moderator or contact as the programme names them."""
+
+    name: str
+    role: str | None = None
+    organisation: str | None = None
+
+    def describe(self) -> str:
+        """`Mr. Keping Yao, Senior Expert, UNPOG`: name, role and organisation, as present."""
+        return ", ".join(part for part in (self.name, self.role, self.organisation) if part)
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One line of the programme. `end` is None for a moment, such as an opening."""
+
+    start: datetime
+    end: datetime | None
+    title: str
+    speakers: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuestionGroup:
+    """Guiding questions for one part of the session."""
+
+    part: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A background reading with its link."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Someone participants can write to, and what for."""
+
+    purpose: str
+    name: str
+    email: str
+    role: str | None = None
+    organisation: str | None = None
+
+    @property
+    def purpose_label(self) -> str:
+        return CONTACT_PURPOSES[self.purpose]
+
+    def describe(self) -> str:
+        return ", ".join(part for part in (self.name, self.role, self.organisation) if part)
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """Which provider hosts the webinar, and whether to create it there or attach to one."""
+
+    name: str | None = None
+    webinar_id: str = "create"
+    approval: str = "automatic"
+    registration_url: str | None = None
+    join_url: str | None = None
+
+    @property
+    def creates(self) -> bool:
+        return self.webinar_id == "create"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A validated webinar definition. Instants are aware UTC datetimes."""
+
+    slug: str
+    title: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    series: str | None = None
+    series_theme: str | None = None
+    session: str | None = None
+    organisers: tuple[str, ...] = ()
+    language: str = "en"
+    description: str | None = None
+    moderator: Person | None = None
+    agenda: tuple[AgendaItem, ...] = ()
+    questions: tuple[QuestionGroup, ...] = ()
+    readings: tuple[Reading, ...] = ()
+    provider: ProviderChoice = field(default_factory=ProviderChoice)
+    contacts: tuple[Contact, ...] = ()
+    reminder_offsets: tuple[timedelta, ...] = ()
+    source: str = ""
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    def local(self, instant: datetime) -> datetime:
+        """`instant` on the event's own clock."""
+        return times.in_zone(instant, self.time_zone)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view: instants as ISO UTC strings, durations as `1h30m`."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return times.iso_utc(value)
+    if isinstance(value, timedelta):
+        return times.format_duration(value)
+    return value
+
+
+def load_definition(path: Path | str) -> Definition:
+    """Read, validate and return the definition in `path`; raise InputError listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path} is not a valid webinar definition:",
+            [Problem(str(path), "the file is not UTF-8 text", line=line, fix="save the file as UTF-8")],
+        ) from exc
+    return parse_definition(text, str(path), default_slug=path.stem)
+
+
+def parse_definition(text: str, source: str = "<definition>", default_slug: str | None = None) -> Definition:
+    """Validate TOML `text` as a definition; `source` names it in errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise InputError(
+            f"{source} is not valid TOML:",
+            [Problem(source, str(exc), line=line, fix="check quotes, brackets and `key = value` syntax on that line")],
+        ) from exc
+    checker = _Checker(source, LineIndex(text))
+    definition = checker.definition(data, default_slug)
+    if checker.problems:
+        count = len(checker.problems)
+        raise InputError(f"{source} has {count} problem{'s' if count > 1 else ''}:", checker.problems)
+    assert definition is not None
+    return definition
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+class _Invalid(Exception):
+    """Raised inside the checker to abandon one field after recording its problem."""
+
+
+class _Checker:
+    """Walks the parsed TOML, building the Definition and collecting every problem."""
+
+    def __init__(self, source: str, lines: LineIndex):
+        self.source = source
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    # -- reporting -------------------------------------------------------------------
+
+    def report(self, path: tuple, message: str, fix: str | None = None) -> None:
+        self.problems.append(Problem(self.source, message, line=self.lines.line(path), field=_dotted(path), fix=fix))
+
+    def fail(self, path: tuple, message: str, fix: str | None = None) -> _Invalid:
+        self.report(path, message, fix)
+        return _Invalid()
+
+    def known_keys(self, table: dict, path: tuple, allowed: dict[str, str]) -> None:
+        for key in table:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+            fix = f"did you mean `{close[0]}`?" if close else f"allowed keys here: {', '.join(allowed)}"
+            self.report((*path, key), f"unknown key `{key}`", fix)
+
+    # -- typed getters -----------------------------------------------------------------
+
+    def get(self, table: dict, path: tuple, key: str, kind: type | tuple, required: bool = False) -> Any:
+        if key not in table:
+            if required:
+                raise self.fail((*path, key), "is missing", f"add `{key} = ...` to this table")
+            return None
+        value = table[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail((*path, key), f"must be {_kind_name(kind)}, not {_kind_name(type(value))}")
+        return value
+
+    def text(
+        self,
+        table: dict,
+        path: tuple,
+        key: str,
+        required: bool = False,
+        check: Callable[[str], str] | None = None,
+        fix: str | None = None,
+    ) -> str | None:
+        value = self.get(table, path, key, str, required)
+        if value is None:
+            return None
+        if not value.strip():
+            if required:
+                raise self.fail((*path, key), "is empty", f"write the {key.replace('_', ' ')}")
+            return None
+        try:
+            return check(value) if check else value.strip()
+        except ValueError as exc:
+            raise self.fail((*path, key), str(exc), fix) from exc
+
+    def safe(self, fn: Callable[..., Any], /, *args: Any, default: Any = None, **kwargs: Any) -> Any:
+        """Run one field's check; if it failed (already reported), go on with `default`."""
+        try:
+            return fn(*args, **kwargs)
+        except _Invalid:
+            return default
+
+    def tables(self, data: dict, key: str, parent: tuple = ()) -> list[tuple[tuple, dict]]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.report((*parent, key), f"must be an array of tables, written [[{_dotted((*parent, key))}]]")
+            return []
+        return [((*parent, key, i), item) for i, item in enumerate(value)]
+
+    def table(self, data: dict, key: str, required: bool = False) -> dict | None:
+        if key not in data:
+            if required:
+                self.report((key,), "is missing", f"add a [{key}] table")
+            return None
+        if not isinstance(data[key], dict):
+            self.report((key,), f"must be a table, written [{key}]")
+            return None
+        return data[key]
+
+    # -- the definition ------------------------------------------------------------------
+
+    def definition(self, data: dict, default_slug: str | None) -> Definition | None:
+        self.known_keys(data, (), TOP_KEYS)
+        labels = {
+            key: self.safe(self.text, data, (), key, check=_label) for key in ("series", "series_theme", "session")
+        }
+        slug = self.safe(self.slug, data, default_slug)
+        title = self.safe(self.text, data, (), "title", required=True, check=_label)
+        language = self.safe(self.text, data, (), "language", check=validate.language) or "en"
+        organisers = self.safe(self.strings, data, (), "organisers", _label, default=())
+        description = self.safe(self.text, data, (), "description")
+        schedule = self.schedule(data)
+        moderator = self.moderator(data)
+        agenda = self.agenda(data, schedule)
+        questions = self.questions(data)
+        readings = self.readings(data)
+        provider = self.provider(data)
+        contacts = self.contacts(data)
+        offsets = self.reminders(data)
+        if self.problems or schedule is None:
+            return None
+        start, end, zone_name = schedule
+        return Definition(
+            slug=slug,
+            title=title,
+            start=start,
+            end=end,
+            time_zone=zone_name,
+            **labels,
+            organisers=organisers,
+            language=language,
+            description=description,
+            moderator=moderator,
+            agenda=agenda,
+            questions=questions,
+            readings=readings,
+            provider=provider,
+            contacts=contacts,
+            reminder_offsets=offsets,
+            source=self.source,
+        )
+
+    def slug(self, data: dict, default_slug: str | None) -> str:
+        value = self.text(data, (), "slug")
+        if value is None:
+            if default_slug and _SLUG_RE.match(default_slug):
+                return default_slug
+            raise self.fail(("slug",), "is missing", 'add `slug = "my-webinar"` (lower case letters, digits, -)')
+        if not _SLUG_RE.match(value):
+            raise self.fail(
+                ("slug",),
+                f"{value!r} is not a valid slug",
+                "use lower case letters, digits and hyphens, such as 'session-5'",
+            )
+        return value
+
+    def strings(self, table: dict, path: tuple, key: str, check: Callable[[str], str]) -> tuple[str, ...]:
+        values = self.get(table, path, key, list) or []
+        result = []
+        for i, value in enumerate(values):
+            if not isinstance(value, str) or not value.strip():
+                self.report((*path, key, i), "must be non-empty text")
+                continue
+            try:
+                result.append(check(value))
+            except ValueError as exc:
+                self.report((*path, key, i), str(exc))
+        return tuple(result)
+
+    def schedule(self, data: dict) -> tuple[datetime, datetime, str] | None:
+        table = self.table(data, "schedule", required=True)
+        if table is None:
+            return None
+        path = ("schedule",)
+        self.known_keys(table, path, SCHEDULE_KEYS)
+        zone_name = self.safe(self.time_zone, table, path)
+        if zone_name is None:
+            return None
+        start = self.safe(self.wall_time, table, path, "start", zone_name, required=True)
+        if start is None:
+            return None
+        end = self.safe(self.end, table, path, start, zone_name)
+        return (start, end, zone_name) if end is not None else None
+
+    def time_zone(self, table: dict, path: tuple) -> str:
+        name = self.text(table, path, "time_zone", required=True)
+        try:
+            times.zone(name)
+        except ValueError as exc:
+            raise self.fail((*path, "time_zone"), str(exc), times.suggest_zones(name)) from exc
+        return name
+
+    def wall_time(self, table: dict, path: tuple, key: str, zone_name: str, required: bool = False) -> datetime | None:
+        value = self.get(table, path, key, (str, datetime, date), required)
+        if value is None:
+            return None
+        wall = self.naive_datetime(value, (*path, key))
+        try:
+            return times.to_utc(wall, zone_name)
+        except times.LocalTimeError as exc:
+            raise self.fail((*path, key), str(exc), exc.fix) from exc
+
+    def naive_datetime(self, value: Any, path: tuple) -> datetime:
+        fix = 'write the local wall time, such as "2021-04-30 15:00", and the zone in time_zone'
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                raise self.fail(path, "has a UTC offset; the offset comes from time_zone", fix)
+            return value
+        if isinstance(value, date):
+            raise self.fail(path, "is a date without a time", fix)
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+        except ValueError as exc:
+            raise self.fail(path, f"{value!r} is not a date and time", fix) from exc
+        if parsed.tzinfo is not None:
+            raise self.fail(path, "has a UTC offset; the offset comes from time_zone", fix)
+        return parsed
+
+    def end(self, table: dict, path: tuple, start: datetime, zone_name: str) -> datetime:
+        has_end, has_duration = "end" in table, "duration" in table
+        if has_end == has_duration:
+            message = "gives both end and duration" if has_end else "gives neither end nor duration"
+            raise self.fail(path, message, 'give one of them: duration = "90m", or end = "2021-04-30 16:30"')
+        if has_duration:
+            text = self.text(table, path, "duration", required=True)
+            try:
+                end = start + times.parse_duration(text)
+            except ValueError as exc:
+                raise self.fail((*path, "duration"), str(exc), 'write it like "90m", "1h30m" or "2h"') from exc
+        else:
+            end = self.wall_time(table, path, "end", zone_name, required=True)
+        if end <= start:
+            raise self.fail((*path, "end"), "is not after the start", "the end must come after the start")
+        return end
+
+    def person(self, table: dict, path: tuple, keys: dict[str, str] = PERSON_KEYS) -> Person:
+        self.known_keys(table, path, keys)
+        name = self.text(table, path, "name", required=True, check=_name)
+        role = self.safe(self.text, table, path, "role", check=_label)
+        organisation = self.safe(self.text, table, path, "organisation", check=_label)
+        return Person(name=name, role=role, organisation=organisation)
+
+    def moderator(self, data: dict) -> Person | None:
+        table = self.table(data, "moderator")
+        return None if table is None else self.safe(self.person, table, ("moderator",))
+
+    def agenda(self, data: dict, schedule: tuple[datetime, datetime, str] | None) -> tuple[AgendaItem, ...]:
+        items = []
+        for path, table in self.tables(data, "agenda"):
+            self.known_keys(table, path, AGENDA_KEYS)
+            title = self.safe(self.text, table, path, "title", required=True, check=_label)
+            people = [self.safe(self.person, entry, where) for where, entry in self.tables(table, "speakers", path)]
+            speakers = tuple(person for person in people if person is not None)
+            if schedule is None or title is None:
+                continue
+            item = self.safe(self.agenda_times, table, path, schedule, title, speakers)
+            if item is not None:
+                items.append(item)
+        return tuple(items)
+
+    def agenda_times(self, table: dict, path: tuple, schedule: tuple, title: str, speakers: tuple) -> AgendaItem:
+        start_utc, end_utc, zone_name = schedule
+        start = self.clock(table, path, "start", schedule, required=True)
+        end = self.clock(table, path, "end", schedule)
+        fix_outside = _between(start_utc, end_utc, zone_name)
+        if start < start_utc or start > end_utc:
+            raise self.fail((*path, "start"), "is outside the webinar's time", fix_outside)
+        if end is not None and end < start:
+            raise self.fail((*path, "end"), "is before the item's start", "the item must end after it starts")
+        if end is not None and end > end_utc:
+            raise self.fail((*path, "end"), "is after the webinar ends", fix_outside)
+        return AgendaItem(start=start, end=end, title=title, speakers=speakers)
+
+    def clock(self, table: dict, path: tuple, key: str, schedule: tuple, required: bool = False) -> datetime | None:
+        """An agenda time `HH:MM` on the webinar's day, in its zone (the next day if past midnight)."""
+        start_utc, _, zone_name = schedule
+        value = self.get(table, path, key, (str, time), required)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            match = _CLOCK_RE.match(value.strip())
+            if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+                raise self.fail((*path, key), f"{value!r} is not a time of day", 'write it like "15:45"')
+            value = time(int(match.group(1)), int(match.group(2)))
+        local_start = times.in_zone(start_utc, zone_name).replace(tzinfo=None)
+        wall = datetime.combine(local_start.date(), value)
+        if wall < local_start.replace(second=0, microsecond=0):
+            wall += timedelta(days=1)
+        try:
+            return times.to_utc(wall, zone_name)
+        except times.LocalTimeError as exc:
+            raise self.fail((*path, key), str(exc), exc.fix) from exc
+
+    def questions(self, data: dict) -> tuple[QuestionGroup, ...]:
+        groups = []
+        for path, table in self.tables(data, "questions"):
+            self.known_keys(table, path, QUESTION_KEYS)
+            part = self.safe(self.text, table, path, "part", check=_label) or ""
+            items = self.safe(self.strings, table, path, "items", str.strip, default=())
+            if not items:
+                self.report((*path, "items"), "has no questions", 'add items = ["First question?", ...]')
+            groups.append(QuestionGroup(part=part, items=items))
+        return tuple(groups)
+
+    def readings(self, data: dict) -> tuple[Reading, ...]:
+        readings = []
+        for path, table in self.tables(data, "readings"):
+            self.known_keys(table, path, READING_KEYS)
+            title = self.safe(self.text, table, path, "title", required=True, check=_label)
+            link = self.safe(self.text, table, path, "url", required=True, check=validate.url, fix=_URL_FIX)
+            if title and link:
+                readings.append(Reading(title=title, url=link))
+        return tuple(readings)
+
+    def provider(self, data: dict) -> ProviderChoice:
+        table = self.table(data, "provider")
+        if table is None:
+            return ProviderChoice()
+        path = ("provider",)
+        self.known_keys(table, path, PROVIDER_KEYS)
+        name = self.safe(self.text, table, path, "name", check=_provider_name)
+        webinar_id = self.safe(self.webinar_id, table, path) or "create"
+        approval = self.safe(self.text, table, path, "approval", check=_one_of(APPROVAL_MODES))
+        links = {
+            key: self.safe(self.text, table, path, key, check=validate.url, fix=_URL_FIX)
+            for key in ("registration_url", "join_url")
+        }
+        return ProviderChoice(name=name, webinar_id=webinar_id, approval=approval or "automatic", **links)
+
+    def webinar_id(self, table: dict, path: tuple) -> str | None:
+        value = self.get(table, path, "webinar_id", (str, int))
+        if value is None:
+            return None
+        value = str(value).strip()
+        if value != "create" and not _PROVIDER_ID_RE.match(value):
+            raise self.fail(
+                (*path, "webinar_id"),
+                f"{value!r} is not a webinar id",
+                'write "create", or the id the provider shows, such as "81234567890"',
+            )
+        return value
+
+    def contacts(self, data: dict) -> tuple[Contact, ...]:
+        contacts = []
+        for path, table in self.tables(data, "contacts"):
+            person = self.safe(self.person, table, path, CONTACT_KEYS)
+            purpose = self.safe(self.text, table, path, "purpose", required=True, check=_PURPOSE)
+            address = self.safe(
+                self.text, table, path, "email", required=True, check=validate.email_address, fix=_EMAIL_FIX
+            )
+            if person and purpose and address:
+                contacts.append(Contact(purpose=purpose, email=address, **asdict(person)))
+        return tuple(contacts)
+
+    def reminders(self, data: dict) -> tuple[timedelta, ...]:
+        table = self.table(data, "reminders")
+        texts = DEFAULT_REMINDER_OFFSETS if table is None else None
+        if table is not None:
+            self.known_keys(table, ("reminders",), REMINDER_KEYS)
+            texts = self.safe(self.strings, table, ("reminders",), "offsets", str, default=())
+        offsets: list[timedelta] = []
+        for i, text in enumerate(texts):
+            path = ("reminders", "offsets", i)
+            try:
+                offset = times.parse_duration(text)
+            except ValueError as exc:
+                self.report(path, str(exc), 'write offsets before the start like "7d", "1d", "1h" or "30m"')
+                continue
+            if offset in offsets:
+                self.report(path, f"{text!r} is listed twice", "list each offset once")
+                continue
+            offsets.append(offset)
+        return tuple(sorted(offsets, reverse=True))
+
+
+_URL_FIX = "write a full link such as https://example.org/page (spaces as %20)"
+_EMAIL_FIX = "write a plain address such as name@example.org"
+
+
+def _label(value: str) -> str:
+    """Programme text shown in mail headers and subjects: one line, no control characters."""
+    return validate.person_text(value, "text", max_length=300)
+
+
+def _name(value: str) -> str:
+    return validate.person_text(value, "name")
+
+
+def _one_of(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value.strip() not in allowed:
+            raise ValueError(f"{value!r} must be one of: {', '.join(allowed)}")
+        return value.strip()
+
+    return check
+
+
+_PURPOSE = _one_of(tuple(CONTACT_PURPOSES))
+
+
+def _provider_name(value: str) -> str:
+    from webinar_ops.providers import available_providers
+
+    return _one_of(available_providers())(value)
+
+
+def _between(start: datetime, end: datetime, zone_name: str) -> str:
+    first, last = times.in_zone(start, zone_name), times.in_zone(end, zone_name)
+    return f"agenda times must lie between {first:%H:%M} and {last:%H:%M} ({zone_name})"
+
+
+def _dotted(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _kind_name(kind: type | tuple) -> str:
+    names = {str: "text", int: "a whole number", list: "a list", dict: "a table", bool: "true or false"}
+    names.update({datetime: "a date and time", date: "a date", time: "a time", float: "a number"})
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)

@@ -1,0 +1,136 @@
+"""Webinar providers: where the webinar lives and where people are registered.
+
+A provider is one module in this package that defines `create_provider(settings, store)`
+returning an object with the `Provider` interface below. Its name is the module's name,
+which is also the value of `WEBINAR_OPS_PROVIDER` and of `[provider] name` in a definition.
+
+The interface is shaped so that Zoom, GoTo Webinar, Webex and Teams all fit: a personal
+join link is optional (Webex and Teams give none), and registration reports each person's
+outcome separately, so one refused address never sinks a batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from webinar_ops.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from webinar_ops.config import Settings
+    from webinar_ops.definition import Definition
+    from webinar_ops.store import Store
+
+
+@dataclass(frozen=True)
+class HostedWebinar:
+    """The provider's side of a webinar."""
+
+    webinar_id: str
+    join_url: str | None = None
+    registration_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """A person to register, as the provider needs them."""
+
+    email: str
+    first_name: str
+    last_name: str | None = None
+    organisation: str | None = None
+    job_title: str | None = None
+    country: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The provider's answer for one person: registered, or an error for that person alone.
+
+    `retry_after` is set when the provider refused for now (a daily limit) and said when to
+    try again.
+    """
+
+    email: str
+    registrant_id: str | None = None
+    status: str | None = None
+    join_url: str | None = None
+    error: str | None = None
+    retry_after: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RemoteRegistrant:
+    """A person the provider holds, as listed by it (some signed up on its own page)."""
+
+    email: str
+    first_name: str
+    last_name: str | None
+    status: str
+    registrant_id: str
+    join_url: str | None = None
+
+
+class Provider(Protocol):
+    """What webinar-ops asks of a provider."""
+
+    name: str
+    batch_size: int
+
+    def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
+        """Create the webinar (webinar_id None) or bring an existing one up to date."""
+        ...
+
+    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
+        """Register up to `batch_size` people; one Registration per applicant, in order."""
+        ...
+
+    def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:
+        """Every registrant the provider holds for the webinar, whatever their status."""
+        ...
+
+    def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
+        """Cancel one registration."""
+        ...
+
+
+class ProviderError(Exception):
+    """A provider refused or failed; the message is for the organiser and holds no secret."""
+
+
+def available_providers() -> tuple[str, ...]:
+    """The provider names this installation has: one per module in this package."""
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+def load_provider(name: str, settings: Settings, store: Store) -> Provider:
+    """Build the provider called `name` from its module."""
+    if name not in available_providers():
+        raise InputError(
+            f"Unknown provider {name!r}.",
+            [
+                Problem(
+                    "configuration",
+                    f"no provider called {name!r}",
+                    field="provider",
+                    fix=f"use one of: {', '.join(available_providers())}",
+                )
+            ],
+        )
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.create_provider(settings, store)
+
+
+def chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    """Split `items` into consecutive slices of at most `size`."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,142 @@
+"""The `local` provider: the embedded default, offline, with no account.
+
+It keeps its webinars and registrations in its own tables of the webinar-ops database and
+issues Zoom-style personal join links on `WEBINAR_OPS_BASE_URL`: `/j/TOKEN`, where the
+token is signed with `WEBINAR_OPS_SECRET_KEY`. The token depends only on the webinar and the
+address, so a person who registers again gets the same link, and nobody can guess another
+person's link.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from sqlite_utils import Migrations
+
+from webinar_ops import times, tokens
+from webinar_ops.providers import Applicant, HostedWebinar, Registration, RemoteRegistrant
+
+if TYPE_CHECKING:
+    from webinar_ops.config import Settings
+    from webinar_ops.definition import Definition
+    from webinar_ops.store import Store
+
+migrations = Migrations("local_provider")
+
+
+@migrations()
+def m001_local_tables(db) -> None:
+    db["local_webinars"].create(
+        {"id": str, "topic": str, "start_at": str, "duration_minutes": int, "approval": str, "updated_at": str},
+        pk="id",
+    )
+    db["local_registrants"].create(
+        {
+            "webinar_id": str,
+            "email": str,
+            "registrant_id": str,
+            "first_name": str,
+            "last_name": str,
+            "status": str,
+            "join_url": str,
+            "created_at": str,
+        },
+        pk=("webinar_id", "email"),
+        foreign_keys=[("webinar_id", "local_webinars", "id")],
+    )
+
+
+class LocalProvider:
+    """Hosts webinars inside webinar-ops itself."""
+
+    name = "local"
+    batch_size = 100
+
+    def __init__(self, store: Store, base_url: str, secret_key: str):
+        self.db = store.db
+        self.base_url = base_url.rstrip("/")
+        self._secret_key = secret_key
+        migrations.apply(self.db)
+
+    def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
+        webinar_id = webinar_id or self._new_webinar_id()
+        self.db["local_webinars"].upsert(
+            {
+                "id": webinar_id,
+                "topic": definition.title,
+                "start_at": times.iso_utc(definition.start),
+                "duration_minutes": int(definition.duration.total_seconds() // 60),
+                "approval": definition.provider.approval,
+                "updated_at": times.iso_utc(times.utc_now()),
+            },
+            pk="id",
+        )
+        return HostedWebinar(
+            webinar_id=webinar_id,
+            join_url=f"{self.base_url}/w/{webinar_id}",
+            registration_url=f"{self.base_url}/r/{webinar_id}",
+        )
+
+    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
+        results = []
+        with self.db.atomic():
+            for applicant in applicants:
+                results.append(self._register_one(webinar_id, applicant, approve))
+        return results
+
+    def _register_one(self, webinar_id: str, applicant: Applicant, approve: bool) -> Registration:
+        if not self.db["local_webinars"].count_where("id = ?", [webinar_id]):
+            return Registration(applicant.email, error=f"webinar {webinar_id} does not exist at the local provider")
+        existing = list(
+            self.db["local_registrants"].rows_where("webinar_id = ? AND email = ?", [webinar_id, applicant.email])
+        )
+        if existing and existing[0]["status"] != "cancelled":
+            return _registration(existing[0])
+        token = tokens.sign(self._secret_key, "join", webinar_id, applicant.email)
+        row = {
+            "webinar_id": webinar_id,
+            "email": applicant.email,
+            "registrant_id": tokens.sign(self._secret_key, "registrant", webinar_id, applicant.email)[:16],
+            "first_name": applicant.first_name,
+            "last_name": applicant.last_name,
+            "status": "approved" if approve else "pending",
+            "join_url": f"{self.base_url}/j/{token}",
+            "created_at": times.iso_utc(times.utc_now()),
+        }
+        self.db["local_registrants"].upsert(row, pk=("webinar_id", "email"))
+        return _registration(row)
+
+    def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:
+        for row in self.db["local_registrants"].rows_where("webinar_id = ?", [webinar_id], order_by="email"):
+            yield RemoteRegistrant(
+                email=row["email"],
+                first_name=row["first_name"],
+                last_name=row["last_name"],
+                status=row["status"],
+                registrant_id=row["registrant_id"],
+                join_url=row["join_url"],
+            )
+
+    def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
+        self.db.execute(
+            "UPDATE local_registrants SET status = 'cancelled' WHERE webinar_id = ? AND registrant_id = ?",
+            [webinar_id, registrant_id],
+        )
+        self.db.conn.commit()
+
+    def _new_webinar_id(self) -> str:
+        # Zoom webinar ids are 11 digits; looking alike keeps every provider's ids in one shape.
+        return str(10_000_000_000 + secrets.randbelow(90_000_000_000))
+
+
+def _registration(row: dict) -> Registration:
+    return Registration(
+        email=row["email"], registrant_id=row["registrant_id"], status=row["status"], join_url=row["join_url"]
+    )
+
+
+def create_provider(settings: Settings, store: Store) -> LocalProvider:
+    """The local provider for these settings; it needs the signing key for join links."""
+    return LocalProvider(store, settings.base_url, settings.require_secret_key())

@@ -1,0 +1,314 @@
+"""Registrants: validating people, importing them from CSV, adding and cancelling one.
+
+An import is all-or-nothing: the whole file is read and checked first, every problem is
+reported with its line, and only a clean file is written, in one transaction. Importing the
+same file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from webinar_ops import times, validate
+from webinar_ops.errors import InputError, NotFound, Problem
+from webinar_ops.store import Store, WebinarRecord
+
+COLUMNS = ("email", "first_name", "last_name", "organisation", "job_title", "country", "time_zone", "language")
+REQUIRED_COLUMNS = ("email", "first_name")
+ACTIVE_STATUSES = ("pending", "approved")
+MAX_PROBLEMS_SHOWN = 200
+
+_FIXES = {
+    "email": "write a plain address such as ana@example.org",
+    "first_name": "write the name on one line, without < or >",
+    "last_name": "write the name on one line, without < or >",
+    "organisation": "write it on one line, without < or >",
+    "job_title": "write it on one line, without < or >",
+    "country": "use a two-letter code such as KR, FR or BR, or leave it empty",
+    "time_zone": "use an IANA zone such as Europe/Paris, or leave it empty",
+    "language": "use a two-letter code such as en, fr or es, or leave it empty",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """A validated registrant, as the organiser gave them."""
+
+    email: str
+    first_name: str
+    last_name: str | None = None
+    organisation: str | None = None
+    job_title: str | None = None
+    country: str | None = None
+    time_zone: str | None = None
+    language: str | None = None
+
+    def fields(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+def check_person(values: dict[str, str | None]) -> tuple[Person | None, list[tuple[str, str]]]:
+    """Validate raw values; return the Person, or None and a (field, message) per problem."""
+    cleaned: dict[str, str | None] = {}
+    problems: list[tuple[str, str]] = []
+    for column in COLUMNS:
+        raw = values.get(column)
+        if raw is None or not raw.strip():
+            if column in REQUIRED_COLUMNS:
+                problems.append((column, "is empty"))
+            cleaned[column] = None
+            continue
+        try:
+            cleaned[column] = _CHECKS[column](raw)
+        except ValueError as exc:
+            problems.append((column, str(exc)))
+    if problems:
+        return None, problems
+    return Person(**cleaned), []
+
+
+def _time_zone(value: str) -> str:
+    name = value.strip()
+    times.zone(name)
+    return name
+
+
+_CHECKS = {
+    "email": validate.email_address,
+    "first_name": lambda v: validate.person_text(v, "first name", 64),
+    "last_name": lambda v: validate.person_text(v, "last name", 64),
+    "organisation": lambda v: validate.person_text(v, "organisation"),
+    "job_title": lambda v: validate.person_text(v, "job title"),
+    "country": validate.country,
+    "time_zone": _time_zone,
+    "language": validate.language,
+}
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do; `apply_import` carries it out."""
+
+    source: str
+    new: list[Person] = field(default_factory=list)
+    updated: list[tuple[dict, Person, list[str]]] = field(default_factory=list)
+    unchanged: int = 0
+    left_cancelled: list[Person] = field(default_factory=list)
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.new or self.updated)
+
+
+def read_csv(path: Path | str) -> list[tuple[int, dict[str, str]]]:
+    """Read a registrant CSV into (line number, {column: value}) pairs, checking its shape.
+
+    UTF-8 with or without a byte-order mark; commas, semicolons or tabs; header names are
+    case-insensitive and may use spaces for underscores. Raises InputError naming the line.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    text = _decode(raw, source)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    rows: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for record in reader:
+            rows.append((line, record))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(
+            f"{source} is not a readable CSV file:",
+            [Problem(source, str(exc), line=line, fix="check the quoting on this line, and that it holds text only")],
+        ) from exc
+    rows = [(n, r) for n, r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
+    header_line, header = rows[0]
+    columns = _columns(header, source, header_line)
+    return [(n, _record(columns, cells, source, n)) for n, cells in rows[1:]]
+
+
+_HEADER_FIX = f"start the file with a header row such as: {','.join(COLUMNS)}"
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{source} is not UTF-8 text:",
+            [
+                Problem(
+                    source,
+                    f"byte {raw[exc.start]:#04x} is not UTF-8",
+                    line=line,
+                    fix="save the file as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)",
+                )
+            ],
+        ) from exc
+
+
+def _delimiter(text: str) -> str:
+    first_line = text.split("\n", 1)[0]
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def _columns(header: list[str], source: str, line: int) -> list[str | None]:
+    """Map header cells to column names; None for a blank header (an empty column)."""
+    columns: list[str | None] = []
+    problems = []
+    for cell in header:
+        name = "_".join(cell.strip().lower().replace("-", " ").split())
+        if not name:
+            columns.append(None)
+            continue
+        if name not in COLUMNS:
+            close = difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6)
+            fix = f"did you mean {close[0]}?" if close else f"known columns: {', '.join(COLUMNS)}"
+            problems.append(Problem(source, f"unknown column {cell.strip()!r}", line=line, fix=fix))
+        elif name in columns:
+            problems.append(Problem(source, f"column {name!r} appears twice", line=line, fix="keep one of them"))
+        columns.append(name)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        problems.append(Problem(source, f"no {' or '.join(missing)} column", line=line, fix=_HEADER_FIX))
+    if problems:
+        raise InputError(f"{source} has a header problem:", problems)
+    return columns
+
+
+def _record(columns: list[str | None], cells: list[str], source: str, line: int) -> dict[str, str]:
+    record: dict[str, str] = {}
+    for index, cell in enumerate(cells):
+        name = columns[index] if index < len(columns) else None
+        if name is not None:
+            record[name] = cell
+        elif cell.strip():
+            record["_extra"] = f"has a value in column {index + 1}, which has no header"
+    return record
+
+
+def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> ImportPlan:
+    """Check every row of the CSV against itself and the database; raise InputError listing
+    every bad row, or return what the import would change."""
+    source = str(path)
+    plan = ImportPlan(source)
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    existing = {row["email"]: row for row in store.registrants(webinar.id)}
+    for line, record in read_csv(path):
+        if "_extra" in record:
+            problems.append(Problem(source, record["_extra"], line=line, fix="remove it, or give the column a header"))
+            continue
+        person, errors = check_person(record)
+        problems.extend(Problem(source, message, line=line, field=name, fix=_FIXES[name]) for name, message in errors)
+        if person is None:
+            continue
+        if person.email in seen:
+            problems.append(
+                Problem(
+                    source,
+                    f"{person.email} is also on line {seen[person.email]}",
+                    line=line,
+                    field="email",
+                    fix="keep one row per person",
+                )
+            )
+            continue
+        seen[person.email] = line
+        _plan_person(plan, existing.get(person.email), person)
+    if problems:
+        raise _import_refused(source, problems)
+    return plan
+
+
+def _import_refused(source: str, problems: list[Problem]) -> InputError:
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    if len(problems) > len(shown):
+        shown.append(Problem(source, f"... and {len(problems) - len(shown)} more problems"))
+    bad_lines = len({p.line for p in problems})
+    return InputError(
+        f"{source}: nothing was imported; {bad_lines} line{'s' if bad_lines != 1 else ''} need fixing:", shown
+    )
+
+
+def _plan_person(plan: ImportPlan, row: dict | None, person: Person) -> None:
+    if row is None:
+        plan.new.append(person)
+    elif row["status"] == "cancelled":
+        plan.left_cancelled.append(person)
+    elif changes := _differences(row, person):
+        plan.updated.append((row, person, changes))
+    else:
+        plan.unchanged += 1
+
+
+def _differences(row: dict, person: Person) -> list[str]:
+    return [name for name, value in person.fields().items() if row.get(name) != value]
+
+
+def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:
+    """Write a checked plan in one transaction: all of it or, on any error, none of it."""
+    new_rows = [{**p.fields(), "webinar_id": webinar.id, "status": "approved", "source": "import"} for p in plan.new]
+    with store.transaction():
+        store.add_registrants(new_rows, now)
+        for row, person, changes in plan.updated:
+            store.update_registrant(row["id"], {name: getattr(person, name) for name in changes}, now)
+
+
+def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime) -> tuple[str, str]:
+    """Register one person from the command line. Returns their normalised address and
+    `added`, `re-activated`, `updated` or `unchanged`. A cancelled person is registered afresh."""
+    person, errors = check_person(values)
+    if person is None:
+        raise InputError(
+            "This person cannot be added:",
+            [
+                Problem("command line", message, field=f"--{name.replace('_', '-')}", fix=_FIXES[name])
+                for name, message in errors
+            ],
+        )
+    row = store.registrant(webinar.id, person.email)
+    fields = {k: v for k, v in person.fields().items() if v is not None}
+    with store.transaction():
+        if row is None:
+            store.add_registrants(
+                [{**person.fields(), "webinar_id": webinar.id, "status": "approved", "source": "cli"}], now
+            )
+            return person.email, "added"
+        if row["status"] == "cancelled":
+            reset = {"provider_registrant_id": None, "provider_status": None, "join_url": None, "sync_error": None}
+            store.update_registrant(row["id"], {**fields, **reset, "status": "approved"}, now)
+            return person.email, "re-activated"
+        changes = {k: v for k, v in fields.items() if row.get(k) != v}
+        if not changes:
+            return person.email, "unchanged"
+        store.update_registrant(row["id"], changes, now)
+        return person.email, "updated"
+
+
+def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetime) -> dict:
+    """Mark one registrant cancelled; returns their row as it was. The provider is told at
+    the next sync (or at once, by the caller)."""
+    try:
+        address = validate.email_address(email)
+    except ValueError as exc:
+        raise InputError(f"Cannot cancel: {exc}.") from exc
+    row = store.registrant(webinar.id, address)
+    if row is None:
+        raise NotFound(f"{address} is not registered for {webinar.slug}.")
+    if row["status"] != "cancelled":
+        store.update_registrant(row["id"], {"status": "cancelled"}, now)
+    return row

@@ -1,0 +1,371 @@
+"""The SQLite store: webinars and registrants (and, from the reminders issue, deliveries).
+
+One `Store` wraps one connection, through sqlite-utils. The schema is created and evolved
+by sqlite-utils' `Migrations`. Every connection runs in WAL mode with foreign keys on and a
+busy timeout, and the database file is created readable by its owner only. Instants are
+stored as ISO 8601 UTC text (`2021-04-30T06:00:00Z`), which sorts correctly as text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from webinar_ops import times
+from webinar_ops.definition import Definition, parse_definition
+from webinar_ops.errors import NotFound, OperationError
+
+BUSY_TIMEOUT_SECONDS = 30
+REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled")
+REGISTRANT_SOURCES = ("import", "cli", "provider")
+
+migrations = Migrations("webinar_ops")
+
+
+@migrations()
+def m001_webinars_and_registrants(db: Database) -> None:
+    db["webinars"].create(
+        {
+            "id": int,
+            "slug": str,
+            "title": str,
+            "start_at": str,
+            "end_at": str,
+            "time_zone": str,
+            "revision": int,
+            "definition_toml": str,
+            "definition_json": str,
+            "source_path": str,
+            "provider": str,
+            "provider_webinar_id": str,
+            "provider_join_url": str,
+            "registration_url": str,
+            "provider_revision": int,
+            "provider_error": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"slug", "title", "start_at", "end_at", "time_zone", "revision", "definition_toml", "provider"},
+        defaults={"revision": 0},
+    )
+    db["webinars"].create_index(["slug"], unique=True)
+    db["registrants"].create(
+        {
+            "id": int,
+            "webinar_id": int,
+            "email": str,
+            "first_name": str,
+            "last_name": str,
+            "organisation": str,
+            "job_title": str,
+            "country": str,
+            "time_zone": str,
+            "language": str,
+            "status": str,
+            "source": str,
+            "provider_registrant_id": str,
+            "provider_status": str,
+            "join_url": str,
+            "sync_error": str,
+            "sync_retry_after": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"webinar_id", "email", "first_name", "status", "source", "created_at", "updated_at"},
+        foreign_keys=[("webinar_id", "webinars", "id")],
+    )
+    db["registrants"].create_index(["webinar_id", "email"], unique=True)
+    db["registrants"].create_index(["webinar_id", "status"])
+
+
+@dataclass(frozen=True)
+class WebinarRecord:
+    """A stored webinar: its definition plus what the store and the provider added."""
+
+    id: int
+    slug: str
+    revision: int
+    definition: Definition
+    provider: str
+    provider_webinar_id: str | None
+    provider_join_url: str | None
+    registration_url: str | None
+    provider_revision: int | None
+    provider_error: str | None
+    source_path: str | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def title(self) -> str:
+        return self.definition.title
+
+    @property
+    def join_url(self) -> str | None:
+        """The shared join link: the provider's, else the one the definition gives."""
+        return self.provider_join_url or self.definition.provider.join_url
+
+    @property
+    def needs_publishing(self) -> bool:
+        """True when the provider has not seen this revision of the webinar yet."""
+        return self.provider_webinar_id is None or self.provider_revision != self.revision
+
+
+@dataclass(frozen=True)
+class SavedWebinar:
+    """What `save_webinar` did: `created`, `updated` or `unchanged`, and the changes."""
+
+    outcome: str
+    record: WebinarRecord
+    changes: tuple[str, ...] = ()
+
+
+class Store:
+    """The database. Open with `Store.open(path)`; use as a context manager to close it."""
+
+    def __init__(self, db: Database, path: Path):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        """Open (creating if needed, mode 0600) and migrate the database at `path`."""
+        path = Path(path)
+        try:
+            _create_private_file(path)
+            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS)
+            db = Database(connection, execute_plugins=False)
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.enable_wal()
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA synchronous = NORMAL")
+            migrations.apply(db)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise OperationError(f"Cannot open the database {path}: {exc}") from exc
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """All-or-nothing writes. Takes the write lock at once (BEGIN IMMEDIATE), so a
+        read-then-write inside cannot fail half way with SQLITE_BUSY under WAL."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
+
+    # -- webinars ---------------------------------------------------------------------
+
+    def save_webinar(self, definition: Definition, toml_text: str, provider: str, now: datetime) -> SavedWebinar:
+        """Create the webinar or bring it up to date. The revision rises when the time or
+        title changes, because those are what calendars and the provider must be told."""
+        existing = self.find_webinar(definition.slug)
+        row = {
+            "slug": definition.slug,
+            "title": definition.title,
+            "start_at": times.iso_utc(definition.start),
+            "end_at": times.iso_utc(definition.end),
+            "time_zone": definition.time_zone,
+            "definition_toml": toml_text,
+            "definition_json": json.dumps(definition.to_dict(), ensure_ascii=False),
+            "source_path": definition.source,
+            "provider": provider,
+            "registration_url": definition.provider.registration_url,
+            "updated_at": times.iso_utc(now),
+        }
+        with self.transaction() as db:
+            if existing is None:
+                db["webinars"].insert({**row, "revision": 0, "created_at": row["updated_at"]})
+                return SavedWebinar("created", self.webinar(definition.slug))
+            changes = describe_changes(existing.definition, definition)
+            if existing.provider != provider:
+                changes = (*changes, f"provider: {existing.provider} → {provider}")
+            if not changes:
+                return SavedWebinar("unchanged", existing)
+            revision = existing.revision + (1 if is_significant(existing.definition, definition) else 0)
+            db["webinars"].update(existing.id, {**row, "revision": revision})
+            if existing.provider != provider:
+                self._forget_provider(existing.id)
+        return SavedWebinar("updated", self.webinar(definition.slug), changes)
+
+    def find_webinar(self, slug: str) -> WebinarRecord | None:
+        """The webinar called `slug`, or None."""
+        rows = list(self.db["webinars"].rows_where("slug = ?", [slug]))
+        return _webinar_record(rows[0]) if rows else None
+
+    def webinar(self, slug: str) -> WebinarRecord:
+        """The webinar called `slug`; NotFound says which ones exist."""
+        record = self.find_webinar(slug)
+        if record is None:
+            known = ", ".join(r["slug"] for r in self.db.query("SELECT slug FROM webinars ORDER BY slug"))
+            hint = f" Known webinars: {known}." if known else " Add one with `webinar-ops webinar add FILE`."
+            raise NotFound(f"No webinar called {slug!r}.{hint}")
+        return record
+
+    def webinars(self) -> list[WebinarRecord]:
+        """Every webinar, soonest first."""
+        return [_webinar_record(row) for row in self.db["webinars"].rows_where(order_by="start_at, slug")]
+
+    def set_hosted(
+        self, webinar: WebinarRecord, webinar_id: str, join_url: str | None, registration_url: str | None
+    ) -> None:
+        """Record that the provider holds `webinar` at its `revision`."""
+        self.db["webinars"].update(
+            webinar.id,
+            {
+                "provider_webinar_id": webinar_id,
+                "provider_join_url": join_url,
+                "registration_url": registration_url or webinar.definition.provider.registration_url,
+                "provider_revision": webinar.revision,
+                "provider_error": None,
+            },
+        )
+
+    def _forget_provider(self, webinar_id: int) -> None:
+        """A webinar moved to another provider: its ids and links there mean nothing now,
+        so everyone is registered afresh at the next sync."""
+        self.db["webinars"].update(
+            webinar_id, {"provider_webinar_id": None, "provider_join_url": None, "provider_revision": None}
+        )
+        self.db.execute(
+            "UPDATE registrants SET provider_registrant_id = NULL, provider_status = NULL, join_url = NULL, "
+            "sync_error = NULL, sync_retry_after = NULL WHERE webinar_id = ?",
+            [webinar_id],
+        )
+
+    def set_provider_error(self, webinar: WebinarRecord, error: str | None) -> None:
+        self.db["webinars"].update(webinar.id, {"provider_error": error})
+
+    # -- registrants ------------------------------------------------------------------
+
+    def registrants(self, webinar_id: int, where: str = "1", params: Iterable[Any] = ()) -> list[dict]:
+        """The webinar's registrants as rows, by address; `where` narrows them."""
+        sql = f"SELECT * FROM registrants WHERE webinar_id = ? AND ({where}) ORDER BY email"
+        return list(self.db.query(sql, [webinar_id, *params]))
+
+    def registrant(self, webinar_id: int, email: str) -> dict | None:
+        rows = self.registrants(webinar_id, "email = ?", [email])
+        return rows[0] if rows else None
+
+    def registrant_counts(self, webinar_id: int) -> dict[str, int]:
+        """How many registrants are in each status (every status present, zero or not)."""
+        counts = dict.fromkeys(REGISTRANT_STATUSES, 0)
+        sql = "SELECT status, count(*) AS n FROM registrants WHERE webinar_id = ? GROUP BY status"
+        counts.update({row["status"]: row["n"] for row in self.db.query(sql, [webinar_id])})
+        return counts
+
+    def sync_counts(self, webinar_id: int) -> dict[str, int]:
+        """Active registrants by provider sync state: registered, waiting, failed."""
+        sql = """
+            SELECT sum(provider_registrant_id IS NOT NULL) AS registered,
+                   sum(provider_registrant_id IS NULL AND sync_error IS NULL) AS waiting,
+                   sum(provider_registrant_id IS NULL AND sync_error IS NOT NULL) AS failed
+            FROM registrants WHERE webinar_id = ? AND status IN ('pending', 'approved')
+        """
+        row = next(iter(self.db.query(sql, [webinar_id])))
+        return {key: value or 0 for key, value in row.items()}
+
+    def add_registrants(self, rows: list[dict], now: datetime) -> None:
+        """Insert new registrants (in the caller's transaction, if any)."""
+        stamp = times.iso_utc(now)
+        self.db["registrants"].insert_all(
+            ({**row, "created_at": stamp, "updated_at": stamp} for row in rows), batch_size=500
+        )
+
+    def update_registrant(self, registrant_id: int, changes: dict, now: datetime) -> None:
+        self.db["registrants"].update(registrant_id, {**changes, "updated_at": times.iso_utc(now)})
+
+
+def describe_changes(old: Definition, new: Definition) -> tuple[str, ...]:
+    """Human lines for what differs between two versions of a definition."""
+    before, after = _comparable(old), _comparable(new)
+    return tuple(
+        _change_line(key, before.get(key), after.get(key))
+        for key in sorted(after.keys() | before.keys())
+        if before.get(key) != after.get(key)
+    )
+
+
+def _change_line(key: str, old: Any, new: Any) -> str:
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return f"{key}: changed ({_short(new)})"
+    return f"{key}: {_short(old)} → {_short(new)}"
+
+
+def is_significant(old: Definition, new: Definition) -> bool:
+    """A change people's calendars and the provider must hear about: time or title."""
+    return (old.start, old.end, old.time_zone, old.title) != (new.start, new.end, new.time_zone, new.title)
+
+
+def _comparable(definition: Definition) -> dict[str, Any]:
+    data = definition.to_dict()
+    data.pop("source", None)
+    local_start = definition.local(definition.start)
+    data["start"] = f"{local_start:%Y-%m-%d %H:%M} {definition.time_zone}"
+    data["end"] = f"{definition.local(definition.end):%Y-%m-%d %H:%M}"
+    return dict(sorted(data.items()))
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "(changed)"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _webinar_record(row: dict) -> WebinarRecord:
+    definition = parse_definition(row["definition_toml"], row["source_path"] or row["slug"], default_slug=row["slug"])
+    return WebinarRecord(
+        id=row["id"],
+        slug=row["slug"],
+        revision=row["revision"],
+        definition=definition,
+        provider=row["provider"],
+        provider_webinar_id=row["provider_webinar_id"],
+        provider_join_url=row["provider_join_url"],
+        registration_url=row["registration_url"],
+        provider_revision=row["provider_revision"],
+        provider_error=row["provider_error"],
+        source_path=row["source_path"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (SQLite's -wal and -shm
+    files copy the permissions of the main file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))

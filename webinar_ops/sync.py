@@ -1,0 +1,233 @@
+"""Keeping the store and the provider in step.
+
+`sync_webinar` publishes the webinar to its provider (creating or updating it), registers
+the people who are not registered yet, in batches, tells the provider about cancellations,
+and pulls in people who signed up on the provider's own page. Each batch is committed as
+soon as the provider answers, and a refusal for one person is recorded against that person
+alone. Running it twice in a row changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from webinar_ops import times, validate
+from webinar_ops.errors import OperationError
+from webinar_ops.providers import Applicant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
+from webinar_ops.store import REGISTRANT_STATUSES, Store, WebinarRecord
+
+Progress = Callable[[int, int], None]
+"""Called with (people done so far, people to do) as a long sync advances."""
+
+
+@dataclass
+class SyncReport:
+    """What one sync did."""
+
+    published: str | None = None
+    registered: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    deferred: int = 0
+    cancelled: int = 0
+    pulled_new: int = 0
+    pulled_updated: int = 0
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.published or self.registered or self.cancelled or self.pulled_new or self.pulled_updated)
+
+
+def sync_webinar(
+    store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, progress: Progress | None = None
+) -> SyncReport:
+    """Bring the provider and the store into step for one webinar."""
+    report = SyncReport()
+    webinar, report.published = publish_webinar(store, provider, webinar)
+    register_waiting(store, provider, webinar, now, report, progress)
+    report.cancelled = push_cancellations(store, provider, webinar, now)
+    pull_registrants(store, provider, webinar, now, report)
+    return report
+
+
+def publish_webinar(store: Store, provider: Provider, webinar: WebinarRecord) -> tuple[WebinarRecord, str | None]:
+    """Create the webinar at the provider, or update it if its time or title changed.
+
+    Returns the refreshed record and `created`, `updated` or None.
+    """
+    if not webinar.needs_publishing:
+        return webinar, None
+    choice = webinar.definition.provider
+    target = webinar.provider_webinar_id or (None if choice.creates else choice.webinar_id)
+    try:
+        hosted = provider.publish(webinar.definition, target)
+    except ProviderError as exc:
+        store.set_provider_error(webinar, str(exc))
+        raise OperationError(f"{provider.name} refused the webinar {webinar.slug}: {exc}") from exc
+    store.set_hosted(webinar, hosted.webinar_id, hosted.join_url, hosted.registration_url)
+    outcome = "created" if target is None else "updated"
+    return store.webinar(webinar.slug), outcome
+
+
+def register_waiting(
+    store: Store,
+    provider: Provider,
+    webinar: WebinarRecord,
+    now: datetime,
+    report: SyncReport,
+    progress: Progress | None,
+) -> None:
+    """Register every active person the provider does not hold yet, batch by batch."""
+    stamp = times.iso_utc(now)
+    waiting = store.registrants(
+        webinar.id,
+        "status IN ('pending', 'approved') AND provider_registrant_id IS NULL "
+        "AND (sync_retry_after IS NULL OR sync_retry_after <= ?)",
+        [stamp],
+    )
+    report.deferred = len(
+        store.registrants(webinar.id, "provider_registrant_id IS NULL AND sync_retry_after > ?", [stamp])
+    )
+    done = 0
+    for status in ("approved", "pending"):
+        rows = [row for row in waiting if row["status"] == status]
+        for batch in chunks(rows, provider.batch_size):
+            results = _register_batch(provider, webinar, batch, approve=status == "approved")
+            _record_registrations(store, batch, results, now, report)
+            done += len(batch)
+            if progress:
+                progress(done, len(waiting))
+
+
+def _register_batch(provider: Provider, webinar: WebinarRecord, batch: list[dict], approve: bool) -> list[Registration]:
+    applicants = [_applicant(row) for row in batch]
+    try:
+        results = provider.register(webinar.provider_webinar_id, applicants, approve)
+    except ProviderError as exc:
+        return [Registration(a.email, error=str(exc)) for a in applicants]
+    by_email = {result.email: result for result in results}
+    missing = "the provider gave no answer for this person"
+    return [by_email.get(a.email, Registration(a.email, error=missing)) for a in applicants]
+
+
+def _applicant(row: dict) -> Applicant:
+    return Applicant(
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        organisation=row["organisation"],
+        job_title=row["job_title"],
+        country=row["country"],
+        language=row["language"],
+    )
+
+
+def _record_registrations(
+    store: Store, batch: list[dict], results: list[Registration], now: datetime, report: SyncReport
+) -> None:
+    with store.transaction():
+        for row, result in zip(batch, results, strict=True):
+            if result.ok:
+                report.registered += 1
+                store.update_registrant(row["id"], _registered_fields(result), now)
+            else:
+                report.failed.append((row["email"], result.error))
+                retry = times.iso_utc(result.retry_after) if result.retry_after else None
+                store.update_registrant(row["id"], {"sync_error": result.error, "sync_retry_after": retry}, now)
+
+
+def _registered_fields(result: Registration) -> dict:
+    fields = {
+        "provider_registrant_id": result.registrant_id,
+        "provider_status": result.status,
+        "join_url": result.join_url,
+        "sync_error": None,
+        "sync_retry_after": None,
+    }
+    if result.status in ("approved", "denied"):
+        fields["status"] = result.status
+    return fields
+
+
+def push_cancellations(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime) -> int:
+    """Tell the provider about people cancelled here; returns how many it accepted."""
+    rows = store.registrants(
+        webinar.id,
+        "status = 'cancelled' AND provider_registrant_id IS NOT NULL AND coalesce(provider_status, '') != 'cancelled'",
+    )
+    return sum(cancel_at_provider(store, provider, webinar, row, now) for row in rows)
+
+
+def cancel_at_provider(store: Store, provider: Provider, webinar: WebinarRecord, row: dict, now: datetime) -> bool:
+    """Cancel one registration at the provider. A failure is recorded and retried next sync."""
+    try:
+        provider.cancel(webinar.provider_webinar_id, row["provider_registrant_id"], row["email"])
+    except ProviderError as exc:
+        store.update_registrant(row["id"], {"sync_error": f"cancellation: {exc}"}, now)
+        return False
+    store.update_registrant(row["id"], {"provider_status": "cancelled", "sync_error": None}, now)
+    return True
+
+
+def pull_registrants(
+    store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, report: SyncReport
+) -> None:
+    """Take in people who registered on the provider's side, and status changes made there."""
+    known = {row["email"]: row for row in store.registrants(webinar.id)}
+    new_rows = []
+    with store.transaction():
+        for remote in provider.registrants(webinar.provider_webinar_id):
+            try:
+                email = validate.email_address(remote.email)
+            except ValueError:
+                report.failed.append((remote.email, "the provider holds an address webinar-ops cannot use"))
+                continue
+            if remote.status not in REGISTRANT_STATUSES:
+                continue
+            row = known.get(email)
+            if row is None:
+                new_rows.append(_pulled_row(webinar, email, remote))
+                known[email] = new_rows[-1]
+            elif changes := _remote_changes(row, remote):
+                store.update_registrant(row["id"], changes, now)
+                report.pulled_updated += 1
+        store.add_registrants(new_rows, now)
+    report.pulled_new = len(new_rows)
+
+
+def _pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:
+    return {
+        "webinar_id": webinar.id,
+        "email": email,
+        "first_name": _clean_name(remote.first_name) or email.split("@")[0],
+        "last_name": _clean_name(remote.last_name),
+        "status": remote.status,
+        "source": "provider",
+        "provider_registrant_id": remote.registrant_id,
+        "provider_status": remote.status,
+        "join_url": remote.join_url,
+    }
+
+
+def _clean_name(name: str | None) -> str | None:
+    """Names typed on a provider's page get the same checks as imported ones; a name that
+    fails them is dropped rather than trusted."""
+    if not name:
+        return None
+    try:
+        return validate.person_text(name, "name", 64) or None
+    except ValueError:
+        return None
+
+
+def _remote_changes(row: dict, remote: RemoteRegistrant) -> dict:
+    changes = {}
+    if row["provider_registrant_id"] is None:
+        changes["provider_registrant_id"] = remote.registrant_id
+    if remote.join_url and row["join_url"] != remote.join_url:
+        changes["join_url"] = remote.join_url
+    if row["provider_status"] != remote.status and row["status"] != "cancelled":
+        changes["provider_status"] = remote.status
+        changes["status"] = remote.status
+    return changes

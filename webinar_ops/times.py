@@ -1,0 +1,166 @@
+"""Time zones, wall times and durations.
+
+Instants are stored as aware UTC datetimes. Wall times exist only at the edges: in a
+definition (the organiser writes the local time of the event) and in what a person reads.
+Every conversion between the two goes through this module.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
+
+
+class LocalTimeError(ValueError):
+    """A wall time that does not name exactly one instant in its zone."""
+
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.fix = fix
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """Return the IANA zone `name`, or raise ValueError naming the closest real zones."""
+    if not isinstance(name, str) or not name or name != name.strip() or name.startswith("/"):
+        raise ValueError(f"{name!r} is not an IANA time zone name")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, UnicodeError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def suggest_zones(name: str) -> str:
+    """A fix text for an unknown zone: the closest IANA names, or an example."""
+    import difflib
+    from zoneinfo import available_timezones
+
+    names = sorted(available_timezones())
+    by_lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=3, cutoff=0.6)
+    if close:
+        return "use an IANA zone name such as " + " or ".join(by_lower[c] for c in close)
+    return "use an IANA zone name such as Asia/Seoul, Europe/Paris or America/New_York"
+
+
+def to_utc(wall: datetime, zone_name: str) -> datetime:
+    """Turn a naive wall time in `zone_name` into an aware UTC instant.
+
+    Raises LocalTimeError when the wall time falls in a DST gap (it never happens on the
+    clock) or a fold (it happens twice), because either guess would send people at the
+    wrong hour.
+    """
+    tz = zone(zone_name)
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC)
+    if _round_trips(first, tz) or _round_trips(second, tz):
+        earlier, later = sorted({first.utcoffset(), second.utcoffset()}, reverse=True)
+        raise LocalTimeError(
+            f"{wall:%Y-%m-%d %H:%M} happens twice in {zone_name} "
+            f"(once at UTC{_offset(earlier)}, once at UTC{_offset(later)}) as clocks go back",
+            "choose a time outside the repeated hour, or move the event by an hour",
+        )
+    raise LocalTimeError(
+        f"{wall:%Y-%m-%d %H:%M} does not exist in {zone_name}: clocks skip it as they go forward",
+        "choose a time outside the skipped hour, for example one hour later",
+    )
+
+
+def _round_trips(candidate: datetime, tz: ZoneInfo) -> bool:
+    back = candidate.astimezone(UTC).astimezone(tz)
+    return back.replace(tzinfo=None) == candidate.replace(tzinfo=None)
+
+
+def _offset(delta: timedelta | None) -> str:
+    minutes = int((delta or timedelta()).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours}" if not mins else f"{sign}{hours}:{mins:02d}"
+
+
+def gmt_label(instant: datetime, zone_name: str) -> str:
+    """`GMT+9`, `GMT-4`, `GMT+10:30`: the offset a reader sees for `instant` in `zone_name`."""
+    return "GMT" + _offset(instant.astimezone(zone(zone_name)).utcoffset())
+
+
+def in_zone(instant: datetime, zone_name: str) -> datetime:
+    """The aware instant expressed in `zone_name` (for display only)."""
+    if instant.tzinfo is None:
+        raise ValueError("in_zone needs an aware datetime")
+    return instant.astimezone(zone(zone_name))
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `90m`, `1h30m`, `7d`, `1d 2h`: whole days, hours and minutes, more than zero."""
+    match = _DURATION_RE.match(text) if isinstance(text, str) else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    delta = timedelta(days=days, hours=hours, minutes=minutes)
+    if delta <= timedelta(0):
+        raise ValueError(f"{text!r} is not longer than zero")
+    return delta
+
+
+def format_duration(delta: timedelta) -> str:
+    """The inverse of parse_duration: `7d`, `1h30m`, `90m` is written `1h30m`."""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    return "".join(parts) or "0m"
+
+
+def utc_now() -> datetime:
+    """The current instant, aware, in UTC. Code that needs the time takes it as a parameter."""
+    return datetime.now(UTC)
+
+
+def iso_utc(instant: datetime) -> str:
+    """How instants are stored: `2021-04-30T06:00:00Z`, sortable as text."""
+    if instant.tzinfo is None:
+        raise ValueError("iso_utc needs an aware datetime")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso_utc(text: str) -> datetime:
+    """Read back an instant stored by iso_utc."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def zone_label(zone_name: str) -> str:
+    """What people call a zone: `Seoul time` for Asia/Seoul, `UTC` for UTC."""
+    if zone_name in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
+        return "UTC"
+    if zone_name.startswith("Etc/"):
+        return zone_name
+    return zone_name.rsplit("/", 1)[-1].replace("_", " ") + " time"
+
+
+def format_day(instant: datetime, zone_name: str) -> str:
+    """`Friday 30 April 2021`: the date of `instant` on the clocks of `zone_name`."""
+    local = in_zone(instant, zone_name)
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def format_span(start: datetime, end: datetime, zone_name: str, with_day: bool = True) -> str:
+    """`Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)`, in `zone_name`.
+
+    When the span crosses midnight on that clock, the end carries its own date; when the
+    offset changes inside the span (a DST change), both offsets are shown.
+    """
+    first, last = in_zone(start, zone_name), in_zone(end, zone_name)
+    gmt = gmt_label(start, zone_name)
+    if gmt_label(end, zone_name) != gmt:
+        gmt += "/" + gmt_label(end, zone_name)[3:]
+    label = f"{zone_label(zone_name)} ({gmt})" if zone_label(zone_name) != "UTC" else "UTC"
+    if first.date() != last.date():
+        return f"{format_day(start, zone_name)}, {first:%H:%M} – {format_day(end, zone_name)}, {last:%H:%M} {label}"
+    day = f"{format_day(start, zone_name)}, " if with_day else ""
+    return f"{day}{first:%H:%M}–{last:%H:%M} {label}"

@@ -1,0 +1,33 @@
+"""Unguessable, signed tokens: personal join links and, later, unsubscribe links.
+
+A token is an HMAC-SHA256 of a purpose and a subject under `WEBINAR_OPS_SECRET_KEY`,
+truncated to 128 bits and written in URL-safe base64. The same subject always gives the
+same token, so registering a person twice yields the same link; without the key nobody
+can compute or forge one. Tokens are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+TOKEN_BYTES = 16
+
+
+def sign(secret_key: str, purpose: str, *subject: str) -> str:
+    """The token for `subject` (for example a webinar id and an address) under `purpose`."""
+    message = "\x1f".join((purpose, *subject)).encode("utf-8")
+    digest = hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:TOKEN_BYTES]).rstrip(b"=").decode("ascii")
+
+
+def verify(secret_key: str, token: str, purpose: str, *subject: str) -> bool:
+    """True when `token` is the one `sign` gives for these values; constant-time."""
+    return hmac.compare_digest(token.encode("utf-8"), sign(secret_key, purpose, *subject).encode("utf-8"))
+
+
+def new_secret_key() -> str:
+    """A fresh signing key: 256 random bits."""
+    return secrets.token_urlsafe(32)

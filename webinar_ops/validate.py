@@ -1,0 +1,154 @@
+"""Checks on the small values people type: addresses, URLs, names, language and country codes.
+
+Each check returns the cleaned value or raises ValueError with a sentence a person can act
+on. The same checks serve the CSV importer, the definition loader, the configuration and
+the command line, so a value is judged the same way wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+_LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LANGUAGE_RE = re.compile(r"^([a-z]{2,3})(?:-([A-Za-z]{4}))?(?:-([A-Za-z]{2}|[0-9]{3}))?$")
+
+# Bidirectional controls reorder what a reader sees (CVE-2021-42574 style tricks); names never need them.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+# ISO 639-1 two-letter language codes.
+LANGUAGES = frozenset(
+    """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy
+    da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy
+    hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li
+    ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa
+    pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th
+    ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu""".split()
+)
+
+# ISO 3166-1 alpha-2 country codes (officially assigned), plus XK, which Zoom and the UN use.
+COUNTRIES = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
+    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC
+    EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK
+    HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB
+    LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ
+    NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU
+    RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN
+    TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW""".split()
+)
+
+
+def email_address(text: str) -> str:
+    """Validate a bare address (`name@example.org`) and return it normalised to lower case.
+
+    Display names (`Ann <ann@example.org>`) are refused: they are how a header gets a
+    second address smuggled into it.
+    """
+    if not isinstance(text, str):
+        raise ValueError("an email address must be text")
+    value = text.strip()
+    if not value:
+        raise ValueError("the email address is empty")
+    if any(ch in value for ch in '<>"(),;: \t') or _has_control(value):
+        raise ValueError(f"{_show(value)} is not a plain email address (write just name@domain)")
+    if value.count("@") != 1:
+        raise ValueError(f"{_show(value)} is not an email address: it needs exactly one @")
+    local, domain = value.split("@")
+    if not local or len(local) > 64 or not _LOCAL_PART_RE.match(local):
+        raise ValueError(f"{_show(value)} has an invalid part before the @")
+    domain = _ascii_domain(domain)
+    if domain is None:
+        raise ValueError(f"{_show(value)} has an invalid domain after the @")
+    address = f"{local}@{domain}".lower()
+    if len(address) > 254:
+        raise ValueError(f"{_show(value)} is longer than 254 characters")
+    return address
+
+
+def _ascii_domain(domain: str) -> str | None:
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError:
+        return None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_LABEL_RE.match(label) for label in labels):
+        return None
+    if labels[-1].isdigit():
+        return None
+    return ascii_domain
+
+
+def url(text: str) -> str:
+    """Validate an absolute http(s) URL with a host and no spaces; return it unchanged."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("the URL is empty")
+    value = text.strip()
+    if _has_control(value) or " " in value:
+        raise ValueError(f"{_show(value)} contains spaces or control characters (write spaces as %20)")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{_show(value)} must start with https:// or http://")
+    if not parts.hostname or ("." not in parts.hostname and parts.hostname != "localhost"):
+        raise ValueError(f"{_show(value)} has no valid host name")
+    try:
+        parts.port  # noqa: B018 - reading it validates the port
+    except ValueError as exc:
+        raise ValueError(f"{_show(value)} has an invalid port") from exc
+    return value
+
+
+def person_text(text: str, what: str = "name", max_length: int = 200) -> str:
+    """Validate a name-like value (a person's name, organisation, job title).
+
+    Refuses control characters (CR and LF split mail headers), bidirectional overrides
+    (they disguise what a reader sees) and angle brackets (HTML, or an address trick).
+    Surrounding white space is trimmed and inner runs of spaces are folded.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"the {what} must be text")
+    if _has_control(text):
+        raise ValueError(f"the {what} contains a line break or another control character")
+    if any(ch in _BIDI_CONTROLS for ch in text):
+        raise ValueError(f"the {what} contains an invisible text-direction control character")
+    if "<" in text or ">" in text:
+        raise ValueError(f"the {what} contains < or >, which look like HTML or an address")
+    value = " ".join(text.split())
+    if len(value) > max_length:
+        raise ValueError(f"the {what} is longer than {max_length} characters")
+    return value
+
+
+def language(text: str) -> str:
+    """Validate a language tag such as `en`, `fr`, `es-419`, `zh-Hant`; return it normalised."""
+    value = text.strip() if isinstance(text, str) else ""
+    match = _LANGUAGE_RE.match(value.replace("_", "-"))
+    if not match or match.group(1).lower() not in LANGUAGES:
+        raise ValueError(f"{_show(text)} is not a language code (use ISO 639-1, such as en, fr, es, ar, zh, ru)")
+    primary, script, region = match.groups()
+    tag = primary.lower()
+    if script:
+        tag += "-" + script.title()
+    if region:
+        tag += "-" + region.upper()
+    return tag
+
+
+def country(text: str) -> str:
+    """Validate a two-letter ISO 3166 country code; return it in upper case."""
+    value = text.strip().upper() if isinstance(text, str) else ""
+    if value not in COUNTRIES:
+        raise ValueError(f"{_show(text)} is not a two-letter country code (ISO 3166, such as KR, FR, BR)")
+    return value
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def _show(value: object) -> str:
+    """Quote a refused value for an error message, with control characters made visible."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
