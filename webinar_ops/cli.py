@@ -135,6 +135,7 @@ def _append_private(path: Path, text: str) -> None:
     import os
 
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)  # a copied .env.example may be world-readable; it now holds a secret
     with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
         if path.stat().st_size and not path.read_text(encoding="utf-8").endswith("\n"):
             handle.write("\n")

@@ -32,8 +32,8 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
-    # A pipe has no width; a wide one keeps addresses and links on one line for grep.
-    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
+    # A pipe has no width of its own; an unbounded one keeps addresses and links whole for grep.
+    Console(highlight=False, width=None if sys.stdout.isatty() else 100_000).print(table)
 
 
 def error(text: str) -> None:

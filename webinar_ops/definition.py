@@ -196,13 +196,10 @@ def load_definition(path: Path | str) -> Definition:
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path} is not a valid webinar definition:",
-            [Problem(str(path), "the file is not UTF-8 text", line=line, fix="save the file as UTF-8")],
-        ) from exc
+        text = validate.utf8_text(raw)
+    except validate.NotUtf8 as exc:
+        problem = Problem(str(path), f"byte {exc.byte:#04x} is not UTF-8", line=exc.line, fix="save the file as UTF-8")
+        raise InputError(f"{path} is not a valid webinar definition:", [problem]) from exc
     return parse_definition(text, str(path), default_slug=path.stem)
 
 
@@ -263,12 +260,19 @@ class _Checker:
 
     def get(self, table: dict, path: tuple, key: str, kind: type | tuple, required: bool = False) -> Any:
         if key not in table:
-            if required:
+            if required and not _misspelt_in(key, table):
                 raise self.fail((*path, key), "is missing", f"add `{key} = ...` to this table")
+            if required:
+                raise _Invalid()  # the misspelling is already reported, with the fix
             return None
         value = table[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail((*path, key), f"must be {_kind_name(kind)}, not {_kind_name(type(value))}")
+            example = ' in quotes, like "90m"' if kind is str else ""
+            raise self.fail(
+                (*path, key),
+                f"must be {_kind_name(kind)}, not {_kind_name(type(value))}",
+                f"write {key} as {_kind_name(kind)}{example}",
+            )
         return value
 
     def text(
@@ -290,7 +294,7 @@ class _Checker:
         try:
             return check(value) if check else value.strip()
         except ValueError as exc:
-            raise self.fail((*path, key), str(exc), fix) from exc
+            raise self.fail((*path, key), str(exc), fix or _fix_for(check)) from exc
 
     def safe(self, fn: Callable[..., Any], /, *args: Any, default: Any = None, **kwargs: Any) -> Any:
         """Run one field's check; if it failed (already reported), go on with `default`."""
@@ -378,12 +382,12 @@ class _Checker:
         result = []
         for i, value in enumerate(values):
             if not isinstance(value, str) or not value.strip():
-                self.report((*path, key, i), "must be non-empty text")
+                self.report((*path, key, i), "must be non-empty text", 'write each item as text in quotes, like "..."')
                 continue
             try:
                 result.append(check(value))
             except ValueError as exc:
-                self.report((*path, key, i), str(exc))
+                self.report((*path, key, i), str(exc), _fix_for(check))
         return tuple(result)
 
     def schedule(self, data: dict) -> tuple[datetime, datetime, str] | None:
@@ -438,8 +442,10 @@ class _Checker:
     def end(self, table: dict, path: tuple, start: datetime, zone_name: str) -> datetime:
         has_end, has_duration = "end" in table, "duration" in table
         if has_end == has_duration:
-            message = "gives both end and duration" if has_end else "gives neither end nor duration"
-            raise self.fail(path, message, 'give one of them: duration = "90m", or end = "2021-04-30 16:30"')
+            fix = 'give one of them: duration = "90m", or end = "2021-04-30 16:30"'
+            if has_end:
+                raise self.fail((*path, "end"), "both end and duration are given", fix)
+            raise self.fail(path, "gives neither end nor duration", fix)
         if has_duration:
             text = self.text(table, path, "duration", required=True)
             try:
@@ -539,7 +545,7 @@ class _Checker:
         self.known_keys(table, path, PROVIDER_KEYS)
         name = self.safe(self.text, table, path, "name", check=_provider_name)
         webinar_id = self.safe(self.webinar_id, table, path) or "create"
-        approval = self.safe(self.text, table, path, "approval", check=_one_of(APPROVAL_MODES))
+        approval = self.safe(self.text, table, path, "approval", check=_APPROVAL)
         links = {
             key: self.safe(self.text, table, path, key, check=validate.url, fix=_URL_FIX)
             for key in ("registration_url", "join_url")
@@ -583,7 +589,7 @@ class _Checker:
             try:
                 offset = times.parse_duration(text)
             except ValueError as exc:
-                self.report(path, str(exc), 'write offsets before the start like "7d", "1d", "1h" or "30m"')
+                self.report(path, str(exc), _OFFSET_FIX)
                 continue
             if offset in offsets:
                 self.report(path, f"{text!r} is listed twice", "list each offset once")
@@ -594,6 +600,8 @@ class _Checker:
 
 _URL_FIX = "write a full link such as https://example.org/page (spaces as %20)"
 _EMAIL_FIX = "write a plain address such as name@example.org"
+_TEXT_FIX = "write it on one line, without < or > or control characters"
+_OFFSET_FIX = 'write offsets before the start like "7d", "1d", "1h" or "30m"'
 
 
 def _label(value: str) -> str:
@@ -615,6 +623,26 @@ def _one_of(allowed: tuple[str, ...]) -> Callable[[str], str]:
 
 
 _PURPOSE = _one_of(tuple(CONTACT_PURPOSES))
+_APPROVAL = _one_of(APPROVAL_MODES)
+
+
+def _fix_for(check: Callable[[str], str] | None) -> str:
+    """The fix to show when `check` refuses a value."""
+    from webinar_ops.providers import available_providers
+
+    fixes = {
+        _label: _TEXT_FIX,
+        _name: _TEXT_FIX,
+        validate.language: "use an ISO 639-1 code such as en, fr, es, ar, zh or ru",
+        validate.url: _URL_FIX,
+        validate.email_address: _EMAIL_FIX,
+        _PURPOSE: f"write one of: {', '.join(CONTACT_PURPOSES)}",
+        _APPROVAL: f"write one of: {', '.join(APPROVAL_MODES)}",
+        str: _OFFSET_FIX,
+    }
+    if check is _provider_name:
+        return f"write one of: {', '.join(available_providers())}, or leave it out to use WEBINAR_OPS_PROVIDER"
+    return fixes.get(check, "correct the value as the message says")
 
 
 def _provider_name(value: str) -> str:
@@ -626,6 +654,10 @@ def _provider_name(value: str) -> str:
 def _between(start: datetime, end: datetime, zone_name: str) -> str:
     first, last = times.in_zone(start, zone_name), times.in_zone(end, zone_name)
     return f"agenda times must lie between {first:%H:%M} and {last:%H:%M} ({zone_name})"
+
+
+def _misspelt_in(key: str, table: dict) -> bool:
+    return bool(difflib.get_close_matches(key, [str(k) for k in table], n=1, cutoff=0.6))
 
 
 def _dotted(path: tuple) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -143,24 +144,19 @@ _HEADER_FIX = f"start the file with a header row such as: {','.join(COLUMNS)}"
 
 def _decode(raw: bytes, source: str) -> str:
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{source} is not UTF-8 text:",
-            [
-                Problem(
-                    source,
-                    f"byte {raw[exc.start]:#04x} is not UTF-8",
-                    line=line,
-                    fix="save the file as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)",
-                )
-            ],
-        ) from exc
+        return validate.utf8_text(raw)
+    except validate.NotUtf8 as exc:
+        problem = Problem(
+            source,
+            f"byte {exc.byte:#04x} is not UTF-8",
+            line=exc.line,
+            fix="save the file as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)",
+        )
+        raise InputError(f"{source} is not UTF-8 text:", [problem]) from exc
 
 
 def _delimiter(text: str) -> str:
-    first_line = text.split("\n", 1)[0]
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
@@ -228,7 +224,7 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
             )
             continue
         seen[person.email] = line
-        _plan_person(plan, existing.get(person.email), person)
+        _plan_person(plan, existing.get(person.email), person, given=record.keys())
     if problems:
         raise _import_refused(source, problems)
     return plan
@@ -244,19 +240,22 @@ def _import_refused(source: str, problems: list[Problem]) -> InputError:
     )
 
 
-def _plan_person(plan: ImportPlan, row: dict | None, person: Person) -> None:
+def _plan_person(plan: ImportPlan, row: dict | None, person: Person, given: Iterable[str]) -> None:
     if row is None:
         plan.new.append(person)
     elif row["status"] == "cancelled":
         plan.left_cancelled.append(person)
-    elif changes := _differences(row, person):
+    elif changes := _differences(row, person, given):
         plan.updated.append((row, person, changes))
     else:
         plan.unchanged += 1
 
 
-def _differences(row: dict, person: Person) -> list[str]:
-    return [name for name, value in person.fields().items() if row.get(name) != value]
+def _differences(row: dict, person: Person, given: Iterable[str]) -> list[str]:
+    """The fields the file gives that differ from the stored ones. A column the file does
+    not have leaves the stored value alone: a short file must not wipe time zones."""
+    fields = person.fields()
+    return [name for name in COLUMNS if name in given and row.get(name) != fields[name]]
 
 
 def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:

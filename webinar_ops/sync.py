@@ -87,7 +87,11 @@ def register_waiting(
         [stamp],
     )
     report.deferred = len(
-        store.registrants(webinar.id, "provider_registrant_id IS NULL AND sync_retry_after > ?", [stamp])
+        store.registrants(
+            webinar.id,
+            "status IN ('pending', 'approved') AND provider_registrant_id IS NULL AND sync_retry_after > ?",
+            [stamp],
+        )
     )
     done = 0
     for status in ("approved", "pending"):

@@ -102,7 +102,10 @@ def parse_duration(text: str) -> timedelta:
     if not match or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration")
     days, hours, minutes = (int(g or 0) for g in match.groups())
-    delta = timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        delta = timedelta(days=days, hours=hours, minutes=minutes)
+    except OverflowError as exc:
+        raise ValueError(f"{text!r} is too long a duration") from exc
     if delta <= timedelta(0):
         raise ValueError(f"{text!r} is not longer than zero")
     return delta

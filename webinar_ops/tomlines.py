@@ -60,10 +60,8 @@ class LineIndex:
                     closing = None
                 continue
             if array is not None:
-                if line[:1] in ("'", '"', "{") or line[:1].isdigit():
-                    self._lines[(*array, index)] = number
-                    index += 1
-                if line.startswith("]"):
+                index = self._array_items(array, index, line, number)
+                if _closes_array("[" + line):
                     array = None
                 continue
             if not line or line.startswith("#"):
@@ -84,7 +82,14 @@ class LineIndex:
                 value = match.group(2).strip()
                 closing = _open_multiline_string(value)
                 if value.startswith("[") and not _closes_array(value):
-                    array, index = key, 0
+                    array, index = key, self._array_items(key, 0, value[1:], number)
+
+    def _array_items(self, array: Path, index: int, text: str, number: int) -> int:
+        """Record the line of each array item that starts on this line; return the next index."""
+        for _ in range(_count_items(text)):
+            self._lines[(*array, index)] = number
+            index += 1
+        return index
 
 
 def _open_multiline_string(value: str) -> str | None:
@@ -94,6 +99,20 @@ def _open_multiline_string(value: str) -> str | None:
     return None
 
 
+_STRING_RE = re.compile(r""""(?:\\.|[^"\\])*"|'[^']*'""")
+
+
+def _without_strings(text: str) -> str:
+    """The text with each string literal replaced by a placeholder and the comment cut off."""
+    return _STRING_RE.sub("S", text).split("#")[0]
+
+
 def _closes_array(value: str) -> bool:
-    without_strings = re.sub(r""""(?:\\.|[^"\\])*"|'[^']*'""", "", value).split("#")[0]
-    return without_strings.count("[") <= without_strings.count("]")
+    bare = _without_strings(value)
+    return bare.count("[") <= bare.count("]")
+
+
+def _count_items(text: str) -> int:
+    """How many array items start in `text` (one line of a multi-line array)."""
+    bare = _without_strings(text).replace("]", "").replace("[", "")
+    return sum(1 for chunk in bare.split(",") if chunk.strip())

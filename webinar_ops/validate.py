@@ -7,13 +7,14 @@ the command line, so a value is judged the same way wherever it comes from.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from urllib.parse import urlsplit
 
 _LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_LANGUAGE_RE = re.compile(r"^([a-z]{2,3})(?:-([A-Za-z]{4}))?(?:-([A-Za-z]{2}|[0-9]{3}))?$")
+_LANGUAGE_RE = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z]{4}))?(?:-([A-Za-z]{2}|[0-9]{3}))?$")
 
 # Bidirectional controls reorder what a reader sees (CVE-2021-42574 style tricks); names never need them.
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -39,6 +40,24 @@ COUNTRIES = frozenset(
     RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN
     TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW""".split()
 )
+
+
+class NotUtf8(ValueError):
+    """Bytes that are not UTF-8, with the line and the byte where decoding stopped."""
+
+    def __init__(self, line: int, byte: int):
+        super().__init__(f"byte {byte:#04x} on line {line} is not UTF-8")
+        self.line = line
+        self.byte = byte
+
+
+def utf8_text(raw: bytes) -> str:
+    """Decode a file's bytes as UTF-8, with or without a byte-order mark; raise NotUtf8."""
+    body = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8(body[: exc.start].count(b"\n") + 1, body[exc.start]) from exc
 
 
 def email_address(text: str) -> str:

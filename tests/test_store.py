@@ -1,0 +1,245 @@
+"""The SQLite store: a private file, safe connection settings, migrations, webinars."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import timedelta
+
+import pytest
+from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
+
+from webinar_ops.definition import load_definition
+from webinar_ops.store import Store
+
+
+def mode_of(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def save(store: Store, path=SAMPLE_DEFINITION, provider: str = "local", now=NOW):
+    return store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), provider, now)
+
+
+def person(webinar_id: int, email: str, **extra) -> dict:
+    return {
+        "webinar_id": webinar_id,
+        "email": email,
+        "first_name": "Ana",
+        "status": "approved",
+        "source": "cli",
+        **extra,
+    }
+
+
+# -- the file and the connection --------------------------------------------------------------
+
+
+def test_the_database_file_is_readable_by_its_owner_only(workdir):
+    path = workdir / "fresh" / "ops.db"
+    with Store.open(path) as store:
+        save(store)
+        assert mode_of(path) == 0o600
+        assert mode_of(path.with_name("ops.db-wal")) == 0o600
+
+
+def test_the_connection_uses_wal_foreign_keys_and_a_busy_timeout(store):
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_a_registrant_must_belong_to_a_webinar(store):
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        store.add_registrants([person(999, "ana@example.org")], NOW)
+
+
+# -- migrations ----------------------------------------------------------------------------------
+
+
+def applied_migrations(store: Store) -> list[tuple[str, str, str]]:
+    sql = "SELECT migration_set, name, applied_at FROM _sqlite_migrations ORDER BY rowid"
+    return [tuple(row) for row in store.db.execute(sql).fetchall()]
+
+
+def test_migrations_are_recorded(store):
+    assert [(s, n) for s, n, _ in applied_migrations(store)] == [("webinar_ops", "m001_webinars_and_registrants")]
+    assert {"webinars", "registrants"} <= set(store.db.table_names())
+
+
+def test_reopening_applies_nothing_twice_and_keeps_the_data(settings):
+    with Store.open(settings.db_path) as store:
+        save(store)
+        first = applied_migrations(store)
+    with Store.open(settings.db_path) as store:
+        assert applied_migrations(store) == first
+        assert [w.slug for w in store.webinars()] == [SAMPLE_SLUG]
+
+
+# -- registrants ---------------------------------------------------------------------------------
+
+
+def test_one_address_is_registered_once_per_webinar(store):
+    webinar = save(store).record
+    store.add_registrants([person(webinar.id, "ana@example.org")], NOW)
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        store.add_registrants([person(webinar.id, "ana@example.org", first_name="Ana Maria")], NOW)
+    assert [r["first_name"] for r in store.registrants(webinar.id)] == ["Ana"]
+
+
+def test_the_same_address_may_register_for_two_webinars(store, workdir):
+    first = save(store).record
+    other = save(store, definition_variant(workdir, {'slug = "undesa-snu-session-5"': 'slug = "session-6"'})).record
+    store.add_registrants([person(first.id, "ana@example.org"), person(other.id, "ana@example.org")], NOW)
+    assert store.registrant(first.id, "ana@example.org")["webinar_id"] == first.id
+    assert store.registrant(other.id, "ana@example.org")["webinar_id"] == other.id
+
+
+def test_a_failed_transaction_writes_nothing(store):
+    webinar = save(store).record
+
+    def add_ana_twice():
+        with store.transaction():
+            store.add_registrants([person(webinar.id, "ana@example.org")], NOW)
+            store.add_registrants([person(webinar.id, "ana@example.org")], NOW)
+
+    with pytest.raises(sqlite3.IntegrityError):
+        add_ana_twice()
+    assert store.registrants(webinar.id) == []
+
+
+# -- saving webinars --------------------------------------------------------------------------------
+
+LATER = NOW + timedelta(hours=1)
+MOVED = {'start = "2021-04-30 15:00"': 'start = "2021-05-07 15:00"'}
+RETITLED = {'title = "Strengthening Data Governance': 'title = "Better Data Governance'}
+REWORDED = {"All governments have fully recognized": "Most governments have recognized"}
+
+
+def test_saving_a_new_webinar_creates_it_at_revision_0(store):
+    saved = save(store)
+    assert saved.outcome == "created"
+    assert saved.changes == ()
+    assert saved.record.slug == SAMPLE_SLUG
+    assert saved.record.revision == 0
+    assert saved.record.provider == "local"
+    assert saved.record.needs_publishing
+
+
+def test_saving_the_same_definition_again_changes_nothing(store):
+    created = save(store).record
+    saved = save(store, now=LATER)
+    assert saved.outcome == "unchanged"
+    assert saved.changes == ()
+    assert saved.record == created
+
+
+def test_moving_the_start_updates_it_and_raises_the_revision(store, workdir):
+    save(store)
+    saved = save(store, definition_variant(workdir, MOVED), now=LATER)
+    assert saved.outcome == "updated"
+    assert "start: 2021-04-30 15:00 Asia/Seoul → 2021-05-07 15:00 Asia/Seoul" in saved.changes
+    assert saved.record.revision == 1
+    assert saved.record.definition.start.isoformat() == "2021-05-07T06:00:00+00:00"
+    assert saved.record.updated_at == "2021-04-01T10:00:00Z"
+
+
+def test_a_new_title_raises_the_revision(store, workdir):
+    save(store)
+    saved = save(store, definition_variant(workdir, RETITLED), now=LATER)
+    assert saved.outcome == "updated"
+    assert [c.split(":")[0] for c in saved.changes] == ["title"]
+    assert saved.record.revision == 1
+    assert saved.record.title.startswith("Better Data Governance")
+
+
+def test_a_new_description_is_saved_without_raising_the_revision(store, workdir):
+    webinar = save(store).record
+    store.set_hosted(webinar, "81234567890", "https://example.org/w/1", None)
+    saved = save(store, definition_variant(workdir, REWORDED), now=LATER)
+    assert saved.outcome == "updated"
+    assert [c.split(":")[0] for c in saved.changes] == ["description"]
+    assert saved.record.revision == 0
+    assert saved.record.definition.description.startswith("Most governments")
+    assert not saved.record.needs_publishing
+
+
+def test_each_significant_change_raises_the_revision_once(store, workdir):
+    save(store)
+    assert save(store, definition_variant(workdir, MOVED)).record.revision == 1
+    assert save(store, definition_variant(workdir, {**MOVED, **RETITLED})).record.revision == 2
+    assert save(store, definition_variant(workdir, {**MOVED, **RETITLED, **REWORDED})).record.revision == 2
+
+
+def test_moving_a_webinar_to_another_provider_forgets_its_provider_ids(store):
+    webinar = save(store).record
+    store.set_hosted(webinar, "81234567890", "https://example.org/w/1", "https://example.org/r/1")
+    store.add_registrants(
+        [
+            person(
+                webinar.id,
+                "ana@example.org",
+                provider_registrant_id="r-1",
+                provider_status="approved",
+                join_url="https://example.org/j/secret",
+                sync_error="old error",
+            )
+        ],
+        NOW,
+    )
+    saved = save(store, provider="zoom", now=LATER)
+    assert saved.outcome == "updated"
+    assert "provider: local → zoom" in saved.changes
+    record = saved.record
+    assert (record.provider, record.provider_webinar_id, record.provider_join_url, record.provider_revision) == (
+        "zoom",
+        None,
+        None,
+        None,
+    )
+    assert record.needs_publishing
+    row = store.registrant(webinar.id, "ana@example.org")
+    assert (row["provider_registrant_id"], row["provider_status"], row["join_url"], row["sync_error"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert row["status"] == "approved"
+
+
+# -- another process holding the write lock -----------------------------------------------------------
+
+HOLD_THE_WRITE_LOCK = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("UPDATE webinars SET updated_at = updated_at")
+    print("locked", flush=True)
+    time.sleep(1)
+    connection.execute("COMMIT")
+    """
+)
+
+
+def test_a_write_waits_for_another_process_holding_the_lock(store, workdir):
+    save(store)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_WRITE_LOCK, str(store.path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        saved = save(store, definition_variant(workdir, RETITLED), now=LATER)
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert holder.returncode == 0
+    assert saved.outcome == "updated"
+    assert waited >= 0.5
+    assert store.webinar(SAMPLE_SLUG).title.startswith("Better Data Governance")
