@@ -14,7 +14,7 @@ import pytest
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
 
 from webinar_ops.definition import load_definition
-from webinar_ops.store import Store
+from webinar_ops.store import Store, migrations
 
 
 def mode_of(path) -> int:
@@ -67,8 +67,9 @@ def applied_migrations(store: Store) -> list[tuple[str, str, str]]:
 
 
 def test_migrations_are_recorded(store):
-    assert [(s, n) for s, n, _ in applied_migrations(store)] == [("webinar_ops", "m001_webinars_and_registrants")]
-    assert {"webinars", "registrants"} <= set(store.db.table_names())
+    names = [(s, n) for s, n, _ in applied_migrations(store)]
+    assert names == [("webinar_ops", m.name) for m in migrations._migrations]
+    assert {"webinars", "registrants", "deliveries"} <= set(store.db.table_names())
 
 
 def test_reopening_applies_nothing_twice_and_keeps_the_data(settings):

@@ -9,6 +9,7 @@ traceback unless `--debug` is given. Heavy modules are imported inside the comma
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,12 @@ class App:
         from webinar_ops.providers import load_provider
 
         return load_provider(webinar.provider, self.settings, self.store)
+
+    def plan(self, slug: str) -> None:
+        """Bring the webinar's outbox in line with what just changed."""
+        from webinar_ops.plan import plan_webinar
+
+        plan_webinar(self.store, self.store.webinar(slug), self.now(), self.settings.mail_domain)
 
     def now(self) -> datetime:
         from webinar_ops.times import utc_now
@@ -118,28 +125,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @pass_app
 def init(app: App) -> None:
     """Create the database and, if none is set, a signing key in .env."""
-    from webinar_ops.config import ENV_FILE
-    from webinar_ops.tokens import new_secret_key
+    from webinar_ops.config import ENV_FILE, ensure_secret_key
 
-    if not app.settings.secret_key:
-        _append_private(ENV_FILE, f"WEBINAR_OPS_SECRET_KEY={new_secret_key()}\n")
+    if ensure_secret_key(ENV_FILE):
         app.reload_settings()
         click.echo(f"Wrote a new signing key (WEBINAR_OPS_SECRET_KEY) to {ENV_FILE}.")
     else:
         click.echo("A signing key is already set.")
     click.echo(f"Database ready: {app.store.path}")
     click.echo(f"Next: webinar-ops webinar add {SAMPLE_WEBINAR}")
-
-
-def _append_private(path: Path, text: str) -> None:
-    import os
-
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.fchmod(descriptor, 0o600)  # a copied .env.example may be world-readable; it now holds a secret
-    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-        if path.stat().st_size and not path.read_text(encoding="utf-8").endswith("\n"):
-            handle.write("\n")
-        handle.write(text)
 
 
 # -- webinars -----------------------------------------------------------------------------
@@ -163,6 +157,7 @@ def webinar_add(app: App, file: Path, as_json: bool) -> None:
     provider = definition.provider.name or app.settings.provider
     saved = app.store.save_webinar(definition, file.read_text(encoding="utf-8-sig"), provider, app.now())
     record = saved.record
+    app.plan(record.slug)
     if as_json:
         print_json(
             {"outcome": saved.outcome, "slug": record.slug, "revision": record.revision, "changes": list(saved.changes)}
@@ -250,6 +245,7 @@ def registrants_import(app: App, slug: str, file: Path, dry_run: bool, as_json: 
     plan = plan_import(app.store, record, file)
     if not dry_run:
         apply_import(app.store, record, plan, app.now())
+        app.plan(slug)
     _print_import(plan, dry_run, as_json)
 
 
@@ -312,6 +308,7 @@ def registrants_add(app: App, slug: str, **values: str | None) -> None:
 
     record = app.webinar(slug)
     email, outcome = add_person(app.store, record, values, app.now())
+    app.plan(slug)
     click.echo(f"{email}: {outcome}.")
     if outcome in ("added", "re-activated"):
         click.echo(f"The next `webinar-ops sync {slug}` registers them with the provider.")
@@ -372,6 +369,7 @@ def registrants_cancel(app: App, slug: str, email: str) -> None:
 
     record = app.webinar(slug)
     row = cancel_person(app.store, record, email, app.now())
+    app.plan(slug)
     if row["status"] == "cancelled":
         click.echo(f"{row['email']} was already cancelled.")
         return
@@ -398,6 +396,7 @@ def sync(app: App, slug: str, as_json: bool) -> None:
     provider = app.provider_for(record)
     with progress_bar(f"Registering with {provider.name}") as advance:
         report = sync_webinar(app.store, provider, record, app.now(), progress=advance)
+    app.plan(slug)
     if as_json:
         print_json({"slug": slug, "provider": provider.name, **report.__dict__})
     else:
@@ -427,61 +426,245 @@ def _print_sync(slug: str, provider: str, report: Any) -> None:
 @json_option
 @pass_app
 def status(app: App, slug: str | None, as_json: bool) -> None:
-    """Show each webinar (or just SLUG): when, provider, registrants by status and sync state."""
-    from webinar_ops.console import print_json, print_table, webinar_when
+    """Per webinar: when, provider, registrants by status, and mail by kind and state."""
+    from webinar_ops.console import print_json, print_status
 
     records = [app.webinar(slug)] if slug else app.store.webinars()
-    summaries = [
-        {**_webinar_summary(app.store, r), "provider_error": r.provider_error, "sync": app.store.sync_counts(r.id)}
-        for r in records
-    ]
+    summaries = [_status_summary(app.store, record) for record in records]
     if as_json:
         print_json(summaries)
         return
     if not records:
         click.echo(f"No webinars yet. Add one with: webinar-ops webinar add {SAMPLE_WEBINAR}")
     for record, summary in zip(records, summaries, strict=True):
-        counts, synced = summary["registrants"], summary["sync"]
-        click.echo(f"{record.slug} (revision {record.revision}): {record.title}")
-        click.echo(f"  {webinar_when(record)}")
-        hosted = record.provider_webinar_id or "not created yet (run sync)"
-        click.echo(f"  provider: {record.provider}, webinar {hosted}")
-        if record.provider_error:
-            click.echo(f"  provider error: {record.provider_error}")
-        print_table(
-            ("pending", "approved", "denied", "cancelled", "registered at provider", "waiting", "sync failed"),
-            [
-                (
-                    counts["pending"],
-                    counts["approved"],
-                    counts["denied"],
-                    counts["cancelled"],
-                    synced["registered"],
-                    synced["waiting"],
-                    synced["failed"],
-                )
-            ],
+        print_status(record, summary)
+
+
+def _status_summary(store: Store, record: WebinarRecord) -> dict:
+    return {
+        **_webinar_summary(store, record),
+        "provider_error": record.provider_error,
+        "sync": store.sync_counts(record.id),
+        "mail": store.delivery_counts(record.id),
+        "next_mail": store.next_delivery(record.id),
+        "not_sent": store.delivery_reasons(record.id),
+    }
+
+
+# -- mail -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Sync, send everything due now, and exit (for cron).")
+@pass_app
+def run(app: App, once: bool) -> None:
+    """Run the background service: sends each mail on time, syncs with providers."""
+    import logging
+
+    from jobs import send_due, sync_registrations
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = app.settings
+    if once:
+        sync_registrations.run(settings)
+        report, following = send_due.run(settings)
+        click.echo(
+            f"Sent {report.sent}, retrying {report.retrying}, failed {report.failed}, "
+            f"skipped {report.skipped}, missed {report.missed}."
         )
+        if following:
+            click.echo(f"Next mail due at {following:%Y-%m-%d %H:%M:%S} UTC.")
+        return
+    _serve_until_signalled(_service(settings))
+
+
+def _service(settings: Settings) -> Any:
+    from jobs import send_due, sync_registrations
+    from webinar_ops.schedule import Service
+
+    return Service(
+        settings,
+        send=lambda stop: send_due.run(settings, stop),
+        sync=lambda: sync_registrations.run(settings),
+    )
+
+
+def _serve_until_signalled(service: Any, until: Any = None) -> None:
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        service.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo("webinar-ops is running; Ctrl-C or SIGTERM stops it after the message in flight.", err=True)
+    service.run_until_stopped(until)
+
+
+@cli.command()
+@click.argument("slug")
+@click.option(
+    "--kind",
+    "template",
+    type=click.Choice(["reminder", "confirmation"]),
+    default="reminder",
+    show_default=True,
+    help="Which mail to send.",
+)
+@click.option("--to", "to", metavar="EMAIL", help="Send only to this registrant (a resend).")
+@click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
+@json_option
+@pass_app
+def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as_json: bool) -> None:
+    """Send a mail now to every approved registrant of SLUG (or one, with --to).
+
+    A manual send is a mail of its own: it neither replaces nor repeats the scheduled ones.
+    """
+    from webinar_ops.console import print_json
+    from webinar_ops.deliver import send_due
+    from webinar_ops.plan import plan_manual
+    from webinar_ops.transports import load_transport
+
+    record = app.webinar(slug)
+    if dry_run:
+        people = [r["email"] for r in app.store.registrants(record.id, "status = 'approved'")]
+        people = [p for p in people if to is None or p == to.strip().lower()]
+        print_json({"would_send": people}) if as_json else click.echo(
+            f"Would send the {template} to {len(people)} people: " + ", ".join(people)
+        )
+        return
+    kind = plan_manual(app.store, record, template, app.now(), app.settings.mail_domain, to=to)
+    report = send_due(app.store, app.settings, load_transport(app.settings), kind=kind)
+    if as_json:
+        print_json({"kind": kind, **report.__dict__})
+    else:
+        click.echo(
+            f"{kind}: sent {report.sent}, retrying {report.retrying}, failed {report.failed}, skipped {report.skipped}."
+        )
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("slug")
+@click.option(
+    "--kind", "template", type=click.Choice(["reminder", "confirmation"]), default="reminder", show_default=True
+)
+@click.option("--registrant", "email", metavar="EMAIL", help="Whose mail to show (default: the first registrant).")
+@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write the HTML part to this file.")
+@click.option("--eml", "eml_file", type=click.Path(path_type=Path), help="Also write the whole message to this file.")
+@pass_app
+def preview(
+    app: App, slug: str, template: str, email: str | None, html_file: Path | None, eml_file: Path | None
+) -> None:
+    """Show a mail as one registrant would receive it, without sending anything."""
+    from webinar_ops.compose import Composer
+
+    record = app.webinar(slug)
+    registrant = _preview_registrant(app.store, record, email)
+    composer = Composer(record, app.settings)
+    offset = int(min(record.definition.reminder_offsets, default=timedelta(hours=1)).total_seconds() // 60)
+    delivery = {
+        "template": template,
+        "offset_minutes": offset if template == "reminder" else None,
+        "message_id": "<preview@webinar-ops>",
+    }
+    words = composer.render(template, registrant, app.now(), delivery["offset_minutes"])
+    click.echo(f"To: {registrant['email']}\nSubject: {words.subject}\n\n{words.text}")
+    if html_file:
+        html_file.write_text(words.html, encoding="utf-8")
+        click.echo(f"HTML written to {html_file}", err=True)
+    if eml_file:
+        eml_file.write_bytes(composer.message_bytes(delivery, registrant, app.now()))
+        click.echo(f"Message written to {eml_file}", err=True)
+
+
+def _preview_registrant(store: Store, record: WebinarRecord, email: str | None) -> dict:
+    from webinar_ops.errors import NotFound
+
+    if email:
+        row = store.registrant(record.id, email.strip().lower())
+        if row is None:
+            raise NotFound(f"{email} is not registered for {record.slug}.")
+        return row
+    rows = store.registrants(record.id, "status = 'approved'")
+    if rows:
+        return rows[0]
+    return {
+        "email": "participant@example.org",
+        "first_name": "Participant",
+        "last_name": None,
+        "time_zone": None,
+        "join_url": None,
+    }
+
+
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--state", type=click.Choice(["pending", "sending", "sent", "failed", "skipped", "missed"]))
+@click.option("--limit", default=200, show_default=True, help="At most this many rows.")
+@json_option
+@pass_app
+def outbox(app: App, slug: str | None, state: str | None, limit: int, as_json: bool) -> None:
+    """List outgoing mail with its state and, where it did not go, why."""
+    from webinar_ops.console import print_json, print_table
+
+    webinar_id = app.webinar(slug).id if slug else None
+    rows = app.store.deliveries(webinar_id, state, limit)
+    fields = (
+        "slug",
+        "email",
+        "kind",
+        "revision",
+        "due_at",
+        "state",
+        "attempts",
+        "sent_at",
+        "reason",
+        "last_error",
+        "message_id",
+    )
+    if as_json:
+        print_json([{k: row[k] for k in fields} for row in rows])
+        return
+    print_table(
+        ("webinar", "to", "kind", "due (UTC)", "state", "tries", "why"),
+        [
+            (r["slug"], r["email"], r["kind"], r["due_at"], r["state"], r["attempts"], r["reason"] or r["last_error"])
+            for r in rows
+        ],
+    )
+
+
+@cli.command()
+@click.argument("slug")
+@pass_app
+def retry(app: App, slug: str) -> None:
+    """Put SLUG's failed mail back in the queue, due now."""
+    from webinar_ops.deliver import retry_failed
+
+    count = retry_failed(app.store, app.webinar(slug), app.now())
+    click.echo(f"{count} failed deliveries are queued again; `webinar-ops run` (or run --once) sends them.")
 
 
 # -- demo ---------------------------------------------------------------------------------
 
 
 @cli.command()
-@click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Run the whole flow on the sample data with the embedded defaults."""
-    click.echo("== init")
-    ctx.invoke(init)
-    click.echo(f"\n== webinar add {SAMPLE_WEBINAR}")
-    ctx.invoke(webinar_add, file=SAMPLE_WEBINAR, as_json=False)
-    slug = ctx.obj.store.find_webinar("undesa-snu-session-5").slug
-    click.echo(f"\n== registrants import {slug} {SAMPLE_REGISTRANTS}")
-    ctx.invoke(registrants_import, slug=slug, file=SAMPLE_REGISTRANTS, dry_run=False, as_json=False)
-    click.echo(f"\n== sync {slug}")
-    ctx.invoke(sync, slug=slug, as_json=False)
-    click.echo("\n== status")
-    ctx.invoke(status, slug=None, as_json=False)
+@click.option(
+    "--start-in",
+    default=3,
+    show_default=True,
+    help="Minutes until the demo webinar starts (2 to 60).",
+    type=click.IntRange(2, 60),
+)
+@pass_app
+def demo(app: App, start_in: int) -> None:
+    """Run the whole flow on the sample webinar, moved to start in a few minutes, until every
+    mail has gone into the local Maildir."""
+    from webinar_ops.demo import run_demo
+
+    run_demo(app, start_in, _service, _serve_until_signalled)
 
 
 def main() -> None:

@@ -10,13 +10,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from webinar_ops import validate
 from webinar_ops.errors import InputError, Problem
 
 ENV_FILE = Path(".env")
 MIN_SECRET_KEY_LENGTH = 32
-MAIL_TRANSPORTS = ("maildir", "smtp")
 SMTP_SECURITY = ("none", "starttls", "ssl")
 
 
@@ -37,12 +37,29 @@ class Settings:
     smtp_security: str = "starttls"
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout: float = 30.0
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None
     zoom_client_secret: str | None = field(default=None, repr=False)
     zoom_user_id: str = "me"
     zoom_api_base_url: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
+
+    @property
+    def sender(self) -> tuple[str | None, str]:
+        """(display name, address) that mail comes from: MAIL_FROM, or a no-reply address on
+        the base URL's host."""
+        from email.utils import parseaddr
+
+        if self.mail_from:
+            name, address = parseaddr(self.mail_from)
+            return name or None, address.lower()
+        return "Webinar team", f"webinars@{urlsplit(self.base_url).hostname}"
+
+    @property
+    def mail_domain(self) -> str:
+        """The domain of the sender address, used in Message-IDs."""
+        return self.sender[1].rpartition("@")[2]
 
     def require_secret_key(self) -> str:
         """The signing key, or an error that says how to make one."""
@@ -80,10 +97,26 @@ def _provider(value: str) -> str:
     return _choice(*available_providers())(value)
 
 
+def _transport(value: str) -> str:
+    from webinar_ops.transports import available_transports
+
+    return _choice(*available_transports())(value)
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise ValueError("must be a port number from 1 to 65535")
     return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds <= 600:
+        raise ValueError("must be a number of seconds from 0.1 to 600")
+    return seconds
 
 
 def _base_url(value: str) -> str:
@@ -111,7 +144,7 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "WEBINAR_OPS_PROVIDER": ("provider", _provider),
     "WEBINAR_OPS_BASE_URL": ("base_url", _base_url),
     "WEBINAR_OPS_SECRET_KEY": ("secret_key", _secret_key),
-    "MAIL_TRANSPORT": ("mail_transport", _choice(*MAIL_TRANSPORTS)),
+    "MAIL_TRANSPORT": ("mail_transport", _transport),
     "MAIL_OUTBOX_DIR": ("mail_outbox_dir", Path),
     "MAIL_FROM": ("mail_from", _mail_address),
     "MAIL_REPLY_TO": ("mail_reply_to", _mail_address),
@@ -120,6 +153,7 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "SMTP_SECURITY": ("smtp_security", _choice(*SMTP_SECURITY)),
     "SMTP_USERNAME": ("smtp_username", _text),
     "SMTP_PASSWORD": ("smtp_password", _text),
+    "SMTP_TIMEOUT": ("smtp_timeout", _seconds),
     "ZOOM_ACCOUNT_ID": ("zoom_account_id", _text),
     "ZOOM_CLIENT_ID": ("zoom_client_id", _text),
     "ZOOM_CLIENT_SECRET": ("zoom_client_secret", _text),
@@ -163,3 +197,22 @@ def load_settings(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None =
 def _where(key: str, env_file: Path, environ: Mapping[str, str] | None) -> str:
     environ = os.environ if environ is None else environ
     return "environment" if key in environ else str(env_file)
+
+
+def ensure_secret_key(env_file: Path = ENV_FILE) -> bool:
+    """Write a fresh WEBINAR_OPS_SECRET_KEY to `env_file` unless one is set already.
+
+    Returns True when a key was written. The file is made readable by its owner only, even
+    when it already existed (a copied .env.example may be readable by everyone).
+    """
+    from webinar_ops.tokens import new_secret_key
+
+    if load_settings(env_file).secret_key:
+        return False
+    descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        if env_file.stat().st_size and not env_file.read_text(encoding="utf-8").endswith("\n"):
+            handle.write("\n")
+        handle.write(f"WEBINAR_OPS_SECRET_KEY={new_secret_key()}\n")
+    return True

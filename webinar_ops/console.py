@@ -133,3 +133,45 @@ def _item_time(item: Any, zone_name: str) -> str:
     if item.end is None:
         return f"{start:%H:%M}      "
     return f"{start:%H:%M}–{times.in_zone(item.end, zone_name):%H:%M}"
+
+
+def print_status(record: WebinarRecord, summary: dict) -> None:
+    """One webinar's status: registrants, registration at the provider, and mail by kind."""
+    import click
+
+    counts, synced = summary["registrants"], summary["sync"]
+    click.echo(f"{record.slug} (revision {record.revision}): {record.title}")
+    click.echo(f"  {webinar_when(record)}")
+    click.echo(f"  provider: {record.provider}, webinar {record.provider_webinar_id or 'not created yet (run sync)'}")
+    if record.provider_error:
+        click.echo(f"  provider error: {record.provider_error}")
+    print_table(
+        ("pending", "approved", "denied", "cancelled", "registered at provider", "waiting", "sync failed"),
+        [
+            (
+                counts["pending"],
+                counts["approved"],
+                counts["denied"],
+                counts["cancelled"],
+                synced["registered"],
+                synced["waiting"],
+                synced["failed"],
+            )
+        ],
+        title="Registrants",
+    )
+    states = ("sent", "pending", "sending", "failed", "skipped", "missed")
+    rows = [(kind, *(by_state.get(state, 0) for state in states)) for kind, by_state in summary["mail"].items()]
+    if rows:
+        print_table(("mail", *states), rows, title="Mail")
+    nxt = summary["next_mail"]
+    if nxt:
+        due = times.parse_iso_utc(nxt["due_at"])
+        local = record.definition.local(due)
+        zone = times.zone_label(record.definition.time_zone)
+        click.echo(
+            f"  next mail: {nxt['kind']} to {nxt['recipients']}, due {times.iso_utc(due)} "
+            f"({local:%a %d %b %H:%M} {zone})"
+        )
+    for reason in summary["not_sent"]:
+        click.echo(f"  {reason['state']}: {reason['n']} × {reason['kind']}: {reason['why']}")

@@ -21,6 +21,7 @@ from webinar_ops.errors import InputError, Problem
 from webinar_ops.tomlines import LineIndex
 
 DEFAULT_REMINDER_OFFSETS = ("7d", "1d", "1h")
+DEFAULT_GRACE = timedelta(minutes=30)
 APPROVAL_MODES = ("automatic", "manual")
 CONTACT_PURPOSES = {
     "substantive": "Questions about the substance of the session",
@@ -49,7 +50,8 @@ TOP_KEYS = {
     "readings": "array of tables: title, url",
     "provider": "table: name, webinar_id, approval, registration_url, join_url",
     "contacts": "array of tables: purpose, name, role, organisation, email",
-    "reminders": "table: offsets",
+    "reminders": "table: offsets, grace",
+    "mail": "table: templates, include_questions, include_readings",
 }
 SCHEDULE_KEYS = {"start": "local wall time", "time_zone": "IANA zone", "duration": "length", "end": "local end"}
 PERSON_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
@@ -64,7 +66,12 @@ PROVIDER_KEYS = {
     "join_url": "shared join link",
 }
 CONTACT_KEYS = {**PERSON_KEYS, "purpose": "what to contact them for", "email": "address"}
-REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']"}
+REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']", "grace": "how late a reminder may still go out"}
+MAIL_KEYS = {
+    "templates": "folder of your own templates, relative to this file",
+    "include_questions": "true or false",
+    "include_readings": "true or false",
+}
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,15 @@ class ProviderChoice:
 
 
 @dataclass(frozen=True)
+class MailOptions:
+    """How this webinar's mails are written."""
+
+    templates: str | None = None
+    include_questions: bool = True
+    include_readings: bool = True
+
+
+@dataclass(frozen=True)
 class Definition:
     """A validated webinar definition. Instants are aware UTC datetimes."""
 
@@ -161,6 +177,8 @@ class Definition:
     provider: ProviderChoice = field(default_factory=ProviderChoice)
     contacts: tuple[Contact, ...] = ()
     reminder_offsets: tuple[timedelta, ...] = ()
+    reminder_grace: timedelta = DEFAULT_GRACE
+    mail: MailOptions = field(default_factory=MailOptions)
     source: str = ""
 
     @property
@@ -339,7 +357,8 @@ class _Checker:
         readings = self.readings(data)
         provider = self.provider(data)
         contacts = self.contacts(data)
-        offsets = self.reminders(data)
+        offsets, grace = self.reminders(data)
+        mail = self.mail(data)
         if self.problems or schedule is None:
             return None
         start, end, zone_name = schedule
@@ -360,6 +379,8 @@ class _Checker:
             provider=provider,
             contacts=contacts,
             reminder_offsets=offsets,
+            reminder_grace=grace,
+            mail=mail,
             source=self.source,
         )
 
@@ -577,12 +598,14 @@ class _Checker:
                 contacts.append(Contact(purpose=purpose, email=address, **asdict(person)))
         return tuple(contacts)
 
-    def reminders(self, data: dict) -> tuple[timedelta, ...]:
+    def reminders(self, data: dict) -> tuple[tuple[timedelta, ...], timedelta]:
         table = self.table(data, "reminders")
         texts = DEFAULT_REMINDER_OFFSETS if table is None else None
+        grace = DEFAULT_GRACE
         if table is not None:
             self.known_keys(table, ("reminders",), REMINDER_KEYS)
             texts = self.safe(self.strings, table, ("reminders",), "offsets", str, default=())
+            grace = self.safe(self.duration, table, ("reminders",), "grace") or DEFAULT_GRACE
         offsets: list[timedelta] = []
         for i, text in enumerate(texts):
             path = ("reminders", "offsets", i)
@@ -595,7 +618,44 @@ class _Checker:
                 self.report(path, f"{text!r} is listed twice", "list each offset once")
                 continue
             offsets.append(offset)
-        return tuple(sorted(offsets, reverse=True))
+        return tuple(sorted(offsets, reverse=True)), grace
+
+    def duration(self, table: dict, path: tuple, key: str) -> timedelta | None:
+        text = self.text(table, path, key)
+        if text is None:
+            return None
+        try:
+            return times.parse_duration(text)
+        except ValueError as exc:
+            raise self.fail((*path, key), str(exc), 'write it like "30m", "1h" or "2h30m"') from exc
+
+    def flag(self, table: dict, path: tuple, key: str, default: bool) -> bool:
+        value = self.get(table, path, key, bool)
+        return default if value is None else value
+
+    def mail(self, data: dict) -> MailOptions:
+        table = self.table(data, "mail")
+        if table is None:
+            return MailOptions()
+        path = ("mail",)
+        self.known_keys(table, path, MAIL_KEYS)
+        return MailOptions(
+            templates=self.safe(self.template_folder, table, path),
+            include_questions=self.safe(self.flag, table, path, "include_questions", True, default=True),
+            include_readings=self.safe(self.flag, table, path, "include_readings", True, default=True),
+        )
+
+    def template_folder(self, table: dict, path: tuple) -> str | None:
+        """The organiser's template folder, resolved against the definition's own folder."""
+        text = self.text(table, path, "templates")
+        if text is None:
+            return None
+        folder = (Path(self.source).parent / text).resolve()
+        if not folder.is_dir():
+            raise self.fail(
+                (*path, "templates"), f"{folder} is not a folder", "give a folder path relative to this file"
+            )
+        return str(folder)
 
 
 _URL_FIX = "write a full link such as https://example.org/page (spaces as %20)"

@@ -89,6 +89,64 @@ def m001_webinars_and_registrants(db: Database) -> None:
     db["registrants"].create_index(["webinar_id", "status"])
 
 
+@migrations()
+def m002_deliveries(db: Database) -> None:
+    db["webinars"].add_column("calendar_uid", str)
+    for row in db.query("SELECT id FROM webinars"):
+        db["webinars"].update(row["id"], {"calendar_uid": _new_calendar_uid()})
+    db["registrants"].add_column("approved_at", str)
+    db.execute("UPDATE registrants SET approved_at = created_at WHERE status = 'approved'")
+    db["deliveries"].create(
+        {
+            "id": int,
+            "webinar_id": int,
+            "registrant_id": int,
+            "kind": str,  # confirmation, reminder-1d, manual-reminder-20210430T050000Z ...
+            "template": str,  # which templates render it: confirmation, reminder
+            "offset_minutes": int,  # for reminders: minutes before the start
+            "revision": int,  # the webinar revision the mail describes (the invite's SEQUENCE)
+            "due_at": str,
+            "send_after": str,  # due_at, or later after a temporary failure
+            "state": str,  # pending, sending, sent, failed, skipped, missed
+            "reason": str,  # why skipped or missed
+            "message_id": str,  # made once, reused on every retry
+            "attempts": int,
+            "last_error": str,
+            "lease_until": str,
+            "claimed_by": str,
+            "sent_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={
+            "webinar_id",
+            "registrant_id",
+            "kind",
+            "template",
+            "revision",
+            "due_at",
+            "send_after",
+            "state",
+            "message_id",
+            "attempts",
+            "created_at",
+            "updated_at",
+        },
+        defaults={"attempts": 0, "state": "pending"},
+        foreign_keys=[("webinar_id", "webinars", "id"), ("registrant_id", "registrants", "id")],
+    )
+    db["deliveries"].create_index(["registrant_id", "kind", "revision"], unique=True)
+    db["deliveries"].create_index(["state", "send_after"])
+    db["deliveries"].create_index(["webinar_id", "state"])
+
+
+def _new_calendar_uid() -> str:
+    import uuid
+
+    return f"{uuid.uuid4()}@webinar-ops"
+
+
 @dataclass(frozen=True)
 class WebinarRecord:
     """A stored webinar: its definition plus what the store and the provider added."""
@@ -103,6 +161,7 @@ class WebinarRecord:
     registration_url: str | None
     provider_revision: int | None
     provider_error: str | None
+    calendar_uid: str
     source_path: str | None
     created_at: str
     updated_at: str
@@ -202,7 +261,9 @@ class Store:
         }
         with self.transaction() as db:
             if existing is None:
-                db["webinars"].insert({**row, "revision": 0, "created_at": row["updated_at"]})
+                db["webinars"].insert(
+                    {**row, "revision": 0, "created_at": row["updated_at"], "calendar_uid": _new_calendar_uid()}
+                )
                 return SavedWebinar("created", self.webinar(definition.slug))
             changes = describe_changes(existing.definition, definition)
             if existing.provider != provider:
@@ -228,6 +289,14 @@ class Store:
             hint = f" Known webinars: {known}." if known else " Add one with `webinar-ops webinar add FILE`."
             raise NotFound(f"No webinar called {slug!r}.{hint}")
         return record
+
+    def webinar_by_id(self, webinar_id: int) -> WebinarRecord:
+        return _webinar_record(self.db["webinars"].get(webinar_id))
+
+    def write(self, sql: str, params: Iterable[Any] | dict = ()) -> int:
+        """Run one writing statement and commit it; returns the number of rows changed."""
+        with self.transaction():
+            return self.db.execute(sql, params).rowcount
 
     def webinars(self) -> list[WebinarRecord]:
         """Every webinar, soonest first."""
@@ -292,15 +361,79 @@ class Store:
         row = next(iter(self.db.query(sql, [webinar_id])))
         return {key: value or 0 for key, value in row.items()}
 
+    # -- the outbox, for reports (planning and sending are in plan.py and deliver.py) --------
+
+    def delivery_counts(self, webinar_id: int) -> dict[str, dict[str, int]]:
+        """For each kind of mail, how many deliveries are in each state."""
+        sql = "SELECT kind, state, count(*) AS n FROM deliveries WHERE webinar_id = ? GROUP BY kind, state"
+        counts: dict[str, dict[str, int]] = {}
+        for row in self.db.query(sql, [webinar_id]):
+            counts.setdefault(row["kind"], {})[row["state"]] = row["n"]
+        return dict(sorted(counts.items(), key=lambda item: _kind_order(item[0])))
+
+    def next_delivery(self, webinar_id: int) -> dict | None:
+        """The next mail due: its kind, due time and how many share it."""
+        sql = """SELECT kind, send_after AS due_at, count(*) AS recipients FROM deliveries
+                 WHERE webinar_id = ? AND state IN ('pending', 'sending')
+                 GROUP BY kind, send_after ORDER BY send_after LIMIT 1"""
+        return next(iter(self.db.query(sql, [webinar_id])), None)
+
+    def delivery_reasons(self, webinar_id: int) -> list[dict]:
+        """Why mail was skipped, missed or failed, with how many each."""
+        sql = """SELECT kind, state, coalesce(reason, last_error) AS why, count(*) AS n FROM deliveries
+                 WHERE webinar_id = ? AND state IN ('skipped', 'missed', 'failed')
+                 GROUP BY kind, state, why ORDER BY kind, state"""
+        return list(self.db.query(sql, [webinar_id]))
+
+    def deliveries(self, webinar_id: int | None = None, state: str | None = None, limit: int = 1000) -> list[dict]:
+        """Outbox rows with the recipient's address, soonest first."""
+        where, params = ["1"], []
+        if webinar_id is not None:
+            where.append("d.webinar_id = ?")
+            params.append(webinar_id)
+        if state is not None:
+            where.append("d.state = ?")
+            params.append(state)
+        sql = f"""SELECT d.*, r.email, w.slug FROM deliveries d
+                  JOIN registrants r ON r.id = d.registrant_id JOIN webinars w ON w.id = d.webinar_id
+                  WHERE {" AND ".join(where)} ORDER BY d.send_after, d.id LIMIT ?"""
+        return list(self.db.query(sql, [*params, limit]))
+
     def add_registrants(self, rows: list[dict], now: datetime) -> None:
         """Insert new registrants (in the caller's transaction, if any)."""
         stamp = times.iso_utc(now)
         self.db["registrants"].insert_all(
-            ({**row, "created_at": stamp, "updated_at": stamp} for row in rows), batch_size=500
+            (
+                {**row, "created_at": stamp, "updated_at": stamp, "approved_at": _approved_at(row, stamp)}
+                for row in rows
+            ),
+            batch_size=500,
         )
 
     def update_registrant(self, registrant_id: int, changes: dict, now: datetime) -> None:
-        self.db["registrants"].update(registrant_id, {**changes, "updated_at": times.iso_utc(now)})
+        """Change one registrant; becoming approved records when, for the reminder rules."""
+        stamp = times.iso_utc(now)
+        with self.transaction():
+            if changes.get("status") == "approved":
+                self.db.execute(
+                    "UPDATE registrants SET approved_at = ? "
+                    "WHERE id = ? AND (status != 'approved' OR approved_at IS NULL)",
+                    [stamp, registrant_id],
+                )
+            self.db["registrants"].update(registrant_id, {**changes, "updated_at": stamp})
+
+
+def _kind_order(kind: str) -> tuple:
+    """Confirmation first, then reminders from the earliest (7d) to the last (1h), then manual sends."""
+    if kind == "confirmation":
+        return (0, 0, kind)
+    if kind.startswith("reminder-"):
+        return (1, -times.parse_duration(kind.removeprefix("reminder-")).total_seconds(), kind)
+    return (2, 0, kind)
+
+
+def _approved_at(row: dict, stamp: str) -> str | None:
+    return row.get("approved_at") or (stamp if row.get("status") == "approved" else None)
 
 
 def describe_changes(old: Definition, new: Definition) -> tuple[str, ...]:
@@ -357,6 +490,7 @@ def _webinar_record(row: dict) -> WebinarRecord:
         registration_url=row["registration_url"],
         provider_revision=row["provider_revision"],
         provider_error=row["provider_error"],
+        calendar_uid=row["calendar_uid"],
         source_path=row["source_path"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -152,18 +152,47 @@ def format_day(instant: datetime, zone_name: str) -> str:
     return f"{local:%A} {local.day} {local:%B %Y}"
 
 
-def format_span(start: datetime, end: datetime, zone_name: str, with_day: bool = True) -> str:
+def format_span(start: datetime, end: datetime, zone_name: str, with_day: bool = True, label: str | None = None) -> str:
     """`Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)`, in `zone_name`.
 
     When the span crosses midnight on that clock, the end carries its own date; when the
-    offset changes inside the span (a DST change), both offsets are shown.
+    offset changes inside the span (a DST change), both offsets are shown. `label` replaces
+    the zone's name (`your time`).
     """
     first, last = in_zone(start, zone_name), in_zone(end, zone_name)
     gmt = gmt_label(start, zone_name)
     if gmt_label(end, zone_name) != gmt:
         gmt += "/" + gmt_label(end, zone_name)[3:]
-    label = f"{zone_label(zone_name)} ({gmt})" if zone_label(zone_name) != "UTC" else "UTC"
+    if label is None:
+        label = f"{zone_label(zone_name)} ({gmt})" if zone_label(zone_name) != "UTC" else "UTC"
     if first.date() != last.date():
         return f"{format_day(start, zone_name)}, {first:%H:%M} – {format_day(end, zone_name)}, {last:%H:%M} {label}"
     day = f"{format_day(start, zone_name)}, " if with_day else ""
     return f"{day}{first:%H:%M}–{last:%H:%M} {label}"
+
+
+def format_reader_span(start: datetime, end: datetime, event_zone: str, reader_zone: str) -> str:
+    """The span on the reader's clock: `08:00–09:30 your time (Europe/Paris)`, with the
+    date too when it is not the event's date there."""
+    same_day = in_zone(start, reader_zone).date() == in_zone(start, event_zone).date()
+    same_day = same_day and in_zone(end, reader_zone).date() == in_zone(start, reader_zone).date()
+    label = f"your time ({reader_zone})"
+    return format_span(start, end, reader_zone, with_day=not same_day, label=label)
+
+
+def format_clock_span(start: datetime, end: datetime | None, zone_name: str) -> str:
+    """`15:00–15:45` (or `15:00` for a moment) on the clocks of `zone_name`."""
+    first = in_zone(start, zone_name)
+    return f"{first:%H:%M}" if end is None else f"{first:%H:%M}–{in_zone(end, zone_name):%H:%M}"
+
+
+def describe_lead(lead: timedelta) -> str:
+    """How long before the start a reminder goes: `in 7 days`, `tomorrow`, `in 1 hour`, `in 90 minutes`."""
+    minutes = round(lead.total_seconds() / 60)
+    if minutes >= 24 * 60 and minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return "tomorrow" if days == 1 else f"in {days} days"
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes // 60
+        return "in 1 hour" if hours == 1 else f"in {hours} hours"
+    return "in 1 minute" if minutes == 1 else f"in {max(minutes, 0)} minutes"

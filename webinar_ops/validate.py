@@ -171,3 +171,12 @@ def _show(value: object) -> str:
     """Quote a refused value for an error message, with control characters made visible."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "...'"
+
+
+def header_text(text: str) -> str:
+    """One line fit for a mail header: control characters and bidirectional controls become
+    spaces, and runs of white space fold to one. Applied to every value that reaches a
+    header, whatever checked it before, because this Python's email package predates the
+    fixes for header injection (CVE-2024-6923)."""
+    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS else ch for ch in text)
+    return " ".join(cleaned.split())

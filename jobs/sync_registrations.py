@@ -1,0 +1,39 @@
+"""Job: bring each upcoming webinar in step with its provider, then plan its mail."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from webinar_ops import times
+from webinar_ops.config import Settings
+from webinar_ops.errors import WebinarOpsError
+from webinar_ops.plan import plan_webinar
+from webinar_ops.providers import load_provider
+from webinar_ops.store import Store
+from webinar_ops.sync import sync_webinar
+
+log = logging.getLogger("webinar_ops.jobs.sync")
+
+
+def run(settings: Settings, clock: Callable[[], datetime] = times.utc_now) -> None:
+    """Sync and plan every webinar that has not ended. A provider failure for one webinar is
+    logged and does not stop the others; their mail is planned either way."""
+    with Store.open(settings.db_path) as store:
+        for webinar in store.webinars():
+            if webinar.definition.end <= clock():
+                continue
+            try:
+                report = sync_webinar(store, load_provider(webinar.provider, settings, store), webinar, clock())
+                if report.changed_anything or report.failed:
+                    log.info(
+                        "%s: %d registered, %d failed, %d pulled in",
+                        webinar.slug,
+                        report.registered,
+                        len(report.failed),
+                        report.pulled_new,
+                    )
+            except WebinarOpsError as exc:
+                log.warning("%s: sync failed: %s", webinar.slug, exc)
+            plan_webinar(store, store.webinar(webinar.slug), clock(), settings.mail_domain)

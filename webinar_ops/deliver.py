@@ -1,0 +1,342 @@
+"""Delivering: claiming due mail from the outbox, sending it, and recording what happened.
+
+The deliveries table is the outbox. A row moves `pending → sending → sent | failed`, or is
+`skipped` or `missed` with a reason. Senders claim rows in one statement (UPDATE ...
+RETURNING) and hold them under a lease, so two services on one database never take the same
+row, and the rows of a sender that crashed come back when its lease runs out (at once, when
+the crashed process was on this machine). Each `sent` is committed as soon as the server
+accepts that one message, so a crash duplicates at most the message in flight.
+
+Temporary failures (4xx, a dropped connection) are retried with exponential backoff and
+jitter until the mail would be too late; permanent failures (5xx) are recorded with the
+server's words and never retried on their own.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from webinar_ops import times
+from webinar_ops.compose import Composer
+from webinar_ops.config import Settings
+from webinar_ops.errors import OperationError
+from webinar_ops.plan import REMINDER
+from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.transports import (
+    PermanentFailure,
+    TemporaryFailure,
+    Transport,
+    TransportConfigError,
+    TransportUnavailable,
+)
+
+CLAIM_BATCH = 25
+LEASE = timedelta(minutes=5)
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_LONGEST = timedelta(minutes=30)
+UNAVAILABLE_PAUSE = timedelta(seconds=30)
+STATES = ("pending", "sending", "sent", "failed", "skipped", "missed")
+
+
+@dataclass
+class WaveReport:
+    """What one sending wave did."""
+
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    skipped: int = 0
+    missed: int = 0
+    stopped: str | None = None
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.failed + self.retrying + self.skipped + self.missed
+
+
+def worker_id() -> str:
+    """Who holds a claim: this machine and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Composers:
+    """One Composer per webinar revision, made when first needed."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self._made: dict[tuple[int, int], Composer] = {}
+
+    def for_webinar(self, webinar_id: int) -> Composer:
+        webinar = self.store.webinar_by_id(webinar_id)
+        key = (webinar.id, webinar.revision)
+        if key not in self._made:
+            self._made[key] = Composer(webinar, self.settings)
+        return self._made[key]
+
+
+def send_due(
+    store: Store,
+    settings: Settings,
+    transport: Transport,
+    clock: Callable[[], datetime] = times.utc_now,
+    stop: threading.Event | None = None,
+    kind: str | None = None,
+) -> WaveReport:
+    """Send every delivery that is due now (only those of `kind`, if given), until none is
+    left or `stop` is set. Raises OperationError when the transport is misconfigured."""
+    report = WaveReport()
+    composers = Composers(store, settings)
+    with transport:
+        while not (stop and stop.is_set()):
+            batch = claim(store, clock(), CLAIM_BATCH, kind)
+            if not batch:
+                break
+            _send_batch(store, settings, transport, composers, batch, clock, stop, report)
+            if report.stopped:
+                break
+    return report
+
+
+def claim(store: Store, now: datetime, limit: int, kind: str | None = None) -> list[dict]:
+    """Take up to `limit` due rows for this process, in due order, in one statement."""
+    only_kind = "AND kind = :kind" if kind else ""
+    with store.transaction() as db:
+        rows = db.execute(
+            f"""
+            UPDATE deliveries SET state = 'sending', lease_until = :lease, claimed_by = :me, updated_at = :now
+            WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, send_after FROM deliveries
+                    WHERE state = 'pending' AND send_after <= :now {only_kind}
+                    UNION ALL
+                    SELECT id, send_after FROM deliveries
+                    WHERE state = 'sending' AND lease_until < :now {only_kind}
+                ) ORDER BY send_after, id LIMIT :limit
+            )
+            RETURNING *
+            """,
+            {
+                "lease": times.iso_utc(now + LEASE),
+                "me": worker_id(),
+                "now": times.iso_utc(now),
+                "limit": limit,
+                "kind": kind,
+            },
+        )
+        columns = [c[0] for c in rows.description]
+        claimed = [dict(zip(columns, row, strict=True)) for row in rows.fetchall()]
+    return sorted(claimed, key=lambda row: (row["send_after"], row["id"]))
+
+
+def _send_batch(
+    store: Store,
+    settings: Settings,
+    transport: Transport,
+    composers: Composers,
+    batch: list[dict],
+    clock: Callable[[], datetime],
+    stop: threading.Event | None,
+    report: WaveReport,
+) -> None:
+    people = _registrants(store, [row["registrant_id"] for row in batch])
+    sender = settings.sender[1]
+    for position, delivery in enumerate(batch):
+        if stop and stop.is_set():
+            release(store, batch[position:])
+            return
+        now = clock()
+        registrant = people[delivery["registrant_id"]]
+        composer = composers.for_webinar(delivery["webinar_id"])
+        verdict = _verdict(delivery, composer.webinar, registrant, now)
+        if verdict:
+            _close(store, delivery, *verdict, now)
+            setattr(report, verdict[0], getattr(report, verdict[0]) + 1)
+            continue
+        try:
+            transport.send(sender, registrant["email"], composer.message_bytes(delivery, registrant, now))
+        except TransportConfigError as exc:
+            release(store, batch[position:])
+            raise OperationError(f"Sending stopped: {exc}. Nothing more was sent; fix the mail settings.") from exc
+        except TransportUnavailable as exc:
+            release(store, batch[position:], later=now + UNAVAILABLE_PAUSE, error=str(exc))
+            report.stopped = str(exc)
+            return
+        except TemporaryFailure as exc:
+            _retry_later(store, delivery, composer.webinar, str(exc), now, report)
+            continue
+        except PermanentFailure as exc:
+            _fail(store, delivery, str(exc), now)
+            report.failed += 1
+            continue
+        _mark_sent(store, delivery, clock())
+        report.sent += 1
+        _renew_lease_if_needed(store, batch[position + 1 :], clock())
+
+
+def _registrants(store: Store, ids: list[int]) -> dict[int, dict]:
+    marks = ", ".join("?" * len(ids))
+    return {row["id"]: row for row in store.db.query(f"SELECT * FROM registrants WHERE id IN ({marks})", ids)}
+
+
+def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: datetime) -> tuple[str, str] | None:
+    """Why this delivery must not go now (rules a, c and d of plan.py), or None to send it."""
+    d = webinar.definition
+    if registrant["status"] != "approved":
+        return "skipped", f"registration {registrant['status']}"
+    scheduled_reminder = delivery["template"] == REMINDER and not delivery["kind"].startswith("manual-")
+    if scheduled_reminder and now >= d.start:
+        return "missed", "the webinar had started before it could be sent"
+    due = times.parse_iso_utc(delivery["due_at"])
+    never_tried = delivery["attempts"] == 0 and delivery["last_error"] is None
+    if scheduled_reminder and never_tried and now > due + d.reminder_grace:
+        return "missed", (
+            f"it fell due at {times.iso_utc(due)} while no sender was running, "
+            f"and the grace period ({times.format_duration(d.reminder_grace)}) had passed"
+        )
+    if now >= d.end:
+        return "skipped", "the webinar was over"
+    return None
+
+
+def _mark_sent(store: Store, delivery: dict, now: datetime) -> None:
+    store.write(
+        """UPDATE deliveries SET state = 'sent', sent_at = :now, attempts = attempts + 1, last_error = NULL,
+           lease_until = NULL, updated_at = :now WHERE id = :id""",
+        {"now": times.iso_utc(now), "id": delivery["id"]},
+    )
+
+
+def _close(store: Store, delivery: dict, state: str, reason: str, now: datetime) -> None:
+    store.write(
+        "UPDATE deliveries SET state = :state, reason = :reason, lease_until = NULL, updated_at = :now WHERE id = :id",
+        {"state": state, "reason": reason, "now": times.iso_utc(now), "id": delivery["id"]},
+    )
+
+
+def _fail(store: Store, delivery: dict, error: str, now: datetime) -> None:
+    store.write(
+        """UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = :error,
+           lease_until = NULL, updated_at = :now WHERE id = :id""",
+        {"error": error, "now": times.iso_utc(now), "id": delivery["id"]},
+    )
+
+
+def _retry_later(
+    store: Store, delivery: dict, webinar: WebinarRecord, error: str, now: datetime, report: WaveReport
+) -> None:
+    attempts = delivery["attempts"] + 1
+    later = now + backoff(attempts)
+    deadline = webinar.definition.start if delivery["template"] == REMINDER else webinar.definition.end
+    if later >= deadline:
+        _fail(store, delivery, f"gave up after {attempts} attempts, as the next would be too late: {error}", now)
+        report.failed += 1
+        return
+    store.write(
+        """UPDATE deliveries SET state = 'pending', attempts = :attempts, last_error = :error, send_after = :later,
+           lease_until = NULL, claimed_by = NULL, updated_at = :now WHERE id = :id""",
+        {
+            "attempts": attempts,
+            "error": error,
+            "later": times.iso_utc(later),
+            "now": times.iso_utc(now),
+            "id": delivery["id"],
+        },
+    )
+    report.retrying += 1
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th temporary failure: doubling from 30 s to at
+    most 30 min, with ±50 % jitter so that many retries do not arrive together."""
+    base = min(BACKOFF_FIRST * 2 ** (attempts - 1), BACKOFF_LONGEST)
+    return base * random.uniform(0.5, 1.5)
+
+
+def release(store: Store, rows: list[dict], later: datetime | None = None, error: str | None = None) -> None:
+    """Give claimed rows back to the queue: untouched on a stop; after a pause, and with the
+    error recorded, when the mail server could not be reached (which exempts them from the
+    grace rule: they fell due while the service was running)."""
+    if not rows:
+        return
+    marks = ", ".join("?" * len(rows))
+    ids = [row["id"] for row in rows]
+    if later is None:
+        sql = "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL"
+        store.write(f"{sql} WHERE state = 'sending' AND id IN ({marks})", ids)
+        return
+    sql = (
+        "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL, send_after = ?, last_error = ?"
+    )
+    store.write(f"{sql} WHERE state = 'sending' AND id IN ({marks})", [times.iso_utc(later), error, *ids])
+
+
+def _renew_lease_if_needed(store: Store, rows: list[dict], now: datetime) -> None:
+    if rows and times.parse_iso_utc(rows[0]["lease_until"]) - now < LEASE / 2:
+        lease = times.iso_utc(now + LEASE)
+        for row in rows:
+            row["lease_until"] = lease
+        marks = ", ".join("?" * len(rows))
+        store.write(f"UPDATE deliveries SET lease_until = ? WHERE id IN ({marks})", [lease, *(r["id"] for r in rows)])
+
+
+def release_orphans(store: Store) -> int:
+    """Give back the rows claimed by processes of this machine that no longer run (after a
+    crash or `kill -9`), so a restarted service need not wait for their leases to end."""
+    host = socket.gethostname()
+    holders = [
+        row["claimed_by"]
+        for row in store.db.query(
+            "SELECT DISTINCT claimed_by FROM deliveries WHERE state = 'sending' AND claimed_by IS NOT NULL"
+        )
+    ]
+    dead = [h for h in holders if h.rpartition(":")[0] == host and not _alive(int(h.rpartition(":")[2]))]
+    released = 0
+    for holder in dead:
+        released += store.write(
+            "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL "
+            "WHERE state = 'sending' AND claimed_by = ?",
+            [holder],
+        )
+    return released
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def next_due(store: Store) -> datetime | None:
+    """When the next delivery falls due (or a lease runs out), or None when nothing waits."""
+    row = next(
+        iter(
+            store.db.query(
+                """SELECT min(t) AS t FROM (
+               SELECT min(send_after) AS t FROM deliveries WHERE state = 'pending'
+               UNION ALL SELECT min(lease_until) FROM deliveries WHERE state = 'sending')"""
+            )
+        )
+    )
+    return times.parse_iso_utc(row["t"]) if row["t"] else None
+
+
+def retry_failed(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Put the webinar's failed deliveries back in the queue, due now."""
+    return store.write(
+        """UPDATE deliveries SET state = 'pending', send_after = :now, lease_until = NULL, claimed_by = NULL,
+           updated_at = :now WHERE webinar_id = :webinar AND state = 'failed'""",
+        {"now": times.iso_utc(now), "webinar": webinar.id},
+    )

@@ -1,0 +1,226 @@
+"""Planning: which mail goes to whom, and when.
+
+Planning writes one delivery row per (registrant, kind) into the outbox, with its due time
+in UTC, and keeps those rows true to the webinar as it changes. It is idempotent: running it
+again creates nothing new. These are the rules; each has its own test in tests/test_plan.py.
+
+a) No reminder is sent after the webinar has started: a reminder still unsent at the start
+   is recorded as missed (checked when it is sent, in deliver).
+b) A reminder whose due time had passed when the person registered is skipped for them,
+   with the reason recorded; their confirmation already carries everything.
+c) A reminder that fell due while the service was down is sent late only within the grace
+   period (`[reminders] grace`, default 30 minutes, and never after the start). Otherwise it
+   is recorded as missed (checked when it is sent, in deliver).
+d) Cancelled and denied registrants get nothing more: their unsent mails are skipped.
+   Pending registrants get nothing until they are approved, and nobody gets mail before the
+   provider has registered them (their join link comes from it).
+e) Nobody gets two copies of the same mail: a (registrant, kind) is planned once, whatever
+   the revision. Registrants are per webinar, so someone registered for two webinars gets
+   each webinar's mails.
+f) When the webinar's start moves, unsent reminders move with it, and every unsent mail takes
+   the new revision (its invite carries the new time and SEQUENCE).
+
+Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
+asked for, so they neither block nor duplicate the scheduled mails.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from webinar_ops import times
+from webinar_ops.errors import InputError
+from webinar_ops.store import Store, WebinarRecord
+
+CONFIRMATION = "confirmation"
+REMINDER = "reminder"
+TEMPLATES = (CONFIRMATION, REMINDER)
+
+
+@dataclass
+class PlanReport:
+    """What one planning pass changed."""
+
+    created: int = 0
+    skipped: int = 0
+    moved: int = 0
+    withdrawn: int = 0
+
+
+def reminder_kind(offset: timedelta) -> str:
+    """`reminder-1d`, `reminder-1h30m`: the kind of the reminder sent `offset` before the start."""
+    return f"{REMINDER}-{times.format_duration(offset)}"
+
+
+def message_id(webinar: WebinarRecord, registrant_id: int, kind: str, revision: int, domain: str) -> str:
+    """A Message-ID unique per recipient and mail; made once when the row is planned."""
+    name = f"webinar-ops/{webinar.calendar_uid}/{registrant_id}/{kind}/{revision}"
+    return f"<{uuid.uuid5(uuid.NAMESPACE_URL, name)}@{domain}>"
+
+
+def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> PlanReport:
+    """Bring the webinar's outbox in line with its registrants and its definition."""
+    report = PlanReport()
+    with store.transaction():
+        report.withdrawn = _withdraw_for_inactive(store, webinar, now) + _withdraw_removed_reminders(
+            store, webinar, now
+        )
+        report.moved = _follow_the_webinar(store, webinar, now)
+        report.created, report.skipped = _create_missing(store, webinar, now, domain)
+    return report
+
+
+def plan_upcoming(store: Store, now: datetime, domain: str) -> dict[str, PlanReport]:
+    """Plan every webinar that has not ended yet."""
+    return {w.slug: plan_webinar(store, w, now, domain) for w in store.webinars() if w.definition.end > now}
+
+
+def _eligible(store: Store, webinar: WebinarRecord) -> list[dict]:
+    return store.registrants(webinar.id, "status = 'approved' AND provider_registrant_id IS NOT NULL")
+
+
+def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> tuple[int, int]:
+    planned = {
+        (row["registrant_id"], row["kind"])
+        for row in store.db.query("SELECT registrant_id, kind FROM deliveries WHERE webinar_id = ?", [webinar.id])
+    }
+    wanted = [(CONFIRMATION, None), *((reminder_kind(o), o) for o in webinar.definition.reminder_offsets)]
+    rows = [
+        _new_row(webinar, registrant, kind, offset, now, domain)
+        for registrant in _eligible(store, webinar)
+        for kind, offset in wanted
+        if (registrant["id"], kind) not in planned
+    ]
+    store.db["deliveries"].insert_all(rows, batch_size=1000)
+    return len(rows), sum(row["state"] == "skipped" for row in rows)
+
+
+def _new_row(
+    webinar: WebinarRecord, registrant: dict, kind: str, offset: timedelta | None, now: datetime, domain: str
+) -> dict:
+    stamp = times.iso_utc(now)
+    due = now if offset is None else webinar.definition.start - offset
+    row = {
+        "webinar_id": webinar.id,
+        "registrant_id": registrant["id"],
+        "kind": kind,
+        "template": CONFIRMATION if offset is None else REMINDER,
+        "offset_minutes": None if offset is None else int(offset.total_seconds() // 60),
+        "revision": webinar.revision,
+        "due_at": times.iso_utc(due),
+        "send_after": times.iso_utc(due),
+        "state": "pending",
+        "message_id": message_id(webinar, registrant["id"], kind, webinar.revision, domain),
+        "attempts": 0,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    reason = _skip_reason(webinar, registrant, offset, due, now)
+    return {**row, "state": "skipped", "reason": reason} if reason else row
+
+
+def _skip_reason(
+    webinar: WebinarRecord, registrant: dict, offset: timedelta | None, due: datetime, now: datetime
+) -> str | None:
+    if offset is None:
+        return "the webinar was over when they registered" if now >= webinar.definition.end else None
+    registered = times.parse_iso_utc(registrant["approved_at"]) if registrant["approved_at"] else now
+    if due < registered:
+        return (
+            f"it fell due ({times.iso_utc(due)}) before they registered ({times.iso_utc(registered)}); "
+            "their confirmation carried everything"
+        )
+    return None
+
+
+def _withdraw_for_inactive(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Rule d: a cancelled or denied registrant's unsent mail is skipped."""
+    cursor = store.db.execute(
+        """
+        UPDATE deliveries SET state = 'skipped', updated_at = :now,
+            reason = 'registration ' || (SELECT status FROM registrants r WHERE r.id = deliveries.registrant_id)
+        WHERE webinar_id = :webinar AND state = 'pending'
+          AND registrant_id IN (SELECT id FROM registrants WHERE webinar_id = :webinar AND status != 'approved')
+        """,
+        {"now": times.iso_utc(now), "webinar": webinar.id},
+    )
+    return cursor.rowcount
+
+
+def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """A reminder taken out of the definition is not sent to anyone who has not had it yet."""
+    kinds = [reminder_kind(o) for o in webinar.definition.reminder_offsets]
+    marks = ", ".join("?" * len(kinds)) or "''"
+    cursor = store.db.execute(
+        f"""
+        UPDATE deliveries SET state = 'skipped', updated_at = ?,
+            reason = 'this reminder was removed from the definition'
+        WHERE webinar_id = ? AND state = 'pending' AND template = 'reminder'
+          AND kind LIKE 'reminder-%' AND kind NOT IN ({marks})
+        """,
+        [times.iso_utc(now), webinar.id, *kinds],
+    )
+    return cursor.rowcount
+
+
+def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Rule f: unsent mail takes the webinar's new time and revision."""
+    rows = list(
+        store.db.query(
+            """
+            SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
+            WHERE d.webinar_id = ? AND d.state = 'pending'
+            """,
+            [webinar.id],
+        )
+    )
+    moved = 0
+    for row in rows:
+        changes = _moved(webinar, row, now)
+        if changes:
+            store.db["deliveries"].update(row["id"], {**changes, "updated_at": times.iso_utc(now)})
+            moved += 1
+    return moved
+
+
+def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
+    changes: dict = {}
+    if row["revision"] != webinar.revision:
+        changes["revision"] = webinar.revision
+    if row["offset_minutes"] is not None and not row["kind"].startswith("manual-"):
+        due = webinar.definition.start - timedelta(minutes=row["offset_minutes"])
+        if times.iso_utc(due) != row["due_at"]:
+            changes.update(due_at=times.iso_utc(due), send_after=times.iso_utc(due))
+            reason = _skip_reason(webinar, row, timedelta(minutes=row["offset_minutes"]), due, now)
+            if reason:
+                changes.update(state="skipped", reason=reason)
+    return changes
+
+
+def plan_manual(
+    store: Store, webinar: WebinarRecord, template: str, now: datetime, domain: str, to: str | None = None
+) -> list[int]:
+    """Create a manual send of `template` to every approved registrant (or only `to`), due now.
+
+    Returns the new delivery ids. The kind carries the time of the request, so a later manual
+    send is a new mail, and none of them touches the scheduled reminders.
+    """
+    if template not in TEMPLATES:
+        raise InputError(f"Unknown kind {template!r}: use one of {', '.join(TEMPLATES)}.")
+    people = _eligible(store, webinar)
+    if to is not None:
+        people = [p for p in people if p["email"] == to.strip().lower()]
+        if not people:
+            raise InputError(
+                f"{to} is not an approved registrant of {webinar.slug} registered with the provider "
+                f"(see `webinar-ops registrants list {webinar.slug}`; run `webinar-ops sync {webinar.slug}` first)."
+            )
+    kind = f"manual-{template}-{now:%Y%m%dT%H%M%S%fZ}"
+    rows = [_new_row(webinar, person, kind, None, now, domain) for person in people]
+    for row in rows:
+        row.update(template=template, state="pending", reason=None)
+    with store.transaction():
+        store.db["deliveries"].insert_all(rows)
+    return [row["id"] for row in store.db.query("SELECT id FROM deliveries WHERE kind = ? ORDER BY id", [kind])]
