@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from webinar_ops import times, validate
 from webinar_ops.config import Settings
@@ -51,10 +51,13 @@ class Rendered:
     html: str
 
 
-def template_environment(custom_folder: str | None = None) -> SandboxedEnvironment:
-    """The sandboxed Jinja2 environment: the organiser's folder first, then the defaults."""
+def template_environment(custom_folder: str | None = None) -> ImmutableSandboxedEnvironment:
+    """The sandboxed Jinja2 environment: the organiser's folder first, then the defaults.
+
+    Immutable, too: a template cannot change the lists and dicts it is given, which are shared
+    by every recipient's render (one person's data must never reach the next one's mail)."""
     folders = [custom_folder, str(DEFAULT_TEMPLATES)] if custom_folder else [str(DEFAULT_TEMPLATES)]
-    return SandboxedEnvironment(
+    return ImmutableSandboxedEnvironment(
         loader=ChoiceLoader([FileSystemLoader(folder) for folder in folders]),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
@@ -179,8 +182,12 @@ class Composer:
         invite = self._invite(registrant, words, now)
         message.set_content(words.text)
         message.add_alternative(words.html, subtype="html")
-        message.add_alternative(invite.decode("utf-8"), subtype="calendar", cte="base64", params={"method": "REQUEST"})
-        message.add_attachment(invite, maintype="application", subtype="ics", filename="invite.ics")
+        message.add_alternative(
+            invite.decode("utf-8"), subtype="calendar", cte="base64", params={"method": "REQUEST", "name": "invite.ics"}
+        )
+        message.add_attachment(
+            invite, maintype="application", subtype="ics", filename="invite.ics", params={"name": "invite.ics"}
+        )
         _stable_boundaries(message, delivery["message_id"])
         return message
 
@@ -217,7 +224,7 @@ def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
     lines = []
     for line in text.splitlines():
         if len(line) <= width:
-            lines.append(line.rstrip())
+            lines.append(line if line == "-- " else line.rstrip())  # "-- " is the signature separator
             continue
         indent = re.match(r"\s*(?:[-*•] |\d+\. )?", line).group(0)
         lines.append(

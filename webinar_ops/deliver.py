@@ -74,10 +74,12 @@ class Composers:
         self._made: dict[tuple[int, int], Composer] = {}
 
     def for_webinar(self, webinar_id: int) -> Composer:
-        webinar = self.store.webinar_by_id(webinar_id)
-        key = (webinar.id, webinar.revision)
+        # One cheap lookup per message notices a new revision mid-wave; the definition is
+        # parsed only when the revision is new.
+        revision = self.store.db.execute("SELECT revision FROM webinars WHERE id = ?", [webinar_id]).fetchone()[0]
+        key = (webinar_id, revision)
         if key not in self._made:
-            self._made[key] = Composer(webinar, self.settings)
+            self._made[key] = Composer(self.store.webinar_by_id(webinar_id), self.settings)
         return self._made[key]
 
 

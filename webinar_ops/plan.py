@@ -13,12 +13,14 @@ c) A reminder that fell due while the service was down is sent late only within 
    is recorded as missed (checked when it is sent, in deliver).
 d) Cancelled and denied registrants get nothing more: their unsent mails are skipped.
    Pending registrants get nothing until they are approved, and nobody gets mail before the
-   provider has registered them (their join link comes from it).
+   provider has registered them (their join link comes from it). Someone approved again
+   after a cancellation gets the mail still to come.
 e) Nobody gets two copies of the same mail: a (registrant, kind) is planned once, whatever
    the revision. Registrants are per webinar, so someone registered for two webinars gets
    each webinar's mails.
 f) When the webinar's start moves, unsent reminders move with it, and every unsent mail takes
-   the new revision (its invite carries the new time and SEQUENCE).
+   the new revision (its invite carries the new time and SEQUENCE). Rule b is weighed again
+   against the new due time.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -68,7 +70,9 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
             store, webinar, now
         )
         report.moved = _follow_the_webinar(store, webinar, now)
-        report.created, report.skipped = _create_missing(store, webinar, now, domain)
+        report.created = _reopen_for_the_returning(store, webinar, now)
+        created, report.skipped = _create_missing(store, webinar, now, domain)
+        report.created += created
     return report
 
 
@@ -165,13 +169,46 @@ def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datet
     return cursor.rowcount
 
 
-def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> int:
-    """Rule f: unsent mail takes the webinar's new time and revision."""
+def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Someone cancelled (or denied, or pending) and approved again gets the mail still to
+    come: the rows skipped for their registration's state are planned afresh."""
     rows = list(
         store.db.query(
             """
             SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
-            WHERE d.webinar_id = ? AND d.state = 'pending'
+            WHERE d.webinar_id = ? AND d.state = 'skipped' AND d.reason LIKE 'registration %'
+              AND d.kind NOT LIKE 'manual-%' AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+            """,
+            [webinar.id],
+        )
+    )
+    for row in rows:
+        offset = None if row["offset_minutes"] is None else timedelta(minutes=row["offset_minutes"])
+        due = now if offset is None else webinar.definition.start - offset
+        reason = _skip_reason(webinar, row, offset, due, now)
+        store.db["deliveries"].update(
+            row["id"],
+            {
+                "state": "skipped" if reason else "pending",
+                "reason": reason,
+                "due_at": times.iso_utc(due),
+                "send_after": times.iso_utc(due),
+                "revision": webinar.revision,
+                "updated_at": times.iso_utc(now),
+            },
+        )
+    return len(rows)
+
+
+def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Rule f: unsent mail takes the webinar's new time and revision. A reminder skipped
+    under rule b is weighed again against its new due time."""
+    rows = list(
+        store.db.query(
+            """
+            SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
+            WHERE d.webinar_id = ?
+              AND (d.state = 'pending' OR (d.state = 'skipped' AND d.reason LIKE 'it fell due%'))
             """,
             [webinar.id],
         )
@@ -194,18 +231,20 @@ def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
         if times.iso_utc(due) != row["due_at"]:
             changes.update(due_at=times.iso_utc(due), send_after=times.iso_utc(due))
             reason = _skip_reason(webinar, row, timedelta(minutes=row["offset_minutes"]), due, now)
-            if reason:
-                changes.update(state="skipped", reason=reason)
+            changes.update(state="skipped" if reason else "pending", reason=reason)
+    if row["state"] == "skipped" and "due_at" not in changes:
+        return {}  # a skipped reminder that did not move stays as it is
     return changes
 
 
 def plan_manual(
     store: Store, webinar: WebinarRecord, template: str, now: datetime, domain: str, to: str | None = None
-) -> list[int]:
+) -> str:
     """Create a manual send of `template` to every approved registrant (or only `to`), due now.
 
-    Returns the new delivery ids. The kind carries the time of the request, so a later manual
-    send is a new mail, and none of them touches the scheduled reminders.
+    Returns the kind of the new deliveries (`manual-reminder-20210430T050000000000Z`): it
+    carries the time of the request, so a later manual send is a new mail, and none of them
+    touches the scheduled reminders.
     """
     if template not in TEMPLATES:
         raise InputError(f"Unknown kind {template!r}: use one of {', '.join(TEMPLATES)}.")
@@ -223,4 +262,4 @@ def plan_manual(
         row.update(template=template, state="pending", reason=None)
     with store.transaction():
         store.db["deliveries"].insert_all(rows)
-    return [row["id"] for row in store.db.query("SELECT id FROM deliveries WHERE kind = ? ORDER BY id", [kind])]
+    return kind

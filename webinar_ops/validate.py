@@ -134,6 +134,8 @@ def person_text(text: str, what: str = "name", max_length: int = 200) -> str:
         raise ValueError(f"the {what} contains an invisible text-direction control character")
     if "<" in text or ">" in text:
         raise ValueError(f"the {what} contains < or >, which look like HTML or an address")
+    if _ENCODED_WORD_RE.search(text):
+        raise ValueError(f"the {what} contains =?...?=, which mail programs would decode as hidden text")
     value = " ".join(text.split())
     if len(value) > max_length:
         raise ValueError(f"the {what} is longer than {max_length} characters")
@@ -164,7 +166,12 @@ def country(text: str) -> str:
 
 
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    """Control characters, and the Unicode line and paragraph separators (U+2028, U+2029)."""
+    return any(unicodedata.category(ch) in _LINE_BREAKING for ch in text)
+
+
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+_ENCODED_WORD_RE = re.compile(r"=\?[^?]*\?[bBqQ]\?")
 
 
 def _show(value: object) -> str:
@@ -178,5 +185,8 @@ def header_text(text: str) -> str:
     spaces, and runs of white space fold to one. Applied to every value that reaches a
     header, whatever checked it before, because this Python's email package predates the
     fixes for header injection (CVE-2024-6923)."""
-    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS else ch for ch in text)
+    cleaned = "".join(" " if unicodedata.category(ch) in _LINE_BREAKING or ch in _BIDI_CONTROLS else ch for ch in text)
+    # An RFC 2047 encoded word in the value would be decoded by this Python's email package
+    # while folding the header, bringing back any line break it hides: break the "=?" open.
+    cleaned = cleaned.replace("=?", "= ?")
     return " ".join(cleaned.split())

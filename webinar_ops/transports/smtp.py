@@ -53,12 +53,12 @@ class SmtpTransport:
         try:
             refused = connection.sendmail(sender, [recipient], message)
         except smtplib.SMTPRecipientsRefused as exc:
+            self._forget_if_closed(connection)
             code, reply = exc.recipients.get(recipient, (550, b"refused"))
-            raise _by_code(code, reply) from None
+            raise _classify(code, reply) from None
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            if exc.smtp_code >= 500 and _is_policy(exc.smtp_error):
-                raise TransportConfigError(f"the server refused us: {exc.smtp_code} {_text(exc.smtp_error)}") from None
-            raise _by_code(exc.smtp_code, exc.smtp_error) from None
+            self._forget_if_closed(connection)
+            raise _classify(exc.smtp_code, exc.smtp_error) from None
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError) as exc:
             raise TransportConfigError(f"the server refused the session: {exc}") from None
         except smtplib.SMTPResponseException as exc:
@@ -71,11 +71,21 @@ class SmtpTransport:
             raise TemporaryFailure(f"connection lost: {_describe(exc)}") from None
         if refused:
             code, reply = refused[recipient]
-            raise _by_code(code, reply)
+            raise _classify(code, reply)
+
+    def _forget_if_closed(self, connection: smtplib.SMTP) -> None:
+        # After a 421 smtplib has closed the socket itself; the next message must reconnect.
+        if connection.sock is None:
+            self._disconnect(polite=False)
 
     def _connect(self) -> smtplib.SMTP:
-        if self._connection is not None:
-            return self._connection
+        if self._connection is None:
+            self._connection = self._open()
+        return self._connection
+
+    def _open(self) -> smtplib.SMTP:
+        """A new session: connected, secured as configured, logged in."""
+        connection = None
         try:
             if self.security == "ssl":
                 connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls)
@@ -87,16 +97,24 @@ class SmtpTransport:
                 connection.ehlo()
             if self._username:
                 connection.login(self._username, self._password or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TransportConfigError(f"login refused for user {self._username!r}: {_text(exc.smtp_error)}") from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise TransportConfigError(f"{self.host}:{self.port} does not offer {exc}; check SMTP_SECURITY") from None
-        except ssl.SSLCertVerificationError as exc:
-            raise TransportConfigError(f"the certificate of {self.host} is not valid: {exc.verify_message}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TransportUnavailable(f"cannot reach {self.host}:{self.port}: {_describe(exc)}") from None
-        self._connection = connection
-        return connection
+            return connection
+        except BaseException as exc:
+            if connection is not None:
+                connection.close()
+            raise self._opening_error(exc) from None
+
+    def _opening_error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return TransportConfigError(f"login refused for user {self._username!r}: {_text(exc.smtp_error)}")
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return TransportConfigError(f"{self.host}:{self.port} does not offer {exc}; check SMTP_SECURITY")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return TransportConfigError(f"the certificate of {self.host} is not valid: {exc.verify_message}")
+        if isinstance(exc, smtplib.SMTPResponseException) and _is_about_us(exc.smtp_code, exc.smtp_error):
+            return TransportConfigError(f"the server refused us: {exc.smtp_code} {_text(exc.smtp_error)}")
+        if isinstance(exc, smtplib.SMTPException | OSError):
+            return TransportUnavailable(f"cannot reach {self.host}:{self.port}: {_describe(exc)}")
+        return exc
 
     def _disconnect(self, polite: bool) -> None:
         connection, self._connection = self._connection, None
@@ -113,9 +131,17 @@ def _by_code(code: int, reply: bytes | str) -> Exception:
     return TemporaryFailure(text) if 400 <= code < 500 else PermanentFailure(text)
 
 
-def _is_policy(reply: bytes | str) -> bool:
-    """5.7.x is about us (policy, authentication), not about the recipient."""
-    return _text(reply).startswith("5.7.")
+def _classify(code: int, reply: bytes | str) -> Exception:
+    """A reply as a failure of this message, or of our setup (which stops the wave)."""
+    if code >= 500 and _is_about_us(code, reply):
+        return TransportConfigError(f"the server refused us: {code} {_text(reply)}")
+    return _by_code(code, reply)
+
+
+def _is_about_us(code: int, reply: bytes | str) -> bool:
+    """530 (authentication or STARTTLS required) and 5.7.x (policy, relaying, authentication)
+    are about our setup, not about the recipient: do not mark every registrant failed."""
+    return code == 530 or _text(reply).startswith("5.7.")
 
 
 def _text(reply: bytes | str) -> str:
