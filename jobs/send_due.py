@@ -8,7 +8,7 @@ from datetime import datetime
 
 from webinar_ops import times
 from webinar_ops.config import Settings
-from webinar_ops.deliver import WaveReport, next_due, send_due
+from webinar_ops.deliver import WaveReport, next_due, release_orphans, send_due
 from webinar_ops.store import Store
 from webinar_ops.transports import load_transport
 
@@ -16,7 +16,9 @@ from webinar_ops.transports import load_transport
 def run(
     settings: Settings, stop: threading.Event | None = None, clock: Callable[[], datetime] = times.utc_now
 ) -> tuple[WaveReport, datetime | None]:
-    """Send what is due now; return what was done and the next due time (None: nothing waits)."""
+    """Send what is due now, taking back first what a crashed sender on this machine had
+    claimed; return what was done and the next due time (None: nothing waits)."""
     with Store.open(settings.db_path) as store:
+        release_orphans(store)
         report = send_due(store, settings, load_transport(settings), clock, stop)
         return report, next_due(store)

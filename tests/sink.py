@@ -9,11 +9,14 @@ sink answers 250, so a message the client saw accepted is always on record (and 
 on record may still be unknown to a client that was killed before it read the answer).
 
 It prints "ready" on standard output once it listens, and exits 0 on SIGTERM or SIGINT.
+With `--delay S` it waits S seconds after recording each message before answering 250, like
+a slow server: a test can then be sure that a message is in flight.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sqlite3
 import sys
@@ -49,8 +52,9 @@ def open_db(path: Path) -> sqlite3.Connection:
 class Recorder:
     """The aiosmtpd handler: records each message, then accepts it."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: sqlite3.Connection, delay: float = 0.0):
         self.db = db
+        self.delay = delay
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:
@@ -66,6 +70,8 @@ class Recorder:
                 "INSERT INTO messages (recipient, message_id, subject, arrived_at, size) VALUES (?, ?, ?, ?, ?)", rows
             )
             self.db.execute("COMMIT")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
 
@@ -74,6 +80,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each 250")
     args = parser.parse_args()
 
     db = open_db(args.db)
@@ -85,7 +92,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    controller = Controller(Recorder(db), hostname=args.host, port=args.port, ready_timeout=30)
+    controller = Controller(Recorder(db, args.delay), hostname=args.host, port=args.port, ready_timeout=30)
     controller.start()
     print("ready", flush=True)
     try:

@@ -107,12 +107,14 @@ class Processes:
         self.folder = folder
         self.started: list[tuple[subprocess.Popen, Path]] = []
 
-    def start(self, args: list[str], name: str, env: dict[str, str], cwd: Path, **popen) -> subprocess.Popen:
+    def start(
+        self, args: list[str], name: str, env: dict[str, str], cwd: Path, stdout: int | None = None
+    ) -> subprocess.Popen:
+        """Start a process; its output goes to NAME.log (only stderr, if `stdout` is given)."""
         log = self.folder / f"{name}.log"
         with log.open("ab") as handle:
-            process = subprocess.Popen(
-                args, cwd=cwd, env=env, stdout=popen.pop("stdout", handle), stderr=subprocess.STDOUT, **popen
-            )
+            out, err = (handle, subprocess.STDOUT) if stdout is None else (stdout, handle)
+            process = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=err)
         self.started.append((process, log))
         return process
 
@@ -141,13 +143,13 @@ def processes(tmp_path: Path):
     keeper.cleanup()
 
 
-def start_sink(processes: Processes, folder: Path) -> Sink:
-    db_path = folder / "sink.db"
+def start_sink(processes: Processes, folder: Path, name: str = "sink", delay: float = 0.0) -> Sink:
+    db_path = folder / f"{name}.db"
     for attempt in range(3):
         port = free_port()
         process = processes.start(
-            [sys.executable, str(SINK), "--port", str(port), "--db", str(db_path)],
-            f"sink-{attempt}",
+            [sys.executable, str(SINK), "--port", str(port), "--db", str(db_path), "--delay", str(delay)],
+            f"{name}-{attempt}",
             BASE_ENV,
             folder,
             stdout=subprocess.PIPE,
@@ -199,11 +201,11 @@ def start_service(processes: Processes, workdir: Path, mail_env: dict[str, str])
     """Start `webinar-ops run` as its own process; it is killed at the end if still running."""
     names = iter(range(1000))
 
-    def start(*extra: str) -> subprocess.Popen:
+    def start(*extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         return processes.start(
             [sys.executable, "-m", "webinar_ops", "run", *extra],
             f"service-{next(names)}",
-            {**BASE_ENV, **mail_env},
+            {**BASE_ENV, **mail_env, **(env or {})},
             workdir,
         )
 
@@ -452,6 +454,31 @@ def test_sigterm_finishes_the_message_in_flight_and_leaves_the_rest_pending(
     assert set(arrived) == expected_pairs(settings.db_path)
     assert max(arrived.values()) == 1
     assert sink.count() == total
+
+
+def test_sigterm_waits_for_the_servers_answer_to_the_message_in_flight(
+    wave, mail_env, tmp_path, settings, start_service, processes
+):
+    """With a server that takes a second to accept each message, a message is surely in
+    flight when SIGTERM comes: the service waits for the answer, records it sent, stops."""
+    total = wave(20)
+    slow = start_sink(processes, tmp_path, name="slow-sink", delay=1.0)
+    try:
+        service = start_service(env={"SMTP_PORT": str(slow.port)})
+        # The sink records a message before its one-second wait: the third is now in flight.
+        wait_until(lambda: slow.count() >= 3, 120, "3 messages at the slow sink", processes.logs)
+        code, took = stop(service)
+        after = states(settings.db_path)
+        received = slow.count()
+        print(f"\nSIGTERM with a message in flight: exited {code} after {took:.2f} s; {dict(after)}")
+        assert code == 0, processes.logs()
+        assert took < 5, f"took {took:.2f} s to stop"
+        assert received >= 3
+        assert after == {"sent": received, "pending": total - received}, after  # none left sending
+        assert set(slow.pairs()) == expected_pairs(settings.db_path, "state = 'sent'")
+    finally:
+        slow.close()
+        slow.process.terminate()
 
 
 # -- 4. two services on one database ---------------------------------------------------------

@@ -70,7 +70,8 @@ def run_demo(app: Any, start_in: int, make_service: Any, serve: Any) -> None:
 def _add_demo_webinar(app: Any, start_in: int) -> Any:
     now = app.now()
     sample = load_definition(SAMPLE)
-    start_utc = (now + timedelta(minutes=start_in)).replace(second=0, microsecond=0)
+    # Rounded up to the minute, so the first reminder falls due at least a minute from now.
+    start_utc = (now + timedelta(minutes=start_in + 1)).replace(second=0, microsecond=0)
     start_wall = times.in_zone(start_utc, sample.time_zone).replace(tzinfo=None)
     slug = f"demo-{now:%Y%m%d-%H%M%S}"
     offsets = sorted({start_in - 1, max(1, start_in - 2)}, reverse=True)

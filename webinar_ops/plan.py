@@ -131,6 +131,8 @@ def _skip_reason(
     if offset is None:
         return "the webinar was over when they registered" if now >= webinar.definition.end else None
     registered = times.parse_iso_utc(registrant["approved_at"]) if registrant["approved_at"] else now
+    if registered >= webinar.definition.start:
+        return "they registered after the webinar had started"
     if due < registered:
         return (
             f"it fell due ({times.iso_utc(due)}) before they registered ({times.iso_utc(registered)}); "
