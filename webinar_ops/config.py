@@ -44,6 +44,7 @@ class Settings:
     zoom_user_id: str = "me"
     zoom_api_base_url: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
+    zoom_plan: str = "pro"
 
     @property
     def sender(self) -> tuple[str | None, str]:
@@ -160,6 +161,7 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ZOOM_USER_ID": ("zoom_user_id", _text),
     "ZOOM_API_BASE_URL": ("zoom_api_base_url", _base_url),
     "ZOOM_OAUTH_URL": ("zoom_oauth_url", validate.url),
+    "ZOOM_PLAN": ("zoom_plan", _choice("free", "pro", "business")),
 }
 
 SECRET_KEYS = frozenset({"WEBINAR_OPS_SECRET_KEY", "SMTP_PASSWORD", "ZOOM_CLIENT_SECRET"})

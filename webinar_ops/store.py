@@ -147,6 +147,11 @@ def _new_calendar_uid() -> str:
     return f"{uuid.uuid4()}@webinar-ops"
 
 
+@migrations()
+def m003_provider_retry_after(db: Database) -> None:
+    db["webinars"].add_column("provider_retry_after", str)
+
+
 @dataclass(frozen=True)
 class WebinarRecord:
     """A stored webinar: its definition plus what the store and the provider added."""
@@ -161,6 +166,7 @@ class WebinarRecord:
     registration_url: str | None
     provider_revision: int | None
     provider_error: str | None
+    provider_retry_after: str | None
     calendar_uid: str
     source_path: str | None
     created_at: str
@@ -314,6 +320,7 @@ class Store:
                 "registration_url": registration_url or webinar.definition.provider.registration_url,
                 "provider_revision": webinar.revision,
                 "provider_error": None,
+                "provider_retry_after": None,
             },
         )
 
@@ -329,8 +336,8 @@ class Store:
             [webinar_id],
         )
 
-    def set_provider_error(self, webinar: WebinarRecord, error: str | None) -> None:
-        self.db["webinars"].update(webinar.id, {"provider_error": error})
+    def set_provider_error(self, webinar: WebinarRecord, error: str | None, retry_after: str | None = None) -> None:
+        self.db["webinars"].update(webinar.id, {"provider_error": error, "provider_retry_after": retry_after})
 
     # -- registrants ------------------------------------------------------------------
 
@@ -490,6 +497,7 @@ def _webinar_record(row: dict) -> WebinarRecord:
         registration_url=row["registration_url"],
         provider_revision=row["provider_revision"],
         provider_error=row["provider_error"],
+        provider_retry_after=row["provider_retry_after"],
         calendar_uid=row["calendar_uid"],
         source_path=row["source_path"],
         created_at=row["created_at"],

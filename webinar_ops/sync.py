@@ -1,8 +1,8 @@
 """Keeping the store and the provider in step.
 
-`sync_webinar` publishes the webinar to its provider (creating or updating it), registers
-the people who are not registered yet, in batches, tells the provider about cancellations,
-and pulls in people who signed up on the provider's own page. Each batch is committed as
+`sync_webinar` publishes the webinar to its provider (creating or updating it), pulls in
+people who signed up on the provider's own page, registers the people who are not
+registered yet, in batches, and tells the provider about cancellations. Each batch is committed as
 soon as the provider answers, and a refusal for one person is recorded against that person
 alone. Running it twice in a row changes nothing the second time.
 """
@@ -44,26 +44,37 @@ def sync_webinar(
 ) -> SyncReport:
     """Bring the provider and the store into step for one webinar."""
     report = SyncReport()
-    webinar, report.published = publish_webinar(store, provider, webinar)
+    webinar, report.published = publish_webinar(store, provider, webinar, now)
+    # Pulling first adopts the registration of anyone who also signed up on the provider's
+    # own page, so they are not registered a second time.
+    pull_registrants(store, provider, webinar, now, report)
     register_waiting(store, provider, webinar, now, report, progress)
     report.cancelled = push_cancellations(store, provider, webinar, now)
-    pull_registrants(store, provider, webinar, now, report)
     return report
 
 
-def publish_webinar(store: Store, provider: Provider, webinar: WebinarRecord) -> tuple[WebinarRecord, str | None]:
+def publish_webinar(
+    store: Store, provider: Provider, webinar: WebinarRecord, now: datetime
+) -> tuple[WebinarRecord, str | None]:
     """Create the webinar at the provider, or update it if its time or title changed.
 
-    Returns the refreshed record and `created`, `updated` or None.
+    Returns the refreshed record and `created`, `updated` or None. After a daily limit, the
+    provider is not asked again before the limit resets.
     """
     if not webinar.needs_publishing:
         return webinar, None
+    if webinar.provider_retry_after and times.iso_utc(now) < webinar.provider_retry_after:
+        raise OperationError(
+            f"{provider.name} is not asked about {webinar.slug} again before {webinar.provider_retry_after}: "
+            f"{webinar.provider_error}"
+        )
     choice = webinar.definition.provider
     target = webinar.provider_webinar_id or (None if choice.creates else choice.webinar_id)
     try:
         hosted = provider.publish(webinar.definition, target)
     except ProviderError as exc:
-        store.set_provider_error(webinar, str(exc))
+        retry_after = getattr(exc, "retry_after", None)
+        store.set_provider_error(webinar, str(exc), times.iso_utc(retry_after) if retry_after else None)
         raise OperationError(f"{provider.name} refused the webinar {webinar.slug}: {exc}") from exc
     store.set_hosted(webinar, hosted.webinar_id, hosted.join_url, hosted.registration_url)
     outcome = "created" if target is None else "updated"
@@ -109,7 +120,8 @@ def _register_batch(provider: Provider, webinar: WebinarRecord, batch: list[dict
     try:
         results = provider.register(webinar.provider_webinar_id, applicants, approve)
     except ProviderError as exc:
-        return [Registration(a.email, error=str(exc)) for a in applicants]
+        retry_after = getattr(exc, "retry_after", None)
+        return [Registration(a.email, error=str(exc), retry_after=retry_after) for a in applicants]
     by_email = {result.email: result for result in results}
     missing = "the provider gave no answer for this person"
     return [by_email.get(a.email, Registration(a.email, error=missing)) for a in applicants]
@@ -226,6 +238,8 @@ def _clean_name(name: str | None) -> str | None:
 
 
 def _remote_changes(row: dict, remote: RemoteRegistrant) -> dict:
+    if row["provider_registrant_id"] is None and remote.status == "cancelled":
+        return {}  # registered here afresh after a cancellation: register_waiting signs them up again
     changes = {}
     if row["provider_registrant_id"] is None:
         changes["provider_registrant_id"] = remote.registrant_id

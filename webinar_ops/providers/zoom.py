@@ -1,0 +1,489 @@
+"""The `zoom` provider: Zoom's REST API v2, with Server-to-Server OAuth, through requests.
+
+An organiser sets four keys (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and, if the
+host is not the app's owner, ZOOM_USER_ID); README "Using Zoom" says how to get them.
+
+The client keeps Zoom's rate limits on its own side (per category, at the plan's rate), so
+a sync of thousands runs close to what the plan allows without tripping 429s. A per-second
+429 is waited out; a daily-limit 429 is recorded with its reset time and the others go on.
+5xx replies, timeouts and dropped connections are retried with backoff; a batch whose
+answer was lost may have gone through, so before sending it again the client lists the
+webinar's registrants and sends only those still missing. Nobody is registered twice.
+
+Tokens, the client secret and the host's `start_url` never reach logs, errors or the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from webinar_ops import __version__, times
+from webinar_ops.errors import InputError, Problem
+from webinar_ops.providers import Applicant, HostedWebinar, ProviderError, Registration, RemoteRegistrant, chunks
+
+if TYPE_CHECKING:
+    from webinar_ops.config import Settings
+    from webinar_ops.definition import Definition
+    from webinar_ops.store import Store
+
+# Requests per second, by plan and category (Zoom's published limits).
+PLAN_RATES = {
+    "free": {"light": 4, "medium": 2, "heavy": 1},
+    "pro": {"light": 30, "medium": 20, "heavy": 10},
+    "business": {"light": 80, "medium": 60, "heavy": 40},
+}
+BATCH_SIZE = 30
+PAGE_SIZE = 300
+AGENDA_LIMIT = 2000
+TOPIC_LIMIT = 200
+TIMEOUT = (5, 30)  # seconds to connect, seconds to wait for an answer
+ATTEMPTS = 5
+TOKEN_MARGIN = timedelta(seconds=60)
+USER_AGENT = f"webinar-ops/{__version__} (+python-requests)"
+
+# Codes after which no registration for the webinar can succeed: no point trying one by one.
+_FATAL_FOR_WEBINAR = frozenset({3000, 3001, 200, 1001, 124, 3038, 3043})
+
+_MESSAGES = {
+    3000: "registration is not enabled on this webinar: set [provider] approval to automatic or manual "
+    "(Zoom's approval type 0 or 1) and run sync again",
+    3001: "the webinar does not exist at Zoom, or it is over: check [provider] webinar_id",
+    200: "the Zoom account has no webinar plan: webinars need a Zoom Webinars licence for the host",
+    1001: "the Zoom user does not exist in this account: check ZOOM_USER_ID",
+    124: "Zoom refused the access token even after a fresh one was fetched: check the app's scopes",
+}
+
+
+class DailyLimit(ProviderError):
+    """Zoom's daily limit is spent for this call; `reset` says when it may be tried again."""
+
+    def __init__(self, message: str, reset: datetime):
+        super().__init__(message)
+        self.retry_after = reset
+
+
+class ZoomError(ProviderError):
+    """Zoom refused a request; `code` is Zoom's error code."""
+
+    def __init__(self, message: str, code: int | None):
+        super().__init__(message)
+        self.code = code
+
+
+class Uncertain(ProviderError):
+    """A write whose answer was lost: it may or may not have happened."""
+
+
+class RateLimiter:
+    """At most `rate` requests in any one-second window, per category, on this side.
+
+    Zoom counts requests per second per category; a sliding window here keeps every one of
+    Zoom's windows under the limit, and lets a burst of `rate` go at once.
+    """
+
+    def __init__(self, rates: dict[str, int], clock: Any = time.monotonic, sleep: Any = time.sleep):
+        self.rates = rates
+        self._sent: dict[str, deque[float]] = {category: deque() for category in rates}
+        self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+
+    def wait(self, category: str) -> None:
+        """Block until one more request of `category` fits in the window, and count it."""
+        window = self._sent[category]
+        with self._lock:
+            now = self._clock()
+            if len(window) >= self.rates[category]:
+                # A little slack: Zoom's clock and ours are not the same clock.
+                pause = window[0] + 1.0 + 0.01 - now
+                if pause > 0:
+                    self._sleep(pause)
+                    now = self._clock()
+                window.popleft()
+            window.append(now)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_id: str
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(account_id={self.account_id!r}, client_id={self.client_id!r}, client_secret=***)"
+
+
+class ZoomClient:
+    """Zoom's REST API: OAuth, rate limits, retries and error messages. No webinar logic."""
+
+    def __init__(self, credentials: Credentials, api_url: str, oauth_url: str, plan: str = "pro"):
+        self.credentials = credentials
+        self.api_url = api_url.rstrip("/")
+        self.oauth_url = oauth_url
+        self.limiter = RateLimiter(PLAN_RATES[plan])
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._token: str | None = None
+        self._token_expires = datetime.min.replace(tzinfo=UTC)
+        self._token_lock = threading.Lock()
+
+    # -- OAuth ----------------------------------------------------------------------------
+
+    def token(self, fresh: bool = False) -> str:
+        """The access token, fetched again when it is within a minute of expiring."""
+        with self._token_lock:
+            if fresh or self._token is None or datetime.now(UTC) >= self._token_expires - TOKEN_MARGIN:
+                self._token, self._token_expires = self._fetch_token()
+            return self._token
+
+    def _fetch_token(self) -> tuple[str, datetime]:
+        c = self.credentials
+        try:
+            response = self.session.post(
+                self.oauth_url,
+                auth=(c.client_id, c.client_secret),
+                data={"grant_type": "account_credentials", "account_id": c.account_id},
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise ProviderError(f"cannot reach Zoom's OAuth server: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            reason = _json(response).get("reason") or _json(response).get("error") or response.reason
+            raise ProviderError(
+                f"Zoom refused the app's credentials ({reason}): check ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and "
+                f"ZOOM_CLIENT_SECRET{_tracking(response)}"
+            )
+        body = _json(response)
+        return body["access_token"], datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600)))
+
+    # -- requests -------------------------------------------------------------------------
+
+    def call(
+        self, method: str, path: str, category: str, body: Any = None, params: dict | None = None, safe: bool = True
+    ) -> requests.Response:
+        """One API call, with rate limiting and retries. `safe` says whether it may be sent
+        again when its answer was lost; an unsafe one raises Uncertain instead."""
+        fresh_token = False
+        for attempt in range(1, ATTEMPTS + 1):
+            self.limiter.wait(category)
+            try:
+                response = self.session.request(
+                    method,
+                    f"{self.api_url}{path}",
+                    json=body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self.token()}"},
+                    timeout=TIMEOUT,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not safe:
+                    raise Uncertain(f"Zoom's answer was lost ({type(exc).__name__})") from None
+                self._pause(attempt)
+                continue
+            code = _json(response).get("code") if response.status_code >= 400 else None
+            if response.status_code == 401 and code == 124 and not fresh_token:
+                self.token(fresh=True)
+                fresh_token = True
+                continue
+            if response.status_code == 429:
+                self._wait_out_429(response, attempt)
+                continue
+            if response.status_code >= 500:
+                if not safe and attempt == ATTEMPTS:
+                    raise Uncertain(f"Zoom answered {response.status_code}{_tracking(response)}")
+                self._pause(attempt)
+                continue
+            if response.status_code >= 300:
+                raise zoom_error(response)
+            return response
+        raise ProviderError(f"Zoom did not answer {method} {path} after {ATTEMPTS} attempts")
+
+    def _wait_out_429(self, response: requests.Response, attempt: int) -> None:
+        if response.headers.get("X-RateLimit-Type", "").lower().startswith("daily"):
+            reset = _parse_reset(response.headers.get("Retry-After"))
+            raise DailyLimit(
+                f"Zoom's daily limit is reached; it resets at {times.iso_utc(reset)}: "
+                f"{_json(response).get('message', '')}{_tracking(response)}",
+                reset,
+            )
+        retry_after = response.headers.get("Retry-After", "")
+        if retry_after.isdigit():
+            time.sleep(min(int(retry_after), 60))
+        else:
+            self._pause(attempt)
+
+    @staticmethod
+    def _pause(attempt: int) -> None:
+        time.sleep(min(0.25 * 2 ** (attempt - 1), 8.0))
+
+
+def zoom_error(response: requests.Response) -> ZoomError:
+    """A Zoom error reply as a sentence for the organiser, with Zoom's tracking id."""
+    body = _json(response)
+    code = body.get("code")
+    message = body.get("message") or response.reason
+    fields = [f"{e.get('field')}: {e.get('message')}" for e in body.get("errors", []) if isinstance(e, dict)]
+    if code in _MESSAGES:
+        text = f"{_MESSAGES[code]} (Zoom {code}: {message})"
+    elif fields:
+        text = f"Zoom refused a field: {'; '.join(fields)} (Zoom {code})"
+    else:
+        text = f"Zoom refused the request: {message} (HTTP {response.status_code}, Zoom code {code})"
+    return ZoomError(text + _tracking(response), code)
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _tracking(response: requests.Response) -> str:
+    tracking = response.headers.get("x-zm-trackingid")
+    return f" [x-zm-trackingid {tracking}]" if tracking else ""
+
+
+def _parse_reset(value: str | None) -> datetime:
+    """Retry-After on a daily 429 is an ISO date-time; without one, the next 00:00 UTC."""
+    if value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            pass
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC)
+
+
+class ZoomProvider:
+    """Webinars and registrants at Zoom."""
+
+    name = "zoom"
+    batch_size = BATCH_SIZE
+
+    def __init__(self, client: ZoomClient, user_id: str = "me"):
+        self.client = client
+        self.user_id = user_id
+
+    # -- the webinar --------------------------------------------------------------------
+
+    def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
+        body = webinar_body(definition)
+        if webinar_id is None:
+            created = self._create(body)
+            return _hosted(created)
+        current = _json(self.client.call("GET", f"/webinars/{webinar_id}", "light"))
+        if _differs(current, body):
+            # Each host has 100 creates and updates a day: update only what changed.
+            self.client.call("PATCH", f"/webinars/{webinar_id}", "light", body=body)
+            current = _json(self.client.call("GET", f"/webinars/{webinar_id}", "light"))
+        return _hosted(current)
+
+    def _create(self, body: dict) -> dict:
+        path = f"/users/{self.user_id}/webinars"
+        try:
+            return _json(self.client.call("POST", path, "light", body=body, safe=False))
+        except Uncertain:
+            # It may exist already: look before creating a second one.
+            found = self._find_created(body)
+            if found:
+                return found
+            return _json(self.client.call("POST", path, "light", body=body, safe=False))
+
+    def _find_created(self, body: dict) -> dict | None:
+        listing = _json(self.client.call("GET", f"/users/{self.user_id}/webinars", "medium", params={"page_size": 300}))
+        for webinar in listing.get("webinars", []):
+            if webinar.get("topic") == body["topic"] and webinar.get("start_time") == body["start_time"]:
+                return _json(self.client.call("GET", f"/webinars/{webinar['id']}", "light"))
+        return None
+
+    # -- registrants ----------------------------------------------------------------------
+
+    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
+        results: dict[str, Registration] = {}
+        for batch in chunks(list(applicants), BATCH_SIZE):
+            results.update(self._register_batch(webinar_id, batch, approve))
+        return [results[a.email] for a in applicants]
+
+    def _register_batch(
+        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int = 3
+    ) -> dict[str, Registration]:
+        status = "approved" if approve else "pending"
+        body = {"auto_approve": approve, "registrants": [_batch_entry(a) for a in batch]}
+        try:
+            response = self.client.call(
+                "POST", f"/webinars/{webinar_id}/batch_registrants", "heavy", body=body, safe=False
+            )
+        except Uncertain as exc:
+            if tries <= 1:
+                return {a.email: Registration(a.email, error=str(exc)) for a in batch}
+            return self._after_lost_batch(webinar_id, batch, approve, tries - 1)
+        except DailyLimit:
+            return self._one_by_one(webinar_id, batch, approve)  # find out whose cap is spent
+        except ZoomError as exc:
+            if exc.code in _FATAL_FOR_WEBINAR:
+                return {a.email: Registration(a.email, error=str(exc)) for a in batch}
+            return self._one_by_one(webinar_id, batch, approve)  # e.g. batch refused for a non-type-5 webinar
+        answered = {r["email"].lower(): r for r in _json(response).get("registrants", [])}
+        results = {}
+        for applicant in batch:
+            entry = answered.get(applicant.email)
+            results[applicant.email] = (
+                Registration(applicant.email, entry.get("registrant_id"), status, entry.get("join_url"))
+                if entry
+                else Registration(applicant.email, error="Zoom's answer did not include this person")
+            )
+        return results
+
+    def _after_lost_batch(
+        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int
+    ) -> dict[str, Registration]:
+        """The batch may have gone through: take whom Zoom now holds, send only the rest."""
+        held = {r.email: r for r in self.registrants(webinar_id)}
+        results = {
+            a.email: Registration(a.email, held[a.email].registrant_id, held[a.email].status, held[a.email].join_url)
+            for a in batch
+            if a.email in held
+        }
+        missing = [a for a in batch if a.email not in held]
+        if missing:
+            results.update(self._register_batch(webinar_id, missing, approve, tries))
+        return results
+
+    def _one_by_one(self, webinar_id: str, batch: Sequence[Applicant], approve: bool) -> dict[str, Registration]:
+        return {a.email: self._add_one(webinar_id, a, approve) for a in batch}
+
+    def _add_one(self, webinar_id: str, applicant: Applicant, approve: bool) -> Registration:
+        try:
+            # Adding an address Zoom already holds returns that registrant, so a retry is safe.
+            response = self.client.call(
+                "POST", f"/webinars/{webinar_id}/registrants", "light", body=_single_entry(applicant)
+            )
+        except DailyLimit as exc:
+            return Registration(applicant.email, error=str(exc), retry_after=exc.retry_after)
+        except ProviderError as exc:
+            return Registration(applicant.email, error=str(exc))
+        body = _json(response)
+        return Registration(
+            applicant.email, body.get("registrant_id"), "approved" if approve else "pending", body.get("join_url")
+        )
+
+    def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:
+        for status in ("pending", "approved", "denied"):
+            yield from self._pages(webinar_id, status)
+
+    def _pages(self, webinar_id: str, status: str) -> Iterator[RemoteRegistrant]:
+        token = ""
+        while True:
+            params = {"status": status, "page_size": PAGE_SIZE, **({"next_page_token": token} if token else {})}
+            page = _json(self.client.call("GET", f"/webinars/{webinar_id}/registrants", "medium", params=params))
+            for entry in page.get("registrants", []):
+                yield RemoteRegistrant(
+                    email=str(entry.get("email", "")).lower(),
+                    first_name=entry.get("first_name") or "",
+                    last_name=entry.get("last_name"),
+                    status=entry.get("status") or status,
+                    registrant_id=str(entry.get("id")),
+                    join_url=entry.get("join_url"),
+                )
+            token = page.get("next_page_token") or ""
+            if not token:
+                return
+
+    def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
+        body = {"action": "cancel", "registrants": [{"id": registrant_id, "email": email}]}
+        self.client.call("PUT", f"/webinars/{webinar_id}/registrants/status", "medium", body=body)
+
+
+def webinar_body(definition: Definition) -> dict:
+    """The create/update body for a definition: a scheduled webinar (type 5) in UTC."""
+    contact = next((c for c in definition.contacts if c.purpose == "registration"), None) or next(
+        iter(definition.contacts), None
+    )
+    settings: dict[str, Any] = {
+        "approval_type": 0 if definition.provider.approval == "automatic" else 1,  # never 2: nobody could register
+        "registrants_email_notification": False,  # webinar-ops sends the mails
+    }
+    if contact:
+        settings.update(contact_name=contact.name, contact_email=contact.email)
+    return {
+        "topic": definition.title[:TOPIC_LIMIT],
+        "type": 5,
+        "start_time": times.iso_utc(definition.start),
+        "duration": int(definition.duration.total_seconds() // 60),
+        "timezone": definition.time_zone,
+        "agenda": agenda_text(definition),
+        "settings": settings,
+    }
+
+
+def agenda_text(definition: Definition) -> str:
+    """The agenda as plain text, within Zoom's length limit."""
+    lines = []
+    for item in definition.agenda:
+        lines.append(f"{times.format_clock_span(item.start, item.end, definition.time_zone)} {item.title}")
+        lines += [f"  {speaker.describe()}" for speaker in item.speakers]
+    text = "\n".join(lines)
+    return text if len(text) <= AGENDA_LIMIT else text[: AGENDA_LIMIT - 1] + "…"
+
+
+def _differs(current: dict, body: dict) -> bool:
+    start = current.get("start_time")
+    return (
+        current.get("topic") != body["topic"]
+        or (start and times.iso_utc(datetime.fromisoformat(start.replace("Z", "+00:00"))) != body["start_time"])
+        or current.get("duration") != body["duration"]
+        or current.get("settings", {}).get("approval_type") != body["settings"]["approval_type"]
+    )
+
+
+def _hosted(webinar: dict) -> HostedWebinar:
+    # start_url is the host's key to the webinar: it is deliberately not kept.
+    return HostedWebinar(
+        webinar_id=str(webinar["id"]),
+        join_url=webinar.get("join_url"),
+        registration_url=webinar.get("registration_url"),
+    )
+
+
+def _batch_entry(applicant: Applicant) -> dict:
+    entry = {"email": applicant.email, "first_name": applicant.first_name[:64]}
+    if applicant.last_name:
+        entry["last_name"] = applicant.last_name[:64]
+    return entry
+
+
+def _single_entry(applicant: Applicant) -> dict:
+    entry = _batch_entry(applicant)
+    optional = {"org": applicant.organisation, "job_title": applicant.job_title, "country": applicant.country}
+    entry.update({key: value for key, value in optional.items() if value})
+    return entry
+
+
+def create_provider(settings: Settings, store: Store) -> ZoomProvider:
+    """The Zoom provider from the ZOOM_* settings."""
+    required = {
+        "ZOOM_ACCOUNT_ID": settings.zoom_account_id,
+        "ZOOM_CLIENT_ID": settings.zoom_client_id,
+        "ZOOM_CLIENT_SECRET": settings.zoom_client_secret,
+    }
+    missing = [key for key, value in required.items() if not value]
+    if missing:
+        raise InputError(
+            "The zoom provider needs its credentials:",
+            [Problem("configuration", "is not set", field=key, fix="see README, 'Using Zoom'") for key in missing],
+        )
+    credentials = Credentials(settings.zoom_account_id, settings.zoom_client_id, settings.zoom_client_secret)
+    client = ZoomClient(credentials, settings.zoom_api_base_url, settings.zoom_oauth_url, settings.zoom_plan)
+    return ZoomProvider(client, settings.zoom_user_id)
