@@ -667,6 +667,58 @@ def demo(app: App, start_in: int) -> None:
     run_demo(app, start_in, _service, _serve_until_signalled)
 
 
+# -- the local Zoom -----------------------------------------------------------------------
+
+
+@cli.command("fake-zoom")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--plan", type=click.Choice(["free", "pro", "business"]), default="pro", show_default=True)
+@click.option("--account-id", default="fake-account-id", show_default=True)
+@click.option("--client-id", default="fake-client-id", show_default=True)
+@click.option("--client-secret", default="fake-client-secret", show_default=True)
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of API requests answered with a 500 or 503.",
+)
+@click.option("--seed", type=int, help="Seed the faults, to repeat a run exactly.")
+def fake_zoom(
+    port: int, plan: str, account_id: str, client_id: str, client_secret: str, fail_rate: float, seed: int | None
+) -> None:
+    """Run a stand-in for Zoom's API on 127.0.0.1, for demos and trials, until Ctrl-C or SIGTERM.
+
+    It prints the ZOOM_* settings that point the zoom provider at it; more faults can be set
+    while it runs with POST /_fake/faults.
+    """
+    import signal
+    import threading
+
+    from webinar_ops.fakezoom import FakeZoom
+
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    fake = FakeZoom(
+        plan=plan,
+        account_id=account_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        seed=seed,
+        faults={"error_rate": fail_rate},
+        port=port,
+        log=lambda line: click.echo(line, err=True),
+    )
+    with fake:
+        for key, value in fake.environment().items():
+            click.echo(f"{key}={value}")
+        click.echo(f"The local Zoom listens on {fake.url}; Ctrl-C or SIGTERM stops it.", err=True)
+        while not stopping.wait(0.5):  # a short wait, so the signal is seen promptly
+            pass
+    click.echo("The local Zoom has stopped.", err=True)
+
+
 def main() -> None:
     """The console script's entry point."""
     try:
