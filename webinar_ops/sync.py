@@ -190,10 +190,13 @@ def pull_registrants(
     store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, report: SyncReport
 ) -> None:
     """Take in people who registered on the provider's side, and status changes made there."""
+    # Listed before the transaction opens: the provider may take seconds, and senders must
+    # not wait for the write lock meanwhile.
+    listed = list(provider.registrants(webinar.provider_webinar_id))
     known = {row["email"]: row for row in store.registrants(webinar.id)}
     new_rows = []
     with store.transaction():
-        for remote in provider.registrants(webinar.provider_webinar_id):
+        for remote in listed:
             try:
                 email = validate.email_address(remote.email)
             except ValueError:
