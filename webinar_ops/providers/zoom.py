@@ -49,7 +49,7 @@ PAGE_SIZE = 300
 AGENDA_LIMIT = 2000
 TOPIC_LIMIT = 200
 TIMEOUT = (5, 30)  # seconds to connect, seconds to wait for an answer
-ATTEMPTS = 5
+ATTEMPTS = 8
 TOKEN_MARGIN = timedelta(seconds=60)
 USER_AGENT = f"webinar-ops/{__version__} (+python-requests)"
 
