@@ -169,6 +169,14 @@ def test_a_new_description_is_saved_without_raising_the_revision(store, workdir)
     assert not saved.record.needs_publishing
 
 
+def test_a_new_approval_is_published_without_raising_the_revision(store, workdir):
+    webinar = save(store).record
+    store.set_hosted(webinar, "81234567890", "https://example.org/w/1", None)
+    saved = save(store, definition_variant(workdir, {'approval = "automatic"': 'approval = "manual"'}), now=LATER)
+    assert saved.record.revision == 0
+    assert saved.record.needs_publishing
+
+
 def test_each_significant_change_raises_the_revision_once(store, workdir):
     save(store)
     assert save(store, definition_variant(workdir, MOVED)).record.revision == 1

@@ -385,14 +385,22 @@ def registrants_cancel(app: App, slug: str, email: str) -> None:
 
 @cli.command()
 @click.argument("slug")
+@click.option(
+    "--republish",
+    is_flag=True,
+    help="Compare the provider's copy of the webinar with the definition and update it where it "
+    "differs, e.g. after someone changed it on the provider's site.",
+)
 @json_option
 @pass_app
-def sync(app: App, slug: str, as_json: bool) -> None:
+def sync(app: App, slug: str, republish: bool, as_json: bool) -> None:
     """Publish SLUG to its provider, register waiting people, pull in new sign-ups."""
     from webinar_ops.console import print_json, progress_bar
     from webinar_ops.sync import sync_webinar
 
     record = app.webinar(slug)
+    if republish:
+        record = app.store.republish(record)
     provider = app.provider_for(record)
     with progress_bar(f"Registering with {provider.name}") as advance:
         report = sync_webinar(app.store, provider, record, app.now(), progress=advance)

@@ -276,8 +276,13 @@ class Store:
                 changes = (*changes, f"provider: {existing.provider} → {provider}")
             if not changes:
                 return SavedWebinar("unchanged", existing)
-            revision = existing.revision + (1 if is_significant(existing.definition, definition) else 0)
-            db["webinars"].update(existing.id, {**row, "revision": revision})
+            significant = is_significant(existing.definition, definition)
+            republish = significant or existing.definition.provider != definition.provider
+            revision = existing.revision + (1 if significant else 0)
+            # An approval change concerns the provider but not people's calendars: it makes the
+            # next sync compare the provider's copy without raising the revision.
+            forced = {"provider_revision": None} if republish else {}
+            db["webinars"].update(existing.id, {**row, "revision": revision, **forced})
             if existing.provider != provider:
                 self._forget_provider(existing.id)
         return SavedWebinar("updated", self.webinar(definition.slug), changes)
@@ -307,6 +312,12 @@ class Store:
     def webinars(self) -> list[WebinarRecord]:
         """Every webinar, soonest first."""
         return [_webinar_record(row) for row in self.db["webinars"].rows_where(order_by="start_at, slug")]
+
+    def republish(self, webinar: WebinarRecord) -> WebinarRecord:
+        """Have the next sync compare the provider's copy of `webinar` with its definition,
+        for when someone changed it on the provider's own site."""
+        self.db["webinars"].update(webinar.id, {"provider_revision": None})
+        return self.webinar(webinar.slug)
 
     def set_hosted(
         self, webinar: WebinarRecord, webinar_id: str, join_url: str | None, registration_url: str | None

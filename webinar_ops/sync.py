@@ -192,7 +192,10 @@ def pull_registrants(
     """Take in people who registered on the provider's side, and status changes made there."""
     # Listed before the transaction opens: the provider may take seconds, and senders must
     # not wait for the write lock meanwhile.
-    listed = list(provider.registrants(webinar.provider_webinar_id))
+    try:
+        listed = list(provider.registrants(webinar.provider_webinar_id))
+    except ProviderError as exc:
+        raise OperationError(f"{provider.name} would not list the registrants of {webinar.slug}: {exc}") from exc
     known = {row["email"]: row for row in store.registrants(webinar.id)}
     new_rows = []
     with store.transaction():
@@ -240,9 +243,14 @@ def _clean_name(name: str | None) -> str | None:
         return None
 
 
+_ENDED = ("cancelled", "denied")
+
+
 def _remote_changes(row: dict, remote: RemoteRegistrant) -> dict:
-    if row["provider_registrant_id"] is None and remote.status == "cancelled":
-        return {}  # registered here afresh after a cancellation: register_waiting signs them up again
+    if row["provider_registrant_id"] is None and row["status"] != remote.status and remote.status in _ENDED:
+        # Added here afresh after a cancellation (Zoom lists cancelled people as denied): the
+        # organiser's newer decision wins, and register_waiting signs them up again.
+        return {}
     changes = {}
     if row["provider_registrant_id"] is None:
         changes["provider_registrant_id"] = remote.registrant_id

@@ -57,8 +57,9 @@ USER_AGENT = f"webinar-ops/{__version__} (+python-requests)"
 _FATAL_FOR_WEBINAR = frozenset({3000, 3001, 200, 1001, 124, 3038, 3043})
 
 _MESSAGES = {
-    3000: "registration is not enabled on this webinar: set [provider] approval to automatic or manual "
-    "(Zoom's approval type 0 or 1) and run sync again",
+    3000: "registration is not enabled on this webinar at Zoom: set [provider] approval to automatic or "
+    "manual (Zoom's approval type 0 or 1), run `webinar-ops webinar add` with the definition, then "
+    "`webinar-ops sync SLUG --republish`",
     3001: "the webinar does not exist at Zoom, or it is over: check [provider] webinar_id",
     200: "the Zoom account has no webinar plan: webinars need a Zoom Webinars licence for the host",
     1001: "the Zoom user does not exist in this account: check ZOOM_USER_ID",
@@ -83,7 +84,12 @@ class ZoomError(ProviderError):
 
 
 class Uncertain(ProviderError):
-    """A write whose answer was lost: it may or may not have happened."""
+    """A write whose answer was lost: it may or may not have happened. `pending` says Zoom
+    may still be working on it (the client gave up waiting), rather than having dropped it."""
+
+    def __init__(self, message: str, pending: bool = False):
+        super().__init__(message)
+        self.pending = pending
 
 
 class RateLimiter:
@@ -136,6 +142,7 @@ class ZoomClient:
     ):
         self.credentials = credentials
         self.timeout = timeout
+        self.read_timeout = timeout[1]
         self.api_url = api_url.rstrip("/")
         self.oauth_url = oauth_url
         self.limiter = RateLimiter(PLAN_RATES[plan])
@@ -150,10 +157,13 @@ class ZoomClient:
 
     # -- OAuth ----------------------------------------------------------------------------
 
-    def token(self, fresh: bool = False) -> str:
-        """The access token, fetched again when it is within a minute of expiring."""
+    def token(self, refused: str | None = None) -> str:
+        """The access token, fetched again when it is within a minute of expiring, or when Zoom
+        refused `refused` and that is still the current one. Calls in flight that all see the
+        same token expire share the one new token instead of each fetching their own."""
         with self._token_lock:
-            if fresh or self._token is None or datetime.now(UTC) >= self._token_expires - TOKEN_MARGIN:
+            stale = refused is not None and refused == self._token
+            if stale or self._token is None or datetime.now(UTC) >= self._token_expires - TOKEN_MARGIN:
                 self._token, self._token_expires = self._fetch_token()
             return self._token
 
@@ -187,23 +197,25 @@ class ZoomClient:
         fresh_token = False
         for attempt in range(1, ATTEMPTS + 1):
             self.limiter.wait(category)
+            token = self.token()
             try:
                 response = self.session.request(
                     method,
                     f"{self.api_url}{path}",
                     json=body,
                     params=params,
-                    headers={"Authorization": f"Bearer {self.token()}"},
+                    headers={"Authorization": f"Bearer {token}"},
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not safe:
-                    raise Uncertain(f"Zoom's answer was lost ({type(exc).__name__})") from None
+                    pending = isinstance(exc, requests.ReadTimeout)
+                    raise Uncertain(f"Zoom's answer was lost ({type(exc).__name__})", pending) from None
                 self._pause(attempt)
                 continue
             code = _json(response).get("code") if response.status_code >= 400 else None
             if response.status_code == 401 and code == 124 and not fresh_token:
-                self.token(fresh=True)
+                self.token(refused=token)
                 fresh_token = True
                 continue
             if response.status_code == 429:
@@ -211,7 +223,8 @@ class ZoomClient:
                 continue
             if response.status_code >= 500:
                 if not safe and attempt == ATTEMPTS:
-                    raise Uncertain(f"Zoom answered {response.status_code}{_tracking(response)}")
+                    pending = response.status_code == 504
+                    raise Uncertain(f"Zoom answered {response.status_code}{_tracking(response)}", pending)
                 self._pause(attempt)
                 continue
             if response.status_code >= 300:
@@ -307,12 +320,25 @@ class ZoomProvider:
         path = f"/users/{self.user_id}/webinars"
         try:
             return _json(self.client.call("POST", path, "light", body=body, safe=False))
-        except Uncertain:
-            # It may exist already: look before creating a second one.
-            found = self._find_created(body)
+        except Uncertain as exc:
+            found = self._await_created(body) if exc.pending else self._find_created(body)
             if found:
                 return found
             return _json(self.client.call("POST", path, "light", body=body, safe=False))
+
+    def _await_created(self, body: dict) -> dict | None:
+        """Look for a webinar whose create went unanswered. Zoom may still be working on a
+        request the client gave up on, so keep looking for twice the answer timeout before
+        concluding that it never arrived."""
+        settle = 2 * self.client.read_timeout
+        waited, pause = 0.0, 0.25
+        while True:
+            found = self._find_created(body)
+            if found or waited >= settle:
+                return found
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, settle - waited) or pause
 
     def _find_created(self, body: dict) -> dict | None:
         listing = _json(self.client.call("GET", f"/users/{self.user_id}/webinars", "medium", params={"page_size": 300}))
@@ -344,6 +370,8 @@ class ZoomProvider:
         except Uncertain as exc:
             if tries <= 1:
                 return {a.email: Registration(a.email, error=str(exc)) for a in batch}
+            if exc.pending:
+                time.sleep(self.client.read_timeout)  # let Zoom finish what it may still be doing
             return self._after_lost_batch(webinar_id, batch, approve, tries - 1)
         except DailyLimit:
             return self._one_by_one(webinar_id, batch, approve)  # find out whose cap is spent
@@ -455,6 +483,9 @@ def agenda_text(definition: Definition) -> str:
 
 
 def _differs(current: dict, body: dict) -> bool:
+    """Whether Zoom's copy differs in what webinar-ops answers for: title, time, length and
+    whether people can register. The agenda and contact of a webinar made by hand are the
+    organiser's to keep, and each update counts against the host's 100 a day."""
     start = current.get("start_time")
     return (
         current.get("topic") != body["topic"]
