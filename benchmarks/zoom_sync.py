@@ -5,7 +5,11 @@ to it over loopback exactly as it would to Zoom. The bound is the least time Zoo
 limits allow for the requests the sync made: for each category, a burst of `rate` requests and
 then `rate` a second; the slowest category sets it. The target is a ratio of at most 1.1.
 
-    .venv/bin/python benchmarks/zoom_sync.py [--registrants 3000] [--runs 3]
+A last run, not timed against the bound, switches the fake's faults on (5xx replies, dropped
+connections, lost batch answers, and every token expiring mid-sync) and checks that everyone is
+still registered exactly once.
+
+    .venv/bin/python benchmarks/zoom_sync.py [--registrants 3000] [--runs 3] [--no-faults]
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from webinar_ops.sync import sync_webinar
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "webinars" / "undesa-snu-session-5.toml"
 TARGET = 1.1
+FAULTS = {"seed": 4, "error_rate": 0.05, "drop_rate": 0.02, "lost_batch_rate": 0.05}
 
 
 def start_fake_zoom(plan: str) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -61,8 +66,9 @@ def bound(requests_made: Counter, plan: str) -> float:
     return max((max(0, math.ceil(n / rates[c]) - 1) for c, n in requests_made.items()), default=0)
 
 
-def one_run(folder: Path, people: int, plan: str) -> tuple[float, float, int]:
+def one_run(folder: Path, people: int, plan: str, faults: bool = False) -> tuple[float, float, int, dict]:
     process, zoom = start_fake_zoom(plan)
+    admin = zoom["ZOOM_API_BASE_URL"].removesuffix("/v2") + "/_fake"
     try:
         settings = Settings(
             db_path=folder / "bench.db",
@@ -79,23 +85,37 @@ def one_run(folder: Path, people: int, plan: str) -> tuple[float, float, int]:
             webinar = add_webinar(store, folder)
             apply_import(store, webinar, plan_import(store, webinar, write_people(folder, people)), datetime.now(UTC))
             provider = load_provider("zoom", settings, store)
+            progress = None
+            if faults:
+                requests.post(f"{admin}/faults", json=FAULTS, timeout=10).raise_for_status()
+                progress = expire_tokens_now_and_then(admin)
             started = time.perf_counter()
-            report = sync_webinar(store, provider, webinar, datetime.now(UTC))
+            report = sync_webinar(store, provider, webinar, datetime.now(UTC), progress)
             elapsed = time.perf_counter() - started
-        counters = requests.get(zoom["ZOOM_API_BASE_URL"].removesuffix("/v2") + "/_fake/state", timeout=10).json()[
-            "counters"
-        ]
+        state = requests.get(f"{admin}/state", timeout=10).json()
+        counters = state["counters"]
         twice = sum(n > 1 for by_address in counters["newly_registered"].values() for n in by_address.values())
-        if report.failed or report.registered != people or twice or counters["throttled"]:
+        held = sum(len(w.get("registrants", [])) for w in state["webinars"]) if faults else people
+        if report.failed or report.registered != people or twice or counters["throttled"] or held != people:
             raise RuntimeError(f"the sync went wrong: {report}, {counters['throttled']}, {twice} registered twice")
         # What a first sync must ask: one create, three listings (one per status), the batches.
         made = Counter(heavy=math.ceil(people / 30), medium=3, light=1)
-        return elapsed, bound(made, plan), counters["requests"]
+        return elapsed, bound(made, plan), counters["requests"], counters.get("faults_injected", {})
     finally:
         process.terminate()
         process.wait(timeout=10)
         for leftover in folder.glob("bench.db*"):
             leftover.unlink()
+
+
+def expire_tokens_now_and_then(admin: str):
+    """A progress callback that makes every access token expire after each batch."""
+
+    def expire(done: int, total: int) -> None:
+        if done < total:
+            requests.post(f"{admin}/expire-tokens", timeout=10).raise_for_status()
+
+    return expire
 
 
 def add_webinar(store: Store, folder: Path):
@@ -119,12 +139,14 @@ def main() -> None:
     parser.add_argument("--registrants", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--plan", default="pro", choices=sorted(PLAN_RATES))
+    parser.add_argument("--no-faults", dest="faults", action="store_false", help="skip the run with faults on")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(args.runs):
             results.append(one_run(Path(folder), args.registrants, args.plan))
-    times = [elapsed for elapsed, _, _ in results]
+        faulted = one_run(Path(folder), args.registrants, args.plan, faults=True) if args.faults else None
+    times = [elapsed for elapsed, _, _, _ in results]
     limit = results[0][1]
     median = statistics.median(times)
     print(
@@ -136,6 +158,13 @@ def main() -> None:
     print(f"{'bound from rate limits, s':<28}{limit:>10.2f}")
     ratio = median / limit if limit else float("inf")
     print(f"{'ratio':<28}{ratio:>10.3f}{TARGET:>10.2f}  {'yes' if ratio <= TARGET else 'NO'}")
+    if faulted:
+        elapsed, _, made, injected = faulted
+        struck = ", ".join(f"{n} {kind}" for kind, n in sorted(injected.items())) or "none"
+        print(
+            f"with faults on ({struck}, tokens expired after every batch): {elapsed:.2f} s, "
+            f"{made} requests, all {args.registrants} registered exactly once, no 429s"
+        )
 
 
 if __name__ == "__main__":
