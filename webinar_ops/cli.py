@@ -136,6 +136,24 @@ def init(app: App) -> None:
     click.echo(f"Next: webinar-ops webinar add {SAMPLE_WEBINAR}")
 
 
+@cli.command()
+@json_option
+def doctor(as_json: bool) -> None:
+    """Check the configuration, the database, the provider's credentials and the mail login."""
+    from webinar_ops.console import print_json
+    from webinar_ops.doctor import diagnose, healthy
+
+    findings = diagnose()
+    if as_json:
+        print_json({"ok": healthy(findings), "checks": [f.__dict__ for f in findings]})
+    else:
+        for finding in findings:
+            mark = "OK " if finding.ok else "FIX"
+            click.echo(f"{mark}  {finding.check}: {finding.detail}")
+    if not healthy(findings):
+        sys.exit(1)
+
+
 # -- webinars -----------------------------------------------------------------------------
 
 

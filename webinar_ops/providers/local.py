@@ -140,3 +140,9 @@ def _registration(row: dict) -> Registration:
 def create_provider(settings: Settings, store: Store) -> LocalProvider:
     """The local provider for these settings; it needs the signing key for join links."""
     return LocalProvider(store, settings.base_url, settings.require_secret_key())
+
+
+def check_access(settings: Settings) -> str:
+    """For `doctor`: there is nothing to reach; join links need only the signing key."""
+    settings.require_secret_key()
+    return "embedded: nothing to reach; join links are signed with WEBINAR_OPS_SECRET_KEY"

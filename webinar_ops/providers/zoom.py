@@ -177,7 +177,10 @@ class ZoomClient:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise ProviderError(f"cannot reach Zoom's OAuth server: {type(exc).__name__}") from None
+            raise ProviderError(
+                f"cannot reach Zoom's OAuth server at {self.oauth_url} ({type(exc).__name__}): check ZOOM_OAUTH_URL "
+                "and the network"
+            ) from None
         if response.status_code != 200:
             reason = _json(response).get("reason") or _json(response).get("error") or response.reason
             raise ProviderError(
@@ -518,8 +521,15 @@ def _single_entry(applicant: Applicant) -> dict:
     return entry
 
 
-def create_provider(settings: Settings, store: Store) -> ZoomProvider:
-    """The Zoom provider from the ZOOM_* settings."""
+def check_access(settings: Settings) -> str:
+    """For `doctor`: one token request with the app's credentials."""
+    provider = create_provider(settings, None)
+    provider.client.token()
+    return f"{settings.zoom_oauth_url} granted a token; API {settings.zoom_api_base_url}, plan {settings.zoom_plan}"
+
+
+def create_provider(settings: Settings, store: Store | None) -> ZoomProvider:
+    """The Zoom provider from the ZOOM_* settings (it keeps nothing in the store)."""
     required = {
         "ZOOM_ACCOUNT_ID": settings.zoom_account_id,
         "ZOOM_CLIENT_ID": settings.zoom_client_id,

@@ -73,6 +73,14 @@ class SmtpTransport:
             code, reply = refused[recipient]
             raise _classify(code, reply)
 
+    def check(self) -> str:
+        """Open one session (connect, secure, log in) and close it again; returns what it did."""
+        self._disconnect(polite=True)
+        self._connect()
+        self._disconnect(polite=True)
+        login = f"logged in as {self._username}" if self._username else "no login"
+        return f"{self.host}:{self.port}, security {self.security}, {login}"
+
     def _forget_if_closed(self, connection: smtplib.SMTP) -> None:
         # After a 421 smtplib has closed the socket itself; the next message must reconnect.
         if connection.sock is None:
@@ -166,3 +174,8 @@ def create_transport(settings: Settings) -> SmtpTransport:
         password=settings.smtp_password,
         timeout=settings.smtp_timeout,
     )
+
+
+def check_access(settings: Settings) -> str:
+    """For `doctor`: one SMTP session with the configured TLS and login."""
+    return create_transport(settings).check()

@@ -1,0 +1,183 @@
+"""`webinar-ops doctor`: is this installation ready to send?
+
+Each check gives one `Finding`: fine, or what to fix. The checks only read: the database is
+opened read-only (no migration is applied, nothing is created), the provider is asked for
+one access token and the mail server for one login. A provider or transport module takes
+part by defining `check_access(settings) -> str`, which returns what it found and raises the
+provider's or transport's own error when something is wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from webinar_ops.config import ENV_FILE, Settings, load_settings
+from webinar_ops.errors import InputError, Problem, WebinarOpsError
+from webinar_ops.providers import ProviderError, available_providers
+from webinar_ops.store import migrations
+from webinar_ops.transports import (
+    TemporaryFailure,
+    TransportConfigError,
+    TransportUnavailable,
+    available_transports,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the diagnosis: `ok`, and either what was found or what to fix."""
+
+    check: str
+    ok: bool
+    detail: str
+
+
+def diagnose(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None) -> list[Finding]:
+    """Run every check that the configuration allows; a broken configuration stops the rest."""
+    try:
+        settings = load_settings(env_file, environ)
+    except InputError as exc:
+        return [Finding("configuration", False, str(exc))]
+    findings = [check_configuration(settings)]
+    findings += check_database(settings.db_path)
+    findings += [check_provider(name, settings) for name in providers_in_use(settings)]
+    findings.append(check_transport(settings))
+    return findings
+
+
+def check_configuration(settings: Settings) -> Finding:
+    """The keys that every command needs are set."""
+    if not settings.secret_key:
+        return Finding(
+            "configuration",
+            False,
+            "WEBINAR_OPS_SECRET_KEY is not set: run `webinar-ops init`, which writes one to .env",
+        )
+    return Finding(
+        "configuration", True, f"provider {settings.provider}, transport {settings.mail_transport}, signing key set"
+    )
+
+
+def check_database(path: Path) -> list[Finding]:
+    """The database exists, is private, passes SQLite's integrity check and is migrated."""
+    if not path.exists():
+        return [Finding("database", False, f"there is no database at {path}: run `webinar-ops init`")]
+    findings = [_check_private(path)]
+    try:
+        with _read_only(path) as connection:
+            findings.append(_check_integrity(path, connection))
+            findings.append(_check_migrations(Database(connection)))
+    except sqlite3.DatabaseError as exc:
+        findings.append(
+            Finding("database", False, f"{path} cannot be read as a database ({exc}): restore it from a backup")
+        )
+    return findings
+
+
+def _check_private(path: Path) -> Finding:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return Finding("database", False, f"{path} is readable by others (mode {mode:o}): run `chmod 600 {path}`")
+    return Finding("database", True, f"{path}, readable by its owner only")
+
+
+def _check_integrity(path: Path, connection: sqlite3.Connection) -> Finding:
+    answers = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+    if answers == ["ok"]:
+        return Finding("integrity", True, "PRAGMA integrity_check: ok")
+    shown = "; ".join(answers[:3])
+    return Finding("integrity", False, f"{path} is damaged ({shown}): restore it from a backup")
+
+
+def _check_migrations(db: Database) -> Finding:
+    known = {m.name for m in migrations.pending(Database(memory=True))}
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if unknown:
+        return Finding(
+            "migrations", False, f"the database has migrations this version lacks ({', '.join(unknown)}): upgrade"
+        )
+    pending = [m.name for m in migrations.pending(db)]
+    if pending:
+        return Finding(
+            "migrations",
+            False,
+            f"{len(pending)} pending ({', '.join(pending)}): any command that opens the database, such as "
+            "`webinar-ops status`, applies them",
+        )
+    return Finding("migrations", True, f"all {len(known)} applied")
+
+
+class _read_only:
+    """A read-only connection that is closed afterwards (sqlite3's own context manager
+    only ends a transaction)."""
+
+    def __init__(self, path: Path):
+        self.connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.connection
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.connection.close()
+
+
+def providers_in_use(settings: Settings) -> list[str]:
+    """The default provider and every provider a stored webinar uses."""
+    names = [settings.provider]
+    if settings.db_path.exists():
+        try:
+            with _read_only(settings.db_path) as connection:
+                rows = connection.execute("SELECT DISTINCT provider FROM webinars ORDER BY provider").fetchall()
+        except sqlite3.DatabaseError:
+            rows = []
+        names += [name for (name,) in rows if name not in names]
+    return names
+
+
+def check_provider(name: str, settings: Settings) -> Finding:
+    """Ask the provider for access as the settings describe it (for Zoom: one token)."""
+    label = f"provider {name}"
+    if name not in available_providers():
+        return Finding(label, False, f"no such provider: use one of {', '.join(available_providers())}")
+    return _check_access(label, f"webinar_ops.providers.{name}", settings, (ProviderError, WebinarOpsError))
+
+
+def check_transport(settings: Settings) -> Finding:
+    """Try the mail transport as configured (for SMTP: connect, secure, log in, quit)."""
+    name = settings.mail_transport
+    label = f"mail {name}"
+    if name not in available_transports():
+        return Finding(label, False, f"no such transport: use one of {', '.join(available_transports())}")
+    failures = (TransportConfigError, TemporaryFailure, WebinarOpsError)
+    return _check_access(label, f"webinar_ops.transports.{name}", settings, failures)
+
+
+def _check_access(label: str, module_name: str, settings: Settings, failures: tuple[type[Exception], ...]) -> Finding:
+    check = getattr(importlib.import_module(module_name), "check_access", None)
+    if check is None:
+        return Finding(label, True, "this module has no check; nothing was tried")
+    try:
+        return Finding(label, True, check(settings))
+    except InputError as exc:
+        return Finding(label, False, f"{exc.summary} {'; '.join(_one_line(p) for p in exc.problems)}".strip())
+    except TransportUnavailable as exc:
+        return Finding(label, False, f"{exc}: check SMTP_HOST, SMTP_PORT and SMTP_SECURITY")
+    except failures as exc:
+        return Finding(label, False, str(exc))
+
+
+def _one_line(problem: Problem) -> str:
+    what = f"{problem.field} {problem.message}" if problem.field else problem.message
+    return f"{what} (fix: {problem.fix})" if problem.fix else what
+
+
+def healthy(findings: Iterator[Finding] | list[Finding]) -> bool:
+    """True when every finding is fine."""
+    return all(finding.ok for finding in findings)
