@@ -7,6 +7,7 @@ Start one with the `smtp_server()` context manager and program its `handler`:
         server.handler.reject("b@example.org")                # 550 at RCPT, always
         server.handler.drop("c@example.org")                  # close without answering DATA, once
         server.handler.stall(5)                               # the next DATA waits 5 s, once
+        server.handler.random_faults(seed=7, temporary=0.1, drop=0.05)  # a share of every DATA
         SmtpTransport(server.host, server.port, security="none").send(...)
         server.handler.received                               # [Received(mail_from, rcpt_tos, data)]
         server.handler.connections                            # client connections that said EHLO/HELO
@@ -19,7 +20,8 @@ refuses everything but EHLO/NOOP/QUIT before STARTTLS.
 
 Only accepted messages are recorded: a 451, a 550, a drop or a client that gave up during a
 stall leaves no `Received`. Each refusal is also counted in `handler.refusals` (recipient,
-reply) so a test can tell "never tried" from "tried and refused".
+reply) so a test can tell "never tried" from "tried and refused", and each stall's outcome in
+`handler.stalls`: "answered", or "abandoned" when the client hung up first.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import random
 import socket
 import ssl
 import threading
@@ -64,11 +67,13 @@ class Handler:
 
     received: list[Received] = field(default_factory=list)
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reply) for every 4xx/5xx/drop
+    stalls: list[str] = field(default_factory=list)  # "answered" or "abandoned", per stall
     connections: int = 0
     _temporary: dict[str, list] = field(default_factory=dict)  # recipient -> [remaining, reply]
     _rejected: dict[str, tuple[str, str]] = field(default_factory=dict)  # recipient -> (at, reply)
     _drops: dict[str | None, int] = field(default_factory=dict)  # recipient (None: any) -> remaining
     _stall: tuple[float, str | None] | None = None
+    _random: tuple[random.Random, float, float] | None = None  # (generator, temporary share, drop share)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- programming ----------------------------------------------------------------------
@@ -96,6 +101,14 @@ class Handler:
         carry on normally if the client is still there."""
         with self._lock:
             self._stall = (seconds, recipient.lower() if recipient else None)
+
+    def random_faults(self, seed: int, temporary: float = 0.0, drop: float = 0.0) -> None:
+        """From now on, answer a share `temporary` of all DATA commands with a 451 and drop the
+        connection (as `drop` does) on a share `drop` of them, drawn by a generator seeded with
+        `seed`. A recipient rejected at DATA (`reject`) is always rejected instead."""
+        assert 0 <= temporary + drop <= 1
+        with self._lock:
+            self._random = (random.Random(seed), temporary, drop)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -135,7 +148,14 @@ class Handler:
             else:
                 stall = None
         if stall:
-            await asyncio.sleep(stall[0])  # cancelled by aiosmtpd if the client hangs up
+            try:
+                await asyncio.sleep(stall[0])  # cancelled by aiosmtpd if the client hangs up
+            except asyncio.CancelledError:
+                with self._lock:
+                    self.stalls.append("abandoned")
+                raise
+            with self._lock:
+                self.stalls.append("answered")
         with self._lock:
             reply = self._decide(envelope, recipients)
         if reply is _DROP:
@@ -157,6 +177,15 @@ class Handler:
             if at == "data":
                 self.refusals.append((recipient, reply))
                 return reply
+        if self._random is not None:
+            generator, temporary, drop = self._random
+            draw = generator.random()
+            if draw < drop:
+                self.refusals.append((",".join(envelope.rcpt_tos), "(connection dropped)"))
+                return _DROP
+            if draw < drop + temporary:
+                self.refusals.append((",".join(envelope.rcpt_tos), TEMPORARY_REPLY))
+                return TEMPORARY_REPLY
         for recipient in recipients:
             remaining = self._temporary.get(recipient)
             if remaining and remaining[0] > 0:

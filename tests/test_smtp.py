@@ -327,6 +327,20 @@ def test_a_550_fails_for_good_and_is_never_retried(store, settings, webinar, at)
     assert sorted(r.rcpt_tos[0] for r in server.handler.received) == sorted(set(EMAILS) - {lucia})
 
 
+def test_a_row_damaged_in_the_database_fails_alone_and_the_wave_goes_on(store, settings, webinar):
+    # Written behind the importer's back (a hand edit, another tool): an address with a header in it.
+    lucia = "lucia.fernandez@example.org"
+    store.db.execute("UPDATE registrants SET email = ? WHERE email = ?", [f"{lucia}\r\nBcc: x@evil.test", lucia])
+    with smtp_server() as server:
+        report = wave(store, settings, server, WAVE)
+    assert (report.sent, report.failed) == (4, 1)
+    damaged = outbox(store)[f"{lucia}\r\nBcc: x@evil.test"]
+    assert damaged["state"] == "failed"
+    assert damaged["last_error"].startswith("not sent: cannot write a mail to")
+    assert sorted(r.rcpt_tos[0] for r in server.handler.received) == sorted(set(EMAILS) - {lucia})
+    assert all(b"evil.test" not in r.data for r in server.handler.received)
+
+
 def test_a_connection_dropped_mid_wave_delays_one_message_and_each_arrives_once(store, settings, webinar):
     middle = EMAILS[2]
     with smtp_server() as server:

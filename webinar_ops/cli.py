@@ -585,6 +585,7 @@ def preview(
 ) -> None:
     """Show a mail as one registrant would receive it, without sending anything."""
     from webinar_ops.compose import Composer
+    from webinar_ops.private_files import write_private
 
     record = app.webinar(slug)
     registrant = _preview_registrant(app.store, record, email)
@@ -598,10 +599,10 @@ def preview(
     words = composer.render(template, registrant, app.now(), delivery["offset_minutes"])
     click.echo(f"To: {registrant['email']}\nSubject: {words.subject}\n\n{words.text}")
     if html_file:
-        html_file.write_text(words.html, encoding="utf-8")
+        write_private(html_file, words.html)  # it holds the registrant's personal join link
         click.echo(f"HTML written to {html_file}", err=True)
     if eml_file:
-        eml_file.write_bytes(composer.message_bytes(delivery, registrant, app.now()))
+        write_private(eml_file, composer.message_bytes(delivery, registrant, app.now()))
         click.echo(f"Message written to {eml_file}", err=True)
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 import textwrap
+import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -28,18 +30,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, nodes, select_autoescape
+from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from webinar_ops import times, validate
+from webinar_ops import times, tokens, validate
 from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
+from webinar_ops.errors import InputError, Problem
 from webinar_ops.invite import InviteBuilder
 from webinar_ops.store import WebinarRecord
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEXT_WIDTH = 76
 _REPLY_PURPOSES = ("registration", "general", "substantive", "technical")
+SANDBOX_FIX = (
+    "templates render in a sandbox: use only the values they are given, such as {{ person.first_name }}, "
+    "{{ join_url }} and {{ webinar.title }}"
+)
+INCLUDE_FIX = "include templates by their name in the organiser's folder or the default one, such as _details.txt"
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,95 @@ def template_environment(custom_folder: str | None = None) -> ImmutableSandboxed
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+class TemplateRefused(InputError):
+    """An organiser's template that cannot be rendered: it reaches past the sandbox, has a
+    syntax error, names a value it is not given, or includes a template that does not exist.
+    The problem names the file and the line; nothing was sent."""
+
+
+def check_templates(folder: str) -> None:
+    """Refuse an organiser's template folder before any mail is written from it: every
+    template in it must parse, and none may reach for Python's internals (`__class__`,
+    `__globals__` ...) or include a template that is not there. The sandbox refuses all of
+    these while rendering too; this says so when the webinar is added, with file and line.
+    Raises TemplateRefused listing every problem."""
+    env = template_environment(folder)
+    problems = []
+    root = Path(folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".txt", ".html")):
+        try:
+            tree = env.parse(path.read_text(encoding="utf-8"), path.relative_to(root).as_posix(), str(path))
+        except UnicodeDecodeError:
+            problems.append(Problem(str(path), "is not UTF-8 text", fix="save the template as UTF-8"))
+            continue
+        except TemplateSyntaxError as exc:
+            problems.append(_syntax_problem(exc, str(path)))
+            continue
+        problems += [Problem(str(path), what, line=line, fix=fix) for line, what, fix in _reaching(tree, env)]
+    if problems:
+        count = len(problems)
+        raise TemplateRefused(f"The templates in {folder} have {count} problem{'s' if count > 1 else ''}:", problems)
+
+
+def _reaching(tree: nodes.Template, env: ImmutableSandboxedEnvironment) -> Iterator[tuple[int, str, str]]:
+    """(line, what, fix) for each place in a parsed template that reaches past what it is given:
+    one per line for Python's internals (`''.__class__.__mro__` is one mistake, not two)."""
+    lines = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            reach = f".{node.attr}"
+        elif isinstance(node, nodes.Getitem) and _constant(node.arg).startswith("__"):
+            reach = f"[{_constant(node.arg)!r}]"
+        elif (
+            isinstance(node, nodes.Filter) and node.name == "attr" and _constant(next(iter(node.args), None))[:1] == "_"
+        ):
+            reach = f"attr({_constant(node.args[0])!r})"
+        else:
+            continue
+        if node.lineno not in lines:
+            lines.add(node.lineno)
+            yield node.lineno, f"`{reach}` reaches into Python's internals, which the sandbox refuses", SANDBOX_FIX
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        name = _constant(node.template)
+        if not name or getattr(node, "ignore_missing", False):
+            continue
+        try:
+            env.loader.get_source(env, name)
+        except TemplateNotFound:
+            yield node.lineno, _not_found(name), INCLUDE_FIX
+
+
+def _not_found(name: str) -> str:
+    return f"there is no template {name!r} in the organiser's folder or the default one"
+
+
+def _constant(node: nodes.Node | None) -> str:
+    return node.value if isinstance(node, nodes.Const) and isinstance(node.value, str) else ""
+
+
+def _syntax_problem(exc: TemplateSyntaxError, where: str) -> Problem:
+    return Problem(where, exc.message or "syntax error", line=exc.lineno, fix="check the {{ }} and {% %} tags there")
+
+
+def _refusal(exc: TemplateError, template: str, join_url: str | None) -> TemplateRefused:
+    """A rendering error as the organiser's problem, at the template's file and line. The
+    text never carries the reader's join link (`{% include join_url %}` would name it)."""
+    if isinstance(exc, TemplateSyntaxError):
+        problem = _syntax_problem(exc, exc.filename or template)
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith((".txt", ".html"))]
+        where, line = (frames[-1].filename, frames[-1].lineno) if frames else (template, None)
+        fix = SANDBOX_FIX
+        if isinstance(exc, TemplateNotFound):
+            what, fix = _not_found(str(exc.name)), INCLUDE_FIX
+        elif isinstance(exc, SecurityError) or "'_" in (exc.message or ""):  # also an attribute of what it refused
+            what = f"{(exc.message or '').rstrip('.')}: it reaches into Python's internals, which the sandbox refuses"
+        else:
+            what = exc.message or type(exc).__name__
+        problem = Problem(where, tokens.conceal(what, join_url), line=line, fix=fix)
+    return TemplateRefused(f"The template {template} cannot be rendered:", [problem])
 
 
 class Composer:
@@ -99,9 +197,15 @@ class Composer:
         """Render `template` for one registrant. `offset_minutes` is how long before the start
         a scheduled reminder goes; manual ones say how long is left at `now`."""
         context = {**self._shared, **self._personal(registrant, now, offset_minutes)}
-        subject = self.env.get_template(f"{template}.subject.txt").render(context)
-        text = self.env.get_template(f"{template}.txt").render(context)
-        html = self.env.get_template(f"{template}.html").render(context)
+        name = f"{template}.subject.txt"
+        try:
+            subject = self.env.get_template(name).render(context)
+            name = f"{template}.txt"
+            text = self.env.get_template(name).render(context)
+            name = f"{template}.html"
+            html = self.env.get_template(name).render(context)
+        except TemplateError as exc:
+            raise _refusal(exc, name, context["join_url"]) from exc
         return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
 
     def _shared_context(self) -> dict[str, Any]:
@@ -158,8 +262,8 @@ class Composer:
             "local_times": [times.format_clock_span(i["start"], i["end"], local_zone) for i in agenda]
             if local_zone
             else None,
-            "join_url": registrant.get("join_url") or self.webinar.join_url,
-            "join_is_personal": bool(registrant.get("join_url")),
+            "join_url": self._join_link(registrant),
+            "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
             "starts_in": times.describe_lead(lead),
         }
 
@@ -170,7 +274,7 @@ class Composer:
         words = self.render(delivery["template"], registrant, now, delivery.get("offset_minutes"))
         message = EmailMessage(policy=policy.SMTP)
         message["From"] = _address(self.sender_name, self.sender_address)
-        message["To"] = _address(_full_name(registrant), registrant["email"])
+        message["To"] = _address(_full_name(registrant), _recipient(registrant["email"]))
         if self.reply_to:
             message["Reply-To"] = _address(*self.reply_to)
         message["Subject"] = words.subject
@@ -195,8 +299,13 @@ class Composer:
         """The message as sent over SMTP: CRLF line ends."""
         return self.message(delivery, registrant, now).as_bytes(policy=policy.SMTP)
 
+    def _join_link(self, registrant: dict) -> str | None:
+        """The person's own join link, else the webinar's: links come from the provider, so
+        one that is not a plain http(s) link (a line break, markup, `javascript:`) is dropped."""
+        return _plain_link(registrant.get("join_url")) or _plain_link(self.webinar.join_url)
+
     def _invite(self, registrant: dict, words: Rendered, now: datetime) -> bytes:
-        join_url = registrant.get("join_url") or self.webinar.join_url
+        join_url = self._join_link(registrant)
         description = f"Join: {join_url}\n\n" if join_url else ""
         description += f"{times.format_span(self.definition.start, self.definition.end, self.definition.time_zone)}"
         description += "".join(
@@ -254,11 +363,27 @@ def _reply_contact(contacts: tuple[Contact, ...], fallback: str | None) -> tuple
     return None
 
 
+def _plain_link(link: str | None) -> str | None:
+    try:
+        return validate.url(link) if link else None
+    except ValueError:
+        return None
+
+
 def _full_name(registrant: dict) -> str:
     return " ".join(part for part in (registrant.get("first_name"), registrant.get("last_name")) if part)
+
+
+def _recipient(address: str) -> str:
+    """The registrant's address, checked again: a row that skipped the import's checks must
+    not become a To header with a line break, a display name or a second address in it."""
+    try:
+        return validate.email_address(address)
+    except ValueError as exc:
+        raise ValueError(f"cannot write a mail to {validate.shown(address)}: {exc}") from exc
 
 
 def _address(name: str | None, address: str) -> Address:
     """A header address built from parts, so that a name can never smuggle in a second address."""
     local, _, domain = address.rpartition("@")
-    return Address(display_name=validate.header_text(name or ""), username=local, domain=domain)
+    return Address(display_name=validate.display_name(name or ""), username=local, domain=domain)

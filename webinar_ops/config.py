@@ -131,10 +131,19 @@ def _secret_key(value: str) -> str:
 
 
 def _mail_address(value: str) -> str:
-    from email.utils import parseaddr
+    """One address, with or without a display name: `Webinar team <webinars@example.org>`.
+    A second address, a line break, or a display name that is itself an address (a sender
+    seen as "ceo@bank.com") is refused, rather than left to the mail program to read."""
+    from email.utils import getaddresses, parseaddr
 
+    if validate.has_control(value):
+        raise ValueError("contains a line break or another control character")
+    if len(getaddresses([value])) != 1:
+        raise ValueError("holds more than one address; give one, such as Webinar team <webinars@example.org>")
     name, address = parseaddr(value)
     validate.person_text(name, "display name")
+    if "@" in name:
+        raise ValueError("has a display name that looks like an address; write a name, such as Webinar team")
     validate.email_address(address)
     return value
 

@@ -32,6 +32,9 @@ CONTACT_PURPOSES = {
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _PROVIDER_ID_RE = re.compile(r"^[A-Za-z0-9_.=-]{1,128}$")
 _CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
+FIRST_YEAR, LAST_YEAR = 1970, 2100  # outside them a date is a typo, and date arithmetic overflows
+MAX_LEAD = timedelta(days=365)  # the longest reminder offset and grace period
+MAX_FILE_BYTES = 1 << 20  # a definition is a few kilobytes; a larger file is the wrong file
 
 # Each table's keys, with the one-line meaning shown when someone misspells one.
 TOP_KEYS = {
@@ -210,15 +213,29 @@ def load_definition(path: Path | str) -> Definition:
     """Read, validate and return the definition in `path`; raise InputError listing every problem."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        problem = Problem(
+            str(path), "the file is larger than 1 MB", line=1, fix="check that this is a webinar definition (TOML)"
+        )
+        raise InputError(f"{path} is not a webinar definition:", [problem])
+    if validate.looks_like_utf16(raw[:512]):
+        problem = Problem(str(path), "the file is saved as UTF-16", line=1, fix="save the file as UTF-8")
+        raise InputError(f"{path} is not a valid webinar definition:", [problem])
     try:
         text = validate.utf8_text(raw)
     except validate.NotUtf8 as exc:
         problem = Problem(str(path), f"byte {exc.byte:#04x} is not UTF-8", line=exc.line, fix="save the file as UTF-8")
         raise InputError(f"{path} is not a valid webinar definition:", [problem]) from exc
-    return parse_definition(text, str(path), default_slug=path.stem)
+    definition = parse_definition(text, str(path), default_slug=path.stem)
+    if definition.mail.templates:
+        from webinar_ops.compose import check_templates  # compose imports this module
+
+        check_templates(definition.mail.templates)  # refuses a sandbox escape, naming file and line
+    return definition
 
 
 def parse_definition(text: str, source: str = "<definition>", default_slug: str | None = None) -> Definition:
@@ -226,11 +243,14 @@ def parse_definition(text: str, source: str = "<definition>", default_slug: str 
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = _toml_error_line(str(exc))
+        line = _toml_error_line(str(exc)) or text.count("\n") + 1  # "at end of document"
         raise InputError(
             f"{source} is not valid TOML:",
             [Problem(source, str(exc), line=line, fix="check quotes, brackets and `key = value` syntax on that line")],
         ) from exc
+    except RecursionError as exc:  # this Python's tomllib has no nesting limit of its own
+        problem = Problem(source, "arrays or tables are nested too deeply", line=1, fix="write the definition flat")
+        raise InputError(f"{source} is not valid TOML:", [problem]) from exc
     checker = _Checker(source, LineIndex(text))
     definition = checker.definition(data, default_slug)
     if checker.problems:
@@ -324,7 +344,12 @@ class _Checker:
     def tables(self, data: dict, key: str, parent: tuple = ()) -> list[tuple[tuple, dict]]:
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.report((*parent, key), f"must be an array of tables, written [[{_dotted((*parent, key))}]]")
+            where = _dotted((*parent, key))
+            self.report(
+                (*parent, key),
+                f"must be an array of tables, written [[{where}]]",
+                f"write each item as a [[{where}]] table",
+            )
             return []
         return [((*parent, key, i), item) for i, item in enumerate(value)]
 
@@ -334,7 +359,7 @@ class _Checker:
                 self.report((key,), "is missing", f"add a [{key}] table")
             return None
         if not isinstance(data[key], dict):
-            self.report((key,), f"must be a table, written [{key}]")
+            self.report((key,), f"must be a table, written [{key}]", f"write [{key}] and its keys below it")
             return None
         return data[key]
 
@@ -349,7 +374,7 @@ class _Checker:
         title = self.safe(self.text, data, (), "title", required=True, check=_label)
         language = self.safe(self.text, data, (), "language", check=validate.language) or "en"
         organisers = self.safe(self.strings, data, (), "organisers", _label, default=())
-        description = self.safe(self.text, data, (), "description")
+        description = self.safe(self.text, data, (), "description", check=_description)
         schedule = self.schedule(data)
         moderator = self.moderator(data)
         agenda = self.agenda(data, schedule)
@@ -439,6 +464,10 @@ class _Checker:
         if value is None:
             return None
         wall = self.naive_datetime(value, (*path, key))
+        if not FIRST_YEAR <= wall.year <= LAST_YEAR:
+            raise self.fail(
+                (*path, key), f"{wall:%Y-%m-%d} is not between {FIRST_YEAR} and {LAST_YEAR}", "check the year"
+            )
         try:
             return times.to_utc(wall, zone_name)
         except times.LocalTimeError as exc:
@@ -473,6 +502,16 @@ class _Checker:
                 end = start + times.parse_duration(text)
             except ValueError as exc:
                 raise self.fail((*path, "duration"), str(exc), 'write it like "90m", "1h30m" or "2h"') from exc
+            except OverflowError as exc:
+                raise self.fail(
+                    (*path, "duration"), f"{text!r} is too long", 'write it like "90m", "1h30m" or "2h"'
+                ) from exc
+            if end.year > LAST_YEAR:
+                raise self.fail(
+                    (*path, "duration"),
+                    f"{text!r} is too long: the webinar would end after {LAST_YEAR}",
+                    'write it like "90m", "1h30m" or "2h"',
+                )
         else:
             end = self.wall_time(table, path, "end", zone_name, required=True)
         if end <= start:
@@ -542,7 +581,7 @@ class _Checker:
         for path, table in self.tables(data, "questions"):
             self.known_keys(table, path, QUESTION_KEYS)
             part = self.safe(self.text, table, path, "part", check=_label) or ""
-            items = self.safe(self.strings, table, path, "items", str.strip, default=())
+            items = self.safe(self.strings, table, path, "items", _question, default=())
             if not items:
                 self.report((*path, "items"), "has no questions", 'add items = ["First question?", ...]')
             groups.append(QuestionGroup(part=part, items=items))
@@ -617,6 +656,9 @@ class _Checker:
             if offset in offsets:
                 self.report(path, f"{text!r} is listed twice", "list each offset once")
                 continue
+            if offset > MAX_LEAD:
+                self.report(path, f"{text!r} is more than a year before the start", _OFFSET_FIX)
+                continue
             offsets.append(offset)
         return tuple(sorted(offsets, reverse=True)), grace
 
@@ -625,9 +667,12 @@ class _Checker:
         if text is None:
             return None
         try:
-            return times.parse_duration(text)
+            duration = times.parse_duration(text)
         except ValueError as exc:
             raise self.fail((*path, key), str(exc), 'write it like "30m", "1h" or "2h30m"') from exc
+        if duration > MAX_LEAD:
+            raise self.fail((*path, key), f"{text!r} is more than a year", 'write it like "30m", "1h" or "2h30m"')
+        return duration
 
     def flag(self, table: dict, path: tuple, key: str, default: bool) -> bool:
         value = self.get(table, path, key, bool)
@@ -673,6 +718,15 @@ def _name(value: str) -> str:
     return validate.person_text(value, "name")
 
 
+def _question(value: str) -> str:
+    """A guiding question: shown only in the body, so markup is fine; one line, no controls."""
+    return validate.prose(value, "question")
+
+
+def _description(value: str) -> str:
+    return validate.paragraphs(value, "description")
+
+
 def _one_of(allowed: tuple[str, ...]) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value.strip() not in allowed:
@@ -693,6 +747,8 @@ def _fix_for(check: Callable[[str], str] | None) -> str:
     fixes = {
         _label: _TEXT_FIX,
         _name: _TEXT_FIX,
+        _question: "write the question as plain text, without control or text-direction characters",
+        _description: "write it as plain text, without control or text-direction characters",
         validate.language: "use an ISO 639-1 code such as en, fr, es, ar, zh or ru",
         validate.url: _URL_FIX,
         validate.email_address: _EMAIL_FIX,

@@ -5,7 +5,9 @@ The deliveries table is the outbox. A row moves `pending → sending → sent | 
 RETURNING) and hold them under a lease, so two services on one database never take the same
 row, and the rows of a sender that crashed come back when its lease runs out (at once, when
 the crashed process was on this machine). Each `sent` is committed as soon as the server
-accepts that one message, so a crash duplicates at most the message in flight.
+accepts that one message, so a crash duplicates at most the message in flight. When the
+database refuses a write (disk full, read-only), sending stops, and this process sends
+nothing more until what it did is recorded (`Unrecorded`).
 
 Temporary failures (4xx, a dropped connection) are retried with exponential backoff and
 jitter until the mail would be too late; permanent failures (5xx) are recorded with the
@@ -21,13 +23,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from webinar_ops import times
-from webinar_ops.compose import Composer
+from webinar_ops import times, tokens
+from webinar_ops.compose import Composer, TemplateRefused
 from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
 from webinar_ops.plan import REMINDER
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
     TemporaryFailure,
@@ -83,6 +86,22 @@ class Composers:
         return self._made[key]
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait after the `attempts`-th temporary failure: doubling from `first` to
+    at most `longest`, with ±50 % jitter so that many retries do not arrive together."""
+
+    first: timedelta = BACKOFF_FIRST
+    longest: timedelta = BACKOFF_LONGEST
+
+    def __call__(self, attempts: int) -> timedelta:
+        base = min(self.first * 2 ** (attempts - 1), self.longest)
+        return base * random.uniform(0.5, 1.5)
+
+
+backoff = Backoff()  # 30 s doubling to 30 min
+
+
 def send_due(
     store: Store,
     settings: Settings,
@@ -90,20 +109,75 @@ def send_due(
     clock: Callable[[], datetime] = times.utc_now,
     stop: threading.Event | None = None,
     kind: str | None = None,
+    retry_delay: Callable[[int], timedelta] = backoff,
 ) -> WaveReport:
     """Send every delivery that is due now (only those of `kind`, if given), until none is
-    left or `stop` is set. Raises OperationError when the transport is misconfigured."""
+    left or `stop` is set. A temporary failure is tried again `retry_delay(attempts)` later.
+    Raises OperationError when the transport is misconfigured, and StoreUnavailable when
+    the database refuses a write (then nothing more is sent: see `Unrecorded`)."""
     report = WaveReport()
     composers = Composers(store, settings)
+    held = unrecorded(store)
+    try:
+        held.write(store)
+    except StoreUnavailable as exc:
+        raise StoreUnavailable(f"Sending waits: {exc} {held.describe()}") from exc
     with transport:
         while not (stop and stop.is_set()):
-            batch = claim(store, clock(), CLAIM_BATCH, kind)
-            if not batch:
-                break
-            _send_batch(store, settings, transport, composers, batch, clock, stop, report)
+            batch: list[dict] = []
+            try:
+                batch = claim(store, clock(), CLAIM_BATCH, kind)
+                if not batch:
+                    break
+                _send_batch(store, settings, transport, composers, batch, clock, stop, report, retry_delay)
+            except StoreUnavailable as exc:
+                held.hold(batch)
+                raise StoreUnavailable(f"Sending stopped: {exc}") from exc
             if report.stopped:
                 break
     return report
+
+
+class Unrecorded:
+    """What this process could not write to one database's outbox when it refused a write
+    (disk full, read-only, locked for too long): the deliveries the mail server accepted,
+    and the rows it had claimed but not sent. It is kept in memory, for this process only
+    (its claims are its own), and the next wave writes it before anything else; until
+    that succeeds nothing more is sent. So a database that refuses writes makes no
+    duplicate while the service lives, and at most the one message in flight if it dies
+    first (its claims then come back through `release_orphans`)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[int, datetime] = {}  # delivery id -> when the server accepted it
+        self.claimed: set[int] = set()
+
+    def hold(self, batch: list[dict]) -> None:
+        self.claimed.update(row["id"] for row in batch if row["id"] not in self.sent)
+
+    def write(self, store: Store) -> None:
+        """Record what is held; raises StoreUnavailable, keeping the rest, if it cannot."""
+        for delivery_id, accepted_at in list(self.sent.items()):
+            _mark_sent(store, {"id": delivery_id}, accepted_at)
+            del self.sent[delivery_id]
+        if self.claimed:
+            release(store, [{"id": delivery_id} for delivery_id in self.claimed])
+            self.claimed.clear()
+
+    def describe(self) -> str:
+        sent, claimed = len(self.sent), len(self.claimed)
+        return (
+            f"Waiting to be written: {sent} {'message' if sent == 1 else 'messages'} the mail server accepted, "
+            f"and {claimed} claimed {'delivery' if claimed == 1 else 'deliveries'} to give back; "
+            "nothing more is sent until they are."
+        )
+
+
+_UNRECORDED: dict[Path, Unrecorded] = {}
+
+
+def unrecorded(store: Store) -> Unrecorded:
+    """This process's memory of what it could not write to the database of `store`."""
+    return _UNRECORDED.setdefault(Path(store.path).resolve(), Unrecorded())
 
 
 def claim(store: Store, now: datetime, limit: int, kind: str | None = None) -> list[dict]:
@@ -146,6 +220,7 @@ def _send_batch(
     clock: Callable[[], datetime],
     stop: threading.Event | None,
     report: WaveReport,
+    retry_delay: Callable[[int], timedelta],
 ) -> None:
     people = _registrants(store, [row["registrant_id"] for row in batch])
     sender = settings.sender[1]
@@ -162,7 +237,16 @@ def _send_batch(
             setattr(report, verdict[0], getattr(report, verdict[0]) + 1)
             continue
         try:
-            transport.send(sender, registrant["email"], composer.message_bytes(delivery, registrant, now))
+            message = composer.message_bytes(delivery, registrant, now)
+        except TemplateRefused as exc:
+            release(store, batch[position:])
+            raise OperationError(f"Sending stopped: {exc}\nNothing was sent from it; mend the template.") from exc
+        except ValueError as exc:  # this one person's row cannot make a safe mail: the others go on
+            _fail(store, delivery, f"not sent: {exc}", now)
+            report.failed += 1
+            continue
+        try:
+            _send(transport, sender, registrant, message)
         except TransportConfigError as exc:
             release(store, batch[position:])
             raise OperationError(f"Sending stopped: {exc}. Nothing more was sent; fix the mail settings.") from exc
@@ -171,15 +255,35 @@ def _send_batch(
             report.stopped = str(exc)
             return
         except TemporaryFailure as exc:
-            _retry_later(store, delivery, composer.webinar, str(exc), now, report)
+            _retry_later(store, delivery, composer.webinar, str(exc), now, report, retry_delay)
             continue
         except PermanentFailure as exc:
             _fail(store, delivery, str(exc), now)
             report.failed += 1
             continue
-        _mark_sent(store, delivery, clock())
+        accepted_at = clock()
+        try:
+            _mark_sent(store, delivery, accepted_at)
+        except StoreUnavailable as exc:
+            unrecorded(store).sent[delivery["id"]] = accepted_at
+            raise StoreUnavailable(
+                f"{exc} The last message, the {delivery['kind']} to {registrant['email']}, "
+                "had reached the mail server before the database refused to record it."
+            ) from exc
         report.sent += 1
         _renew_lease_if_needed(store, batch[position + 1 :], clock())
+
+
+def _send(transport: Transport, sender: str, registrant: dict, message: bytes) -> None:
+    """Hand one message to the transport. A failure's text never carries the recipient's join
+    link, which a mail server may quote when it refuses the message (a URL block list)."""
+    try:
+        transport.send(sender, registrant["email"], message)
+    except (TemporaryFailure, PermanentFailure, TransportConfigError) as exc:
+        concealed = tokens.conceal(str(exc), registrant.get("join_url"))
+        if concealed == str(exc):
+            raise
+        raise type(exc)(concealed) from None
 
 
 def _registrants(store: Store, ids: list[int]) -> dict[int, dict]:
@@ -231,10 +335,16 @@ def _fail(store: Store, delivery: dict, error: str, now: datetime) -> None:
 
 
 def _retry_later(
-    store: Store, delivery: dict, webinar: WebinarRecord, error: str, now: datetime, report: WaveReport
+    store: Store,
+    delivery: dict,
+    webinar: WebinarRecord,
+    error: str,
+    now: datetime,
+    report: WaveReport,
+    retry_delay: Callable[[int], timedelta],
 ) -> None:
     attempts = delivery["attempts"] + 1
-    later = now + backoff(attempts)
+    later = now + retry_delay(attempts)
     deadline = webinar.definition.start if delivery["template"] == REMINDER else webinar.definition.end
     if later >= deadline:
         _fail(store, delivery, f"gave up after {attempts} attempts, as the next would be too late: {error}", now)
@@ -254,29 +364,23 @@ def _retry_later(
     report.retrying += 1
 
 
-def backoff(attempts: int) -> timedelta:
-    """How long to wait after the `attempts`-th temporary failure: doubling from 30 s to at
-    most 30 min, with ±50 % jitter so that many retries do not arrive together."""
-    base = min(BACKOFF_FIRST * 2 ** (attempts - 1), BACKOFF_LONGEST)
-    return base * random.uniform(0.5, 1.5)
-
-
 def release(store: Store, rows: list[dict], later: datetime | None = None, error: str | None = None) -> None:
-    """Give claimed rows back to the queue: untouched on a stop; after a pause, and with the
-    error recorded, when the mail server could not be reached (which exempts them from the
-    grace rule: they fell due while the service was running)."""
+    """Give this process's claimed rows back to the queue: untouched on a stop; after a pause,
+    and with the error recorded, when the mail server could not be reached (which exempts
+    them from the grace rule: they fell due while the service was running)."""
     if not rows:
         return
     marks = ", ".join("?" * len(rows))
     ids = [row["id"] for row in rows]
+    mine = f"state = 'sending' AND claimed_by = ? AND id IN ({marks})"
     if later is None:
         sql = "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL"
-        store.write(f"{sql} WHERE state = 'sending' AND id IN ({marks})", ids)
+        store.write(f"{sql} WHERE {mine}", [worker_id(), *ids])
         return
     sql = (
         "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL, send_after = ?, last_error = ?"
     )
-    store.write(f"{sql} WHERE state = 'sending' AND id IN ({marks})", [times.iso_utc(later), error, *ids])
+    store.write(f"{sql} WHERE {mine}", [times.iso_utc(later), error, worker_id(), *ids])
 
 
 def _renew_lease_if_needed(store: Store, rows: list[dict], now: datetime) -> None:

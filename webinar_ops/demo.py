@@ -112,6 +112,7 @@ def _waiting_for(app: Any, webinar: Any) -> str:
 
 def _summary(app: Any, webinar: Any) -> None:
     from webinar_ops.compose import Composer
+    from webinar_ops.private_files import write_private
 
     store, settings = app.store, app.settings
     click.echo("")
@@ -120,7 +121,8 @@ def _summary(app: Any, webinar: Any) -> None:
     person = store.registrant(webinar.id, "amelie.laurent@example.org") or store.registrants(webinar.id)[0]
     preview = DEMO_FOLDER / f"{webinar.slug}-reminder.html"
     offset = int(webinar.definition.reminder_offsets[-1].total_seconds() // 60)
-    preview.write_text(Composer(webinar, settings).render("reminder", person, app.now(), offset).html, encoding="utf-8")
+    html = Composer(webinar, settings).render("reminder", person, app.now(), offset).html
+    write_private(preview, html)  # it holds the person's personal join link
     if settings.mail_transport == "maildir":
         folder = settings.mail_outbox_dir
         click.echo(f"\nThe mails are in the Maildir {folder}/new: open it with `mutt -f {folder}`.")

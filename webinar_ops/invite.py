@@ -1,7 +1,7 @@
 """Calendar invites (iCalendar, RFC 5545/5546) for one webinar.
 
 An `InviteBuilder` is made once per webinar revision: it builds the compact VTIMEZONE
-(about 20 ms of work) once, and then each person's invite costs only their own event. The
+(a few milliseconds of work) once, and then each person's invite costs only their own event. The
 invite follows docs/email-and-calendar checklist: METHOD:REQUEST, a stable UID per webinar,
 SEQUENCE = the webinar's revision, ORGANIZER as a mailto: URI, ATTENDEE = the recipient,
 and the personal join link in LOCATION, URL and DESCRIPTION.
@@ -9,13 +9,15 @@ and the personal join link in LOCATION, URL and DESCRIPTION.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress
 
-from webinar_ops import validate
+from webinar_ops import times, validate
 
 PRODID = "-//webinar-ops//Webinar invites//EN"
+ZONE_SPAN = timedelta(days=366)  # the VTIMEZONE covers this much around the event, no more
 
 
 class InviteBuilder:
@@ -44,16 +46,17 @@ class InviteBuilder:
 
     def _build_timezones(self) -> list:
         # A range around the event keeps the VTIMEZONE compact: Outlook misreads long RDATE lists.
-        probe = Calendar.new(subcomponents=[Event.new(start=self._local(self.start), end=self._local(self.end))])
-        probe.add_missing_timezones(
-            first_date=(self.start - timedelta(days=366)).date(), last_date=(self.end + timedelta(days=366)).date()
-        )
-        return [c for c in probe.subcomponents if c.name == "VTIMEZONE"]
+        return [vtimezone(self.time_zone, self.start - ZONE_SPAN, self.end + ZONE_SPAN)]
 
     def _local(self, instant: datetime) -> datetime:
-        from webinar_ops.times import in_zone
+        return times.in_zone(instant, self.time_zone)
 
-        return in_zone(instant, self.time_zone)
+    def _ical_time(self, instant: datetime) -> datetime:
+        """The instant as the invite writes it: the wall time in the event's zone, or UTC when
+        that wall time is the second of two (clocks going back during the webinar), because
+        RFC 5545 reads a repeated wall time as its first occurrence, an hour early."""
+        local = self._local(instant)
+        return instant.astimezone(UTC) if local.fold else local
 
     def invite(
         self,
@@ -69,8 +72,8 @@ class InviteBuilder:
         event = Event.new(
             uid=self.uid,
             summary=self.summary,
-            start=self._local(self.start),
-            end=self._local(self.end),
+            start=self._ical_time(self.start),
+            end=self._ical_time(self.end),
             stamp=stamp,
             sequence=self.sequence,
             status=status,
@@ -83,6 +86,58 @@ class InviteBuilder:
         calendar = Calendar.new(method=method, prodid=PRODID, subcomponents=[*self._timezones, event])
         calendar.pop("UID", None)  # Calendar.new adds a random one; invites must be reproducible
         return calendar.to_ical()
+
+
+def vtimezone(zone_name: str, first: datetime, last: datetime) -> Timezone:
+    """The clock changes of `zone_name` between two instants, as a VTIMEZONE: one observance
+    per kind of change, with its onsets as RDATEs.
+
+    Built here rather than by icalendar, whose onsets of a change forward are the wall time
+    after the change: RFC 5545 reads an onset on the clock before it (TZOFFSETFROM), so
+    London's 01:00 GMT became 02:00 GMT, an hour late, and a webinar in that hour had no
+    instant at all."""
+    tz = times.zone(zone_name)
+    opening = first.astimezone(tz).replace(microsecond=0)
+    offset = opening.utcoffset()
+    observances = {(offset, offset, opening.tzname(), bool(opening.dst())): [opening.replace(tzinfo=None)]}
+    for before, after in _clock_changes(tz, first, last):
+        key = (before.utcoffset(), after.utcoffset(), after.tzname(), bool(after.dst()))
+        onset = after.astimezone(UTC) + before.utcoffset()  # the change's instant, on the clock before it
+        observances.setdefault(key, []).append(onset.replace(tzinfo=None))
+    component = Timezone()
+    component.add("TZID", zone_name)
+    for (offset_from, offset_to, name, is_dst), onsets in observances.items():
+        observance = TimezoneDaylight() if is_dst else TimezoneStandard()
+        observance.add("TZNAME", name or times.gmt_label(first, zone_name))
+        observance.TZOFFSETFROM = offset_from
+        observance.TZOFFSETTO = offset_to
+        observance.DTSTART = onsets[0]
+        if onsets[1:]:
+            observance.add("RDATE", onsets[1:])
+        component.add_component(observance)
+    return component
+
+
+def _clock_changes(tz: ZoneInfo, first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
+    """(the last second before, the first second after) each change of offset or name,
+    found six-hourly and then to the second."""
+    changes = []
+    step = timedelta(hours=6)
+    at = first.astimezone(UTC).replace(microsecond=0)
+    while at < last:
+        low, high = at, min(at + step, last)
+        if _reading(low, tz) != _reading(high, tz):
+            while high - low > timedelta(seconds=1):
+                middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
+                low, high = (middle, high) if _reading(middle, tz) == _reading(low, tz) else (low, middle)
+            changes.append((low.astimezone(tz), high.astimezone(tz)))
+        at += step
+    return changes
+
+
+def _reading(instant: datetime, tz: ZoneInfo) -> tuple:
+    local = instant.astimezone(tz)
+    return local.utcoffset(), local.tzname(), local.dst()
 
 
 def _cn(name: str | None) -> str | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,15 @@ COLUMNS = ("email", "first_name", "last_name", "organisation", "job_title", "cou
 REQUIRED_COLUMNS = ("email", "first_name")
 ACTIVE_STATUSES = ("pending", "approved")
 MAX_PROBLEMS_SHOWN = 200
+MAX_ROWS = 200_000  # people in one file: a webinar holds tens of thousands at most
+MAX_LINE_LENGTH = 1_000_000  # characters on one line of the file
+_SNIFF_BYTES = 512
+_HEADER_FIX = f"start the file with a header row such as: {','.join(COLUMNS)}"
+_UTF8_FIX = "save the file as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
+_TOO_MANY_FIX = (
+    f"a webinar holds tens of thousands of people at most: check that this is the right file, "
+    f"or split it into files of at most {MAX_ROWS:,} people"
+)
 
 _FIXES = {
     "email": "write a plain address such as ana@example.org",
@@ -112,51 +122,92 @@ def read_csv(path: Path | str) -> list[tuple[int, dict[str, str]]]:
     UTF-8 with or without a byte-order mark; commas, semicolons or tabs; header names are
     case-insensitive and may use spaces for underscores. Raises InputError naming the line.
     """
+    return list(iter_csv(path))
+
+
+def iter_csv(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
+    """`read_csv` one row at a time, so that memory stays bounded whatever the file holds:
+    a line longer than MAX_LINE_LENGTH or a file of more than MAX_ROWS people is refused as
+    soon as it is met, without reading the rest."""
     path = Path(path)
     source = str(path)
     try:
-        raw = path.read_bytes()
+        handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-    text = _decode(raw, source)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    rows: list[tuple[int, list[str]]] = []
+    with handle:
+        if validate.looks_like_utf16(handle.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]):
+            raise InputError(
+                f"{source} is UTF-16 text, not UTF-8:",
+                [Problem(source, "the file is saved as UTF-16 ('Unicode Text')", line=1, fix=_UTF8_FIX)],
+            )
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+        try:
+            yield from _rows(_lines(text, source), source)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, source) from exc
+
+
+def _lines(text: io.TextIOBase, source: str) -> Iterator[str]:
+    """The file's lines as the csv module reads them (ending in LF, CRLF or CR), each at most
+    MAX_LINE_LENGTH long: a longer one is refused before the rest of it is read."""
+    number = 0
+    while line := text.readline(MAX_LINE_LENGTH + 1):
+        number += 1
+        if len(line) > MAX_LINE_LENGTH:
+            problem = Problem(
+                source,
+                f"the line is longer than {MAX_LINE_LENGTH:,} characters",
+                line=number,
+                fix="check that this is a list of people, one per line",
+            )
+            raise InputError(f"{source} is not a readable CSV file:", [problem])
+        yield line
+
+
+def _rows(lines: Iterator[str], source: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The people under the header, with their line numbers; the header's line chooses the delimiter."""
+    blank = 0
+    for first in lines:
+        if first.strip():
+            break
+        blank += 1
+    else:
+        raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
+    reader = csv.reader(itertools.chain(itertools.repeat("\n", blank), [first], lines), delimiter=_delimiter(first))
+    columns: list[str | None] | None = None
+    people = 0
     line = 1
     try:
-        for record in reader:
-            rows.append((line, record))
-            line = reader.line_num + 1
+        for cells in reader:
+            number, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if columns is None:
+                columns = _columns(cells, source, number)
+                continue
+            people += 1
+            if people > MAX_ROWS:
+                problem = Problem(source, f"more than {MAX_ROWS:,} people", line=number, fix=_TOO_MANY_FIX)
+                raise InputError(f"{source} is too long to import:", [problem])
+            yield number, _record(columns, cells, source, number)
     except csv.Error as exc:
         raise InputError(
             f"{source} is not a readable CSV file:",
             [Problem(source, str(exc), line=line, fix="check the quoting on this line, and that it holds text only")],
         ) from exc
-    rows = [(n, r) for n, r in rows if any(cell.strip() for cell in r)]
-    if not rows:
+    if columns is None:  # the first line with text held only separators, such as " , "
         raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
-    header_line, header = rows[0]
-    columns = _columns(header, source, header_line)
-    return [(n, _record(columns, cells, source, n)) for n, cells in rows[1:]]
 
 
-_HEADER_FIX = f"start the file with a header row such as: {','.join(COLUMNS)}"
+def _not_utf8(path: Path, source: str) -> InputError:
+    """The error for a file that is not UTF-8, naming the line and the first bad byte."""
+    line, byte = validate.first_bad_utf8_byte(path)
+    problem = Problem(source, f"byte {byte:#04x} is not UTF-8", line=line, fix=_UTF8_FIX)
+    return InputError(f"{source} is not UTF-8 text:", [problem])
 
 
-def _decode(raw: bytes, source: str) -> str:
-    try:
-        return validate.utf8_text(raw)
-    except validate.NotUtf8 as exc:
-        problem = Problem(
-            source,
-            f"byte {exc.byte:#04x} is not UTF-8",
-            line=exc.line,
-            fix="save the file as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)",
-        )
-        raise InputError(f"{source} is not UTF-8 text:", [problem]) from exc
-
-
-def _delimiter(text: str) -> str:
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+def _delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
@@ -164,25 +215,37 @@ def _delimiter(text: str) -> str:
 def _columns(header: list[str], source: str, line: int) -> list[str | None]:
     """Map header cells to column names; None for a blank header (an empty column)."""
     columns: list[str | None] = []
+    seen: set[str] = set()
     problems = []
+    wrong = 0
     for cell in header:
         name = "_".join(cell.strip().lower().replace("-", " ").split())
         if not name:
             columns.append(None)
             continue
-        if name not in COLUMNS:
-            close = difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.6)
-            fix = f"did you mean {close[0]}?" if close else f"known columns: {', '.join(COLUMNS)}"
-            problems.append(Problem(source, f"unknown column {cell.strip()!r}", line=line, fix=fix))
-        elif name in columns:
-            problems.append(Problem(source, f"column {name!r} appears twice", line=line, fix="keep one of them"))
+        if name not in COLUMNS or name in seen:
+            wrong += 1
+            if wrong <= MAX_PROBLEMS_SHOWN:  # a header of thousands of wrong cells is not a header
+                problems.append(_header_problem(cell, name, source, line))
+        seen.add(name)
         columns.append(name)
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if wrong > MAX_PROBLEMS_SHOWN:
+        more = f"... and {wrong - MAX_PROBLEMS_SHOWN:,} more columns like these"
+        problems.append(Problem(source, more, line=line, fix=_HEADER_FIX))
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
     if missing:
         problems.append(Problem(source, f"no {' or '.join(missing)} column", line=line, fix=_HEADER_FIX))
     if problems:
         raise InputError(f"{source} has a header problem:", problems)
     return columns
+
+
+def _header_problem(cell: str, name: str, source: str, line: int) -> Problem:
+    if name in COLUMNS:
+        return Problem(source, f"column {name!r} appears twice", line=line, fix="keep one of them")
+    close = difflib.get_close_matches(name[:40], COLUMNS, n=1, cutoff=0.6)
+    fix = f"did you mean {close[0]}?" if close else f"known columns: {', '.join(COLUMNS)}"
+    return Problem(source, f"unknown column {validate.shown(cell.strip())}", line=line, fix=fix)
 
 
 def _record(columns: list[str | None], cells: list[str], source: str, line: int) -> dict[str, str]:
@@ -204,7 +267,7 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     existing = {row["email"]: row for row in store.registrants(webinar.id)}
-    for line, record in read_csv(path):
+    for line, record in iter_csv(path):
         if "_extra" in record:
             problems.append(Problem(source, record["_extra"], line=line, fix="remove it, or give the column a header"))
             continue

@@ -32,10 +32,11 @@ from webinar_ops.config import Settings
 from webinar_ops.deliver import WaveReport, next_due, release_orphans
 from webinar_ops.errors import WebinarOpsError
 from webinar_ops.plan import plan_upcoming
-from webinar_ops.store import Store
+from webinar_ops.store import Store, StoreUnavailable
 
 log = logging.getLogger("webinar_ops.service")
 CONFIG_PAUSE = timedelta(seconds=60)
+STORE_PAUSE = timedelta(seconds=5)  # a full disk or a locked database may be fixed any moment
 
 SendJob = Callable[[threading.Event], tuple[WaveReport, datetime | None]]
 SyncJob = Callable[[], None]
@@ -70,9 +71,7 @@ class Service:
     def start(self) -> None:
         """Rebuild from the database and start the jobs."""
         with Store.open(self.settings.db_path) as store:
-            released = release_orphans(store)
-            if released:
-                log.info("took back %d deliveries from a sender that stopped mid-wave", released)
+            _take_back_orphans(store)
             plan_upcoming(store, self.clock(), self.settings.mail_domain)
             first = next_due(store)
         self.scheduler.start()
@@ -122,9 +121,11 @@ class Service:
         try:
             report, following = self.send(self.stopping)
         except WebinarOpsError as exc:
-            # A configuration problem: say why, and try again in a while rather than every rescan.
-            log.error("%s (trying again in %d seconds)", exc, CONFIG_PAUSE.total_seconds())
-            self._paused_until = datetime.now(UTC) + CONFIG_PAUSE
+            # A configuration problem, or a database that refuses writes: say why, and try
+            # again in a while rather than at every rescan.
+            pause = STORE_PAUSE if isinstance(exc, StoreUnavailable) else CONFIG_PAUSE
+            log.error("%s (trying again in %d seconds)", exc, pause.total_seconds())
+            self._paused_until = datetime.now(UTC) + pause
             return
         if report.handled or report.stopped:
             log.info(
@@ -140,8 +141,23 @@ class Service:
 
     def _rescan(self) -> None:
         with Store.open(self.settings.db_path) as store:
+            # Another sender on this machine (a second service, a cron `run --once`) may have
+            # died holding claims: take them back now rather than when their lease ends.
+            try:
+                _take_back_orphans(store)
+            except WebinarOpsError as exc:
+                log.error("could not take back a stopped sender's deliveries: %s", exc)
             self.wake_at(next_due(store))
 
     def _sync(self) -> None:
-        self.sync()
+        try:
+            self.sync()
+        except WebinarOpsError as exc:  # a database that refuses writes: the next sync tries again
+            log.error("sync stopped: %s", exc)
         self._rescan()
+
+
+def _take_back_orphans(store: Store) -> None:
+    released = release_orphans(store)
+    if released:
+        log.info("took back %d deliveries from a sender that stopped mid-wave", released)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlite_utils import Database, Migrations
 
@@ -196,6 +196,31 @@ class SavedWebinar:
     changes: tuple[str, ...] = ()
 
 
+class StoreUnavailable(OperationError):
+    """The database file cannot take a write now: it is read-only, the disk is full or
+    failing, or another process has held it locked for longer than the busy timeout."""
+
+    # SQLite's primary result codes that come from the file and its disk, not from our SQL.
+    REASONS: ClassVar[dict[str, str]] = {
+        "SQLITE_READONLY": "check that this user may write the file and the folder it is in",
+        "SQLITE_CANTOPEN": "check that the file and its folder exist and this user may write them",
+        "SQLITE_PERM": "check that this user may write the file and the folder it is in",
+        "SQLITE_FULL": "the disk is full: free some space",
+        "SQLITE_IOERR": "the disk reported an error: check that it has free space and is healthy",
+        "SQLITE_BUSY": f"another process kept it locked; waiting up to {BUSY_TIMEOUT_SECONDS} seconds did not help",
+        "SQLITE_LOCKED": f"another process kept it locked; waiting up to {BUSY_TIMEOUT_SECONDS} seconds did not help",
+    }
+
+    @classmethod
+    def from_sqlite(cls, path: Path, exc: sqlite3.Error) -> StoreUnavailable | None:
+        """The error worded for a person, or None when `exc` is not about the file."""
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        primary = "_".join(name.split("_")[:2])  # SQLITE_READONLY_DBMOVED -> SQLITE_READONLY
+        if primary not in cls.REASONS:
+            return None
+        return cls(f"Cannot write to the database {path}: {exc} ({cls.REASONS[primary]}).")
+
+
 class Store:
     """The database. Open with `Store.open(path)`; use as a context manager to close it."""
 
@@ -233,18 +258,30 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
         """All-or-nothing writes. Takes the write lock at once (BEGIN IMMEDIATE), so a
-        read-then-write inside cannot fail half way with SQLITE_BUSY under WAL."""
+        read-then-write inside cannot fail half way with SQLITE_BUSY under WAL.
+
+        When the file cannot take the write (read-only, disk full, an I/O error, locked by
+        another process for longer than the busy timeout), nothing is written and
+        `StoreUnavailable` says why."""
         if self.db.conn.in_transaction:
             with self.db.atomic():
                 yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.commit()
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.commit()
+            except BaseException:
+                # Also after a failed COMMIT: the connection must not stay inside a
+                # transaction that later writes would silently join.
+                self.db.rollback()
+                raise
+        except sqlite3.OperationalError as exc:
+            worded = StoreUnavailable.from_sqlite(self.path, exc)
+            if worded is None:
+                raise
+            raise worded from exc
 
     # -- webinars ---------------------------------------------------------------------
 

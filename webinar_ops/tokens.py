@@ -28,6 +28,16 @@ def verify(secret_key: str, token: str, purpose: str, *subject: str) -> bool:
     return hmac.compare_digest(token.encode("utf-8"), sign(secret_key, purpose, *subject).encode("utf-8"))
 
 
+def conceal(text: str, link: str | None) -> str:
+    """`text` without the personal link `link` or its secret part, for an error or a log: a
+    mail server or a template error may quote what it refused."""
+    if not link:
+        return text
+    text = text.replace(link, "[the join link]")
+    secret = link.partition("?tk=")[2] or link.rpartition("/")[2]  # Zoom's ?tk=..., the local /j/TOKEN
+    return text.replace(secret, "[the join link]") if len(secret) >= 16 else text
+
+
 def new_secret_key() -> str:
     """A fresh signing key: 256 random bits."""
     return secrets.token_urlsafe(32)

@@ -53,7 +53,7 @@ class LineIndex:
         closing: str | None = None
         array: Path | None = None
         index = 0
-        for number, raw in enumerate(text.splitlines(), 1):
+        for number, raw in enumerate(text.split("\n"), 1):  # TOML's only line break: not U+2028 nor NEL
             line = raw.strip()
             if closing:
                 if closing in line:
@@ -75,14 +75,20 @@ class LineIndex:
                 self._lines[table] = number
             elif match := _TABLE_RE.match(line):
                 table = self._resolve(_split_key(match.group(1)))
-                self._lines[table] = number
+                self._place(table, number)
             elif match := _KEY_RE.match(line):
                 key = (*table, *_split_key(match.group(1)))
-                self._lines[key] = number
+                self._place(key, number)
                 value = match.group(2).strip()
                 closing = _open_multiline_string(value)
                 if value.startswith("[") and not _closes_array(value):
                     array, index = key, self._array_items(key, 0, value[1:], number)
+
+    def _place(self, path: Path, number: int) -> None:
+        """`path` is on line `number`; so are the tables a dotted name such as [a.b.c] makes."""
+        for end in range(1, len(path)):
+            self._lines.setdefault(path[:end], number)
+        self._lines[path] = number
 
     def _array_items(self, array: Path, index: int, text: str, number: int) -> int:
         """Record the line of each array item that starts on this line; return the next index."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from pathlib import Path
 from urllib.parse import urlsplit
 
 _LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -60,6 +61,35 @@ def utf8_text(raw: bytes) -> str:
         raise NotUtf8(body[: exc.start].count(b"\n") + 1, body[exc.start]) from exc
 
 
+def looks_like_utf16(head: bytes) -> bool:
+    """Whether a file starting with `head` is UTF-16 (Excel's "Unicode Text"): a UTF-16
+    byte-order mark, or NUL bytes in every other place, as ASCII letters have in UTF-16."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    if len(head) < 4:
+        return False
+    return max(head[0::2].count(0), head[1::2].count(0)) >= len(head) // 4
+
+
+def first_bad_utf8_byte(path: Path) -> tuple[int, int]:
+    """The line and the value of the first byte of `path` that is not UTF-8, read in chunks
+    (a byte-order mark at the start is UTF-8). The file must hold such a byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with Path(path).open("rb") as handle:
+        if handle.peek(3)[:3] == codecs.BOM_UTF8:
+            handle.read(3)
+        while True:
+            chunk = handle.read(1 << 16)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:  # exc.object is the decoder's few held bytes + chunk
+                return line + exc.object[: exc.start].count(b"\n"), exc.object[exc.start]
+            if not chunk:
+                raise ValueError(f"{path} is UTF-8")
+            line += chunk.count(b"\n")
+
+
 def email_address(text: str) -> str:
     """Validate a bare address (`name@example.org`) and return it normalised to lower case.
 
@@ -71,19 +101,19 @@ def email_address(text: str) -> str:
     value = text.strip()
     if not value:
         raise ValueError("the email address is empty")
-    if any(ch in value for ch in '<>"(),;: \t') or _has_control(value):
-        raise ValueError(f"{_show(value)} is not a plain email address (write just name@domain)")
+    if any(ch in value for ch in '<>"(),;: \t') or has_control(value):
+        raise ValueError(f"{shown(value)} is not a plain email address (write just name@domain)")
     if value.count("@") != 1:
-        raise ValueError(f"{_show(value)} is not an email address: it needs exactly one @")
+        raise ValueError(f"{shown(value)} is not an email address: it needs exactly one @")
     local, domain = value.split("@")
     if not local or len(local) > 64 or not _LOCAL_PART_RE.match(local):
-        raise ValueError(f"{_show(value)} has an invalid part before the @")
+        raise ValueError(f"{shown(value)} has an invalid part before the @")
     domain = _ascii_domain(domain)
     if domain is None:
-        raise ValueError(f"{_show(value)} has an invalid domain after the @")
+        raise ValueError(f"{shown(value)} has an invalid domain after the @")
     address = f"{local}@{domain}".lower()
     if len(address) > 254:
-        raise ValueError(f"{_show(value)} is longer than 254 characters")
+        raise ValueError(f"{shown(value)} is longer than 254 characters")
     return address
 
 
@@ -105,17 +135,19 @@ def url(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the URL is empty")
     value = text.strip()
-    if _has_control(value) or " " in value:
-        raise ValueError(f"{_show(value)} contains spaces or control characters (write spaces as %20)")
+    if has_control(value) or " " in value or any(ch in _BIDI_CONTROLS for ch in value):
+        raise ValueError(f"{shown(value)} contains spaces or control characters (write spaces as %20)")
+    if any(ch in _NEVER_IN_URLS for ch in value):
+        raise ValueError(f'{shown(value)} contains " < > \\ or `, which end a link (write them as %22 %3C %3E %5C %60)')
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{_show(value)} must start with https:// or http://")
+        raise ValueError(f"{shown(value)} must start with https:// or http://")
     if not parts.hostname or ("." not in parts.hostname and parts.hostname != "localhost"):
-        raise ValueError(f"{_show(value)} has no valid host name")
+        raise ValueError(f"{shown(value)} has no valid host name")
     try:
         parts.port  # noqa: B018 - reading it validates the port
     except ValueError as exc:
-        raise ValueError(f"{_show(value)} has an invalid port") from exc
+        raise ValueError(f"{shown(value)} has an invalid port") from exc
     return value
 
 
@@ -128,7 +160,7 @@ def person_text(text: str, what: str = "name", max_length: int = 200) -> str:
     """
     if not isinstance(text, str):
         raise ValueError(f"the {what} must be text")
-    if _has_control(text):
+    if has_control(text):
         raise ValueError(f"the {what} contains a line break or another control character")
     if any(ch in _BIDI_CONTROLS for ch in text):
         raise ValueError(f"the {what} contains an invisible text-direction control character")
@@ -139,7 +171,41 @@ def person_text(text: str, what: str = "name", max_length: int = 200) -> str:
     value = " ".join(text.split())
     if len(value) > max_length:
         raise ValueError(f"the {what} is longer than {max_length} characters")
+    if not _has_visible(value):
+        raise ValueError(f"the {what} has no visible letters, only invisible or combining characters")
     return value
+
+
+def prose(text: str, what: str = "text", max_length: int = 2000) -> str:
+    """Validate a sentence shown only in a mail's body (a guiding question): line breaks fold
+    to spaces, other control characters and text-direction controls are refused. Markup is
+    allowed here, because bodies escape it."""
+    if not isinstance(text, str):
+        raise ValueError(f"the {what} must be text")
+    return _body_text(" ".join(text.split()), what, max_length)
+
+
+def paragraphs(text: str, what: str = "text", max_length: int = 20_000) -> str:
+    """Validate text of several lines (a description): as `prose`, but keeping its lines."""
+    if not isinstance(text, str):
+        raise ValueError(f"the {what} must be text")
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return _body_text("\n".join(lines).strip("\n"), what, max_length, allowed="\n\t")
+
+
+def _body_text(value: str, what: str, max_length: int, allowed: str = "") -> str:
+    if any(unicodedata.category(ch) in _LINE_BREAKING and ch not in allowed for ch in value):
+        raise ValueError(f"the {what} contains a control character")
+    if any(ch in _BIDI_CONTROLS for ch in value):
+        raise ValueError(f"the {what} contains an invisible text-direction control character")
+    if len(value) > max_length:
+        raise ValueError(f"the {what} is longer than {max_length} characters")
+    return value
+
+
+def _has_visible(text: str) -> bool:
+    """At least one letter, digit, punctuation mark or symbol: something a reader can see."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in text)
 
 
 def language(text: str) -> str:
@@ -147,7 +213,7 @@ def language(text: str) -> str:
     value = text.strip() if isinstance(text, str) else ""
     match = _LANGUAGE_RE.match(value.replace("_", "-"))
     if not match or match.group(1).lower() not in LANGUAGES:
-        raise ValueError(f"{_show(text)} is not a language code (use ISO 639-1, such as en, fr, es, ar, zh, ru)")
+        raise ValueError(f"{shown(text)} is not a language code (use ISO 639-1, such as en, fr, es, ar, zh, ru)")
     primary, script, region = match.groups()
     tag = primary.lower()
     if script:
@@ -161,11 +227,14 @@ def country(text: str) -> str:
     """Validate a two-letter ISO 3166 country code; return it in upper case."""
     value = text.strip().upper() if isinstance(text, str) else ""
     if value not in COUNTRIES:
-        raise ValueError(f"{_show(text)} is not a two-letter country code (ISO 3166, such as KR, FR, BR)")
+        raise ValueError(f"{shown(text)} is not a two-letter country code (ISO 3166, such as KR, FR, BR)")
     return value
 
 
-def _has_control(text: str) -> bool:
+_NEVER_IN_URLS = '"<>\\`'  # RFC 3986 allows none of them unencoded; in a page they would end the link
+
+
+def has_control(text: str) -> bool:
     """Control characters, and the Unicode line and paragraph separators (U+2028, U+2029)."""
     return any(unicodedata.category(ch) in _LINE_BREAKING for ch in text)
 
@@ -174,8 +243,9 @@ _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 _ENCODED_WORD_RE = re.compile(r"=\?[^?]*\?[bBqQ]\?")
 
 
-def _show(value: object) -> str:
-    """Quote a refused value for an error message, with control characters made visible."""
+def shown(value: object) -> str:
+    """Quote a refused value for an error message, with control characters made visible and
+    a long value cut short."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "...'"
 
@@ -190,3 +260,27 @@ def header_text(text: str) -> str:
     # while folding the header, bringing back any line break it hides: break the "=?" open.
     cleaned = cleaned.replace("=?", "= ?")
     return " ".join(cleaned.split())
+
+
+def display_name(text: str) -> str:
+    """A name fit to stand before an address in From, To or Reply-To: `header_text`, without
+    the characters that would make it an address of its own once unquoted (: ; , < > @ " \\
+    [ ]), and with parentheses only when they pair up. This Python's email package drops the
+    quotes around a display name when it folds a long header, so `Ana ... Bcc: evil@x.org`
+    would come out as a group holding evil@x.org."""
+    cleaned = "".join(" " if ch in _ADDRESS_SPECIALS else ch for ch in header_text(text))
+    if not _parentheses_pair_up(cleaned):
+        cleaned = cleaned.replace("(", " ").replace(")", " ")
+    return " ".join(cleaned.split())
+
+
+_ADDRESS_SPECIALS = frozenset(':;,<>@"\\[]')
+
+
+def _parentheses_pair_up(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
