@@ -128,7 +128,14 @@ def read_csv(path: Path | str) -> list[tuple[int, dict[str, str]]]:
 def iter_csv(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
     """`read_csv` one row at a time, so that memory stays bounded whatever the file holds:
     a line longer than MAX_LINE_LENGTH or a file of more than MAX_ROWS people is refused as
-    soon as it is met, without reading the rest."""
+    soon as it is met, without reading the rest. The file's shape is checked in a first pass
+    that keeps nothing, so that a caller collecting the rows never holds a file it must refuse."""
+    for _ in _shaped_rows(path):
+        pass
+    yield from _shaped_rows(path)
+
+
+def _shaped_rows(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
     path = Path(path)
     source = str(path)
     try:
