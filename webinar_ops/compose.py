@@ -25,7 +25,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -330,23 +330,23 @@ def _stable_boundaries(message: EmailMessage, message_id: str) -> None:
 def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
     """Wrap long lines for a plain mail client, keeping each line's indent (and a bullet's
     hanging indent) and never breaking a link."""
-    lines = []
-    for line in text.splitlines():
-        if len(line) <= width:
-            lines.append(line if line == "-- " else line.rstrip())  # "-- " is the signature separator
-            continue
-        indent = re.match(r"\s*(?:[-*•] |\d+\. )?", line).group(0)
-        lines.append(
-            textwrap.fill(
-                line.strip(),
-                width=width,
-                initial_indent=line[: len(line) - len(line.lstrip())],
-                subsequent_indent=" " * len(indent),
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-        )
-    return "\n".join(lines) + "\n"
+    return "\n".join(_wrap_line(line, width) for line in text.splitlines()) + "\n"
+
+
+@lru_cache(maxsize=4096)
+def _wrap_line(line: str, width: int) -> str:
+    # Cached: most lines (agenda, questions, readings) are the same in every mail of a wave.
+    if len(line) <= width:
+        return line if line == "-- " else line.rstrip()  # "-- " is the signature separator
+    indent = re.match(r"\s*(?:[-*•] |\d+\. )?", line).group(0)
+    return textwrap.fill(
+        line.strip(),
+        width=width,
+        initial_indent=line[: len(line) - len(line.lstrip())],
+        subsequent_indent=" " * len(indent),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _reply_contact(contacts: tuple[Contact, ...], fallback: str | None) -> tuple[str | None, str] | None:
