@@ -399,9 +399,14 @@ def write_people(path: Path, count: int) -> Path:
     return path
 
 
+# VmHWM is this process's own peak. getrusage's ru_maxrss is not: Linux carries the parent's peak
+# over fork and exec, so under a large pytest process it would report pytest's memory.
 MEASURED = """
-import atexit, resource, runpy, sys
-atexit.register(lambda: print(f"peak-rss-kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr))
+import atexit, re, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        print("peak-rss-kib=" + re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1), file=sys.stderr)
+atexit.register(peak)
 sys.argv = ["webinar-ops", *sys.argv[1:]]
 runpy.run_module("webinar_ops", run_name="__main__")
 """
