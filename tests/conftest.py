@@ -67,6 +67,18 @@ def run(workdir: Path):
 
 
 @pytest.fixture
+def write(workdir: Path):
+    """Write a file into the project folder, byte for byte (str is written as UTF-8)."""
+
+    def write(content: str | bytes, name: str = "people.csv") -> Path:
+        path = workdir / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return write
+
+
+@pytest.fixture
 def settings(workdir: Path) -> Settings:
     return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY)
 

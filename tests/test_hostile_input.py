@@ -55,18 +55,6 @@ TEMPLATE_SYNTAX = ["{{ 7*7 }}", "{% for x in range(3) %}x{% endfor %}", "{{ cycl
 
 
 @pytest.fixture
-def write(workdir: Path):
-    """Write a file into the project folder, byte for byte (str is written as UTF-8)."""
-
-    def write(content: str | bytes, name: str = "people.csv") -> Path:
-        path = workdir / name
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        return path
-
-    return write
-
-
-@pytest.fixture
 def webinar(store):
     return save(store, SAMPLE_DEFINITION)
 

@@ -49,18 +49,6 @@ FIVE_ROWS_FIXED = (
 
 
 @pytest.fixture
-def write(workdir: Path):
-    """Write a CSV into the project folder, byte for byte (str is written as UTF-8)."""
-
-    def write(content: str | bytes, name: str = "people.csv") -> Path:
-        path = workdir / name
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        return path
-
-    return write
-
-
-@pytest.fixture
 def webinar(store, sample):
     return store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", NOW).record
 

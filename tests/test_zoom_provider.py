@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import SAMPLE_DEFINITION, TEST_SECRET_KEY
+from conftest import SAMPLE_DEFINITION
+from test_zoom import zoom_settings
 
-from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import OperationError
 from webinar_ops.fakezoom import FakeZoom
@@ -27,23 +27,6 @@ FUTURE = {'start = "2021-04-30 15:00"': 'start = "2031-04-30 15:00"'}
 def zoom():
     with FakeZoom(plan="business", seed=7) as fake:
         yield fake
-
-
-def settings_for(fake: FakeZoom, folder: Path, **overrides) -> Settings:
-    env = fake.environment()
-    values = {
-        "db_path": folder / "zoom.db",
-        "provider": "zoom",
-        "secret_key": TEST_SECRET_KEY,
-        "zoom_account_id": env["ZOOM_ACCOUNT_ID"],
-        "zoom_client_id": env["ZOOM_CLIENT_ID"],
-        "zoom_client_secret": env["ZOOM_CLIENT_SECRET"],
-        "zoom_api_base_url": env["ZOOM_API_BASE_URL"],
-        "zoom_oauth_url": env["ZOOM_OAUTH_URL"],
-        "zoom_plan": env["ZOOM_PLAN"],
-        **overrides,
-    }
-    return Settings(**values)
 
 
 def webinar_at_zoom(store: Store, folder: Path, people: int, replacements: dict | None = None):
@@ -63,7 +46,7 @@ def webinar_at_zoom(store: Store, folder: Path, people: int, replacements: dict 
 
 
 def test_a_first_sync_creates_the_webinar_and_registers_everyone_once(zoom, tmp_path):
-    settings = settings_for(zoom, tmp_path)
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 1000)
         report = sync_webinar(store, load_provider("zoom", settings, store), webinar, NOW)
@@ -91,7 +74,7 @@ def test_a_first_sync_creates_the_webinar_and_registers_everyone_once(zoom, tmp_
 
 
 def test_a_second_sync_sends_no_registration(zoom, tmp_path):
-    settings = settings_for(zoom, tmp_path)
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 40)
         provider = load_provider("zoom", settings, store)
@@ -104,7 +87,7 @@ def test_a_second_sync_sends_no_registration(zoom, tmp_path):
 
 
 def test_someone_who_signed_up_on_zooms_page_is_pulled_in_not_registered_again(zoom, tmp_path):
-    settings = settings_for(zoom, tmp_path)
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 3)
         provider = load_provider("zoom", settings, store)
@@ -122,7 +105,7 @@ def test_someone_who_signed_up_on_zooms_page_is_pulled_in_not_registered_again(z
 
 def test_faults_lose_nobody_and_register_nobody_twice(zoom, tmp_path):
     zoom.set_faults(error_rate=0.1, drop_rate=0.05, lost_batch_next=2)
-    settings = settings_for(zoom, tmp_path)
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 300)
         report = sync_webinar(store, load_provider("zoom", settings, store), webinar, NOW)
@@ -135,7 +118,7 @@ def test_faults_lose_nobody_and_register_nobody_twice(zoom, tmp_path):
 
 def test_a_faster_client_than_the_plan_waits_out_the_429s(tmp_path):
     with FakeZoom(plan="free") as slow_zoom:
-        settings = settings_for(slow_zoom, tmp_path, zoom_plan="pro")
+        settings = zoom_settings(slow_zoom, tmp_path / "zoom.db", zoom_plan="pro")
         with Store.open(settings.db_path) as store:
             webinar = webinar_at_zoom(store, tmp_path, 90)
             report = sync_webinar(store, load_provider("zoom", settings, store), webinar, NOW)
@@ -145,7 +128,7 @@ def test_a_faster_client_than_the_plan_waits_out_the_429s(tmp_path):
 
 
 def test_an_expired_token_is_replaced_once(zoom, tmp_path):
-    settings = settings_for(zoom, tmp_path)
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 60)
         provider = load_provider("zoom", settings, store)
@@ -160,7 +143,7 @@ def test_an_expired_token_is_replaced_once(zoom, tmp_path):
 
 
 def test_a_wrong_secret_is_a_clear_error_that_repeats_no_secret(zoom, tmp_path):
-    settings = settings_for(zoom, tmp_path, zoom_client_secret="not-the-secret-0000")
+    settings = zoom_settings(zoom, tmp_path / "zoom.db", zoom_client_secret="not-the-secret-0000")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 1)
         with pytest.raises(OperationError) as refused:
@@ -171,7 +154,7 @@ def test_a_wrong_secret_is_a_clear_error_that_repeats_no_secret(zoom, tmp_path):
 
 
 def test_an_unknown_host_is_explained(zoom, tmp_path):
-    settings = settings_for(zoom, tmp_path, zoom_user_id="nobody@example.org")
+    settings = zoom_settings(zoom, tmp_path / "zoom.db", zoom_user_id="nobody@example.org")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 1)
         with pytest.raises(OperationError, match="ZOOM_USER_ID") as refused:
@@ -197,7 +180,7 @@ def webinar_created_on_zoom(zoom: FakeZoom) -> dict:
 
 def test_registering_for_a_webinar_without_registration_says_what_to_set(zoom, tmp_path):
     existing = webinar_created_on_zoom(zoom)
-    settings = settings_for(zoom, tmp_path)
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         provider = load_provider("zoom", settings, store)
         [result] = provider.register(str(existing["id"]), [Applicant("ana@example.org", "Ana")], approve=True)
@@ -210,7 +193,7 @@ def test_registering_for_a_webinar_without_registration_says_what_to_set(zoom, t
 def test_attaching_to_an_existing_webinar_updates_it_once(zoom, tmp_path):
     existing = webinar_created_on_zoom(zoom)
     zoom.clear_requests()
-    settings = settings_for(zoom, tmp_path)
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         webinar = webinar_at_zoom(store, tmp_path, 2, {'webinar_id = "create"': f'webinar_id = "{existing["id"]}"'})
         provider = load_provider("zoom", settings, store)

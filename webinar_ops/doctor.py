@@ -9,6 +9,7 @@ provider's or transport's own error when something is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sqlite3
 import stat
@@ -114,18 +115,10 @@ def _check_migrations(db: Database) -> Finding:
     return Finding("migrations", True, f"all {len(known)} applied")
 
 
-class _read_only:
-    """A read-only connection that is closed afterwards (sqlite3's own context manager
-    only ends a transaction)."""
-
-    def __init__(self, path: Path):
-        self.connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.connection
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.connection.close()
+def _read_only(path: Path) -> contextlib.closing[sqlite3.Connection]:
+    """A read-only connection, closed at the end of the `with` (sqlite3's own context
+    manager only ends a transaction)."""
+    return contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5))
 
 
 def providers_in_use(settings: Settings) -> list[str]:

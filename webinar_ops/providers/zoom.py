@@ -333,15 +333,12 @@ class ZoomProvider:
         """Look for a webinar whose create went unanswered. Zoom may still be working on a
         request the client gave up on, so keep looking for twice the answer timeout before
         concluding that it never arrived."""
-        settle = 2 * self.client.read_timeout
-        waited, pause = 0.0, 0.25
-        while True:
-            found = self._find_created(body)
-            if found or waited >= settle:
-                return found
-            time.sleep(pause)
-            waited += pause
-            pause = min(pause * 2, settle - waited) or pause
+        deadline = time.monotonic() + 2 * self.client.read_timeout
+        pause = 0.25
+        while not (found := self._find_created(body)) and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(pause, left))
+            pause *= 2
+        return found
 
     def _find_created(self, body: dict) -> dict | None:
         listing = _json(self.client.call("GET", f"/users/{self.user_id}/webinars", "medium", params={"page_size": 300}))
