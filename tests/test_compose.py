@@ -705,6 +705,20 @@ def test_an_organisers_template_cannot_leave_the_sandbox(store, settings, organi
     assert not (organiser_folder / "PWNED").exists()
 
 
+def test_a_filter_given_a_value_it_cannot_take_is_the_templates_error_with_its_line(store, settings, organiser_folder):
+    (organiser_folder / "mytemplates" / "reminder.txt").write_text(
+        "Dear {{ person.first_name }},\n{{ join_url | length }}\n"
+    )
+    composer = own_templates(store, settings, organiser_folder)
+
+    with pytest.raises(TemplateRefused, match=r"reminder\.txt") as refused:
+        composer.message_bytes(reminder(), person(join_url=None), AN_HOUR_BEFORE)
+
+    [problem] = refused.value.problems
+    assert problem.line == 2
+    assert "NoneType" in str(problem)
+
+
 def test_an_organisers_template_cannot_include_files_outside_the_template_folders(store, settings, organiser_folder):
     for outside in ("../variant.toml", "../../data/webinars/undesa-snu-session-5.toml", "/etc/passwd"):
         (organiser_folder / "mytemplates" / "reminder.txt").write_text(f'{{% include "{outside}" %}}\n')

@@ -211,10 +211,10 @@ class RefusesFor:
     def __exit__(self, *exc_info: object) -> None:
         self.inner.__exit__(*exc_info)
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
+    def send(self, sender: str, recipient: str, message: bytes, while_waiting=None) -> None:
         if recipient == self.refused:
             raise TemporaryFailure("451 4.7.1 greylisted, try again later")
-        self.inner.send(sender, recipient, message)
+        self.inner.send(sender, recipient, message, while_waiting)
 
 
 # -- planning: what each registrant gets ---------------------------------------------------

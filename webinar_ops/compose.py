@@ -18,9 +18,9 @@ import re
 import textwrap
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -34,7 +34,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, nodes, selec
 from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from webinar_ops import times, tokens, validate
+from webinar_ops import mime, stencil, times, tokens, validate
 from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
@@ -48,6 +48,9 @@ SANDBOX_FIX = (
     "templates render in a sandbox: use only the values they are given, such as {{ person.first_name }}, "
     "{{ join_url }} and {{ webinar.title }}"
 )
+FRAME_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+FRAME_BODIES = {"text/plain": "text", "text/html": "html", "text/calendar": "calendar", "application/ics": "attachment"}
+FRAME_SEED = "f" * 32  # as long as a real boundary seed, so the frame folds as a real mail does
 INCLUDE_FIX = "include templates by their name in the organiser's folder or the default one, such as _details.txt"
 
 
@@ -146,7 +149,7 @@ def _syntax_problem(exc: TemplateSyntaxError, where: str) -> Problem:
     return Problem(where, exc.message or "syntax error", line=exc.lineno, fix="check the {{ }} and {% %} tags there")
 
 
-def _refusal(exc: TemplateError, template: str, join_url: str | None) -> TemplateRefused:
+def _refusal(exc: Exception, template: str, join_url: str | None) -> TemplateRefused:
     """A rendering error as the organiser's problem, at the template's file and line. The
     text never carries the reader's join link (`{% include join_url %}` would name it)."""
     if isinstance(exc, TemplateSyntaxError):
@@ -157,12 +160,16 @@ def _refusal(exc: TemplateError, template: str, join_url: str | None) -> Templat
         fix = SANDBOX_FIX
         if isinstance(exc, TemplateNotFound):
             what, fix = _not_found(str(exc.name)), INCLUDE_FIX
-        elif isinstance(exc, SecurityError) or "'_" in (exc.message or ""):  # also an attribute of what it refused
-            what = f"{(exc.message or '').rstrip('.')}: it reaches into Python's internals, which the sandbox refuses"
+        elif isinstance(exc, SecurityError) or "'_" in _message(exc):  # also an attribute of what it refused
+            what = f"{_message(exc).rstrip('.')}: it reaches into Python's internals, which the sandbox refuses"
         else:
-            what = exc.message or type(exc).__name__
+            what = _message(exc) or type(exc).__name__
         problem = Problem(where, tokens.conceal(what, join_url), line=line, fix=fix)
     return TemplateRefused(f"The template {template} cannot be rendered:", [problem])
+
+
+def _message(exc: Exception) -> str:
+    return (exc.message if isinstance(exc, TemplateError) else str(exc)) or ""
 
 
 class Composer:
@@ -175,6 +182,8 @@ class Composer:
         self.sender_name, self.sender_address = settings.sender
         self.reply_to = _reply_contact(self.definition.contacts, settings.mail_reply_to)
         self._shared = self._shared_context()
+        self._frames: dict[tuple[str, str], mime.Frame] = {}
+        self._stencils: dict[tuple, tuple[stencil.Stencil, ...] | None] = {}
 
     @cached_property
     def invites(self) -> InviteBuilder:
@@ -206,7 +215,37 @@ class Composer:
             html = self.env.get_template(name).render(context)
         except TemplateError as exc:
             raise _refusal(exc, name, context["join_url"]) from exc
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:  # a filter given the wrong value
+            raise _refusal(exc, name, context["join_url"]) from exc
         return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
+
+    def fast_render(
+        self, template: str, registrant: dict, now: datetime, offset_minutes: int | None = None
+    ) -> Rendered:
+        """The same words as `render`, from this kind of reader's stencils where the templates
+        allow (see stencil.py): a wave renders each template once per kind of reader."""
+        personal = self._personal(registrant, now, offset_minutes)
+        stencils = self._stencils_for(template, personal)
+        if stencils is None:
+            return self.render(template, registrant, now, offset_minutes)
+        values = stencil.reader_values(personal)
+        subject, text, html = (s.fill(values) for s in stencils)
+        return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
+
+    def _stencils_for(self, template: str, personal: dict) -> tuple[stencil.Stencil, ...] | None:
+        key = (template, stencil.kind_of_reader(personal))
+        if key not in self._stencils:
+            self._stencils[key] = self._make_stencils(template, {**self._shared, **personal})
+        return self._stencils[key]
+
+    def _make_stencils(self, template: str, context: dict) -> tuple[stencil.Stencil, ...] | None:
+        made = []
+        for name in (f"{template}.subject.txt", f"{template}.txt", f"{template}.html"):
+            try:
+                made.append(stencil.make_stencil(self.env, name, self.env.get_template(name).render, context))
+            except TemplateError:
+                return None  # rendered per reader, where the error is reported as it should be
+        return None if None in made else tuple(made)
 
     def _shared_context(self) -> dict[str, Any]:
         d = self.definition
@@ -270,41 +309,110 @@ class Composer:
     # -- the message --------------------------------------------------------------------
 
     def message(self, delivery: dict, registrant: dict, now: datetime) -> EmailMessage:
-        """The complete mail for one delivery row, with its stored Message-ID."""
+        """The complete mail for one delivery row, with its stored Message-ID, built by the
+        email package: the reference that `message_bytes` matches byte for byte."""
         words = self.render(delivery["template"], registrant, now, delivery.get("offset_minutes"))
+        return self._assemble(
+            to=_address(_full_name(registrant), _recipient(registrant["email"])),
+            subject=words.subject,
+            date=format_datetime(now),
+            message_id=delivery["message_id"],
+            bodies=(words.text, words.html, self._invite(registrant, now, self.invites.invite)),
+        )
+
+    def message_bytes(self, delivery: dict, registrant: dict, now: datetime) -> bytes:
+        """The message as sent over SMTP (CRLF line ends): the bytes of `message`, written
+        fast from this revision's frame (see mime.py)."""
+        words = self.fast_render(delivery["template"], registrant, now, delivery.get("offset_minutes"))
+        to = _address(_full_name(registrant), _recipient(registrant["email"]))
+        text_encoding, text = mime.encode_text(words.text)
+        html_encoding, html = mime.encode_text(words.html)
+        invite = mime.base64_body(self._invite(registrant, now, self.invites.fast_invite))
+        return self._frame(text_encoding, html_encoding).fill(
+            {
+                "to": mime.header_line("To", to),
+                "subject": mime.header_line("Subject", words.subject),
+                "date": mime.header_line("Date", format_datetime(now)),
+                "message_id": mime.header_line("Message-ID", delivery["message_id"]),
+                "seed": _boundary_seed(delivery["message_id"]).encode("ascii"),
+                "text": text,
+                "html": html,
+                "calendar": invite,
+                "attachment": invite,
+            }
+        )
+
+    def _assemble(
+        self,
+        to: Address,
+        subject: str,
+        date: str,
+        message_id: str,
+        bodies: tuple[str, str, bytes],
+        encodings: tuple[str | None, str | None] = (None, None),
+        seed: str | None = None,
+    ) -> EmailMessage:
+        text, html, invite = bodies
         message = EmailMessage(policy=policy.SMTP)
         message["From"] = _address(self.sender_name, self.sender_address)
-        message["To"] = _address(_full_name(registrant), _recipient(registrant["email"]))
+        message["To"] = to
         if self.reply_to:
             message["Reply-To"] = _address(*self.reply_to)
-        message["Subject"] = words.subject
-        message["Date"] = format_datetime(now)
-        message["Message-ID"] = delivery["message_id"]
+        message["Subject"] = subject
+        message["Date"] = date
+        message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
         message["List-Unsubscribe"] = f"<{self._unsubscribe_mailto()}>"
-        invite = self._invite(registrant, words, now)
-        message.set_content(words.text)
-        message.add_alternative(words.html, subtype="html")
+        message.set_content(text, cte=encodings[0])
+        message.add_alternative(html, subtype="html", cte=encodings[1])
         message.add_alternative(
             invite.decode("utf-8"), subtype="calendar", cte="base64", params={"method": "REQUEST", "name": "invite.ics"}
         )
         message.add_attachment(
             invite, maintype="application", subtype="ics", filename="invite.ics", params={"name": "invite.ics"}
         )
-        _stable_boundaries(message, delivery["message_id"])
+        _stable_boundaries(message, seed or _boundary_seed(message_id))
         return message
 
-    def message_bytes(self, delivery: dict, registrant: dict, now: datetime) -> bytes:
-        """The message as sent over SMTP: CRLF line ends."""
-        return self.message(delivery, registrant, now).as_bytes(policy=policy.SMTP)
+    def _frame(self, text_encoding: str, html_encoding: str) -> mime.Frame:
+        """This revision's message with slots, for one choice of the text parts' encodings."""
+        key = (text_encoding, html_encoding)
+        if key not in self._frames:
+            self._frames[key] = self._make_frame(text_encoding, html_encoding)
+        return self._frames[key]
+
+    def _make_frame(self, text_encoding: str, html_encoding: str) -> mime.Frame:
+        date = format_datetime(FRAME_DATE)
+        message = self._assemble(
+            to=Address(username="frame-to", domain="frame.invalid"),
+            subject="frame-subject",
+            date=date,
+            message_id="<frame-message-id@frame.invalid>",
+            bodies=("", "", b""),
+            encodings=(text_encoding, html_encoding),
+            seed=FRAME_SEED,
+        )
+        for part in message.walk():
+            if not part.is_multipart():
+                part.set_payload(f"frame-{FRAME_BODIES[part.get_content_type()]}\n")
+        slots = {
+            "to": b"To: frame-to@frame.invalid\r\n",
+            "subject": b"Subject: frame-subject\r\n",
+            "date": f"Date: {date}\r\n".encode("ascii"),
+            "message_id": b"Message-ID: <frame-message-id@frame.invalid>\r\n",
+            "seed": FRAME_SEED.encode("ascii"),
+            **{name: f"frame-{name}\r\n".encode("ascii") for name in FRAME_BODIES.values()},
+        }
+        return mime.Frame(message.as_bytes(policy=policy.SMTP), slots, once=frozenset(slots) - {"seed"})
 
     def _join_link(self, registrant: dict) -> str | None:
         """The person's own join link, else the webinar's: links come from the provider, so
         one that is not a plain http(s) link (a line break, markup, `javascript:`) is dropped."""
         return _plain_link(registrant.get("join_url")) or _plain_link(self.webinar.join_url)
 
-    def _invite(self, registrant: dict, words: Rendered, now: datetime) -> bytes:
+    def _invite(self, registrant: dict, now: datetime, write: Callable[..., bytes]) -> bytes:
+        """The person's invite, written by `write` (InviteBuilder.invite or .fast_invite)."""
         join_url = self._join_link(registrant)
         description = f"Join: {join_url}\n\n" if join_url else ""
         description += f"{times.format_span(self.definition.start, self.definition.end, self.definition.time_zone)}"
@@ -312,17 +420,20 @@ class Composer:
             f"\n{item['time']}  {item['title']}" + "".join(f"\n    {s}" for s in item["speakers"])
             for item in self._shared["agenda"]
         )
-        return self.invites.invite(registrant["email"], _full_name(registrant), join_url, description, now)
+        return write(registrant["email"], _full_name(registrant), join_url, description, now)
 
     def _unsubscribe_mailto(self) -> str:
         address = self.reply_to[1] if self.reply_to else self.sender_address
         return f"mailto:{address}?subject={quote('Unsubscribe ' + self.webinar.slug)}"
 
 
-def _stable_boundaries(message: EmailMessage, message_id: str) -> None:
-    """Boundaries derived from the Message-ID, so the same mail always has the same bytes
-    (the email package would pick random ones)."""
-    seed = uuid.uuid5(uuid.NAMESPACE_URL, message_id).hex
+def _boundary_seed(message_id: str) -> str:
+    """32 hex digits derived from the Message-ID, so the same mail always has the same
+    boundaries (the email package would pick random ones)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, message_id).hex
+
+
+def _stable_boundaries(message: EmailMessage, seed: str) -> None:
     for depth, part in enumerate(p for p in message.walk() if p.is_multipart()):
         part.set_boundary(f"=_{seed}_{depth}")
 

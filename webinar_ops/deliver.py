@@ -9,6 +9,10 @@ accepts that one message, so a crash duplicates at most the message in flight. W
 database refuses a write (disk full, read-only), sending stops, and this process sends
 nothing more until what it did is recorded (`Unrecorded`).
 
+While the mail server considers one message, the next is composed (the transport's
+`while_waiting`): a server takes longer to accept a message than we take to compose one, so
+a wave costs little more than its SMTP conversation. A draft that is not sent is dropped.
+
 Temporary failures (4xx, a dropped connection) are retried with exponential backoff and
 jitter until the mail would be too late; permanent failures (5xx) are recorded with the
 server's words and never retried on their own.
@@ -23,6 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from webinar_ops import times, tokens
@@ -129,13 +134,47 @@ def send_due(
                 batch = claim(store, clock(), CLAIM_BATCH, kind)
                 if not batch:
                     break
-                _send_batch(store, settings, transport, composers, batch, clock, stop, report, retry_delay)
+                drafts = Drafts(composers, _registrants(store, [row["registrant_id"] for row in batch]), clock)
+                _send_batch(store, settings, transport, drafts, batch, clock, stop, report, retry_delay)
             except StoreUnavailable as exc:
                 held.hold(batch)
                 raise StoreUnavailable(f"Sending stopped: {exc}") from exc
             if report.stopped:
                 break
     return report
+
+
+class Drafts:
+    """The messages of one claimed batch: each composed ahead, while the mail server
+    considers the one before it, or when it is needed."""
+
+    def __init__(self, composers: Composers, people: dict[int, dict], clock: Callable[[], datetime]):
+        self.composers = composers
+        self.people = people
+        self.clock = clock
+        self._drafts: dict[int, bytes | Exception] = {}
+
+    def composer(self, delivery: dict) -> Composer:
+        return self.composers.for_webinar(delivery["webinar_id"])
+
+    def prepare(self, delivery: dict) -> None:
+        """Compose this delivery's message now. Never raises: what composing raised is kept,
+        to be raised by `take`, because this runs inside another message's send."""
+        try:
+            registrant = self.people[delivery["registrant_id"]]
+            draft = self.composer(delivery).message_bytes(delivery, registrant, self.clock())
+        except Exception as exc:  # raised again by take(), for this delivery alone
+            draft = exc
+        self._drafts[delivery["id"]] = draft
+
+    def take(self, delivery: dict) -> bytes:
+        """This delivery's message; raises what composing it raised (TemplateRefused, ValueError)."""
+        if delivery["id"] not in self._drafts:
+            self.prepare(delivery)
+        draft = self._drafts.pop(delivery["id"])
+        if isinstance(draft, Exception):
+            raise draft
+        return draft
 
 
 class Unrecorded:
@@ -215,29 +254,28 @@ def _send_batch(
     store: Store,
     settings: Settings,
     transport: Transport,
-    composers: Composers,
+    drafts: Drafts,
     batch: list[dict],
     clock: Callable[[], datetime],
     stop: threading.Event | None,
     report: WaveReport,
     retry_delay: Callable[[int], timedelta],
 ) -> None:
-    people = _registrants(store, [row["registrant_id"] for row in batch])
     sender = settings.sender[1]
     for position, delivery in enumerate(batch):
         if stop and stop.is_set():
             release(store, batch[position:])
             return
         now = clock()
-        registrant = people[delivery["registrant_id"]]
-        composer = composers.for_webinar(delivery["webinar_id"])
+        registrant = drafts.people[delivery["registrant_id"]]
+        composer = drafts.composer(delivery)
         verdict = _verdict(delivery, composer.webinar, registrant, now)
         if verdict:
             _close(store, delivery, *verdict, now)
             setattr(report, verdict[0], getattr(report, verdict[0]) + 1)
             continue
         try:
-            message = composer.message_bytes(delivery, registrant, now)
+            message = drafts.take(delivery)
         except TemplateRefused as exc:
             release(store, batch[position:])
             raise OperationError(f"Sending stopped: {exc}\nNothing was sent from it; mend the template.") from exc
@@ -245,8 +283,9 @@ def _send_batch(
             _fail(store, delivery, f"not sent: {exc}", now)
             report.failed += 1
             continue
+        compose_next = partial(drafts.prepare, batch[position + 1]) if position + 1 < len(batch) else None
         try:
-            _send(transport, sender, registrant, message)
+            _send(transport, sender, registrant, message, compose_next)
         except TransportConfigError as exc:
             release(store, batch[position:])
             raise OperationError(f"Sending stopped: {exc}. Nothing more was sent; fix the mail settings.") from exc
@@ -274,11 +313,13 @@ def _send_batch(
         _renew_lease_if_needed(store, batch[position + 1 :], clock())
 
 
-def _send(transport: Transport, sender: str, registrant: dict, message: bytes) -> None:
+def _send(
+    transport: Transport, sender: str, registrant: dict, message: bytes, while_waiting: Callable[[], None] | None
+) -> None:
     """Hand one message to the transport. A failure's text never carries the recipient's join
     link, which a mail server may quote when it refuses the message (a URL block list)."""
     try:
-        transport.send(sender, registrant["email"], message)
+        transport.send(sender, registrant["email"], message, while_waiting)
     except (TemporaryFailure, PermanentFailure, TransportConfigError) as exc:
         concealed = tokens.conceal(str(exc), registrant.get("join_url"))
         if concealed == str(exc):

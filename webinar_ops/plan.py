@@ -29,6 +29,7 @@ asked for, so they neither block nor duplicate the scheduled mails.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,6 +40,7 @@ from webinar_ops.store import Store, WebinarRecord
 CONFIRMATION = "confirmation"
 REMINDER = "reminder"
 TEMPLATES = (CONFIRMATION, REMINDER)
+PAGE = 1000  # rows read at a time: planning a webinar of any size holds no more than this
 
 
 @dataclass
@@ -81,24 +83,32 @@ def plan_upcoming(store: Store, now: datetime, domain: str) -> dict[str, PlanRep
     return {w.slug: plan_webinar(store, w, now, domain) for w in store.webinars() if w.definition.end > now}
 
 
-def _eligible(store: Store, webinar: WebinarRecord) -> list[dict]:
-    return store.registrants(webinar.id, "status = 'approved' AND provider_registrant_id IS NOT NULL")
+def _eligible(store: Store, webinar: WebinarRecord, without: str | None = None) -> Iterator[list[dict]]:
+    """The webinar's approved people that the provider has registered, a page at a time, by
+    address; only those with no `without` mail yet, if given."""
+    missing = "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind = :kind)"
+    sql = f"""
+        SELECT r.* FROM registrants r
+        WHERE r.webinar_id = :webinar AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+          AND r.email > :after {missing if without else ""}
+        ORDER BY r.email LIMIT {PAGE}
+    """
+    after = ""
+    while page := list(store.db.query(sql, {"webinar": webinar.id, "after": after, "kind": without})):
+        yield page
+        after = page[-1]["email"]
 
 
 def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> tuple[int, int]:
-    planned = {
-        (row["registrant_id"], row["kind"])
-        for row in store.db.query("SELECT registrant_id, kind FROM deliveries WHERE webinar_id = ?", [webinar.id])
-    }
+    created = skipped = 0
     wanted = [(CONFIRMATION, None), *((reminder_kind(o), o) for o in webinar.definition.reminder_offsets)]
-    rows = [
-        _new_row(webinar, registrant, kind, offset, now, domain)
-        for registrant in _eligible(store, webinar)
-        for kind, offset in wanted
-        if (registrant["id"], kind) not in planned
-    ]
-    store.db["deliveries"].insert_all(rows, batch_size=1000)
-    return len(rows), sum(row["state"] == "skipped" for row in rows)
+    for kind, offset in wanted:
+        for people in _eligible(store, webinar, without=kind):
+            rows = [_new_row(webinar, registrant, kind, offset, now, domain) for registrant in people]
+            store.db["deliveries"].insert_all(rows, batch_size=PAGE)
+            created += len(rows)
+            skipped += sum(row["state"] == "skipped" for row in rows)
+    return created, skipped
 
 
 def _new_row(
@@ -174,17 +184,14 @@ def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datet
 def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Someone cancelled (or denied, or pending) and approved again gets the mail still to
     come: the rows skipped for their registration's state are planned afresh."""
-    rows = list(
-        store.db.query(
-            """
-            SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
-            WHERE d.webinar_id = ? AND d.state = 'skipped' AND d.reason LIKE 'registration %'
-              AND d.kind NOT LIKE 'manual-%' AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
-            """,
-            [webinar.id],
-        )
-    )
-    for row in rows:
+    sql = """
+        SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
+        WHERE d.webinar_id = :webinar AND d.state = 'skipped' AND d.reason LIKE 'registration %'
+          AND d.kind NOT LIKE 'manual-%' AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+    """
+    reopened = 0
+    for row in _rows(store, sql, {"webinar": webinar.id}):
+        reopened += 1
         offset = None if row["offset_minutes"] is None else timedelta(minutes=row["offset_minutes"])
         due = now if offset is None else webinar.definition.start - offset
         reason = _skip_reason(webinar, row, offset, due, now)
@@ -199,29 +206,39 @@ def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetim
                 "updated_at": times.iso_utc(now),
             },
         )
-    return len(rows)
+    return reopened
 
 
 def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Rule f: unsent mail takes the webinar's new time and revision. A reminder skipped
     under rule b is weighed again against its new due time."""
-    rows = list(
-        store.db.query(
-            """
-            SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
-            WHERE d.webinar_id = ?
-              AND (d.state = 'pending' OR (d.state = 'skipped' AND d.reason LIKE 'it fell due%'))
-            """,
-            [webinar.id],
-        )
-    )
+    # Only rows of another revision or due time are read: when nothing moved, nothing is.
+    sql = """
+        SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
+        WHERE d.webinar_id = :webinar
+          AND (d.state = 'pending' OR (d.state = 'skipped' AND d.reason LIKE 'it fell due%'))
+          AND (d.revision != :revision OR (d.offset_minutes IS NOT NULL AND d.kind NOT LIKE 'manual-%'
+               AND d.due_at != strftime('%Y-%m-%dT%H:%M:%SZ', :start, -d.offset_minutes || ' minutes')))
+    """
     moved = 0
-    for row in rows:
+    start = times.iso_utc(webinar.definition.start)
+    for row in _rows(store, sql, {"webinar": webinar.id, "revision": webinar.revision, "start": start}):
         changes = _moved(webinar, row, now)
         if changes:
             store.db["deliveries"].update(row["id"], {**changes, "updated_at": times.iso_utc(now)})
             moved += 1
     return moved
+
+
+def _rows(store: Store, sql: str, params: dict) -> Iterator[dict]:
+    """The rows `sql` selects, read a page at a time in id order (`d` is the deliveries table),
+    so that the caller may change each row as it goes."""
+    after = 0
+    while page := list(
+        store.db.query(f"{sql} AND d.id > :after ORDER BY d.id LIMIT {PAGE}", {**params, "after": after})
+    ):
+        yield from page
+        after = page[-1]["id"]
 
 
 def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
@@ -250,18 +267,19 @@ def plan_manual(
     """
     if template not in TEMPLATES:
         raise InputError(f"Unknown kind {template!r}: use one of {', '.join(TEMPLATES)}.")
-    people = _eligible(store, webinar)
+    pages = _eligible(store, webinar)
     if to is not None:
-        people = [p for p in people if p["email"] == to.strip().lower()]
-        if not people:
-            raise InputError(
-                f"{to} is not an approved registrant of {webinar.slug} registered with the provider "
-                f"(see `webinar-ops registrants list {webinar.slug}`; run `webinar-ops sync {webinar.slug}` first)."
-            )
+        pages = iter([[p for page in pages for p in page if p["email"] == to.strip().lower()]])
     kind = f"manual-{template}-{now:%Y%m%dT%H%M%S%fZ}"
-    rows = [_new_row(webinar, person, kind, None, now, domain) for person in people]
-    for row in rows:
-        row.update(template=template, state="pending", reason=None)
     with store.transaction():
-        store.db["deliveries"].insert_all(rows)
+        for people in pages:
+            rows = [{**_new_row(webinar, p, kind, None, now, domain), "template": template} for p in people]
+            for row in rows:
+                row.update(state="pending", reason=None)
+            store.db["deliveries"].insert_all(rows)
+            if to is not None and not rows:
+                raise InputError(
+                    f"{to} is not an approved registrant of {webinar.slug} registered with the provider "
+                    f"(see `webinar-ops registrants list {webinar.slug}`; run `webinar-ops sync {webinar.slug}` first)."
+                )
     return kind

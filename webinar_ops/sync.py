@@ -9,7 +9,8 @@ alone. Running it twice in a row changes nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from webinar_ops.errors import OperationError
 from webinar_ops.providers import Applicant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
 from webinar_ops.store import REGISTRANT_STATUSES, Store, WebinarRecord
 
+PULL_CHUNK = 500  # people taken in from the provider's list at a time
 Progress = Callable[[int, int], None]
 """Called with (people done so far, people to do) as a long sync advances."""
 
@@ -91,28 +93,35 @@ def register_waiting(
 ) -> None:
     """Register every active person the provider does not hold yet, batch by batch."""
     stamp = times.iso_utc(now)
-    waiting = store.registrants(
-        webinar.id,
-        "status IN ('pending', 'approved') AND provider_registrant_id IS NULL "
-        "AND (sync_retry_after IS NULL OR sync_retry_after <= ?)",
-        [stamp],
-    )
-    report.deferred = len(
-        store.registrants(
-            webinar.id,
-            "status IN ('pending', 'approved') AND provider_registrant_id IS NULL AND sync_retry_after > ?",
-            [stamp],
-        )
-    )
+    report.deferred = _count(store, f"{UNREGISTERED} AND sync_retry_after > ?", [webinar.id, stamp])
+    waiting = _count(store, DUE_FOR_REGISTRATION, [webinar.id, stamp])
     done = 0
     for status in ("approved", "pending"):
-        rows = [row for row in waiting if row["status"] == status]
-        for batch in chunks(rows, provider.batch_size):
-            results = _register_batch(provider, webinar, batch, approve=status == "approved")
-            _record_registrations(store, batch, results, now, report)
-            done += len(batch)
-            if progress:
-                progress(done, len(waiting))
+        for page in _waiting(store, webinar, status, stamp):
+            for batch in chunks(page, provider.batch_size):
+                results = _register_batch(provider, webinar, batch, approve=status == "approved")
+                _record_registrations(store, batch, results, now, report)
+                done += len(batch)
+                if progress:
+                    progress(done, waiting)
+
+
+UNREGISTERED = "webinar_id = ? AND provider_registrant_id IS NULL AND status IN ('pending', 'approved')"
+DUE_FOR_REGISTRATION = f"{UNREGISTERED} AND (sync_retry_after IS NULL OR sync_retry_after <= ?)"
+
+
+def _count(store: Store, where: str, params: list) -> int:
+    return store.db.execute(f"SELECT count(*) FROM registrants WHERE {where}", params).fetchone()[0]
+
+
+def _waiting(store: Store, webinar: WebinarRecord, status: str, stamp: str) -> Iterator[list[dict]]:
+    """The people of `status` due to be registered, a page at a time by address: a webinar
+    of any size costs one page of memory."""
+    sql = f"SELECT * FROM registrants WHERE {DUE_FOR_REGISTRATION} AND status = ? AND email > ? ORDER BY email LIMIT ?"
+    after = ""
+    while page := list(store.db.query(sql, [webinar.id, stamp, status, after, PULL_CHUNK])):
+        yield page
+        after = page[-1]["email"]
 
 
 def _register_batch(provider: Provider, webinar: WebinarRecord, batch: list[dict], approve: bool) -> list[Registration]:
@@ -189,33 +198,45 @@ def cancel_at_provider(store: Store, provider: Provider, webinar: WebinarRecord,
 def pull_registrants(
     store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, report: SyncReport
 ) -> None:
-    """Take in people who registered on the provider's side, and status changes made there."""
-    # Listed before the transaction opens: the provider may take seconds, and senders must
-    # not wait for the write lock meanwhile.
-    try:
-        listed = list(provider.registrants(webinar.provider_webinar_id))
-    except ProviderError as exc:
-        raise OperationError(f"{provider.name} would not list the registrants of {webinar.slug}: {exc}") from exc
-    known = {row["email"]: row for row in store.registrants(webinar.id)}
-    new_rows = []
+    """Take in people who registered on the provider's side, and status changes made there,
+    a chunk of the provider's list at a time (so a webinar of any size costs little memory)."""
+    listing = iter(provider.registrants(webinar.provider_webinar_id))
+    while True:
+        # Each chunk is listed before its transaction opens: the provider may take seconds,
+        # and senders must not wait for the write lock meanwhile.
+        try:
+            chunk = list(itertools.islice(listing, PULL_CHUNK))
+        except ProviderError as exc:
+            raise OperationError(f"{provider.name} would not list the registrants of {webinar.slug}: {exc}") from exc
+        if not chunk:
+            return
+        _take_in(store, webinar, chunk, now, report)
+
+
+def _take_in(store: Store, webinar: WebinarRecord, listed: list, now: datetime, report: SyncReport) -> None:
+    usable = {}
+    for remote in listed:
+        try:
+            email = validate.email_address(remote.email)
+        except ValueError:
+            report.failed.append((remote.email, "the provider holds an address webinar-ops cannot use"))
+            continue
+        if remote.status in REGISTRANT_STATUSES:
+            usable.setdefault(email, remote)
     with store.transaction():
-        for remote in listed:
-            try:
-                email = validate.email_address(remote.email)
-            except ValueError:
-                report.failed.append((remote.email, "the provider holds an address webinar-ops cannot use"))
-                continue
-            if remote.status not in REGISTRANT_STATUSES:
-                continue
-            row = known.get(email)
-            if row is None:
-                new_rows.append(_pulled_row(webinar, email, remote))
-                known[email] = new_rows[-1]
-            elif changes := _remote_changes(row, remote):
+        known = _known(store, webinar, list(usable))
+        new_rows = [_pulled_row(webinar, email, remote) for email, remote in usable.items() if email not in known]
+        for email, row in known.items():
+            if changes := _remote_changes(row, usable[email]):
                 store.update_registrant(row["id"], changes, now)
                 report.pulled_updated += 1
         store.add_registrants(new_rows, now)
-    report.pulled_new = len(new_rows)
+    report.pulled_new += len(new_rows)
+
+
+def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str, dict]:
+    marks = ", ".join("?" * len(emails))
+    return {row["email"]: row for row in store.registrants(webinar.id, f"email IN ({marks})", emails)} if emails else {}
 
 
 def _pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from webinar_ops.store import Store
 
 migrations = Migrations("local_provider")
+LISTING_PAGE = 300  # as Zoom's largest page
 
 
 @migrations()
@@ -109,15 +110,15 @@ class LocalProvider:
         return _registration(row)
 
     def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:
-        for row in self.db["local_registrants"].rows_where("webinar_id = ?", [webinar_id], order_by="email"):
-            yield RemoteRegistrant(
-                email=row["email"],
-                first_name=row["first_name"],
-                last_name=row["last_name"],
-                status=row["status"],
-                registrant_id=row["registrant_id"],
-                join_url=row["join_url"],
+        # A page at a time, like Zoom's listing: no cursor stays open while the caller writes.
+        after = ""
+        while page := list(
+            self.db["local_registrants"].rows_where(
+                "webinar_id = ? AND email > ?", [webinar_id, after], order_by="email", limit=LISTING_PAGE
             )
+        ):
+            after = page[-1]["email"]
+            yield from (_remote(row) for row in page)
 
     def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
         self.db.execute(
@@ -129,6 +130,17 @@ class LocalProvider:
     def _new_webinar_id(self) -> str:
         # Zoom webinar ids are 11 digits; looking alike keeps every provider's ids in one shape.
         return str(10_000_000_000 + secrets.randbelow(90_000_000_000))
+
+
+def _remote(row: dict) -> RemoteRegistrant:
+    return RemoteRegistrant(
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        status=row["status"],
+        registrant_id=row["registrant_id"],
+        join_url=row["join_url"],
+    )
 
 
 def _registration(row: dict) -> Registration:

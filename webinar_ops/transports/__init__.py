@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -45,8 +46,12 @@ class Transport(Protocol):
 
     def __exit__(self, *exc_info: object) -> None: ...
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
-        """Hand over one message, as bytes with CRLF line ends."""
+    def send(
+        self, sender: str, recipient: str, message: bytes, while_waiting: Callable[[], None] | None = None
+    ) -> None:
+        """Hand over one message, as bytes with CRLF line ends. A transport that waits for
+        the server's verdict on the message calls `while_waiting` (if given) once in that
+        wait; the sender composes its next message there. It never raises."""
         ...
 
 

@@ -13,6 +13,7 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,8 @@ class MaildirTransport:
     def __exit__(self, *exc_info: object) -> None:
         pass
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
+    def send(self, sender: str, recipient: str, message: bytes, while_waiting: Callable | None = None) -> None:
+        # A Maildir has no wait to fill: `while_waiting` is not called.
         name = f"{time.time_ns()}.P{os.getpid()}Q{next(_counter)}.{socket.gethostname()}"
         temporary, final = self.folder / "tmp" / name, self.folder / "new" / name
         try:

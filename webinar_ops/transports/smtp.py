@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from webinar_ops.transports import PermanentFailure, TemporaryFailure, TransportConfigError, TransportUnavailable
@@ -40,7 +41,7 @@ class SmtpTransport:
         self._username, self._password = username, password
         self.timeout = timeout
         self._tls = tls_context or ssl.create_default_context()
-        self._connection: smtplib.SMTP | None = None
+        self._connection: _Session | None = None
 
     def __enter__(self) -> SmtpTransport:
         return self
@@ -48,8 +49,11 @@ class SmtpTransport:
     def __exit__(self, *exc_info: object) -> None:
         self._disconnect(polite=True)
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
+    def send(
+        self, sender: str, recipient: str, message: bytes, while_waiting: Callable[[], None] | None = None
+    ) -> None:
         connection = self._connect()
+        connection.while_waiting = while_waiting
         try:
             refused = connection.sendmail(sender, [recipient], message)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -69,6 +73,8 @@ class SmtpTransport:
             # receiver tell the retry from a new mail.
             self._disconnect(polite=False)
             raise TemporaryFailure(f"connection lost: {_describe(exc)}") from None
+        finally:
+            connection.while_waiting = None
         if refused:
             code, reply = refused[recipient]
             raise _classify(code, reply)
@@ -81,24 +87,24 @@ class SmtpTransport:
         login = f"logged in as {self._username}" if self._username else "no login"
         return f"{self.host}:{self.port}, security {self.security}, {login}"
 
-    def _forget_if_closed(self, connection: smtplib.SMTP) -> None:
+    def _forget_if_closed(self, connection: _Session) -> None:
         # After a 421 smtplib has closed the socket itself; the next message must reconnect.
         if connection.sock is None:
             self._disconnect(polite=False)
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Session:
         if self._connection is None:
             self._connection = self._open()
         return self._connection
 
-    def _open(self) -> smtplib.SMTP:
+    def _open(self) -> _Session:
         """A new session: connected, secured as configured, logged in."""
         connection = None
         try:
             if self.security == "ssl":
-                connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls)
+                connection = _SslSession(self.host, self.port, timeout=self.timeout, context=self._tls)
             else:
-                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                connection = _Session(self.host, self.port, timeout=self.timeout)
             connection.ehlo()
             if self.security == "starttls":
                 connection.starttls(context=self._tls)
@@ -132,6 +138,24 @@ class SmtpTransport:
             connection.quit() if polite else connection.close()
         except (smtplib.SMTPException, OSError):
             connection.close()
+
+
+class _Session(smtplib.SMTP):
+    """An smtplib session that runs `while_waiting` once the message's data has gone out,
+    while the server considers it (smtplib has no hook between the two): a server takes
+    longer to accept a message than the sender takes to compose the next one."""
+
+    while_waiting: Callable[[], None] | None = None
+
+    def send(self, s: str | bytes) -> None:
+        super().send(s)
+        if self.while_waiting is not None and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            work, self.while_waiting = self.while_waiting, None
+            work()
+
+
+class _SslSession(_Session, smtplib.SMTP_SSL):
+    """The same, over implicit TLS (port 465)."""
 
 
 def _by_code(code: int, reply: bytes | str) -> Exception:

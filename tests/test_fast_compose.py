@@ -1,0 +1,296 @@
+"""The fast path writes the same bytes as the plain one.
+
+`Composer.message` builds a mail with the email package and icalendar: the reference.
+`Composer.message_bytes`, which the sender uses, writes it from a frame made once per
+revision (mime.py) and an invite stencil (invite.py). For every mail here, the two must be
+equal byte for byte: the same `now` gives the same Date and DTSTAMP, so nothing is left out.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+
+import icalendar.parser
+import pytest
+from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from webinar_ops import mime, stencil
+from webinar_ops.compose import Composer
+from webinar_ops.config import Settings
+from webinar_ops.definition import load_definition
+from webinar_ops.invite import InviteBuilder
+from webinar_ops.plan import plan_webinar
+from webinar_ops.providers import load_provider
+from webinar_ops.registrants import apply_import, plan_import
+from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.sync import sync_webinar
+
+AN_HOUR_BEFORE = datetime(2021, 4, 30, 5, 0, 17, 250_000, tzinfo=UTC)
+ZONES = [None, "", "Asia/Seoul", "Europe/Paris", "America/Los_Angeles", "Pacific/Chatham", "Asia/Kathmandu"]
+# One composer serves every example of a test, as it serves every mail of a wave.
+SAME_BYTES = hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+# Names as registrants write them, and as an attacker would: scripts, marks, quotes, specials.
+NAME_CHARACTERS = st.characters(
+    codec="utf-8", exclude_categories=("Cs", "Cc"), include_characters="\"'()<>@,;:\\.[]=?_-^ \t\r\n\u202e\u00a0"
+)
+
+
+@pytest.fixture
+def settings(workdir: Path) -> Settings:
+    return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY)
+
+
+@pytest.fixture
+def synced(store: Store, settings: Settings) -> WebinarRecord:
+    """The sample webinar, its 15 sample registrants registered (each with a personal link)
+    and their mail planned."""
+    record = save(store, SAMPLE_DEFINITION)
+    apply_import(store, record, plan_import(store, record, SAMPLE_CSV), NOW)
+    sync_webinar(store, load_provider("local", settings, store), store.webinar(SAMPLE_SLUG), NOW)
+    record = store.webinar(SAMPLE_SLUG)
+    plan_webinar(store, record, NOW, settings.mail_domain)
+    return record
+
+
+@pytest.fixture
+def composer(store: Store, settings: Settings) -> Composer:
+    return Composer(save(store, SAMPLE_DEFINITION), settings)
+
+
+def save(store: Store, path: Path) -> WebinarRecord:
+    return store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), "local", NOW).record
+
+
+def plain(composer: Composer, delivery: dict, registrant: dict, now: datetime) -> bytes:
+    return composer.message(delivery, registrant, now).as_bytes(policy=policy.SMTP)
+
+
+def assert_same_bytes(composer: Composer, delivery: dict, registrant: dict, now: datetime = AN_HOUR_BEFORE) -> None:
+    fast = composer.message_bytes(delivery, registrant, now)
+    reference = plain(composer, delivery, registrant, now)
+    if fast != reference:  # show the first differing lines, not two 20 KB blobs
+        pairs = zip(fast.split(b"\r\n"), reference.split(b"\r\n"), strict=False)
+        first = next((n, a, b) for n, (a, b) in enumerate(pairs) if a != b) if fast.count(b"\r\n") else None
+        pytest.fail(f"the fast message differs from the plain one at line {first}")
+
+
+def reminder(message_id: str = "<reminder-1h.amelie@webinars.example.org>") -> dict:
+    return {"template": "reminder", "offset_minutes": 60, "message_id": message_id}
+
+
+def person(**changes) -> dict:
+    row = {
+        "email": "amelie.laurent@example.org",
+        "first_name": "Amélie",
+        "last_name": "Laurent",
+        "time_zone": "Europe/Paris",
+        "status": "approved",
+        "join_url": "https://webinars.example.org/j/amelie-personal-join-token-0123456789",
+    }
+    return {**row, **changes}
+
+
+def test_every_planned_mail_of_the_sample_webinar_is_the_same_both_ways(store, synced, settings):
+    composer = Composer(synced, settings)
+    people = {row["id"]: row for row in store.registrants(synced.id)}
+    deliveries = list(store.db.query("SELECT * FROM deliveries ORDER BY id"))
+    assert {d["template"] for d in deliveries} == {"confirmation", "reminder"}
+
+    for delivery in deliveries:
+        assert_same_bytes(composer, delivery, people[delivery["registrant_id"]])
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("link", [None, "https://zoom.example.org/w/9?tk=a,b;c&x=1"])
+def test_each_zone_with_and_without_a_link_is_the_same_both_ways(composer, zone, link):
+    assert_same_bytes(composer, reminder(), person(time_zone=zone, join_url=link))
+    assert_same_bytes(composer, {**reminder(), "template": "confirmation", "offset_minutes": None}, person())
+
+
+@SAME_BYTES
+@given(
+    first=st.text(NAME_CHARACTERS, min_size=1, max_size=90),
+    last=st.none() | st.text(NAME_CHARACTERS, max_size=90),
+    local=st.from_regex(r"[a-z0-9][a-z0-9.+_-]{0,60}[a-z0-9]", fullmatch=True),
+    domain=st.sampled_from(["example.org", "a.b.example.museum", "x" * 60 + ".example.org"]),
+    zone=st.sampled_from(ZONES),
+    seconds=st.integers(min_value=0, max_value=10**6),
+)
+def test_any_registrant_gets_the_same_bytes_both_ways(composer, first, last, local, domain, zone, seconds):
+    registrant = person(first_name=first, last_name=last, email=f"{local}@{domain}", time_zone=zone)
+    now = AN_HOUR_BEFORE - timedelta(seconds=seconds)
+    try:
+        expected = plain(composer, reminder(), registrant, now)
+    except ValueError as refused:  # a row that cannot make a safe mail: the fast path refuses it too
+        with pytest.raises(ValueError, match=re.escape(str(refused))):
+            composer.message_bytes(reminder(), registrant, now)
+        return
+    assert composer.message_bytes(reminder(), registrant, now) == expected
+
+
+@pytest.mark.parametrize("name", ["=?utf-8?q?Ana?=", "Ana =?utf-8?b?QW5h?= Lima", "=?x", "O'Brien-Smith", "Ms. Ana"])
+def test_names_with_encoded_words_or_specials_are_the_same_both_ways(composer, name):
+    assert_same_bytes(composer, reminder(), person(first_name=name, last_name=None))
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "<reminder-1h.7f3a@webinars.example.org>",
+        f"<{'r' * 40}.{'a' * 30}@{'long-subdomain.' * 4}example.org>",
+    ],
+)
+def test_short_and_long_message_ids_are_the_same_both_ways(composer, message_id):
+    assert_same_bytes(composer, reminder(message_id), person())
+
+
+ENCODINGS = {
+    # template body -> the transfer encoding the email package chooses for it
+    "Dear {{ person.first_name }},\nSee you soon.\n": "7bit",
+    "Chère {{ person.first_name }},\nÀ bientôt.\n": "8bit",
+    "Réunion: {{ webinar.title | replace(' ', '_') }}\n": "quoted-printable",  # a long line, mostly ASCII
+    ("안녕하세요 {{ person.first_name }} 님, 곧 웨비나가 시작됩니다. 참가 링크는 아래에 있습니다. " * 3 + "\n")
+    * 12: "base64",
+}
+
+
+@pytest.mark.parametrize("body", ENCODINGS, ids=ENCODINGS.values())
+def test_each_transfer_encoding_of_the_text_parts_is_the_same_both_ways(store, settings, workdir, body):
+    folder = workdir / "organiser"
+    (folder / "own").mkdir(parents=True)
+    (folder / "own" / "reminder.txt").write_text(body, encoding="utf-8")
+    (folder / "own" / "reminder.html").write_text(f"<p>{body}</p>", encoding="utf-8")
+    definition_variant(folder, {"[reminders]": '[mail]\ntemplates = "own"\n\n[reminders]'})
+    composer = Composer(save(store, (folder / "variant.toml").relative_to(workdir)), settings)
+
+    raw = composer.message_bytes(reminder(), person(first_name="Ji-woo"), AN_HOUR_BEFORE)
+
+    text = next(
+        p for p in email.message_from_bytes(raw, policy=policy.default).walk() if p.get_content_subtype() == "plain"
+    )
+    assert text["Content-Transfer-Encoding"] == ENCODINGS[body]
+    assert_same_bytes(composer, reminder(), person(first_name="Ji-woo"))
+
+
+# -- the pieces, each against the email package or icalendar ---------------------------------
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400))
+def test_a_text_body_is_encoded_as_set_content_encodes_it(text):
+    part = EmailMessage(policy=policy.SMTP)
+    part.set_content(text)
+    headers, _, body = part.as_bytes(policy=policy.SMTP).partition(b"\r\n\r\n")
+
+    encoding, encoded = mime.encode_text(text)
+
+    assert f"Content-Transfer-Encoding: {encoding}".encode() in headers
+    assert encoded == body
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(name=st.text(NAME_CHARACTERS, max_size=80), local=st.from_regex(r"[a-z0-9.+_-]{1,40}", fullmatch=True))
+@example(name="=?utf-8?q?Ana?=", local="ana")  # an encoded word: the package decodes it
+@example(name="Ana Lima", local="ana")
+def test_a_to_header_is_written_as_the_email_package_writes_it(name, local):
+    message = EmailMessage(policy=policy.SMTP)
+    try:
+        address = Address(display_name=name, username=local.strip("."), domain="example.org")
+        message["To"] = address
+    except ValueError:  # the email package refuses it (a line break): nothing to compare
+        return
+    expected = message.as_bytes(policy=policy.SMTP).split(b"\r\n\r\n")[0] + b"\r\n"
+
+    assert mime.header_line("To", address) == expected
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=300))
+def test_a_calendar_line_is_folded_as_icalendar_folds_it(value):
+    line = f"DESCRIPTION:{value}"
+
+    assert mime.fold_ical_line(line) == icalendar.parser._foldline(line).encode("utf-8")
+
+
+@SAME_BYTES
+@given(
+    name=st.none() | st.text(NAME_CHARACTERS, max_size=80),
+    link=st.none() | st.sampled_from(["https://zoom.us/w/1?tk=x,y;z", "http://localhost:8080/j/abc^def"]),
+    description=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=600),
+    method=st.sampled_from(["REQUEST", "CANCEL"]),
+)
+def test_an_invite_from_the_stencil_is_the_invite_icalendar_writes(name, link, description, method):
+    builder = _builder()
+    arguments = ("ana@example.org", name, link, description, AN_HOUR_BEFORE, method)
+
+    assert builder.fast_invite(*arguments) == builder.invite(*arguments)
+
+
+def _builder() -> InviteBuilder:
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # London's clocks go forward that morning
+    return InviteBuilder(
+        uid="0b9f3c1e@webinar-ops",
+        sequence=2,
+        summary="Data governance, open data; and COVID-19 \\ recovery",
+        start=start,
+        end=start + timedelta(minutes=90),
+        time_zone="Europe/London",
+        organizer_email="jihyun.joung@un.org",
+        organizer_name="Ms. Jihyun (Jenny) Jeoung",
+    )
+
+
+# -- stencils: a template rendered once per kind of reader -----------------------------------
+
+WHAT_TEMPLATES_DO = {
+    # template -> whether a stencil can stand for it (the name is only printed or tested)
+    "Dear {{ person.first_name }},\n{{ join_url or 'no link yet' }}\n": True,
+    "{% if person.last_name %}Dear {{ person.first_name }} {{ person.last_name }}{% endif %}\n": True,
+    "{{ person.first_name if join_url else 'Hello' }} ({{ person.time_zone }})\n": True,
+    "Dear {{ person.first_name | upper }},\n": False,
+    "{% if person.first_name == 'Ana' %}Hola{% else %}Hello{% endif %}\n": False,
+    "{{ person.first_name ~ '!' }}\n": False,
+    "{% set name = person.first_name %}{{ name }}\n": False,
+    "{% macro hello(who) %}{{ who }}{% endmacro %}{{ hello(person.first_name) }}\n": False,
+    "{% filter upper %}{{ person.first_name }}{% endfilter %}\n": False,
+    "{{ person['first_name'] }}\n": False,
+    "{{ person.email | length }}\n": False,
+}
+
+
+@pytest.mark.parametrize("body", WHAT_TEMPLATES_DO, ids=range(len(WHAT_TEMPLATES_DO)))
+def test_a_stencil_stands_for_a_template_only_when_the_values_are_printed_whole(store, settings, workdir, body):
+    folder = workdir / "organiser"
+    (folder / "own").mkdir(parents=True)
+    (folder / "own" / "reminder.txt").write_text(body, encoding="utf-8")
+    definition_variant(folder, {"[reminders]": '[mail]\ntemplates = "own"\n\n[reminders]'})
+    composer = Composer(save(store, (folder / "variant.toml").relative_to(workdir)), settings)
+
+    assert stencil.prints_only(composer.env, "reminder.txt") is WHAT_TEMPLATES_DO[body]
+    for who in (person(), person(first_name="Ana", last_name=None, join_url=None), person(first_name="<b>Zoë</b>")):
+        assert_same_bytes(composer, reminder(), who)
+
+
+def test_the_default_templates_are_rendered_from_stencils(composer):
+    names = [f"{t}{suffix}" for t in ("reminder", "confirmation") for suffix in (".subject.txt", ".txt", ".html")]
+
+    assert all(stencil.prints_only(composer.env, name) for name in names)
+
+
+def test_a_name_with_markup_is_escaped_in_the_html_from_a_stencil(composer):
+    words = composer.fast_render("reminder", person(first_name="<script>x</script> & Co"), AN_HOUR_BEFORE, 60)
+
+    assert "Dear &lt;script&gt;x&lt;/script&gt; &amp; Co," in words.html
+    assert "Dear <script>x</script> & Co," in words.text
+    assert words == composer.render("reminder", person(first_name="<script>x</script> & Co"), AN_HOUR_BEFORE, 60)
