@@ -66,6 +66,25 @@ def test_a_message_arrives_byte_for_byte_with_its_envelope():
     assert received.message()["Subject"] == "Reminder"
 
 
+def test_a_message_starting_with_a_dot_or_without_a_last_line_end_arrives_byte_for_byte():
+    for message in (b".dot first\r\n..two\r\n.\r\n", b"Subject: x\r\n\r\n.no line end at the end"):
+        with smtp_server() as server, plain(server) as transport:
+            transport.send(SENDER, ANA, message)
+        [received] = server.handler.received
+        assert received.data == (message if message.endswith(b"\r\n") else message + b"\r\n")
+
+
+def test_the_wait_for_the_servers_verdict_is_lent_to_the_caller_once():
+    lent = []
+    with smtp_server() as server, plain(server) as transport:
+        transport.send(SENDER, ANA, a_message(), while_waiting=lambda: lent.append(len(server.handler.received)))
+        server.handler.reject(ANA, at="data")
+        with pytest.raises(PermanentFailure):
+            transport.send(SENDER, ANA, a_message(), while_waiting=lambda: lent.append("after the data"))
+
+    assert lent == [0, "after the data"], "called once each, after the data went and before the reply was read"
+
+
 def test_451_is_temporary_and_the_next_send_goes_through():
     with smtp_server() as server, plain(server) as transport:
         server.handler.fail_temporarily(ANA, times=1)

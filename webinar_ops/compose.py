@@ -474,6 +474,7 @@ def _reply_contact(contacts: tuple[Contact, ...], fallback: str | None) -> tuple
     return None
 
 
+@lru_cache(maxsize=64)  # each mail asks three times about its reader's link
 def _plain_link(link: str | None) -> str | None:
     try:
         return validate.url(link) if link else None

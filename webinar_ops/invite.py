@@ -108,14 +108,12 @@ class InviteBuilder:
     ) -> bytes:
         """The same bytes as `invite`, made from the stencil: only the recipient's own lines
         (PERSONAL) are built, by icalendar, for each invite."""
-        own = Event.new(
-            uid=self.uid,
-            stamp=stamp,
-            attendees=[vCalAddress.new(attendee_email, cn=_cn(attendee_name), rsvp=False)],
-            location=join_url,
-            url=join_url,
-            description=description,
-        )
+        own = Event()  # through the same setters as Event.new, which `invite` uses
+        own.DTSTAMP = stamp
+        own.description = description
+        own.url = join_url
+        own.location = join_url
+        own.attendees = [vCalAddress.new(attendee_email, cn=_cn(attendee_name), rsvp=False)]
         lines = []
         for piece in self._stencil(method, join_url is not None, bool(description)):
             if isinstance(piece, bytes):

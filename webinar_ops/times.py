@@ -134,7 +134,10 @@ def iso_utc(instant: datetime) -> str:
 
 def parse_iso_utc(text: str) -> datetime:
     """Read back an instant stored by iso_utc."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    instant = datetime.fromisoformat(text)  # a tenth of strptime's cost: this runs for every mail sent
+    if instant.tzinfo is None or instant.utcoffset():
+        raise ValueError(f"{text!r} is not an instant in UTC as webinar-ops stores them")
+    return instant
 
 
 def zone_label(zone_name: str) -> str:

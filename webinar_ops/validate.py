@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -236,6 +237,8 @@ _NEVER_IN_URLS = '"<>\\`'  # RFC 3986 allows none of them unencoded; in a page t
 
 def has_control(text: str) -> bool:
     """Control characters, and the Unicode line and paragraph separators (U+2028, U+2029)."""
+    if text.isprintable():  # the common case, at C speed: none of those is printable
+        return False
     return any(unicodedata.category(ch) in _LINE_BREAKING for ch in text)
 
 
@@ -250,16 +253,23 @@ def shown(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "...'"
 
 
+@lru_cache(maxsize=1024)  # a wave's subjects are mostly one text
 def header_text(text: str) -> str:
     """One line fit for a mail header: control characters and bidirectional controls become
     spaces, and runs of white space fold to one. Applied to every value that reaches a
     header, whatever checked it before, because this Python's email package predates the
     fixes for header injection (CVE-2024-6923)."""
-    cleaned = "".join(" " if unicodedata.category(ch) in _LINE_BREAKING or ch in _BIDI_CONTROLS else ch for ch in text)
+    cleaned = text
+    if not text.isprintable():  # controls and bidirectional controls are not printable
+        cleaned = "".join(" " if _breaks_or_turns(ch) else ch for ch in text)
     # An RFC 2047 encoded word in the value would be decoded by this Python's email package
     # while folding the header, bringing back any line break it hides: break the "=?" open.
     cleaned = cleaned.replace("=?", "= ?")
     return " ".join(cleaned.split())
+
+
+def _breaks_or_turns(ch: str) -> bool:
+    return unicodedata.category(ch) in _LINE_BREAKING or ch in _BIDI_CONTROLS
 
 
 def display_name(text: str) -> str:

@@ -147,6 +147,21 @@ class _Session(smtplib.SMTP):
 
     while_waiting: Callable[[], None] | None = None
 
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        """smtplib's DATA, with the dot-stuffing done by bytes.replace: for a message with CRLF
+        line ends only (ours), the same bytes as its regular expression in a tenth of the time."""
+        if not isinstance(msg, bytes) or msg.count(b"\n") != msg.count(b"\r\n"):
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        stuffed = (b"." if msg.startswith(b".") else b"") + msg.replace(b"\r\n.", b"\r\n..")
+        if not stuffed.endswith(b"\r\n"):
+            stuffed += b"\r\n"
+        self.send(stuffed + b".\r\n")
+        return self.getreply()
+
     def send(self, s: str | bytes) -> None:
         super().send(s)
         if self.while_waiting is not None and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
