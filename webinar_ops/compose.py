@@ -15,6 +15,7 @@ evaluated as a template. HTML is autoescaped.
 from __future__ import annotations
 
 import re
+import secrets
 import textwrap
 import traceback
 import uuid
@@ -50,7 +51,6 @@ SANDBOX_FIX = (
 )
 FRAME_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 FRAME_BODIES = {"text/plain": "text", "text/html": "html", "text/calendar": "calendar", "application/ics": "attachment"}
-FRAME_SEED = "f" * 32  # as long as a real boundary seed, so the frame folds as a real mail does
 INCLUDE_FIX = "include templates by their name in the organiser's folder or the default one, such as _details.txt"
 
 
@@ -383,28 +383,32 @@ class Composer:
         return self._frames[key]
 
     def _make_frame(self, text_encoding: str, html_encoding: str) -> mime.Frame:
+        # Random markers, so that no text of the webinar's (a sender's name) can pass for one;
+        # the seed is hex of a real seed's length, so the frame folds as a real mail does.
+        mark, seed = f"m{secrets.token_hex(8)}", secrets.token_hex(16)
         date = format_datetime(FRAME_DATE)
         message = self._assemble(
-            to=Address(username="frame-to", domain="frame.invalid"),
-            subject="frame-subject",
+            to=Address(username=f"{mark}-to", domain="frame.invalid"),
+            subject=f"{mark}-subject",
             date=date,
-            message_id="<frame-message-id@frame.invalid>",
+            message_id=f"<{mark}-message-id@frame.invalid>",
             bodies=("", "", b""),
             encodings=(text_encoding, html_encoding),
-            seed=FRAME_SEED,
+            seed=seed,
         )
         for part in message.walk():
             if not part.is_multipart():
-                part.set_payload(f"frame-{FRAME_BODIES[part.get_content_type()]}\n")
+                part.set_payload(f"{mark}-{FRAME_BODIES[part.get_content_type()]}\n")
         slots = {
-            "to": b"To: frame-to@frame.invalid\r\n",
-            "subject": b"Subject: frame-subject\r\n",
-            "date": f"Date: {date}\r\n".encode("ascii"),
-            "message_id": b"Message-ID: <frame-message-id@frame.invalid>\r\n",
-            "seed": FRAME_SEED.encode("ascii"),
-            **{name: f"frame-{name}\r\n".encode("ascii") for name in FRAME_BODIES.values()},
+            "to": f"To: {mark}-to@frame.invalid\r\n",
+            "subject": f"Subject: {mark}-subject\r\n",
+            "date": f"Date: {date}\r\n",
+            "message_id": f"Message-ID: <{mark}-message-id@frame.invalid>\r\n",
+            "seed": seed,
+            **{name: f"{mark}-{name}\r\n" for name in FRAME_BODIES.values()},
         }
-        return mime.Frame(message.as_bytes(policy=policy.SMTP), slots, once=frozenset(slots) - {"seed"})
+        encoded = {name: marker.encode("ascii") for name, marker in slots.items()}
+        return mime.Frame(message.as_bytes(policy=policy.SMTP), encoded, once=frozenset(slots) - {"seed"})
 
     def _join_link(self, registrant: dict) -> str | None:
         """The person's own join link, else the webinar's: links come from the provider, so

@@ -152,7 +152,7 @@ class Drafts:
         self.composers = composers
         self.people = people
         self.clock = clock
-        self._drafts: dict[int, bytes | Exception] = {}
+        self._drafts: dict[int, tuple[Composer | None, bytes | Exception]] = {}
 
     def composer(self, delivery: dict) -> Composer:
         return self.composers.for_webinar(delivery["webinar_id"])
@@ -160,18 +160,20 @@ class Drafts:
     def prepare(self, delivery: dict) -> None:
         """Compose this delivery's message now. Never raises: what composing raised is kept,
         to be raised by `take`, because this runs inside another message's send."""
+        composer = None
         try:
-            registrant = self.people[delivery["registrant_id"]]
-            draft = self.composer(delivery).message_bytes(delivery, registrant, self.clock())
+            composer = self.composer(delivery)
+            draft = composer.message_bytes(delivery, self.people[delivery["registrant_id"]], self.clock())
         except Exception as exc:  # raised again by take(), for this delivery alone
             draft = exc
-        self._drafts[delivery["id"]] = draft
+        self._drafts[delivery["id"]] = (composer, draft)
 
-    def take(self, delivery: dict) -> bytes:
-        """This delivery's message; raises what composing it raised (TemplateRefused, ValueError)."""
-        if delivery["id"] not in self._drafts:
+    def take(self, delivery: dict, composer: Composer) -> bytes:
+        """This delivery's message as `composer` (the webinar's current revision) writes it;
+        raises what composing it raised (TemplateRefused, ValueError)."""
+        if self._drafts.get(delivery["id"], (None,))[0] is not composer:  # none yet, or of an older revision
             self.prepare(delivery)
-        draft = self._drafts.pop(delivery["id"])
+        _, draft = self._drafts.pop(delivery["id"])
         if isinstance(draft, Exception):
             raise draft
         return draft
@@ -275,7 +277,7 @@ def _send_batch(
             setattr(report, verdict[0], getattr(report, verdict[0]) + 1)
             continue
         try:
-            message = drafts.take(delivery)
+            message = drafts.take(delivery, composer)
         except TemplateRefused as exc:
             release(store, batch[position:])
             raise OperationError(f"Sending stopped: {exc}\nNothing was sent from it; mend the template.") from exc

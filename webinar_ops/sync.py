@@ -97,7 +97,7 @@ def register_waiting(
     waiting = _count(store, DUE_FOR_REGISTRATION, [webinar.id, stamp])
     done = 0
     for status in ("approved", "pending"):
-        for page in _waiting(store, webinar, status, stamp):
+        for page in _waiting(store, webinar, status, stamp, provider.batch_size):
             for batch in chunks(page, provider.batch_size):
                 results = _register_batch(provider, webinar, batch, approve=status == "approved")
                 _record_registrations(store, batch, results, now, report)
@@ -114,12 +114,14 @@ def _count(store: Store, where: str, params: list) -> int:
     return store.db.execute(f"SELECT count(*) FROM registrants WHERE {where}", params).fetchone()[0]
 
 
-def _waiting(store: Store, webinar: WebinarRecord, status: str, stamp: str) -> Iterator[list[dict]]:
+def _waiting(store: Store, webinar: WebinarRecord, status: str, stamp: str, batch: int) -> Iterator[list[dict]]:
     """The people of `status` due to be registered, a page at a time by address: a webinar
-    of any size costs one page of memory."""
+    of any size costs one page of memory. A page is whole batches, so that paging adds no
+    request to the provider."""
+    size = batch * max(1, PULL_CHUNK // batch)
     sql = f"SELECT * FROM registrants WHERE {DUE_FOR_REGISTRATION} AND status = ? AND email > ? ORDER BY email LIMIT ?"
     after = ""
-    while page := list(store.db.query(sql, [webinar.id, stamp, status, after, PULL_CHUNK])):
+    while page := list(store.db.query(sql, [webinar.id, stamp, status, after, size])):
         yield page
         after = page[-1]["email"]
 
