@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy
 from pathlib import Path
 
 from webinar_ops import times
@@ -255,6 +256,36 @@ def ready_made(settings: Settings) -> list[tuple[str, bytes]]:
             registrant = registrants[delivery["registrant_id"]]
             messages.append((registrant["email"], composer.message_bytes(delivery, registrant, now)))
         return messages
+
+
+def compose_costs(folder: Path, people: int) -> tuple[float, float]:
+    """Seconds per reminder to compose `people` reminders by the plain path (EmailMessage,
+    icalendar) and by the fast one, after one of each to warm up; checks they are the same."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = Settings(db_path=folder / "bench.db", secret_key=SECRET_KEY)
+    with Store.open(settings.db_path) as store:
+        add_webinar(store, settings, folder, "wave", FAR, people, [60])
+        webinar = store.webinar("wave")
+        registrants = {r["id"]: r for r in store.registrants(webinar.id)}
+        rows = list(store.db.query("SELECT * FROM deliveries WHERE kind != 'confirmation' ORDER BY id"))
+    now = datetime.now(UTC)
+    composer = Composer(webinar, settings)
+    mails = [(row, registrants[row["registrant_id"]]) for row in rows]
+
+    def plain(row: dict, person: dict) -> bytes:
+        return composer.message(row, person, now).as_bytes(policy=policy.SMTP)
+
+    costs = []
+    for compose in (plain, lambda row, person: composer.message_bytes(row, person, now)):
+        compose(*mails[0])
+        began = time.perf_counter()
+        written = [compose(row, person) for row, person in mails]
+        costs.append((time.perf_counter() - began) / len(mails))
+        if compose is plain:
+            reference = written
+    if written != reference:
+        raise RuntimeError("the fast path wrote other bytes than the plain one")
+    return costs[0], costs[1]
 
 
 def smtp_floor(settings: Settings, sink: Sink, messages: list[tuple[str, bytes]]) -> float:

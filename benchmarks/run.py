@@ -53,6 +53,14 @@ def wave_figures(folder: Path, people: int, runs: int) -> list[Figure]:
     ]
 
 
+def compose_figures(folder: Path, people: int) -> list[Figure]:
+    plain, fast = reminders.compose_costs(folder / "compose", people)
+    return [
+        Figure("composing one reminder, plain `email`-package path", f"{plain * 1000:.2f} ms", "", None),
+        Figure("composing one reminder, the wave's fast path (same bytes)", f"{fast * 1000:.2f} ms", "", None),
+    ]
+
+
 def lateness_figure(folder: Path, webinars: int, probes: int) -> Figure:
     late = reminders.lateness(folder / "lateness", webinars, probes)
     worst = max(late)
@@ -130,6 +138,7 @@ def main() -> None:
     steps: list[tuple[str, Callable[[Path], list[Figure] | Figure]]] = [
         ("CLI start", lambda f: cli_start_figure(7)),
         ("import", lambda f: import_figure(f, 10_000 if q else 100_000, 1 if q else 3)),
+        ("compose", lambda f: compose_figures(f, 500 if q else 2_000)),
         ("wave", lambda f: wave_figures(f, 1_000 if q else 10_000, 1 if q else 3)),
         ("lateness", lambda f: lateness_figure(f, 50 if q else 1_000, 1 if q else 3)),
         ("memory", lambda f: memory_figures(f, 500 if q else 5_000, 5_000 if q else 50_000)),

@@ -4,6 +4,11 @@ A `Composer` is made once per webinar revision. Everything that is the same for 
 recipient (the template environment, the agenda in the event's zone, the VTIMEZONE) is
 prepared then; per message only the recipient's own parts are rendered.
 
+Two paths write a mail. `message` builds an EmailMessage with the email package and the invite
+with icalendar: the plain path, and the reference. `message_bytes`, which the sender uses,
+writes the same bytes about ten times faster: words from template stencils (stencil.py), the
+MIME message from a frame made once (mime.py), the invite from its stencil (invite.py).
+
 Templates are Jinja2, as text and HTML twins with the subject a template too:
 `NAME.subject.txt`, `NAME.txt`, `NAME.html`, with NAME `confirmation` or `reminder`. A
 definition may name its own folder (`[mail] templates`); a template found there replaces the
