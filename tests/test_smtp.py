@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from statistics import mean
@@ -17,7 +17,7 @@ from smtp_servers import free_port, smtp_server
 
 from webinar_ops import times
 from webinar_ops.config import Settings
-from webinar_ops.deliver import BACKOFF_FIRST, BACKOFF_LONGEST, backoff, send_due
+from webinar_ops.deliver import BACKOFF_FIRST, BACKOFF_LONGEST, Composers, Drafts, backoff, send_due
 from webinar_ops.errors import OperationError
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
@@ -344,6 +344,18 @@ def test_a_550_fails_for_good_and_is_never_retried(store, settings, webinar, at)
     assert "Recipient address rejected: User unknown" in row["last_error"]
     assert [r for r, _ in server.handler.refusals] == [lucia], "asked the server exactly once"
     assert sorted(r.rcpt_tos[0] for r in server.handler.received) == sorted(set(EMAILS) - {lucia})
+
+
+def test_a_mail_composed_ahead_is_composed_again_when_the_webinar_changed_meanwhile(store, settings, webinar):
+    amelie = outbox(store)["amelie.laurent@example.org"]
+    drafts = Drafts(Composers(store, settings), {r["id"]: r for r in store.registrants(webinar.id)}, lambda: WAVE)
+    drafts.prepare(amelie)  # while the server considers the mail before hers
+
+    store.write("UPDATE webinars SET revision = revision + 1 WHERE id = ?", [webinar.id])  # `webinar add`, moved
+    sent = message_from_bytes(drafts.take(amelie, drafts.composer(amelie)), policy=policy.default)
+
+    invite = next(p for p in sent.walk() if p.get_content_type() == "text/calendar").get_content()
+    assert "SEQUENCE:1" in invite.splitlines()
 
 
 def test_a_row_damaged_in_the_database_fails_alone_and_the_wave_goes_on(store, settings, webinar):
