@@ -586,8 +586,8 @@ def test_moving_the_start_moves_every_unsent_reminder_and_leaves_sent_mail_alone
     report = plan(store, settings, moved_at)
 
     assert report.moved == 2
-    assert report.created == 0
-    assert row_count(store) == rows
+    assert report.created == 1, "rule g: Ana's calendar holds the old time, so she gets an update"
+    assert row_count(store) == rows + 1
     assert {kind: delivery(store, ANA, kind) == before for kind, before in sent_before.items()} == {
         CONFIRMATION: True,
         REMINDER_7D: True,
@@ -596,12 +596,13 @@ def test_moving_the_start_moves_every_unsent_reminder_and_leaves_sent_mail_alone
         row = delivery(store, ANA, kind)
         assert (row["state"], row["due_at"], row["send_after"], row["revision"]) == ("pending", due, due, 1)
 
+    assert send(store, settings, moved_at).sent == 1  # the update, at once
     assert send(store, settings, DAY_BEFORE).handled == 0  # the old due time
     assert send(store, settings, DAY_BEFORE + timedelta(hours=1)).sent == 1
     [*_, latest] = mailbox(settings)
     assert invite_sequence(latest) == 1
     send_everything_due(store, settings, until=START + timedelta(hours=3))
-    assert kinds_received(store, settings, ANA) == dict.fromkeys(EVERY_KIND, 1)
+    assert kinds_received(store, settings, ANA) == {**dict.fromkeys(EVERY_KIND, 1), "update-1": 1}
 
 
 def test_a_change_of_duration_gives_unsent_mail_the_new_revision_at_the_same_time(store, settings, webinar, workdir):
@@ -616,7 +617,7 @@ def test_a_change_of_duration_gives_unsent_mail_the_new_revision_at_the_same_tim
     for kind, due in ((REMINDER_7D, "2021-04-23T06:00:00Z"), (REMINDER_1H, "2021-04-30T05:00:00Z")):
         row = delivery(store, ANA, kind)
         assert (row["state"], row["due_at"], row["revision"]) == ("pending", due, 1)
-    assert row_count(store) == len(EVERY_KIND)
+    assert row_count(store) == len(EVERY_KIND) + 1, "and an update for the confirmation she had"
 
 
 def test_a_reminder_moved_to_before_the_person_registered_is_skipped(store, settings, webinar, workdir):

@@ -557,6 +557,26 @@ def test_a_cancellation_can_be_sent_at_once_as_the_command_line_does(zoom, open_
     assert desk.rows()["person0@example.org"]["provider_status"] == "cancelled"
 
 
+def test_cancelling_the_webinar_deletes_it_at_zoom_once_without_zooms_own_mail(zoom, open_desk):
+    desk = open_desk(zoom)
+    desk.define()
+    desk.import_people(people(2))
+    desk.sync()
+    zoom.clear_requests()
+
+    desk.store.cancel_webinar(desk.webinar, "Postponed.", NOW)
+    report = desk.sync()
+
+    assert report.webinar_cancelled
+    [delete] = sent(zoom, "DELETE", f"/webinars/{desk.zoom_id}")
+    assert delete.status == 204
+    assert delete.query == {"cancel_webinar_reminder": "false"}, "webinar-ops sends the cancellation itself"
+    assert sent(zoom, "GET", f"/webinars/{desk.zoom_id}") == [], "nothing else is asked about a cancelled webinar"
+    zoom.clear_requests()
+    assert not desk.sync().changed_anything
+    assert zoom.requests == [], "cancelled once"
+
+
 def test_someone_cancelled_and_added_again_is_registered_at_zoom_again(zoom, open_desk):
     desk = open_desk(zoom)
     desk.define()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from webinar_ops.config import Settings
+    from webinar_ops.plan import PlanReport
     from webinar_ops.providers import Provider
     from webinar_ops.store import Store, WebinarRecord
 
@@ -60,11 +61,11 @@ class App:
 
         return load_provider(webinar.provider, self.settings, self.store)
 
-    def plan(self, slug: str) -> None:
+    def plan(self, slug: str) -> PlanReport:
         """Bring the webinar's outbox in line with what just changed."""
         from webinar_ops.plan import plan_webinar
 
-        plan_webinar(self.store, self.store.webinar(slug), self.now(), self.settings.mail_domain)
+        return plan_webinar(self.store, self.store.webinar(slug), self.now(), self.settings.mail_domain)
 
     def now(self) -> datetime:
         from webinar_ops.times import utc_now
@@ -159,7 +160,7 @@ def doctor(as_json: bool) -> None:
 
 @cli.group()
 def webinar() -> None:
-    """Add, list and show webinar definitions."""
+    """Add, list, show and cancel webinars."""
 
 
 @webinar.command("add")
@@ -175,7 +176,11 @@ def webinar_add(app: App, file: Path, as_json: bool) -> None:
     provider = definition.provider.name or app.settings.provider
     saved = app.store.save_webinar(definition, file.read_text(encoding="utf-8-sig"), provider, app.now())
     record = saved.record
-    app.plan(record.slug)
+    planned = app.plan(record.slug)
+    updates = app.store.db.execute(
+        "SELECT count(*) FROM deliveries WHERE webinar_id = ? AND kind = ? AND state = 'pending'",
+        [record.id, f"update-{record.revision}"],
+    ).fetchone()[0]
     if as_json:
         print_json(
             {"outcome": saved.outcome, "slug": record.slug, "revision": record.revision, "changes": list(saved.changes)}
@@ -185,6 +190,8 @@ def webinar_add(app: App, file: Path, as_json: bool) -> None:
     click.echo(f"  {webinar_when(record)}")
     for change in saved.changes:
         click.echo(f"  changed {change}")
+    if planned.moved or updates:
+        click.echo(f"  {planned.moved} unsent mails follow the change; {updates} people get a calendar update")
 
 
 @webinar.command("list")
@@ -220,6 +227,7 @@ def _webinar_summary(store: Store, record: WebinarRecord) -> dict:
         "end": times.iso_utc(d.end),
         "time_zone": d.time_zone,
         "revision": record.revision,
+        "cancelled_at": record.cancelled_at,
         "provider": record.provider,
         "provider_webinar_id": record.provider_webinar_id,
         "registrants": store.registrant_counts(record.id),
@@ -239,6 +247,61 @@ def webinar_show(app: App, slug: str, as_json: bool) -> None:
         print_json({**_webinar_summary(app.store, record), "definition": record.definition.to_dict()})
         return
     click.echo(webinar_report(record))
+
+
+@webinar.command("cancel")
+@click.argument("slug")
+@click.option("--message", help="A few words for the registrants: why, or what comes instead.")
+@json_option
+@pass_app
+def webinar_cancel(app: App, slug: str, message: str | None, as_json: bool) -> None:
+    """Cancel webinar SLUG: each registrant gets a cancellation whose invite removes it from
+    their calendar, no reminder goes any more, and the provider's webinar is cancelled."""
+    from webinar_ops.console import print_json
+    from webinar_ops.errors import OperationError
+    from webinar_ops.plan import plan_webinar
+    from webinar_ops.sync import cancel_webinar_at_provider
+
+    record = app.webinar(slug)
+    was_cancelled = record.cancelled_at is not None
+    record = app.store.cancel_webinar(record, _cancel_message(message), app.now())
+    planned = plan_webinar(app.store, record, app.now(), app.settings.mail_domain)
+    try:
+        at_provider = cancel_webinar_at_provider(app.store, app.provider_for(record), record, app.now())
+        provider_note = "cancelled at the provider" if at_provider else "not published at a provider"
+    except OperationError as exc:
+        provider_note = f"{exc}; the next sync tries again"
+    if as_json:
+        print_json(
+            {
+                "slug": slug,
+                "already_cancelled": was_cancelled,
+                "cancellations_planned": planned.created,
+                "mails_withdrawn": planned.withdrawn,
+                "provider": provider_note,
+            }
+        )
+        return
+    if was_cancelled:
+        click.echo(f"{slug} was already cancelled on {record.cancelled_at}.")
+        return
+    click.echo(
+        f"Cancelled {slug}: {planned.created} cancellations to send, {planned.withdrawn} unsent mails withdrawn; "
+        f"{provider_note}.\nThe cancellations go out with `webinar-ops run` (or `run --once`)."
+    )
+
+
+def _cancel_message(message: str | None) -> str | None:
+    from webinar_ops.errors import InputError, Problem
+    from webinar_ops.validate import paragraphs
+
+    if message is None:
+        return None
+    try:
+        return paragraphs(message, "message", max_length=2000) or None
+    except ValueError as exc:
+        fix = "write plain text of at most 2,000 characters; line breaks are kept"
+        raise InputError("The --message cannot be sent.", [Problem("--message", str(exc), fix=fix)]) from exc
 
 
 # -- registrants --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ evaluated as a template. HTML is autoescaped.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import textwrap
@@ -45,6 +46,7 @@ from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.invite import InviteBuilder
+from webinar_ops.plan import CANCELLATION
 from webinar_ops.store import WebinarRecord
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -187,7 +189,7 @@ class Composer:
         self.sender_name, self.sender_address = settings.sender
         self.reply_to = _reply_contact(self.definition.contacts, settings.mail_reply_to)
         self._shared = self._shared_context()
-        self._frames: dict[tuple[str, str], mime.Frame] = {}
+        self._frames: dict[tuple[str, str, str], mime.Frame] = {}
         self._stencils: dict[tuple, tuple[stencil.Stencil, ...] | None] = {}
 
     @cached_property
@@ -207,10 +209,18 @@ class Composer:
 
     # -- words --------------------------------------------------------------------------
 
-    def render(self, template: str, registrant: dict, now: datetime, offset_minutes: int | None = None) -> Rendered:
+    def render(
+        self,
+        template: str,
+        registrant: dict,
+        now: datetime,
+        offset_minutes: int | None = None,
+        details: dict | None = None,
+    ) -> Rendered:
         """Render `template` for one registrant. `offset_minutes` is how long before the start
-        a scheduled reminder goes; manual ones say how long is left at `now`."""
-        context = {**self._shared, **self._personal(registrant, now, offset_minutes)}
+        a scheduled reminder goes; manual ones say how long is left at `now`. `details` are the
+        delivery's own (for an update: the revision the reader's calendar holds)."""
+        context = {**self._shared, **self._personal(registrant, now, offset_minutes, details)}
         name = f"{template}.subject.txt"
         try:
             subject = self.env.get_template(name).render(context)
@@ -225,14 +235,19 @@ class Composer:
         return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
 
     def fast_render(
-        self, template: str, registrant: dict, now: datetime, offset_minutes: int | None = None
+        self,
+        template: str,
+        registrant: dict,
+        now: datetime,
+        offset_minutes: int | None = None,
+        details: dict | None = None,
     ) -> Rendered:
         """The same words as `render`, from this kind of reader's stencils where the templates
         allow (see stencil.py): a wave renders each template once per kind of reader."""
-        personal = self._personal(registrant, now, offset_minutes)
+        personal = self._personal(registrant, now, offset_minutes, details)
         stencils = self._stencils_for(template, personal)
         if stencils is None:
-            return self.render(template, registrant, now, offset_minutes)
+            return self.render(template, registrant, now, offset_minutes, details)
         values = stencil.reader_values(personal)
         subject, text, html = (s.fill(values) for s in stencils)
         return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
@@ -287,9 +302,12 @@ class Composer:
             "readings": [{"title": r.title, "url": r.url} for r in d.readings] if d.mail.include_readings else [],
             "contacts": [{"purpose": c.purpose_label, "who": c.describe(), "email": c.email} for c in d.contacts],
             "cancel_address": self.reply_to[1] if self.reply_to else self.sender_address,
+            "cancellation": {"message": self.webinar.cancel_message} if self.webinar.cancelled_at else None,
         }
 
-    def _personal(self, registrant: dict, now: datetime, offset_minutes: int | None) -> dict[str, Any]:
+    def _personal(
+        self, registrant: dict, now: datetime, offset_minutes: int | None, details: dict | None = None
+    ) -> dict[str, Any]:
         d = self.definition
         zone = registrant.get("time_zone")
         local_zone = zone if zone and zone != d.time_zone else None
@@ -309,6 +327,22 @@ class Composer:
             "join_url": self._join_link(registrant),
             "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
             "starts_in": times.describe_lead(lead),
+            "was": self._was((details or {}).get("was"), local_zone),
+        }
+
+    def _was(self, was: dict | None, local_zone: str | None) -> dict[str, Any] | None:
+        """What an update replaces: the time (in the event's zone and the reader's) and the
+        title that the reader's calendar holds."""
+        if not was:
+            return None
+        d = self.definition
+        start, end = times.parse_iso_utc(was["start_at"]), times.parse_iso_utc(was["end_at"])
+        zone = was["time_zone"]
+        return {
+            "when": times.format_span(start, end, zone),
+            "when_local": times.format_reader_span(start, end, zone, local_zone) if local_zone else None,
+            "moved": (start, end, zone) != (d.start, d.end, d.time_zone),
+            "title": was["title"] if was["title"] != d.title else None,
         }
 
     # -- the message --------------------------------------------------------------------
@@ -316,24 +350,27 @@ class Composer:
     def message(self, delivery: dict, registrant: dict, now: datetime) -> EmailMessage:
         """The complete mail for one delivery row, with its stored Message-ID, built by the
         email package: the reference that `message_bytes` matches byte for byte."""
-        words = self.render(delivery["template"], registrant, now, delivery.get("offset_minutes"))
+        words = self.render(delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery))
+        method = _method(delivery)
         return self._assemble(
             to=_address(_full_name(registrant), _recipient(registrant["email"])),
             subject=words.subject,
             date=format_datetime(now),
             message_id=delivery["message_id"],
-            bodies=(words.text, words.html, self._invite(registrant, now, self.invites.invite)),
+            bodies=(words.text, words.html, self._invite(registrant, now, self.invites.invite, method)),
+            method=method,
         )
 
     def message_bytes(self, delivery: dict, registrant: dict, now: datetime) -> bytes:
         """The message as sent over SMTP (CRLF line ends): the bytes of `message`, written
         fast from this revision's frame (see mime.py)."""
-        words = self.fast_render(delivery["template"], registrant, now, delivery.get("offset_minutes"))
+        details, method = _details(delivery), _method(delivery)
+        words = self.fast_render(delivery["template"], registrant, now, delivery.get("offset_minutes"), details)
         to = _address(_full_name(registrant), _recipient(registrant["email"]))
         text_encoding, text = mime.encode_text(words.text)
         html_encoding, html = mime.encode_text(words.html)
-        invite = mime.base64_body(self._invite(registrant, now, self.invites.fast_invite))
-        return self._frame(text_encoding, html_encoding).fill(
+        invite = mime.base64_body(self._invite(registrant, now, self.invites.fast_invite, method))
+        return self._frame(text_encoding, html_encoding, method).fill(
             {
                 "to": mime.header_line("To", to),
                 "subject": mime.header_line("Subject", words.subject),
@@ -356,6 +393,7 @@ class Composer:
         bodies: tuple[str, str, bytes],
         encodings: tuple[str | None, str | None] = (None, None),
         seed: str | None = None,
+        method: str = "REQUEST",
     ) -> EmailMessage:
         text, html, invite = bodies
         message = EmailMessage(policy=policy.SMTP)
@@ -372,7 +410,7 @@ class Composer:
         message.set_content(text, cte=encodings[0])
         message.add_alternative(html, subtype="html", cte=encodings[1])
         message.add_alternative(
-            invite.decode("utf-8"), subtype="calendar", cte="base64", params={"method": "REQUEST", "name": "invite.ics"}
+            invite.decode("utf-8"), subtype="calendar", cte="base64", params={"method": method, "name": "invite.ics"}
         )
         message.add_attachment(
             invite, maintype="application", subtype="ics", filename="invite.ics", params={"name": "invite.ics"}
@@ -380,14 +418,15 @@ class Composer:
         _stable_boundaries(message, seed or _boundary_seed(message_id))
         return message
 
-    def _frame(self, text_encoding: str, html_encoding: str) -> mime.Frame:
-        """This revision's message with slots, for one choice of the text parts' encodings."""
-        key = (text_encoding, html_encoding)
+    def _frame(self, text_encoding: str, html_encoding: str, method: str) -> mime.Frame:
+        """This revision's message with slots, for one choice of the text parts' encodings
+        and of the invite's method."""
+        key = (text_encoding, html_encoding, method)
         if key not in self._frames:
-            self._frames[key] = self._make_frame(text_encoding, html_encoding)
+            self._frames[key] = self._make_frame(*key)
         return self._frames[key]
 
-    def _make_frame(self, text_encoding: str, html_encoding: str) -> mime.Frame:
+    def _make_frame(self, text_encoding: str, html_encoding: str, method: str) -> mime.Frame:
         # Random markers, so that no text of the webinar's (a sender's name) can pass for one;
         # the seed is hex of a real seed's length, so the frame folds as a real mail does.
         mark, seed = f"m{secrets.token_hex(8)}", secrets.token_hex(16)
@@ -400,6 +439,7 @@ class Composer:
             bodies=("", "", b""),
             encodings=(text_encoding, html_encoding),
             seed=seed,
+            method=method,
         )
         for part in message.walk():
             if not part.is_multipart():
@@ -420,7 +460,7 @@ class Composer:
         one that is not a plain http(s) link (a line break, markup, `javascript:`) is dropped."""
         return _plain_link(registrant.get("join_url")) or _plain_link(self.webinar.join_url)
 
-    def _invite(self, registrant: dict, now: datetime, write: Callable[..., bytes]) -> bytes:
+    def _invite(self, registrant: dict, now: datetime, write: Callable[..., bytes], method: str) -> bytes:
         """The person's invite, written by `write` (InviteBuilder.invite or .fast_invite)."""
         join_url = self._join_link(registrant)
         description = f"Join: {join_url}\n\n" if join_url else ""
@@ -429,11 +469,20 @@ class Composer:
             f"\n{item['time']}  {item['title']}" + "".join(f"\n    {s}" for s in item["speakers"])
             for item in self._shared["agenda"]
         )
-        return write(registrant["email"], _full_name(registrant), join_url, description, now)
+        return write(registrant["email"], _full_name(registrant), join_url, description, now, method)
 
     def _unsubscribe_mailto(self) -> str:
         address = self.reply_to[1] if self.reply_to else self.sender_address
         return f"mailto:{address}?subject={quote('Unsubscribe ' + self.webinar.slug)}"
+
+
+def _details(delivery: dict) -> dict | None:
+    return json.loads(delivery["details"]) if delivery.get("details") else None
+
+
+def _method(delivery: dict) -> str:
+    """The invite's iTIP method: a cancellation removes the event, anything else sets it."""
+    return "CANCEL" if delivery["template"] == CANCELLATION else "REQUEST"
 
 
 def _boundary_seed(message_id: str) -> str:

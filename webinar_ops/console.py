@@ -78,7 +78,8 @@ def webinar_when(record: WebinarRecord) -> str:
     definition = record.definition
     local = times.format_span(definition.start, definition.end, definition.time_zone)
     utc = times.format_span(definition.start, definition.end, "UTC", with_day=False)
-    return local if definition.time_zone in ("UTC", "Etc/UTC") else f"{local} = {utc}"
+    when = local if definition.time_zone in ("UTC", "Etc/UTC") else f"{local} = {utc}"
+    return f"CANCELLED on {record.cancelled_at}: {when}" if record.cancelled_at else when
 
 
 def webinar_report(record: WebinarRecord) -> str:

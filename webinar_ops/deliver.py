@@ -34,7 +34,7 @@ from webinar_ops import times, tokens
 from webinar_ops.compose import Composer, TemplateRefused
 from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
-from webinar_ops.plan import REMINDER
+from webinar_ops.plan import CANCELLATION, REMINDER
 from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
@@ -337,6 +337,8 @@ def _registrants(store: Store, ids: list[int]) -> dict[int, dict]:
 def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: datetime) -> tuple[str, str] | None:
     """Why this delivery must not go now (rules a, c and d of plan.py), or None to send it."""
     d = webinar.definition
+    if webinar.cancelled_at and delivery["template"] != CANCELLATION:
+        return "skipped", "the webinar was cancelled"
     if registrant["status"] != "approved":
         return "skipped", f"registration {registrant['status']}"
     scheduled_reminder = delivery["template"] == REMINDER and not delivery["kind"].startswith("manual-")

@@ -21,6 +21,11 @@ e) Nobody gets two copies of the same mail: a (registrant, kind) is planned once
 f) When the webinar's start moves, unsent reminders move with it, and every unsent mail takes
    the new revision (its invite carries the new time and SEQUENCE). Rule b is weighed again
    against the new due time.
+g) When the time or title changes (a new revision), everyone who was sent an invite of an
+   older revision gets an update, due at once: its invite replaces the one in their calendar,
+   and its text shows what their calendar held. An update not yet sent gives way to a newer one.
+h) When the webinar is cancelled, every approved registrant gets a cancellation, due at once,
+   whose invite removes the event from their calendar; every other unsent mail is skipped.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -28,6 +33,7 @@ asked for, so they neither block nor duplicate the scheduled mails.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +45,9 @@ from webinar_ops.store import Store, WebinarRecord
 
 CONFIRMATION = "confirmation"
 REMINDER = "reminder"
-TEMPLATES = (CONFIRMATION, REMINDER)
+UPDATE = "update"
+CANCELLATION = "cancellation"
+TEMPLATES = (CONFIRMATION, REMINDER)  # what `remind` may send by hand
 PAGE = 1000  # rows read at a time: planning a webinar of any size holds no more than this
 
 
@@ -68,13 +76,17 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
     """Bring the webinar's outbox in line with its registrants and its definition."""
     report = PlanReport()
     with store.transaction():
+        if webinar.cancelled_at:
+            report.withdrawn = _withdraw_for_cancellation(store, webinar, now)
+            report.created = _plan_cancellations(store, webinar, now, domain)
+            return report
         report.withdrawn = _withdraw_for_inactive(store, webinar, now) + _withdraw_removed_reminders(
             store, webinar, now
         )
         report.moved = _follow_the_webinar(store, webinar, now)
         report.created = _reopen_for_the_returning(store, webinar, now)
         created, report.skipped = _create_missing(store, webinar, now, domain)
-        report.created += created
+        report.created += created + _plan_updates(store, webinar, now, domain)
     return report
 
 
@@ -83,14 +95,16 @@ def plan_upcoming(store: Store, now: datetime, domain: str) -> dict[str, PlanRep
     return {w.slug: plan_webinar(store, w, now, domain) for w in store.webinars() if w.definition.end > now}
 
 
-def _eligible(store: Store, webinar: WebinarRecord, without: str | None = None) -> Iterator[list[dict]]:
+def _eligible(
+    store: Store, webinar: WebinarRecord, without: str | None = None, where: str = "", columns: str = ""
+) -> Iterator[list[dict]]:
     """The webinar's approved people that the provider has registered, a page at a time, by
-    address; only those with no `without` mail yet, if given."""
+    address; only those with no `without` mail yet, if given, and matching `where`."""
     missing = "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind = :kind)"
     sql = f"""
-        SELECT r.* FROM registrants r
+        SELECT r.* {columns} FROM registrants r
         WHERE r.webinar_id = :webinar AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
-          AND r.email > :after {missing if without else ""}
+          AND r.email > :after {missing if without else ""} {where}
         ORDER BY r.email LIMIT {PAGE}
     """
     after = ""
@@ -109,6 +123,50 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
             created += len(rows)
             skipped += sum(row["state"] == "skipped" for row in rows)
     return created, skipped
+
+
+def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
+    """Rule g: an update for everyone whose last invite was of an older revision."""
+    if webinar.revision == 0:
+        return 0
+    kind = f"{UPDATE}-{webinar.revision}"
+    store.db.execute(
+        """UPDATE deliveries SET state = 'skipped', reason = 'a newer update replaced it', updated_at = ?
+           WHERE webinar_id = ? AND state = 'pending' AND template = ? AND kind != ?""",
+        [times.iso_utc(now), webinar.id, UPDATE, kind],
+    )
+    told = "(SELECT max(s.revision) FROM deliveries s WHERE s.registrant_id = r.id AND s.state = 'sent')"
+    created = 0
+    for people in _eligible(store, webinar, kind, f"AND {told} < {webinar.revision}", f", {told} AS told"):
+        rows = []
+        for person in people:
+            was = store.revision_of(webinar.id, person["told"])
+            details = json.dumps({"revision": person["told"], "was": was})
+            rows.append({**_new_row(webinar, person, kind, None, now, domain), "template": UPDATE, "details": details})
+        store.db["deliveries"].insert_all(rows, batch_size=PAGE)
+        created += len(rows)
+    return created
+
+
+def _withdraw_for_cancellation(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Rule h: nothing but the cancellation goes to anyone."""
+    cursor = store.db.execute(
+        """UPDATE deliveries SET state = 'skipped', reason = 'the webinar was cancelled', updated_at = ?
+           WHERE webinar_id = ? AND state = 'pending' AND template != ?""",
+        [times.iso_utc(now), webinar.id, CANCELLATION],
+    )
+    return cursor.rowcount
+
+
+def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
+    created = 0
+    for people in _eligible(store, webinar, without=CANCELLATION):
+        rows = [{**_new_row(webinar, p, CANCELLATION, None, now, domain), "template": CANCELLATION} for p in people]
+        for row in rows:
+            row.update(state="pending", reason=None)
+        store.db["deliveries"].insert_all(rows, batch_size=PAGE)
+        created += len(rows)
+    return created
 
 
 def _new_row(
@@ -267,6 +325,7 @@ def plan_manual(
     """
     if template not in TEMPLATES:
         raise InputError(f"Unknown kind {template!r}: use one of {', '.join(TEMPLATES)}.")
+    webinar.require_not_cancelled("mail but the cancellation goes")
     pages = _eligible(store, webinar)
     if to is not None:
         pages = iter([[p for page in pages for p in page if p["email"] == to.strip().lower()]])

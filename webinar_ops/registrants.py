@@ -269,6 +269,7 @@ def _record(columns: list[str | None], cells: list[str], source: str, line: int)
 def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> ImportPlan:
     """Check every row of the CSV against itself and the database; raise InputError listing
     every bad row, or return what the import would change."""
+    webinar.require_not_cancelled("registrants can be added")
     source = str(path)
     plan = ImportPlan(source)
     problems: list[Problem] = []
@@ -340,6 +341,7 @@ def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: da
 def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime) -> tuple[str, str]:
     """Register one person from the command line. Returns their normalised address and
     `added`, `re-activated`, `updated` or `unchanged`. A cancelled person is registered afresh."""
+    webinar.require_not_cancelled("registrants can be added")
     person, errors = check_person(values)
     if person is None:
         raise InputError(

@@ -22,7 +22,7 @@ from sqlite_utils import Database, Migrations
 
 from webinar_ops import times
 from webinar_ops.definition import Definition, parse_definition
-from webinar_ops.errors import NotFound, OperationError
+from webinar_ops.errors import InputError, NotFound, OperationError
 
 BUSY_TIMEOUT_SECONDS = 30
 REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled")
@@ -152,6 +152,22 @@ def m003_provider_retry_after(db: Database) -> None:
     db["webinars"].add_column("provider_retry_after", str)
 
 
+@migrations()
+def m004_revisions_and_cancellation(db: Database) -> None:
+    """The time and title of every revision (an update mail shows what the reader's calendar
+    held), and the webinar's cancellation."""
+    db["webinar_revisions"].create(
+        {"webinar_id": int, "revision": int, "title": str, "start_at": str, "end_at": str, "time_zone": str},
+        pk=("webinar_id", "revision"),
+        foreign_keys=[("webinar_id", "webinars", "id")],
+    )
+    db.execute("INSERT INTO webinar_revisions SELECT id, revision, title, start_at, end_at, time_zone FROM webinars")
+    db["webinars"].add_column("cancelled_at", str)
+    db["webinars"].add_column("cancel_message", str)
+    db["webinars"].add_column("provider_cancelled_at", str)
+    db["deliveries"].add_column("details", str)  # JSON: for an update, the revision it replaces
+
+
 @dataclass(frozen=True)
 class WebinarRecord:
     """A stored webinar: its definition plus what the store and the provider added."""
@@ -171,6 +187,9 @@ class WebinarRecord:
     source_path: str | None
     created_at: str
     updated_at: str
+    cancelled_at: str | None = None
+    cancel_message: str | None = None
+    provider_cancelled_at: str | None = None
 
     @property
     def title(self) -> str:
@@ -180,6 +199,14 @@ class WebinarRecord:
     def join_url(self) -> str | None:
         """The shared join link: the provider's, else the one the definition gives."""
         return self.provider_join_url or self.definition.provider.join_url
+
+    def require_not_cancelled(self, doing: str) -> None:
+        """Raise InputError when the webinar is cancelled: nobody may be `doing` for it."""
+        if self.cancelled_at:
+            raise InputError(
+                f"The webinar {self.slug} was cancelled on {self.cancelled_at}: no more {doing}. "
+                "Give a new date a new webinar (a new slug)."
+            )
 
     @property
     def needs_publishing(self) -> bool:
@@ -302,11 +329,17 @@ class Store:
             "registration_url": definition.provider.registration_url,
             "updated_at": times.iso_utc(now),
         }
+        if existing is not None and existing.cancelled_at:
+            raise InputError(
+                f"The webinar {definition.slug} was cancelled on {existing.cancelled_at}, and its registrants were "
+                "told: it cannot be changed any more. Give the webinar a new slug to hold it again."
+            )
         with self.transaction() as db:
             if existing is None:
-                db["webinars"].insert(
+                created = db["webinars"].insert(
                     {**row, "revision": 0, "created_at": row["updated_at"], "calendar_uid": _new_calendar_uid()}
                 )
+                self._keep_revision(created.last_pk, 0, row)
                 return SavedWebinar("created", self.webinar(definition.slug))
             changes = describe_changes(existing.definition, definition)
             if existing.provider != provider:
@@ -320,9 +353,36 @@ class Store:
             # next sync compare the provider's copy without raising the revision.
             forced = {"provider_revision": None} if republish else {}
             db["webinars"].update(existing.id, {**row, "revision": revision, **forced})
+            self._keep_revision(existing.id, revision, row)
             if existing.provider != provider:
                 self._forget_provider(existing.id)
         return SavedWebinar("updated", self.webinar(definition.slug), changes)
+
+    def _keep_revision(self, webinar_id: int, revision: int, row: dict) -> None:
+        fields = {key: row[key] for key in ("title", "start_at", "end_at", "time_zone")}
+        self.db["webinar_revisions"].insert({"webinar_id": webinar_id, "revision": revision, **fields}, replace=True)
+
+    def revision_of(self, webinar_id: int, revision: int) -> dict | None:
+        """The title, start, end and zone that revision `revision` of the webinar had."""
+        rows = list(self.db["webinar_revisions"].rows_where("webinar_id = ? AND revision = ?", [webinar_id, revision]))
+        return rows[0] if rows else None
+
+    def cancel_webinar(self, webinar: WebinarRecord, message: str | None, now: datetime) -> WebinarRecord:
+        """Mark the webinar cancelled, with the organiser's message for its registrants. The
+        revision rises (the invites' SEQUENCE), so calendars take the cancellation. Cancelling
+        twice changes nothing."""
+        if webinar.cancelled_at:
+            return webinar
+        stamp = times.iso_utc(now)
+        with self.transaction() as db:
+            cancelled = {"cancelled_at": stamp, "cancel_message": message, "updated_at": stamp}
+            db["webinars"].update(webinar.id, {**cancelled, "revision": webinar.revision + 1})
+            row = db["webinars"].get(webinar.id)
+            self._keep_revision(webinar.id, webinar.revision + 1, row)
+        return self.webinar(webinar.slug)
+
+    def set_provider_cancelled(self, webinar: WebinarRecord, now: datetime) -> None:
+        self.db["webinars"].update(webinar.id, {"provider_cancelled_at": times.iso_utc(now), "provider_error": None})
 
     def find_webinar(self, slug: str) -> WebinarRecord | None:
         """The webinar called `slug`, or None."""
@@ -550,6 +610,9 @@ def _webinar_record(row: dict) -> WebinarRecord:
         source_path=row["source_path"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        cancelled_at=row.get("cancelled_at"),
+        cancel_message=row.get("cancel_message"),
+        provider_cancelled_at=row.get("provider_cancelled_at"),
     )
 
 

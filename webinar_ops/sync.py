@@ -35,17 +35,29 @@ class SyncReport:
     cancelled: int = 0
     pulled_new: int = 0
     pulled_updated: int = 0
+    webinar_cancelled: bool = False
 
     @property
     def changed_anything(self) -> bool:
-        return bool(self.published or self.registered or self.cancelled or self.pulled_new or self.pulled_updated)
+        return bool(
+            self.published
+            or self.registered
+            or self.cancelled
+            or self.pulled_new
+            or self.pulled_updated
+            or self.webinar_cancelled
+        )
 
 
 def sync_webinar(
     store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, progress: Progress | None = None
 ) -> SyncReport:
-    """Bring the provider and the store into step for one webinar."""
+    """Bring the provider and the store into step for one webinar. For a cancelled one, that
+    is only to cancel it at the provider."""
     report = SyncReport()
+    if webinar.cancelled_at:
+        report.webinar_cancelled = cancel_webinar_at_provider(store, provider, webinar, now)
+        return report
     webinar, report.published = publish_webinar(store, provider, webinar, now)
     # Pulling first adopts the registration of anyone who also signed up on the provider's
     # own page, so they are not registered a second time.
@@ -53,6 +65,20 @@ def sync_webinar(
     register_waiting(store, provider, webinar, now, report, progress)
     report.cancelled = push_cancellations(store, provider, webinar, now)
     return report
+
+
+def cancel_webinar_at_provider(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime) -> bool:
+    """Cancel the webinar at its provider, once; True when it was cancelled now. A refusal
+    is recorded and raised as an OperationError; the next sync tries again."""
+    if webinar.provider_webinar_id is None or webinar.provider_cancelled_at:
+        return False
+    try:
+        provider.cancel_webinar(webinar.provider_webinar_id)
+    except ProviderError as exc:
+        store.set_provider_error(webinar, f"cancelling: {exc}", None)
+        raise OperationError(f"{provider.name} did not cancel the webinar {webinar.slug}: {exc}") from exc
+    store.set_provider_cancelled(webinar, now)
+    return True
 
 
 def publish_webinar(

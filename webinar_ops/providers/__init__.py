@@ -102,6 +102,11 @@ class Provider(Protocol):
         """Cancel one registration."""
         ...
 
+    def cancel_webinar(self, webinar_id: str) -> None:
+        """Cancel the webinar itself, without the provider mailing anyone (webinar-ops tells
+        the registrants). A webinar the provider no longer holds counts as cancelled."""
+        ...
+
 
 class ProviderError(Exception):
     """A provider refused or failed; the message is for the organiser and holds no secret."""

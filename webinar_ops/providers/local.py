@@ -49,6 +49,11 @@ def m001_local_tables(db) -> None:
     )
 
 
+@migrations()
+def m002_webinar_cancellation(db) -> None:
+    db["local_webinars"].add_column("cancelled_at", str)
+
+
 class LocalProvider:
     """Hosts webinars inside webinar-ops itself."""
 
@@ -119,6 +124,13 @@ class LocalProvider:
         ):
             after = page[-1]["email"]
             yield from (_remote(row) for row in page)
+
+    def cancel_webinar(self, webinar_id: str) -> None:
+        self.db.execute(
+            "UPDATE local_webinars SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL",
+            [times.iso_utc(times.utc_now()), webinar_id],
+        )
+        self.db.conn.commit()
 
     def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
         self.db.execute(

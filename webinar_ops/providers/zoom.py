@@ -445,6 +445,14 @@ class ZoomProvider:
             if not token:
                 return
 
+    def cancel_webinar(self, webinar_id: str) -> None:
+        params = {"cancel_webinar_reminder": "false"}  # webinar-ops sends the cancellation itself
+        try:
+            self.client.call("DELETE", f"/webinars/{webinar_id}", "light", params=params)
+        except ZoomError as exc:
+            if exc.code != 3001:  # 3001: no such webinar (any more): nothing left to cancel
+                raise
+
     def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
         body = {"action": "cancel", "registrants": [{"id": registrant_id, "email": email}]}
         self.client.call("PUT", f"/webinars/{webinar_id}/registrants/status", "medium", body=body)

@@ -1,0 +1,271 @@
+"""Calendars that follow the webinar: an update after a reschedule, and a cancellation.
+
+Ana, Ben and Cho register for the sample webinar and get their confirmations (with an invite)
+in a real Maildir. Then the organiser moves the webinar a week on, or cancels it, as they would
+on the command line; the mail that follows is read back with two calendar parsers.
+"""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import icalendar
+import pytest
+import vobject
+from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
+
+from webinar_ops.compose import Composer
+from webinar_ops.config import Settings
+from webinar_ops.definition import load_definition
+from webinar_ops.deliver import send_due
+from webinar_ops.errors import InputError
+from webinar_ops.plan import plan_manual, plan_webinar
+from webinar_ops.providers import load_provider
+from webinar_ops.registrants import add_person
+from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.sync import sync_webinar
+from webinar_ops.transports.maildir import MaildirTransport
+
+START = datetime(2021, 4, 30, 6, 0, tzinfo=UTC)  # 15:00 in Seoul
+A_WEEK_LATER = START + timedelta(days=7)
+MOVED_AT = NOW + timedelta(days=2)
+PEOPLE = ["ana.silva@example.org", "ben.okafor@example.org", "cho.minji@example.org"]
+
+
+@pytest.fixture
+def settings(workdir: Path) -> Settings:
+    return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY, mail_outbox_dir=workdir / "out")
+
+
+@pytest.fixture
+def confirmed(store: Store, settings: Settings) -> WebinarRecord:
+    """The sample webinar; Ana, Ben and Cho registered, each sent a confirmation with an invite."""
+    save(store, SAMPLE_DEFINITION, NOW)
+    webinar = store.webinar(SAMPLE_SLUG)
+    for address in PEOPLE:
+        add_person(store, webinar, {"email": address, "first_name": address.split(".")[0].capitalize()}, NOW)
+    sync_and_plan(store, settings, NOW)
+    assert send(store, settings, NOW).sent == 3
+    return store.webinar(SAMPLE_SLUG)
+
+
+def save(store: Store, path: Path, now: datetime):
+    """`webinar-ops webinar add PATH`, as far as the store goes (the CLI plans right after)."""
+    return store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), "local", now)
+
+
+def sync_and_plan(store: Store, settings: Settings, now: datetime) -> None:
+    sync_webinar(store, load_provider("local", settings, store), store.webinar(SAMPLE_SLUG), now)
+    plan_webinar(store, store.webinar(SAMPLE_SLUG), now, settings.mail_domain)
+
+
+def send(store: Store, settings: Settings, at: datetime):
+    return send_due(store, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: at)
+
+
+def a_week_later(workdir: Path) -> Path:
+    return definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2021-05-07 15:00"'}, "moved.toml")
+
+
+def mails(settings: Settings) -> list[EmailMessage]:
+    folder = settings.mail_outbox_dir / "new"
+    paths = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in paths]
+
+
+def mails_to(settings: Settings, address: str) -> list[EmailMessage]:
+    return [m for m in mails(settings) if address in str(m["To"])]
+
+
+def calendar_part(message: EmailMessage) -> EmailMessage:
+    return next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+
+
+def event(message: EmailMessage) -> icalendar.Event:
+    [found] = icalendar.Calendar.from_ical(calendar_part(message).get_content().encode()).events
+    return found
+
+
+def text_of(message: EmailMessage, kind: str = "plain") -> str:
+    return message.get_body(preferencelist=(kind,)).get_content()
+
+
+class CalendarClient:
+    """What a calendar client keeps of the invites it is given (RFC 5546): one event per UID;
+    a REQUEST with a higher SEQUENCE replaces it, a CANCEL marks it cancelled."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict] = {}
+
+    def take(self, message: EmailMessage) -> None:
+        calendar = vobject.readOne(calendar_part(message).get_content())
+        vevent = calendar.vevent
+        uid, sequence = vevent.uid.value, int(vevent.sequence.value)
+        held = self.events.get(uid)
+        if held and held["sequence"] >= sequence:
+            return
+        status = "CANCELLED" if calendar.method.value == "CANCEL" else vevent.status.value
+        self.events[uid] = {"sequence": sequence, "start": vevent.dtstart.value, "status": status}
+
+
+# -- a reschedule ------------------------------------------------------------------------------
+
+
+def test_moving_the_webinar_sends_everyone_one_update_that_replaces_their_calendar_entry(
+    store, settings, confirmed, workdir
+):
+    saved = save(store, a_week_later(workdir), MOVED_AT)
+    assert saved.record.revision == 1
+    plan_webinar(store, saved.record, MOVED_AT, settings.mail_domain)
+
+    assert send(store, settings, MOVED_AT).sent == 3, "one update each, at once"
+    for address in PEOPLE:
+        calendar = CalendarClient()
+        for message in mails_to(settings, address):
+            calendar.take(message)
+        [(uid, held)] = calendar.events.items()
+        assert uid == confirmed.calendar_uid
+        assert (held["sequence"], held["status"]) == (1, "CONFIRMED")
+        assert held["start"].astimezone(UTC) == A_WEEK_LATER
+
+
+def test_the_update_says_what_changed_old_time_crossed_out_new_time_in_both_zones(store, settings, confirmed, workdir):
+    store.db.execute("UPDATE registrants SET time_zone = 'Europe/Paris' WHERE email = ?", [PEOPLE[0]])
+    plan_webinar(store, save(store, a_week_later(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    send(store, settings, MOVED_AT)
+
+    [_, update] = mails_to(settings, PEOPLE[0])
+    assert update["Subject"].startswith("New time: ")
+    text, html = text_of(update), text_of(update, "html")
+    no_longer = text.split("NO LONGER")[1].split("WHEN")[0]
+    assert "Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)" in no_longer
+    assert "08:00–09:30 your time" in no_longer
+    assert "Friday 7 May 2021, 15:00–16:30 Seoul time (GMT+9)" in text.split("WHEN")[1]
+    assert "<del>Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)</del>" in html
+    assert event(update)["SEQUENCE"] == 1
+    assert calendar_part(update).get_param("method") == "REQUEST"
+
+
+def test_someone_whose_confirmation_has_not_gone_yet_gets_no_update(store, settings, confirmed, workdir):
+    webinar = store.webinar(SAMPLE_SLUG)
+    add_person(store, webinar, {"email": "dan.lee@example.org", "first_name": "Dan"}, NOW)
+    sync_webinar(store, load_provider("local", settings, store), webinar, NOW)  # registered, nothing sent yet
+
+    plan_webinar(store, save(store, a_week_later(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    send(store, settings, MOVED_AT)
+
+    [confirmation] = mails_to(settings, "dan.lee@example.org")
+    assert confirmation["Subject"].startswith("You are registered")
+    assert event(confirmation)["SEQUENCE"] == 1, "the confirmation itself carries the new time"
+    assert event(confirmation).start.astimezone(UTC) == A_WEEK_LATER
+
+
+def test_a_second_move_before_the_update_went_replaces_it_and_shows_the_time_the_calendar_holds(
+    store, settings, confirmed, workdir
+):
+    plan_webinar(store, save(store, a_week_later(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    later = definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2021-05-14 15:00"'}, "later.toml")
+    plan_webinar(store, save(store, later, MOVED_AT).record, MOVED_AT, settings.mail_domain)
+
+    assert send(store, settings, MOVED_AT).sent == 3
+    [_, update] = mails_to(settings, PEOPLE[1])
+    assert event(update)["SEQUENCE"] == 2
+    assert "Friday 30 April 2021" in text_of(update).split("NO LONGER")[1].split("WHEN")[0]
+    withdrawn = store.db.execute("SELECT state, reason FROM deliveries WHERE kind = 'update-1'").fetchall()
+    assert withdrawn == [("skipped", "a newer update replaced it")] * 3
+
+
+def test_a_new_title_alone_is_an_update_too(store, settings, confirmed, workdir):
+    renamed = definition_variant(
+        workdir, {'title = "Strengthening Data Governance': 'title = "Data Governance Revisited'}, "renamed.toml"
+    )
+    plan_webinar(store, save(store, renamed, MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    send(store, settings, MOVED_AT)
+
+    [_, update] = mails_to(settings, PEOPLE[2])
+    assert update["Subject"].startswith("Changed: Data Governance Revisited")
+    assert "Title: Strengthening Data Governance" in text_of(update)
+
+
+# -- a cancellation ----------------------------------------------------------------------------
+
+
+def test_cancelling_tells_everyone_marks_their_calendar_entry_cancelled_and_stops_the_reminders(
+    store, settings, confirmed
+):
+    cancelled = store.cancel_webinar(confirmed, "The speakers cannot travel.\nWe will write with a new date.", MOVED_AT)
+    report = plan_webinar(store, cancelled, MOVED_AT, settings.mail_domain)
+    assert (report.created, report.withdrawn) == (3, 9), "a cancellation each; their 3 reminders each withdrawn"
+
+    assert send(store, settings, MOVED_AT).sent == 3
+    for address in PEOPLE:
+        calendar = CalendarClient()
+        for message in mails_to(settings, address):
+            calendar.take(message)
+        [held] = calendar.events.values()
+        assert (held["sequence"], held["status"]) == (1, "CANCELLED")
+    [_, cancellation] = mails_to(settings, PEOPLE[0])
+    assert cancellation["Subject"].startswith("Cancelled: ")
+    assert calendar_part(cancellation).get_param("method") == "CANCEL"
+    assert event(cancellation)["STATUS"] == "CANCELLED"
+    assert "The speakers cannot travel.\nWe will write with a new date." in text_of(cancellation)
+
+    send_everything_after = [send(store, settings, START - timedelta(hours=h)).handled for h in (24 * 7, 24, 1)]
+    assert send_everything_after == [0, 0, 0]
+    reasons = {row[0] for row in store.db.execute("SELECT reason FROM deliveries WHERE state = 'skipped'")}
+    assert reasons == {"the webinar was cancelled"}
+
+
+def test_the_fast_path_writes_the_update_and_the_cancellation_byte_for_byte(store, settings, confirmed, workdir):
+    plan_webinar(store, save(store, a_week_later(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    cancelled = store.cancel_webinar(store.webinar(SAMPLE_SLUG), "Sorry <b>all</b> & co.", MOVED_AT)
+    plan_webinar(store, cancelled, MOVED_AT, settings.mail_domain)
+    composer = Composer(store.webinar(SAMPLE_SLUG), settings)
+    people = {row["id"]: row for row in store.registrants(cancelled.id)}
+
+    rows = list(store.db.query("SELECT * FROM deliveries WHERE template IN ('update', 'cancellation')"))
+    assert {row["template"] for row in rows} == {"update", "cancellation"}
+    for row in rows:
+        person = people[row["registrant_id"]]
+        plain = composer.message(row, person, MOVED_AT).as_bytes(policy=policy.SMTP)
+        assert composer.message_bytes(row, person, MOVED_AT) == plain
+
+
+def test_a_cancelled_webinar_cannot_be_changed_or_cancelled_again(store, settings, confirmed, workdir):
+    cancelled = store.cancel_webinar(confirmed, None, MOVED_AT)
+
+    assert store.cancel_webinar(cancelled, "again", MOVED_AT + timedelta(hours=1)) == cancelled
+    with pytest.raises(InputError, match="was cancelled"):
+        save(store, a_week_later(workdir), MOVED_AT)
+    with pytest.raises(InputError, match="no more registrants can be added"):
+        add_person(store, cancelled, {"email": "late@example.org", "first_name": "Late"}, MOVED_AT)
+    with pytest.raises(InputError, match="no more mail but the cancellation goes"):
+        plan_manual(store, cancelled, "reminder", MOVED_AT, settings.mail_domain)
+
+
+def test_webinar_cancel_on_the_command_line_plans_the_cancellations_and_cancels_at_the_provider(run, workdir):
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
+    assert run("webinar", "add", "data/webinars/undesa-snu-session-5.toml", env=env).code == 0
+    assert run("registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv", env=env).code == 0
+    assert run("sync", SAMPLE_SLUG, env=env).code == 0
+
+    refused = run("webinar", "cancel", SAMPLE_SLUG, "--message", "bad\x07bell", env=env)
+    cancelled = run("webinar", "cancel", SAMPLE_SLUG, "--message", "Postponed to June.", env=env)
+    again = run("webinar", "cancel", SAMPLE_SLUG, env=env)
+
+    assert refused.code != 0
+    assert "--message: the message contains a control character" in refused.stderr
+    assert cancelled.code == 0, cancelled.stderr
+    assert "15 cancellations to send" in cancelled.stdout
+    assert "cancelled at the provider" in cancelled.stdout
+    assert "was already cancelled" in again.stdout
+    with Store.open(workdir / "data" / "webinar_ops.db") as store:
+        webinar = store.webinar(SAMPLE_SLUG)
+        assert webinar.cancel_message == "Postponed to June."
+        [(at_provider,)] = store.db.execute("SELECT cancelled_at FROM local_webinars").fetchall()
+        assert at_provider is not None
+        assert webinar.provider_cancelled_at is not None
