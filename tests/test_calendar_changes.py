@@ -1,4 +1,5 @@
-"""Calendars that follow the webinar: an update after a reschedule, and a cancellation.
+"""Calendars that follow the webinar (an update after a reschedule, a cancellation), and the
+messages after it (thanks, the recording, the slides, a survey).
 
 Ana, Ben and Cho register for the sample webinar and get their confirmations (with an invite)
 in a real Maildir. Then the organiser moves the webinar a week on, or cancels it, as they would
@@ -8,6 +9,9 @@ on the command line; the mail that follows is read back with two calendar parser
 from __future__ import annotations
 
 import email
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -269,3 +273,171 @@ def test_webinar_cancel_on_the_command_line_plans_the_cancellations_and_cancels_
         [(at_provider,)] = store.db.execute("SELECT cancelled_at FROM local_webinars").fetchall()
         assert at_provider is not None
         assert webinar.provider_cancelled_at is not None
+
+
+# -- in a real calendar client ----------------------------------------------------------------
+
+KHAL_CONFIG = """
+[calendars]
+[[webinars]]
+path = {folder}
+type = calendar
+
+[locale]
+timeformat = %H:%M
+dateformat = %Y-%m-%d
+longdateformat = %Y-%m-%d
+datetimeformat = %Y-%m-%d %H:%M
+longdatetimeformat = %Y-%m-%d %H:%M
+default_timezone = UTC
+local_timezone = UTC
+
+[default]
+default_calendar = webinars
+"""
+
+
+class Khal:
+    """khal, the command-line calendar, with a calendar of its own in `folder`."""
+
+    def __init__(self, folder: Path):
+        (folder / "calendar").mkdir(parents=True)
+        self.config = folder / "khal.conf"
+        self.config.write_text(KHAL_CONFIG.format(folder=folder / "calendar"), encoding="utf-8")
+        self.env = {**os.environ, "XDG_DATA_HOME": str(folder / "data"), "XDG_CONFIG_HOME": str(folder / "config")}
+        self.folder = folder
+
+    def run(self, *args: str) -> str:
+        khal = Path(sys.executable).with_name("khal")
+        done = subprocess.run(
+            [str(khal), "-c", str(self.config), *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def take(self, message: EmailMessage, name: str) -> None:
+        """Import the invite of `message`, as a person does with an attachment."""
+        path = self.folder / f"{name}.ics"
+        path.write_text(calendar_part(message).get_content(), encoding="utf-8")
+        self.run("import", "--batch", str(path))
+
+    def events(self) -> list[str]:
+        """The first line of each event from April to June 2021, as `khal list` prints it."""
+        listing = self.run("list", "--format", "{cancelled}{start-time}-{end-time} {title}", "2021-04-01", "90d")
+        return [line for line in listing.splitlines() if "Data Governance" in line]
+
+
+def test_khal_holds_one_event_that_moves_with_the_update_and_is_cancelled_with_the_cancellation(
+    store, settings, confirmed, workdir
+):
+    khal = Khal(workdir / "khal")
+    [confirmation] = mails_to(settings, PEOPLE[0])
+    khal.take(confirmation, "confirmation")
+    assert [line.split(" ")[0] for line in khal.events()] == ["06:00-07:30"]
+    assert "2021-04-30" in khal.run("list", "2021-04-01", "90d")
+
+    plan_webinar(store, save(store, a_week_later(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    send(store, settings, MOVED_AT)
+    [_, update] = mails_to(settings, PEOPLE[0])
+    khal.take(update, "update")
+    listing = khal.run("list", "2021-04-01", "90d")
+    assert len(khal.events()) == 1, "one event, not two"
+    assert "2021-05-07" in listing
+    assert "2021-04-30" not in listing
+
+    cancelled = store.cancel_webinar(store.webinar(SAMPLE_SLUG), None, MOVED_AT)
+    plan_webinar(store, cancelled, MOVED_AT, settings.mail_domain)
+    send(store, settings, MOVED_AT)
+    [*_, cancellation] = mails_to(settings, PEOPLE[0])
+    khal.take(cancellation, "cancellation")
+    [event] = khal.events()
+    assert event.startswith("CANCELLED 06:00-07:30")
+
+
+# -- after the webinar -------------------------------------------------------------------------
+
+AFTER = r"""
+[[after]]
+send = "2h"
+recording = "https://example.org/recordings/session-5"
+survey = "https://example.org/survey?s=5&lang=en"
+note = "Thank you for your questions.\nThe next session is in June."
+"""
+END = START + timedelta(minutes=90)
+
+
+def with_after(workdir: Path, extra: str = AFTER, start: str = "2021-04-30 15:00") -> Path:
+    text = SAMPLE_DEFINITION.read_text(encoding="utf-8").replace('start = "2021-04-30 15:00"', f'start = "{start}"')
+    path = workdir / f"after-{start[:10]}-{len(extra)}.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+def test_a_message_after_the_end_thanks_everyone_with_the_recording_and_the_survey(store, settings, confirmed, workdir):
+    plan_webinar(store, save(store, with_after(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    due = {row[0] for row in store.db.execute("SELECT due_at FROM deliveries WHERE kind = 'after-2h'")}
+    assert due == {"2021-04-30T09:30:00Z"}, "two hours after the end, for each of the three"
+
+    send(store, settings, START - timedelta(hours=1))
+    assert send(store, settings, END + timedelta(hours=2)).sent == 3
+
+    [*_, thanks] = mails_to(settings, PEOPLE[0])
+    assert thanks["Subject"].startswith("Thank you: ")
+    assert [p.get_content_type() for p in thanks.walk()] == ["multipart/alternative", "text/plain", "text/html"]
+    text, html = text_of(thanks), text_of(thanks, "html")
+    assert "https://example.org/recordings/session-5" in text
+    assert "Thank you for your questions.\nThe next session is in June." in text
+    assert '<a href="https://example.org/survey?s=5&amp;lang=en">' in html
+
+
+def test_the_fast_path_writes_the_message_after_the_end_byte_for_byte(store, settings, confirmed, workdir):
+    plan_webinar(store, save(store, with_after(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    composer = Composer(store.webinar(SAMPLE_SLUG), settings)
+    people = {row["id"]: row for row in store.registrants(confirmed.id)}
+
+    for row in store.db.query("SELECT * FROM deliveries WHERE template = 'after'"):
+        plain = composer.message(row, people[row["registrant_id"]], END).as_bytes(policy=policy.SMTP)
+        assert composer.message_bytes(row, people[row["registrant_id"]], END) == plain
+
+
+def test_the_message_after_the_end_moves_with_the_webinar_and_goes_when_taken_out(store, settings, confirmed, workdir):
+    plan_webinar(store, save(store, with_after(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    moved = save(store, with_after(workdir, start="2021-05-07 15:00"), MOVED_AT).record
+    plan_webinar(store, moved, MOVED_AT, settings.mail_domain)
+    due = {row[0] for row in store.db.execute("SELECT due_at FROM deliveries WHERE kind = 'after-2h'")}
+    assert due == {"2021-05-07T09:30:00Z"}
+
+    plan_webinar(store, save(store, a_week_later(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+    reasons = {row[0] for row in store.db.execute("SELECT reason FROM deliveries WHERE kind = 'after-2h'")}
+    assert reasons == {"this message was removed from the definition"}
+
+
+def test_a_message_after_the_end_that_could_not_go_within_a_week_is_dropped(store, settings, confirmed, workdir):
+    plan_webinar(store, save(store, with_after(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
+
+    report = send(store, settings, END + timedelta(days=8))
+
+    assert (report.sent, report.skipped) == (0, 3)
+    reasons = {row[0] for row in store.db.execute("SELECT reason FROM deliveries WHERE kind = 'after-2h'")}
+    assert reasons == {"it could not go within 7d of its time"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ('\n[[after]]\nrecording = "https://example.org/r"\n', "after[0].send: is missing"),
+        ('\n[[after]]\nsend = "soon"\n', "after[0].send"),
+        ('\n[[after]]\nsend = "1d"\nsurvey = "javascript:alert(1)"\n', "after[0].survey"),
+        ('\n[[after]]\nsend = "1d"\n\n[[after]]\nsend = "24h"\n', "after[1].send: '24h' is given twice"),
+        ('\n[[after]]\nsend = "1d"\nslide = "https://example.org/s"\n', "after[0].slide: unknown key"),
+    ],
+)
+def test_a_wrong_message_after_the_end_is_refused_with_its_line_and_the_fix(workdir, extra, expected):
+    path = with_after(workdir, extra)
+
+    with pytest.raises(InputError) as refused:
+        load_definition(path)
+
+    assert expected in str(refused.value)
+    assert f"{path}:" in str(refused.value)
+    assert "fix:" in str(refused.value)

@@ -26,7 +26,7 @@ import textwrap
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.headerregistry import Address
@@ -46,7 +46,7 @@ from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.invite import InviteBuilder
-from webinar_ops.plan import CANCELLATION
+from webinar_ops.plan import AFTER, CANCELLATION
 from webinar_ops.store import WebinarRecord
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -220,7 +220,7 @@ class Composer:
         """Render `template` for one registrant. `offset_minutes` is how long before the start
         a scheduled reminder goes; manual ones say how long is left at `now`. `details` are the
         delivery's own (for an update: the revision the reader's calendar holds)."""
-        context = {**self._shared, **self._personal(registrant, now, offset_minutes, details)}
+        context = {**self._shared, **self._personal(registrant, now, offset_minutes, details, template)}
         name = f"{template}.subject.txt"
         try:
             subject = self.env.get_template(name).render(context)
@@ -244,7 +244,7 @@ class Composer:
     ) -> Rendered:
         """The same words as `render`, from this kind of reader's stencils where the templates
         allow (see stencil.py): a wave renders each template once per kind of reader."""
-        personal = self._personal(registrant, now, offset_minutes, details)
+        personal = self._personal(registrant, now, offset_minutes, details, template)
         stencils = self._stencils_for(template, personal)
         if stencils is None:
             return self.render(template, registrant, now, offset_minutes, details)
@@ -306,7 +306,12 @@ class Composer:
         }
 
     def _personal(
-        self, registrant: dict, now: datetime, offset_minutes: int | None, details: dict | None = None
+        self,
+        registrant: dict,
+        now: datetime,
+        offset_minutes: int | None,
+        details: dict | None = None,
+        template: str | None = None,
     ) -> dict[str, Any]:
         d = self.definition
         zone = registrant.get("time_zone")
@@ -328,7 +333,12 @@ class Composer:
             "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
             "starts_in": times.describe_lead(lead),
             "was": self._was((details or {}).get("was"), local_zone),
+            "after": self._after_message(offset_minutes) if template == AFTER else None,
         }
+
+    def _after_message(self, delay_minutes: int | None) -> dict[str, Any] | None:
+        message = self.definition.after_message(delay_minutes)
+        return asdict(message) | {"delay": None} if message else None
 
     def _was(self, was: dict | None, local_zone: str | None) -> dict[str, Any] | None:
         """What an update replaces: the time (in the event's zone and the reader's) and the
@@ -357,7 +367,7 @@ class Composer:
             subject=words.subject,
             date=format_datetime(now),
             message_id=delivery["message_id"],
-            bodies=(words.text, words.html, self._invite(registrant, now, self.invites.invite, method)),
+            bodies=(words.text, words.html, method and self._invite(registrant, now, self.invites.invite, method)),
             method=method,
         )
 
@@ -369,7 +379,7 @@ class Composer:
         to = _address(_full_name(registrant), _recipient(registrant["email"]))
         text_encoding, text = mime.encode_text(words.text)
         html_encoding, html = mime.encode_text(words.html)
-        invite = mime.base64_body(self._invite(registrant, now, self.invites.fast_invite, method))
+        invite = method and mime.base64_body(self._invite(registrant, now, self.invites.fast_invite, method))
         return self._frame(text_encoding, html_encoding, method).fill(
             {
                 "to": mime.header_line("To", to),
@@ -393,8 +403,9 @@ class Composer:
         bodies: tuple[str, str, bytes],
         encodings: tuple[str | None, str | None] = (None, None),
         seed: str | None = None,
-        method: str = "REQUEST",
+        method: str | None = "REQUEST",
     ) -> EmailMessage:
+        """The message; without an invite (`bodies[2]` None) it is the text and HTML alone."""
         text, html, invite = bodies
         message = EmailMessage(policy=policy.SMTP)
         message["From"] = _address(self.sender_name, self.sender_address)
@@ -409,16 +420,16 @@ class Composer:
         message["List-Unsubscribe"] = f"<{self._unsubscribe_mailto()}>"
         message.set_content(text, cte=encodings[0])
         message.add_alternative(html, subtype="html", cte=encodings[1])
-        message.add_alternative(
-            invite.decode("utf-8"), subtype="calendar", cte="base64", params={"method": method, "name": "invite.ics"}
-        )
-        message.add_attachment(
-            invite, maintype="application", subtype="ics", filename="invite.ics", params={"name": "invite.ics"}
-        )
+        if invite is not None:
+            params = {"method": method, "name": "invite.ics"}
+            message.add_alternative(invite.decode("utf-8"), subtype="calendar", cte="base64", params=params)
+            message.add_attachment(
+                invite, maintype="application", subtype="ics", filename="invite.ics", params={"name": "invite.ics"}
+            )
         _stable_boundaries(message, seed or _boundary_seed(message_id))
         return message
 
-    def _frame(self, text_encoding: str, html_encoding: str, method: str) -> mime.Frame:
+    def _frame(self, text_encoding: str, html_encoding: str, method: str | None) -> mime.Frame:
         """This revision's message with slots, for one choice of the text parts' encodings
         and of the invite's method."""
         key = (text_encoding, html_encoding, method)
@@ -426,7 +437,7 @@ class Composer:
             self._frames[key] = self._make_frame(*key)
         return self._frames[key]
 
-    def _make_frame(self, text_encoding: str, html_encoding: str, method: str) -> mime.Frame:
+    def _make_frame(self, text_encoding: str, html_encoding: str, method: str | None) -> mime.Frame:
         # Random markers, so that no text of the webinar's (a sender's name) can pass for one;
         # the seed is hex of a real seed's length, so the frame folds as a real mail does.
         mark, seed = f"m{secrets.token_hex(8)}", secrets.token_hex(16)
@@ -436,21 +447,21 @@ class Composer:
             subject=f"{mark}-subject",
             date=date,
             message_id=f"<{mark}-message-id@frame.invalid>",
-            bodies=("", "", b""),
+            bodies=("", "", None if method is None else b""),
             encodings=(text_encoding, html_encoding),
             seed=seed,
             method=method,
         )
-        for part in message.walk():
-            if not part.is_multipart():
-                part.set_payload(f"{mark}-{FRAME_BODIES[part.get_content_type()]}\n")
+        bodies = [FRAME_BODIES[part.get_content_type()] for part in message.walk() if not part.is_multipart()]
+        for part, name in zip((p for p in message.walk() if not p.is_multipart()), bodies, strict=True):
+            part.set_payload(f"{mark}-{name}\n")
         slots = {
             "to": f"To: {mark}-to@frame.invalid\r\n",
             "subject": f"Subject: {mark}-subject\r\n",
             "date": f"Date: {date}\r\n",
             "message_id": f"Message-ID: <{mark}-message-id@frame.invalid>\r\n",
             "seed": seed,
-            **{name: f"{mark}-{name}\r\n" for name in FRAME_BODIES.values()},
+            **{name: f"{mark}-{name}\r\n" for name in bodies},
         }
         encoded = {name: marker.encode("ascii") for name, marker in slots.items()}
         return mime.Frame(message.as_bytes(policy=policy.SMTP), encoded, once=frozenset(slots) - {"seed"})
@@ -480,9 +491,10 @@ def _details(delivery: dict) -> dict | None:
     return json.loads(delivery["details"]) if delivery.get("details") else None
 
 
-def _method(delivery: dict) -> str:
-    """The invite's iTIP method: a cancellation removes the event, anything else sets it."""
-    return "CANCEL" if delivery["template"] == CANCELLATION else "REQUEST"
+def _method(delivery: dict) -> str | None:
+    """The invite's iTIP method: a cancellation removes the event, a message after the end
+    has no invite (None), anything else sets the event."""
+    return {CANCELLATION: "CANCEL", AFTER: None}.get(delivery["template"], "REQUEST")
 
 
 def _boundary_seed(message_id: str) -> str:

@@ -55,6 +55,14 @@ TOP_KEYS = {
     "contacts": "array of tables: purpose, name, role, organisation, email",
     "reminders": "table: offsets, grace",
     "mail": "table: templates, include_questions, include_readings",
+    "after": "array of tables: send, recording, slides, survey, note (messages after the end)",
+}
+AFTER_KEYS = {
+    "send": "how long after the end, such as '2h' or '1d'",
+    "recording": "link to the recording",
+    "slides": "link to the slides",
+    "survey": "link to a survey",
+    "note": "a few words for the participants",
 }
 SCHEDULE_KEYS = {"start": "local wall time", "time_zone": "IANA zone", "duration": "length", "end": "local end"}
 PERSON_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
@@ -106,6 +114,17 @@ class QuestionGroup:
 
     part: str
     items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AfterMessage:
+    """A message sent `delay` after the webinar ends: thanks, the recording, the slides, a survey."""
+
+    delay: timedelta
+    recording: str | None = None
+    slides: str | None = None
+    survey: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +201,12 @@ class Definition:
     reminder_offsets: tuple[timedelta, ...] = ()
     reminder_grace: timedelta = DEFAULT_GRACE
     mail: MailOptions = field(default_factory=MailOptions)
+    after: tuple[AfterMessage, ...] = ()
     source: str = ""
+
+    def after_message(self, delay_minutes: int | None) -> AfterMessage | None:
+        """The after-message sent `delay_minutes` after the end, if the definition has one."""
+        return next((m for m in self.after if m.delay == timedelta(minutes=delay_minutes or 0)), None)
 
     @property
     def duration(self) -> timedelta:
@@ -384,6 +408,7 @@ class _Checker:
         contacts = self.contacts(data)
         offsets, grace = self.reminders(data)
         mail = self.mail(data)
+        after = self.after_messages(data)
         if self.problems or schedule is None:
             return None
         start, end, zone_name = schedule
@@ -406,6 +431,7 @@ class _Checker:
             reminder_offsets=offsets,
             reminder_grace=grace,
             mail=mail,
+            after=after,
             source=self.source,
         )
 
@@ -661,6 +687,26 @@ class _Checker:
                 continue
             offsets.append(offset)
         return tuple(sorted(offsets, reverse=True)), grace
+
+    def after_messages(self, data: dict) -> tuple[AfterMessage, ...]:
+        messages: list[AfterMessage] = []
+        for path, table in self.tables(data, "after"):
+            self.known_keys(table, path, AFTER_KEYS)
+            delay = self.safe(self.duration, table, path, "send")
+            if delay is None:
+                if "send" not in table:
+                    self.report((*path, "send"), "is missing", 'add send = "1d" (how long after the end)')
+                continue
+            if any(m.delay == delay for m in messages):
+                self.report((*path, "send"), f"{table['send']!r} is given twice", "send each message at its own time")
+                continue
+            links = {
+                key: self.safe(self.text, table, path, key, check=validate.url, fix=_URL_FIX)
+                for key in ("recording", "slides", "survey")
+            }
+            note = self.safe(self.text, table, path, "note", check=_description)
+            messages.append(AfterMessage(delay=delay, note=note, **links))
+        return tuple(sorted(messages, key=lambda m: m.delay))
 
     def duration(self, table: dict, path: tuple, key: str) -> timedelta | None:
         text = self.text(table, path, key)

@@ -34,7 +34,7 @@ from webinar_ops import times, tokens
 from webinar_ops.compose import Composer, TemplateRefused
 from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
-from webinar_ops.plan import CANCELLATION, REMINDER
+from webinar_ops.plan import AFTER, AFTER_PATIENCE, CANCELLATION, REMINDER
 from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
@@ -351,6 +351,10 @@ def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: date
             f"it fell due at {times.iso_utc(due)} while no sender was running, "
             f"and the grace period ({times.format_duration(d.reminder_grace)}) had passed"
         )
+    if delivery["template"] == AFTER:
+        if now > due + AFTER_PATIENCE:
+            return "skipped", f"it could not go within {times.format_duration(AFTER_PATIENCE)} of its time"
+        return None
     if now >= d.end:
         return "skipped", "the webinar was over"
     return None
@@ -390,7 +394,10 @@ def _retry_later(
 ) -> None:
     attempts = delivery["attempts"] + 1
     later = now + retry_delay(attempts)
-    deadline = webinar.definition.start if delivery["template"] == REMINDER else webinar.definition.end
+    deadline = {
+        REMINDER: webinar.definition.start,
+        AFTER: times.parse_iso_utc(delivery["due_at"]) + AFTER_PATIENCE,
+    }.get(delivery["template"], webinar.definition.end)
     if later >= deadline:
         _fail(store, delivery, f"gave up after {attempts} attempts, as the next would be too late: {error}", now)
         report.failed += 1

@@ -26,6 +26,8 @@ g) When the time or title changes (a new revision), everyone who was sent an inv
    and its text shows what their calendar held. An update not yet sent gives way to a newer one.
 h) When the webinar is cancelled, every approved registrant gets a cancellation, due at once,
    whose invite removes the event from their calendar; every other unsent mail is skipped.
+i) Each `[[after]]` message of the definition (thanks, the recording, the slides, a survey) is
+   planned for every approved registrant at its time after the end, and moves with the end.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -47,6 +49,8 @@ CONFIRMATION = "confirmation"
 REMINDER = "reminder"
 UPDATE = "update"
 CANCELLATION = "cancellation"
+AFTER = "after"
+AFTER_PATIENCE = timedelta(days=7)  # an after-message that could not go within this is dropped
 TEMPLATES = (CONFIRMATION, REMINDER)  # what `remind` may send by hand
 PAGE = 1000  # rows read at a time: planning a webinar of any size holds no more than this
 
@@ -64,6 +68,11 @@ class PlanReport:
 def reminder_kind(offset: timedelta) -> str:
     """`reminder-1d`, `reminder-1h30m`: the kind of the reminder sent `offset` before the start."""
     return f"{REMINDER}-{times.format_duration(offset)}"
+
+
+def after_kind(delay: timedelta) -> str:
+    """`after-2h`, `after-1d`: the kind of the message sent `delay` after the end."""
+    return f"{AFTER}-{times.format_duration(delay)}"
 
 
 def message_id(webinar: WebinarRecord, registrant_id: int, kind: str, revision: int, domain: str) -> str:
@@ -115,14 +124,27 @@ def _eligible(
 
 def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> tuple[int, int]:
     created = skipped = 0
-    wanted = [(CONFIRMATION, None), *((reminder_kind(o), o) for o in webinar.definition.reminder_offsets)]
-    for kind, offset in wanted:
+    d = webinar.definition
+    wanted = [
+        (CONFIRMATION, None, CONFIRMATION),
+        *((reminder_kind(o), o, REMINDER) for o in d.reminder_offsets),
+        *((after_kind(m.delay), m.delay, AFTER) for m in d.after),
+    ]
+    for kind, offset, template in wanted:
         for people in _eligible(store, webinar, without=kind):
-            rows = [_new_row(webinar, registrant, kind, offset, now, domain) for registrant in people]
+            rows = [_new_row(webinar, registrant, kind, offset, now, domain, template) for registrant in people]
             store.db["deliveries"].insert_all(rows, batch_size=PAGE)
             created += len(rows)
             skipped += sum(row["state"] == "skipped" for row in rows)
     return created, skipped
+
+
+def _due(webinar: WebinarRecord, template: str, offset: timedelta | None, now: datetime) -> datetime:
+    """When a mail falls due: a reminder `offset` before the start, an after-message `offset`
+    after the end, anything else at once."""
+    if offset is None:
+        return now
+    return webinar.definition.end + offset if template == AFTER else webinar.definition.start - offset
 
 
 def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
@@ -170,15 +192,22 @@ def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, dom
 
 
 def _new_row(
-    webinar: WebinarRecord, registrant: dict, kind: str, offset: timedelta | None, now: datetime, domain: str
+    webinar: WebinarRecord,
+    registrant: dict,
+    kind: str,
+    offset: timedelta | None,
+    now: datetime,
+    domain: str,
+    template: str | None = None,
 ) -> dict:
     stamp = times.iso_utc(now)
-    due = now if offset is None else webinar.definition.start - offset
+    template = template or (CONFIRMATION if offset is None else REMINDER)
+    due = _due(webinar, template, offset, now)
     row = {
         "webinar_id": webinar.id,
         "registrant_id": registrant["id"],
         "kind": kind,
-        "template": CONFIRMATION if offset is None else REMINDER,
+        "template": template,
         "offset_minutes": None if offset is None else int(offset.total_seconds() // 60),
         "revision": webinar.revision,
         "due_at": times.iso_utc(due),
@@ -189,7 +218,7 @@ def _new_row(
         "created_at": stamp,
         "updated_at": stamp,
     }
-    reason = _skip_reason(webinar, registrant, offset, due, now)
+    reason = _skip_reason(webinar, registrant, None if template == AFTER else offset, due, now)
     return {**row, "state": "skipped", "reason": reason} if reason else row
 
 
@@ -224,15 +253,18 @@ def _withdraw_for_inactive(store: Store, webinar: WebinarRecord, now: datetime) 
 
 
 def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datetime) -> int:
-    """A reminder taken out of the definition is not sent to anyone who has not had it yet."""
-    kinds = [reminder_kind(o) for o in webinar.definition.reminder_offsets]
+    """A reminder or after-message taken out of the definition is not sent to anyone who has
+    not had it yet."""
+    d = webinar.definition
+    kinds = [reminder_kind(o) for o in d.reminder_offsets] + [after_kind(m.delay) for m in d.after]
     marks = ", ".join("?" * len(kinds)) or "''"
     cursor = store.db.execute(
         f"""
         UPDATE deliveries SET state = 'skipped', updated_at = ?,
-            reason = 'this reminder was removed from the definition'
-        WHERE webinar_id = ? AND state = 'pending' AND template = 'reminder'
-          AND kind LIKE 'reminder-%' AND kind NOT IN ({marks})
+            reason = 'this ' || (CASE template WHEN 'after' THEN 'message' ELSE 'reminder' END)
+                     || ' was removed from the definition'
+        WHERE webinar_id = ? AND state = 'pending' AND template IN ('reminder', 'after')
+          AND (kind LIKE 'reminder-%' OR kind LIKE 'after-%') AND kind NOT IN ({marks})
         """,
         [times.iso_utc(now), webinar.id, *kinds],
     )
@@ -251,8 +283,8 @@ def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetim
     for row in _rows(store, sql, {"webinar": webinar.id}):
         reopened += 1
         offset = None if row["offset_minutes"] is None else timedelta(minutes=row["offset_minutes"])
-        due = now if offset is None else webinar.definition.start - offset
-        reason = _skip_reason(webinar, row, offset, due, now)
+        due = _due(webinar, row["template"], offset, now)
+        reason = _skip_reason(webinar, row, None if row["template"] == AFTER else offset, due, now)
         store.db["deliveries"].update(
             row["id"],
             {
@@ -276,11 +308,14 @@ def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> 
         WHERE d.webinar_id = :webinar
           AND (d.state = 'pending' OR (d.state = 'skipped' AND d.reason LIKE 'it fell due%'))
           AND (d.revision != :revision OR (d.offset_minutes IS NOT NULL AND d.kind NOT LIKE 'manual-%'
-               AND d.due_at != strftime('%Y-%m-%dT%H:%M:%SZ', :start, -d.offset_minutes || ' minutes')))
+               AND d.due_at != (CASE d.template
+                   WHEN 'after' THEN strftime('%Y-%m-%dT%H:%M:%SZ', :end, d.offset_minutes || ' minutes')
+                   ELSE strftime('%Y-%m-%dT%H:%M:%SZ', :start, -d.offset_minutes || ' minutes') END)))
     """
     moved = 0
-    start = times.iso_utc(webinar.definition.start)
-    for row in _rows(store, sql, {"webinar": webinar.id, "revision": webinar.revision, "start": start}):
+    d = webinar.definition
+    params = {"webinar": webinar.id, "revision": webinar.revision, "start": times.iso_utc(d.start)}
+    for row in _rows(store, sql, {**params, "end": times.iso_utc(d.end)}):
         changes = _moved(webinar, row, now)
         if changes:
             store.db["deliveries"].update(row["id"], {**changes, "updated_at": times.iso_utc(now)})
@@ -304,10 +339,11 @@ def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
     if row["revision"] != webinar.revision:
         changes["revision"] = webinar.revision
     if row["offset_minutes"] is not None and not row["kind"].startswith("manual-"):
-        due = webinar.definition.start - timedelta(minutes=row["offset_minutes"])
+        offset = timedelta(minutes=row["offset_minutes"])
+        due = _due(webinar, row["template"], offset, now)
         if times.iso_utc(due) != row["due_at"]:
             changes.update(due_at=times.iso_utc(due), send_after=times.iso_utc(due))
-            reason = _skip_reason(webinar, row, timedelta(minutes=row["offset_minutes"]), due, now)
+            reason = _skip_reason(webinar, row, None if row["template"] == AFTER else offset, due, now)
             changes.update(state="skipped" if reason else "pending", reason=reason)
     if row["state"] == "skipped" and "due_at" not in changes:
         return {}  # a skipped reminder that did not move stays as it is
