@@ -294,3 +294,15 @@ def test_a_name_with_markup_is_escaped_in_the_html_from_a_stencil(composer):
     assert "Dear &lt;script&gt;x&lt;/script&gt; &amp; Co," in words.html
     assert "Dear <script>x</script> & Co," in words.text
     assert words == composer.render("reminder", person(first_name="<script>x</script> & Co"), AN_HOUR_BEFORE, 60)
+
+
+@pytest.mark.parametrize("first", [10, 40, 55, 58, 59, 60, 61, 70, 90])
+@pytest.mark.parametrize("second", [20, 50, 76, 77, 78, 90])
+def test_a_list_unsubscribe_header_is_folded_as_the_email_package_folds_it(first, second):
+    link = "https://webinars.example.org/u/" + "7." + "a" * max(first - 33, 1)
+    mailto = "mailto:x@example.org?subject=" + "u" * max(second - 29, 1)
+    value = f"<{link}>, <{mailto}>"
+    message = EmailMessage(policy=policy.SMTP)
+    message["List-Unsubscribe"] = value
+
+    assert mime.header_line("List-Unsubscribe", value) == message.as_bytes().split(b"\r\n\r\n")[0] + b"\r\n"

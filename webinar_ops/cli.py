@@ -534,6 +534,7 @@ def _status_summary(store: Store, record: WebinarRecord) -> dict:
         **_webinar_summary(store, record),
         "provider_error": record.provider_error,
         "sync": store.sync_counts(record.id),
+        "unsubscribed": store.unsubscribed_count(record.id),
         "mail": store.delivery_counts(record.id),
         "next_mail": store.next_delivery(record.id),
         "not_sent": store.delivery_reasons(record.id),
@@ -541,6 +542,24 @@ def _status_summary(store: Store, record: WebinarRecord) -> dict:
 
 
 # -- mail -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", help="Listen on this address (default: the host of WEBINAR_OPS_BASE_URL).")
+@click.option("--port", type=int, help="Listen on this port (default: the port of WEBINAR_OPS_BASE_URL).")
+@pass_app
+def serve(app: App, host: str | None, port: int | None) -> None:
+    """The web service the mails link to: one-click unsubscribe, join pages, /healthz."""
+    from urllib.parse import urlsplit
+
+    from webinar_ops.web import serve as serve_web
+
+    base = urlsplit(app.settings.base_url)
+    host = host or base.hostname or "127.0.0.1"
+    port = port or base.port or (443 if base.scheme == "https" else 80)
+    app.store  # noqa: B018 - creates and migrates the database before the first request
+    click.echo(f"Serving {app.settings.base_url} on {host}:{port}; Ctrl-C stops.", err=True)
+    serve_web(app.settings, host, port)
 
 
 @cli.command()

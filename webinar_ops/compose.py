@@ -189,7 +189,9 @@ class Composer:
         self.sender_name, self.sender_address = settings.sender
         self.reply_to = _reply_contact(self.definition.contacts, settings.mail_reply_to)
         self._shared = self._shared_context()
-        self._frames: dict[tuple[str, str, str], mime.Frame] = {}
+        self._frames: dict[tuple, mime.Frame] = {}
+        self._secret_key = settings.secret_key
+        self._base_url = settings.base_url.rstrip("/")
         self._stencils: dict[tuple, tuple[stencil.Stencil, ...] | None] = {}
 
     @cached_property
@@ -369,6 +371,7 @@ class Composer:
             message_id=delivery["message_id"],
             bodies=(words.text, words.html, method and self._invite(registrant, now, self.invites.invite, method)),
             method=method,
+            unsubscribe_url=self.unsubscribe_url(registrant),
         )
 
     def message_bytes(self, delivery: dict, registrant: dict, now: datetime) -> bytes:
@@ -380,8 +383,10 @@ class Composer:
         text_encoding, text = mime.encode_text(words.text)
         html_encoding, html = mime.encode_text(words.html)
         invite = method and mime.base64_body(self._invite(registrant, now, self.invites.fast_invite, method))
-        return self._frame(text_encoding, html_encoding, method).fill(
+        unsubscribe_url = self.unsubscribe_url(registrant)
+        return self._frame(text_encoding, html_encoding, method, unsubscribe_url is not None).fill(
             {
+                "unsubscribe": mime.header_line("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url), False),
                 "to": mime.header_line("To", to),
                 "subject": mime.header_line("Subject", words.subject),
                 "date": mime.header_line("Date", format_datetime(now)),
@@ -404,6 +409,7 @@ class Composer:
         encodings: tuple[str | None, str | None] = (None, None),
         seed: str | None = None,
         method: str | None = "REQUEST",
+        unsubscribe_url: str | None = None,
     ) -> EmailMessage:
         """The message; without an invite (`bodies[2]` None) it is the text and HTML alone."""
         text, html, invite = bodies
@@ -417,7 +423,9 @@ class Composer:
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-        message["List-Unsubscribe"] = f"<{self._unsubscribe_mailto()}>"
+        message["List-Unsubscribe"] = self._list_unsubscribe(unsubscribe_url)
+        if unsubscribe_url:
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
         message.set_content(text, cte=encodings[0])
         message.add_alternative(html, subtype="html", cte=encodings[1])
         if invite is not None:
@@ -429,15 +437,15 @@ class Composer:
         _stable_boundaries(message, seed or _boundary_seed(message_id))
         return message
 
-    def _frame(self, text_encoding: str, html_encoding: str, method: str | None) -> mime.Frame:
-        """This revision's message with slots, for one choice of the text parts' encodings
-        and of the invite's method."""
-        key = (text_encoding, html_encoding, method)
+    def _frame(self, text_encoding: str, html_encoding: str, method: str | None, one_click: bool) -> mime.Frame:
+        """This revision's message with slots, for one choice of the text parts' encodings,
+        the invite's method, and whether the unsubscribe link is one-click."""
+        key = (text_encoding, html_encoding, method, one_click)
         if key not in self._frames:
             self._frames[key] = self._make_frame(*key)
         return self._frames[key]
 
-    def _make_frame(self, text_encoding: str, html_encoding: str, method: str | None) -> mime.Frame:
+    def _make_frame(self, text_encoding: str, html_encoding: str, method: str | None, one_click: bool) -> mime.Frame:
         # Random markers, so that no text of the webinar's (a sender's name) can pass for one;
         # the seed is hex of a real seed's length, so the frame folds as a real mail does.
         mark, seed = f"m{secrets.token_hex(8)}", secrets.token_hex(16)
@@ -451,6 +459,7 @@ class Composer:
             encodings=(text_encoding, html_encoding),
             seed=seed,
             method=method,
+            unsubscribe_url=f"https://frame.invalid/u/{mark}" if one_click else None,
         )
         bodies = [FRAME_BODIES[part.get_content_type()] for part in message.walk() if not part.is_multipart()]
         for part, name in zip((p for p in message.walk() if not p.is_multipart()), bodies, strict=True):
@@ -464,7 +473,9 @@ class Composer:
             **{name: f"{mark}-{name}\r\n" for name in bodies},
         }
         encoded = {name: marker.encode("ascii") for name, marker in slots.items()}
-        return mime.Frame(message.as_bytes(policy=policy.SMTP), encoded, once=frozenset(slots) - {"seed"})
+        raw = message.as_bytes(policy=policy.SMTP)
+        encoded["unsubscribe"] = mime.header_lines(raw, "List-Unsubscribe")
+        return mime.Frame(raw, encoded, once=frozenset(encoded) - {"seed"})
 
     def _join_link(self, registrant: dict) -> str | None:
         """The person's own join link, else the webinar's: links come from the provider, so
@@ -481,6 +492,17 @@ class Composer:
             for item in self._shared["agenda"]
         )
         return write(registrant["email"], _full_name(registrant), join_url, description, now, method)
+
+    def unsubscribe_url(self, registrant: dict) -> str | None:
+        """The registrant's one-click unsubscribe link (`serve` answers it), or None for a
+        registrant not in the database (a preview) or without a signing key."""
+        if registrant.get("id") is None or not self._secret_key:
+            return None
+        return f"{self._base_url}/u/{tokens.unsubscribe_token(self._secret_key, registrant['id'], registrant['email'])}"
+
+    def _list_unsubscribe(self, url: str | None) -> str:
+        mailto = f"<{self._unsubscribe_mailto()}>"
+        return f"<{url}>, {mailto}" if url else mailto
 
     def _unsubscribe_mailto(self) -> str:
         address = self.reply_to[1] if self.reply_to else self.sender_address

@@ -147,7 +147,7 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
     if record.provider_error:
         click.echo(f"  provider error: {record.provider_error}")
     print_table(
-        ("pending", "approved", "denied", "cancelled", "registered at provider", "waiting", "sync failed"),
+        ("pending", "approved", "denied", "cancelled", "at provider", "waiting", "sync failed", "unsubscribed"),
         [
             (
                 counts["pending"],
@@ -157,6 +157,7 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
                 synced["registered"],
                 synced["waiting"],
                 synced["failed"],
+                summary["unsubscribed"],
             )
         ],
         title="Registrants",

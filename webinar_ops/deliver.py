@@ -341,6 +341,8 @@ def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: date
         return "skipped", "the webinar was cancelled"
     if registrant["status"] != "approved":
         return "skipped", f"registration {registrant['status']}"
+    if registrant.get("unsubscribed_at") and delivery["template"] in (REMINDER, AFTER):
+        return "skipped", "they unsubscribed from the reminders"
     scheduled_reminder = delivery["template"] == REMINDER and not delivery["kind"].startswith("manual-")
     if scheduled_reminder and now >= d.start:
         return "missed", "the webinar had started before it could be sent"

@@ -56,14 +56,23 @@ class Frame:
         return b"".join(parts[piece] if is_slot else piece for is_slot, piece in self._pieces)
 
 
-def header_line(name: str, value: Any) -> bytes:
+def header_line(name: str, value: Any, shared: bool = True) -> bytes:
     """The header as the email package writes it (`msg[name] = value`, then `as_bytes`):
-    folded, quoted and encoded as it needs, with CRLF."""
+    folded, quoted and encoded as it needs, with CRLF. A `shared` text (a subject) is kept
+    for the next mail; a reader's own is not."""
     if _written_as_is(name, value):
         return f"{name}: {value}\r\n".encode("ascii")
-    if isinstance(value, str):
+    if isinstance(value, str) and shared:
         return _folded_text(name, value)
     return _folded(name, value)
+
+
+def header_lines(raw: bytes, name: str) -> bytes:
+    """Header `name` of the message `raw` as written, folded lines and all, with its CRLF."""
+    found = re.search(rb"(?m)^" + re.escape(name.encode("ascii")) + rb":.*?\r\n(?![ \t])", raw, re.DOTALL)
+    if found is None:
+        raise RuntimeError(f"the message frame has no {name} header")
+    return found.group(0)
 
 
 def _written_as_is(name: str, value: Any) -> bool:

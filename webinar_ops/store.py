@@ -168,6 +168,11 @@ def m004_revisions_and_cancellation(db: Database) -> None:
     db["deliveries"].add_column("details", str)  # JSON: for an update, the revision it replaces
 
 
+@migrations()
+def m005_unsubscribe(db: Database) -> None:
+    db["registrants"].add_column("unsubscribed_at", str)  # no more reminders for this webinar
+
+
 @dataclass(frozen=True)
 class WebinarRecord:
     """A stored webinar: its definition plus what the store and the provider added."""
@@ -523,6 +528,25 @@ class Store:
                 for row in rows
             ),
             batch_size=500,
+        )
+
+    def unsubscribed_count(self, webinar_id: int) -> int:
+        """How many of the webinar's active registrants unsubscribed from the reminders."""
+        sql = "SELECT count(*) FROM registrants WHERE webinar_id = ? AND status IN ('pending', 'approved') "
+        return self.db.execute(sql + "AND unsubscribed_at IS NOT NULL", [webinar_id]).fetchone()[0]
+
+    def registrant_by_id(self, registrant_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM registrants WHERE id = ?", [registrant_id]))
+        return rows[0] if rows else None
+
+    def unsubscribe(self, registrant_id: int, now: datetime) -> bool:
+        """Stop the reminders for this registration; False when it had been done before."""
+        stamp = times.iso_utc(now)
+        return bool(
+            self.write(
+                "UPDATE registrants SET unsubscribed_at = ?, updated_at = ? WHERE id = ? AND unsubscribed_at IS NULL",
+                [stamp, stamp, registrant_id],
+            )
         )
 
     def update_registrant(self, registrant_id: int, changes: dict, now: datetime) -> None:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 
 TOKEN_BYTES = 16
 
@@ -26,6 +27,24 @@ def sign(secret_key: str, purpose: str, *subject: str) -> str:
 def verify(secret_key: str, token: str, purpose: str, *subject: str) -> bool:
     """True when `token` is the one `sign` gives for these values; constant-time."""
     return hmac.compare_digest(token.encode("utf-8"), sign(secret_key, purpose, *subject).encode("utf-8"))
+
+
+def unsubscribe_token(secret_key: str, registrant_id: int, email: str) -> str:
+    """The token of one registration's unsubscribe link: its id, and a signature of the id
+    and the address, so that no other registration's token can be made from it."""
+    return f"{registrant_id}.{sign(secret_key, 'unsubscribe', str(registrant_id), email)}"
+
+
+def unsubscribe_id(secret_key: str, token: str, email_of: Callable[[int], str | None]) -> int | None:
+    """The registration a token unsubscribes, or None when the token is not one we made.
+    `email_of(id)` gives a registration's address (None when there is no such one)."""
+    raw_id, _, signature = token.partition(".")
+    if not raw_id.isdigit() or len(raw_id) > 18 or not signature:
+        return None
+    email = email_of(int(raw_id))
+    if email is None or not verify(secret_key, signature, "unsubscribe", raw_id, email):
+        return None
+    return int(raw_id)
 
 
 def conceal(text: str, link: str | None) -> str:

@@ -1,0 +1,217 @@
+"""The web service (`webinar-ops serve`) over real HTTP: one-click unsubscribe (RFC 8058),
+the local provider's join pages and /healthz.
+
+Ana and Ben are registered and sent their confirmations into a real Maildir; each mail's
+List-Unsubscribe header gives the link that a mail client would POST to. The app runs in
+waitress, the production server `serve` uses, on a free port of loopback.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import waitress
+from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+
+from webinar_ops.config import Settings
+from webinar_ops.definition import load_definition
+from webinar_ops.deliver import send_due
+from webinar_ops.plan import plan_webinar
+from webinar_ops.providers import load_provider
+from webinar_ops.registrants import add_person
+from webinar_ops.store import Store
+from webinar_ops.sync import sync_webinar
+from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.web import create_app
+
+START = datetime(2021, 4, 30, 6, 0, tzinfo=UTC)
+ANA, BEN = "ana.silva@example.org", "ben.okafor@example.org"
+
+
+@pytest.fixture
+def settings(workdir: Path) -> Settings:
+    return Settings(
+        db_path=workdir / "data" / "test.db",
+        secret_key=TEST_SECRET_KEY,
+        base_url="https://webinars.example.org",
+        mail_outbox_dir=workdir / "out",
+    )
+
+
+@pytest.fixture
+def confirmed(store: Store, settings: Settings) -> Store:
+    """Ana and Ben registered with the local provider, and sent their confirmations."""
+    store.save_webinar(load_definition(SAMPLE_DEFINITION), SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", NOW)
+    for address in (ANA, BEN):
+        add_person(store, store.webinar(SAMPLE_SLUG), {"email": address, "first_name": address[:3].title()}, NOW)
+    sync_webinar(store, load_provider("local", settings, store), store.webinar(SAMPLE_SLUG), NOW)
+    plan_webinar(store, store.webinar(SAMPLE_SLUG), NOW, settings.mail_domain)
+    assert send(store, settings, NOW).sent == 2
+    return store
+
+
+@pytest.fixture
+def site(settings: Settings) -> Iterator[str]:
+    """The web service on a free port of loopback; yields its base URL."""
+    server = waitress.create_server(create_app(settings), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+def send(store: Store, settings: Settings, at: datetime):
+    return send_due(store, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: at)
+
+
+def mail_to(settings: Settings, address: str) -> email.message.EmailMessage:
+    for path in sorted((settings.mail_outbox_dir / "new").iterdir()):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if address in str(message["To"]):
+            return message
+    raise AssertionError(f"no mail to {address}")
+
+
+def one_click_path(settings: Settings, address: str) -> str:
+    """The path of the https link in the person's List-Unsubscribe header."""
+    message = mail_to(settings, address)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    [link] = re.findall(r"<(https://[^>]+)>", str(message["List-Unsubscribe"]))
+    assert link.startswith("https://webinars.example.org/u/")
+    assert "<mailto:" in str(message["List-Unsubscribe"]), "the mailto stays, for clients without one-click"
+    return urlsplit(link).path
+
+
+def unsubscribed(store: Store) -> dict[str, str | None]:
+    return {row["email"]: row["unsubscribed_at"] for row in store.db.query("SELECT * FROM registrants")}
+
+
+def test_a_one_click_post_stops_the_reminders_for_that_person_only(confirmed, settings, site):
+    answer = requests.post(
+        site + one_click_path(settings, ANA), data={"List-Unsubscribe": "One-Click"}, allow_redirects=False, timeout=10
+    )
+
+    assert answer.status_code == 200
+    assert "no more reminders" in answer.text
+    assert unsubscribed(confirmed)[ANA] is not None
+    assert unsubscribed(confirmed)[BEN] is None
+    send(confirmed, settings, START - timedelta(days=7))
+    reasons = {
+        (row["email"], row["state"], row["reason"])
+        for row in confirmed.db.query(
+            "SELECT r.email, d.state, d.reason FROM deliveries d JOIN registrants r ON r.id = d.registrant_id "
+            "WHERE d.kind = 'reminder-7d'"
+        )
+    }
+    assert reasons == {(ANA, "skipped", "they unsubscribed from the reminders"), (BEN, "sent", None)}
+
+
+def test_opening_the_link_only_shows_a_button(confirmed, settings, site):
+    answer = requests.get(site + one_click_path(settings, ANA), timeout=10)
+
+    assert answer.status_code == 200
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in answer.text
+    assert "<button" in answer.text
+    assert unsubscribed(confirmed)[ANA] is None, "a link checker opening the link unsubscribes nobody"
+
+
+def test_a_forged_or_borrowed_token_unsubscribes_nobody(confirmed, settings, site):
+    path = one_click_path(settings, ANA)
+    registrant_id, signature = path.rsplit("/", 1)[1].split(".")
+    ben_id = next(r["id"] for r in confirmed.db.query("SELECT id FROM registrants WHERE email = ?", [BEN]))
+    forged = [
+        f"/u/{registrant_id}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}",  # one character changed
+        f"/u/{ben_id}.{signature}",  # Ana's signature on Ben's registration
+        f"/u/{registrant_id}",
+        "/u/..%2F..%2Fetc%2Fpasswd",
+    ]
+
+    for bad in forged:
+        answer = requests.post(site + bad, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+        assert answer.status_code == 404, bad
+
+    assert set(unsubscribed(confirmed).values()) == {None}
+
+
+def test_a_post_without_the_one_click_body_is_refused(confirmed, settings, site):
+    answer = requests.post(site + one_click_path(settings, ANA), data={"unsubscribe": "yes"}, timeout=10)
+
+    assert answer.status_code == 400
+    assert unsubscribed(confirmed)[ANA] is None
+
+
+def test_the_unsubscribe_link_is_only_in_its_owners_mail(confirmed, settings):
+    ana_path = one_click_path(settings, ANA)
+
+    assert (
+        ana_path.encode()
+        not in (settings.mail_outbox_dir / "new")
+        .joinpath(next(p.name for p in (settings.mail_outbox_dir / "new").iterdir() if BEN.encode() in p.read_bytes()))
+        .read_bytes()
+    )
+
+
+def test_status_counts_the_people_who_unsubscribed(confirmed, settings, site):
+    requests.post(site + one_click_path(settings, BEN), data={"List-Unsubscribe": "One-Click"}, timeout=10)
+
+    assert confirmed.unsubscribed_count(confirmed.webinar(SAMPLE_SLUG).id) == 1
+
+
+def test_a_local_join_link_says_whose_it_is_and_for_which_webinar(confirmed, site):
+    [join_url] = [r["join_url"] for r in confirmed.db.query("SELECT join_url FROM registrants WHERE email = ?", [ANA])]
+
+    answer = requests.get(site + urlsplit(join_url).path, timeout=10)
+    unknown = requests.get(site + "/j/not-a-token-of-ours", timeout=10)
+
+    assert answer.status_code == 200
+    assert "<strong>Ana</strong>" in answer.text
+    assert "Strengthening Data Governance" in answer.text
+    assert unknown.status_code == 404
+
+
+def test_healthz_answers_when_the_database_does(confirmed, site):
+    answer = requests.get(site + "/healthz", timeout=10)
+
+    assert (answer.status_code, answer.text) == (200, "ok\n")
+
+
+def test_webinar_ops_serve_listens_on_the_base_urls_port(workdir):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY, "WEBINAR_OPS_BASE_URL": f"http://127.0.0.1:{port}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webinar_ops", "serve"],
+        cwd=workdir,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, process.stderr.read1().decode() if process.poll() else "no answer"
+                time.sleep(0.1)
+        assert answer.text == "ok\n"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
