@@ -17,11 +17,10 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import policy
 from pathlib import Path
 
 from webinar_ops import times
-from webinar_ops.compose import Composer
+from webinar_ops.compose import POLICY, Composer
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.demo import demo_definition
@@ -273,7 +272,7 @@ def compose_costs(folder: Path, people: int) -> tuple[float, float]:
     mails = [(row, registrants[row["registrant_id"]]) for row in rows]
 
     def plain(row: dict, person: dict) -> bytes:
-        return composer.message(row, person, now).as_bytes(policy=policy.SMTP)
+        return composer.message(row, person, now).as_bytes(policy=POLICY)
 
     costs = []
     for compose in (plain, lambda row, person: composer.message_bytes(row, person, now)):

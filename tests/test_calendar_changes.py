@@ -22,7 +22,7 @@ import pytest
 import vobject
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
 
-from webinar_ops.compose import Composer
+from webinar_ops.compose import POLICY, Composer
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
@@ -235,7 +235,7 @@ def test_the_fast_path_writes_the_update_and_the_cancellation_byte_for_byte(stor
     assert {row["template"] for row in rows} == {"update", "cancellation"}
     for row in rows:
         person = people[row["registrant_id"]]
-        plain = composer.message(row, person, MOVED_AT).as_bytes(policy=policy.SMTP)
+        plain = composer.message(row, person, MOVED_AT).as_bytes(policy=POLICY)
         assert composer.message_bytes(row, person, MOVED_AT) == plain
 
 
@@ -396,7 +396,7 @@ def test_the_fast_path_writes_the_message_after_the_end_byte_for_byte(store, set
     people = {row["id"]: row for row in store.registrants(confirmed.id)}
 
     for row in store.db.query("SELECT * FROM deliveries WHERE template = 'after'"):
-        plain = composer.message(row, people[row["registrant_id"]], END).as_bytes(policy=policy.SMTP)
+        plain = composer.message(row, people[row["registrant_id"]], END).as_bytes(policy=POLICY)
         assert composer.message_bytes(row, people[row["registrant_id"]], END) == plain
 
 

@@ -56,6 +56,7 @@ SANDBOX_FIX = (
     "templates render in a sandbox: use only the values they are given, such as {{ person.first_name }}, "
     "{{ join_url }} and {{ webinar.title }}"
 )
+POLICY = policy.SMTP.clone(refold_source="none")  # headers set with set_raw are written as they stand
 FRAME_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 FRAME_BODIES = {"text/plain": "text", "text/html": "html", "text/calendar": "calendar", "application/ics": "attachment"}
 INCLUDE_FIX = "include templates by their name in the organiser's folder or the default one, such as _details.txt"
@@ -361,7 +362,8 @@ class Composer:
 
     def message(self, delivery: dict, registrant: dict, now: datetime) -> EmailMessage:
         """The complete mail for one delivery row, with its stored Message-ID, built by the
-        email package: the reference that `message_bytes` matches byte for byte."""
+        email package: the reference that `message_bytes` matches byte for byte (written
+        with `as_bytes(policy=compose.POLICY)`)."""
         words = self.render(delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery))
         method = _method(delivery)
         return self._assemble(
@@ -386,7 +388,7 @@ class Composer:
         unsubscribe_url = self.unsubscribe_url(registrant)
         return self._frame(text_encoding, html_encoding, method, unsubscribe_url is not None).fill(
             {
-                "unsubscribe": mime.header_line("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url), False),
+                "unsubscribe": mime.raw_header_line("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url)),
                 "to": mime.header_line("To", to),
                 "subject": mime.header_line("Subject", words.subject),
                 "date": mime.header_line("Date", format_datetime(now)),
@@ -413,7 +415,7 @@ class Composer:
     ) -> EmailMessage:
         """The message; without an invite (`bodies[2]` None) it is the text and HTML alone."""
         text, html, invite = bodies
-        message = EmailMessage(policy=policy.SMTP)
+        message = EmailMessage(policy=POLICY)
         message["From"] = _address(self.sender_name, self.sender_address)
         message["To"] = to
         if self.reply_to:
@@ -423,7 +425,9 @@ class Composer:
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-        message["List-Unsubscribe"] = self._list_unsubscribe(unsubscribe_url)
+        # Written as it stands: the email package would put a link longer than a line into
+        # RFC 2047 encoded words, which no mail client reads as a link.
+        message.set_raw("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url))
         if unsubscribe_url:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
         message.set_content(text, cte=encodings[0])
@@ -473,7 +477,7 @@ class Composer:
             **{name: f"{mark}-{name}\r\n" for name in bodies},
         }
         encoded = {name: marker.encode("ascii") for name, marker in slots.items()}
-        raw = message.as_bytes(policy=policy.SMTP)
+        raw = message.as_bytes(policy=POLICY)
         encoded["unsubscribe"] = mime.header_lines(raw, "List-Unsubscribe")
         return mime.Frame(raw, encoded, once=frozenset(encoded) - {"seed"})
 
@@ -501,8 +505,13 @@ class Composer:
         return f"{self._base_url}/u/{tokens.unsubscribe_token(self._secret_key, registrant['id'], registrant['email'])}"
 
     def _list_unsubscribe(self, url: str | None) -> str:
+        """The List-Unsubscribe value: the one-click link and the mailto, folded after the
+        comma when they do not fit one line (RFC 2369)."""
         mailto = f"<{self._unsubscribe_mailto()}>"
-        return f"<{url}>, {mailto}" if url else mailto
+        if not url:
+            return mailto
+        one_line = f"<{url}>, {mailto}"
+        return one_line if len(f"List-Unsubscribe: {one_line}") <= mime.MAX_LINE else f"<{url}>,\r\n {mailto}"
 
     def _unsubscribe_mailto(self) -> str:
         address = self.reply_to[1] if self.reply_to else self.sender_address

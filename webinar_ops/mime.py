@@ -56,15 +56,20 @@ class Frame:
         return b"".join(parts[piece] if is_slot else piece for is_slot, piece in self._pieces)
 
 
-def header_line(name: str, value: Any, shared: bool = True) -> bytes:
+def header_line(name: str, value: Any) -> bytes:
     """The header as the email package writes it (`msg[name] = value`, then `as_bytes`):
-    folded, quoted and encoded as it needs, with CRLF. A `shared` text (a subject) is kept
-    for the next mail; a reader's own is not."""
+    folded, quoted and encoded as it needs, with CRLF."""
     if _written_as_is(name, value):
         return f"{name}: {value}\r\n".encode("ascii")
-    if isinstance(value, str) and shared:
+    if isinstance(value, str):
         return _folded_text(name, value)
     return _folded(name, value)
+
+
+def raw_header_line(name: str, value: str) -> bytes:
+    """A header set with `set_raw` (its value already folded), as the email package writes
+    it under a policy that does not refold: the value's lines joined with CRLF."""
+    return f"{name}: ".encode("ascii") + CRLF.join(line.encode("utf-8") for line in value.splitlines()) + CRLF
 
 
 def header_lines(raw: bytes, name: str) -> bytes:
