@@ -177,10 +177,6 @@ def webinar_add(app: App, file: Path, as_json: bool) -> None:
     saved = app.store.save_webinar(definition, file.read_text(encoding="utf-8-sig"), provider, app.now())
     record = saved.record
     planned = app.plan(record.slug)
-    updates = app.store.db.execute(
-        "SELECT count(*) FROM deliveries WHERE webinar_id = ? AND kind = ? AND state = 'pending'",
-        [record.id, f"update-{record.revision}"],
-    ).fetchone()[0]
     if as_json:
         print_json(
             {"outcome": saved.outcome, "slug": record.slug, "revision": record.revision, "changes": list(saved.changes)}
@@ -190,8 +186,8 @@ def webinar_add(app: App, file: Path, as_json: bool) -> None:
     click.echo(f"  {webinar_when(record)}")
     for change in saved.changes:
         click.echo(f"  changed {change}")
-    if planned.moved or updates:
-        click.echo(f"  {planned.moved} unsent mails follow the change; {updates} people get a calendar update")
+    if planned.moved or planned.updates:
+        click.echo(f"  {planned.moved} unsent mails follow the change; {planned.updates} people get a calendar update")
 
 
 @webinar.command("list")

@@ -63,6 +63,7 @@ class PlanReport:
     skipped: int = 0
     moved: int = 0
     withdrawn: int = 0
+    updates: int = 0  # of `created`: updates for calendars that hold an older revision (rule g)
 
 
 def reminder_kind(offset: timedelta) -> str:
@@ -95,7 +96,8 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
         report.moved = _follow_the_webinar(store, webinar, now)
         report.created = _reopen_for_the_returning(store, webinar, now)
         created, report.skipped = _create_missing(store, webinar, now, domain)
-        report.created += created + _plan_updates(store, webinar, now, domain)
+        report.updates = _plan_updates(store, webinar, now, domain)
+        report.created += created + report.updates
     return report
 
 
@@ -159,10 +161,13 @@ def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: s
     )
     told = "(SELECT max(s.revision) FROM deliveries s WHERE s.registrant_id = r.id AND s.state = 'sent')"
     created = 0
+    revisions: dict[int, dict | None] = {}  # most readers hold the same older revision
     for people in _eligible(store, webinar, kind, f"AND {told} < {webinar.revision}", f", {told} AS told"):
         rows = []
         for person in people:
-            was = store.revision_of(webinar.id, person["told"])
+            if person["told"] not in revisions:
+                revisions[person["told"]] = store.revision_of(webinar.id, person["told"])
+            was = revisions[person["told"]]
             details = json.dumps({"revision": person["told"], "was": was})
             rows.append({**_new_row(webinar, person, kind, None, now, domain), "template": UPDATE, "details": details})
         store.db["deliveries"].insert_all(rows, batch_size=PAGE)

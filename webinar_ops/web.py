@@ -21,6 +21,7 @@ from markupsafe import escape
 
 from webinar_ops import times, tokens
 from webinar_ops.config import Settings
+from webinar_ops.providers.local import registration_by_join_token
 from webinar_ops.store import Store
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -69,7 +70,7 @@ def create_app(settings: Settings) -> Flask:
     @app.get("/j/<token>")
     def join(token: str) -> Response:
         with store() as db:
-            found = _local_registration(db, token)
+            found = registration_by_join_token(db, token)
         if found is None:
             return _page("Link not recognised", "<p>This join link is not one of ours.</p>", 404)
         topic, name = escape(found["topic"]), escape(found["first_name"] or found["email"])
@@ -82,18 +83,6 @@ def create_app(settings: Settings) -> Flask:
 def _email_of(store: Store, registrant_id: int) -> str | None:
     row = store.registrant_by_id(registrant_id)
     return row["email"] if row else None
-
-
-def _local_registration(store: Store, token: str) -> dict | None:
-    """The local provider's registration whose join link ends in `/j/TOKEN`."""
-    if not token or len(token) > 64 or not token.replace("-", "").replace("_", "").isalnum():
-        return None
-    if "local_registrants" not in store.db.table_names():
-        return None
-    sql = """SELECT r.email, r.first_name, r.join_url, w.topic FROM local_registrants r
-             JOIN local_webinars w ON w.id = r.webinar_id WHERE instr(r.join_url, ?) > 0"""
-    rows = [row for row in store.db.query(sql, [f"/j/{token}"]) if row["join_url"].endswith(f"/j/{token}")]
-    return rows[0] if rows else None
 
 
 def _unsubscribe_form(title: str) -> str:
