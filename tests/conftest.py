@@ -103,3 +103,15 @@ def definition_variant(folder: Path, replacements: dict[str, str], name: str = "
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the session (see tests/browser.py)."""
+    from browser import CHROMIUM_FLAGS, chromium_path
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import email
+import html
 import os
 import re
 import unicodedata
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import quote
 
 import icalendar
 import pytest
@@ -28,7 +30,7 @@ from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 from markupsafe import escape
 
-from webinar_ops import times, validate
+from webinar_ops import calendar_entry, times, validate
 from webinar_ops.compose import Composer, Rendered, TemplateRefused, wrap_text
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
@@ -87,14 +89,15 @@ def save(store: Store, path: Path) -> WebinarRecord:
 
 
 def person(**changes) -> dict:
-    """A registrants-table row: Amélie in Paris with her personal join link."""
+    """A registrants-table row: Amélie in Paris with her personal join link, reading English
+    (tests/test_languages.py has her mails in French)."""
     row = {
         "email": AMELIE,
         "first_name": "Amélie",
         "last_name": "Laurent",
         "organisation": "Direction interministérielle du numérique",
         "time_zone": "Europe/Paris",
-        "language": "fr",
+        "language": "en",
         "status": "approved",
         "join_url": AMELIE_LINK,
     }
@@ -475,6 +478,28 @@ def test_the_mail_carries_the_whole_programme(composer, sample, template):
     in_both("This link is yours alone: please do not share it.")
 
 
+def test_the_html_reads_well_with_styles_off_and_its_links_say_where_they_go(composer):
+    markup = composer.render("reminder", person(), AN_HOUR_BEFORE, 60).html
+    links = {text: html.unescape(href) for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', markup)}
+
+    assert '<html lang="en">' in markup
+    assert markup.count("<h1") == 1
+    assert "<img" not in markup, "nothing depends on images being shown"
+    assert 'role="presentation"' not in markup, "the agenda is a data table: its headers are read out"
+    assert re.findall(r'<th scope="col"[^>]*>([^<]+)</th>', markup) == ["Seoul time", "Your time", "Session"]
+    assert links["Join the webinar"] == AMELIE_LINK
+    google = links["Add to Google Calendar"]
+    assert google.startswith("https://calendar.google.com/calendar/render?action=TEMPLATE&")
+    assert "&dates=20210430T060000Z/20210430T073000Z&" in google
+    work = links["Add to Outlook on the web (work or school account, Microsoft 365)"]
+    personal = links["Add to Outlook.com (personal Microsoft account)"]
+    assert work.startswith("https://outlook.office.com/calendar/0/deeplink/compose?")
+    assert personal.startswith("https://outlook.live.com/calendar/0/deeplink/compose?")
+    for link in (google, work, personal):
+        assert link.endswith(f"&location={quote(AMELIE_LINK, safe='')}"), "the reader's own join link, encoded"
+        assert re.search(r"\s", link) is None, "every value percent-encoded"
+
+
 def test_an_organiser_can_leave_out_the_questions_and_the_readings(store, settings, sample, tmp_path):
     lean = definition_variant(
         tmp_path,
@@ -783,11 +808,13 @@ def test_text_lines_fit_76_columns_unless_they_are_one_link(composer, template, 
 def test_links_are_never_broken(composer, sample):
     text = composer.render("reminder", person(), AN_HOUR_BEFORE, 60).text
     lines = [line.strip() for line in text.splitlines()]
+    details = calendar_entry.details(AMELIE_LINK, f"{sample.series}, {sample.session}", "en")
+    calendar_links = calendar_entry.links(sample.title, sample.start, sample.end, AMELIE_LINK, details).values()
 
-    for link in [AMELIE_LINK, *(reading.url for reading in sample.readings)]:
+    for link in [AMELIE_LINK, *(reading.url for reading in sample.readings), *calendar_links]:
         assert link in lines
     for url in URL.findall(text):
-        assert url in {AMELIE_LINK, *(r.url for r in sample.readings)}, f"{url} is a piece of a link"
+        assert url in {AMELIE_LINK, *(r.url for r in sample.readings), *calendar_links}, f"{url} is a piece of a link"
 
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéü,.?", min_size=1, max_size=15)
@@ -819,14 +846,16 @@ def test_wrapping_keeps_every_word_and_link_and_fits_the_width(paragraph):
 
 
 SNAPSHOT_CASES = {
-    "reminder": ("reminder", 60),
-    "confirmation": ("confirmation", None),
+    "reminder": ("reminder", 60, "en"),
+    "confirmation": ("confirmation", None, "en"),
+    "reminder.fr": ("reminder", 60, "fr"),
+    "confirmation.fr": ("confirmation", None, "fr"),
 }
 
 
 def rendered_for_snapshot(composer: Composer, name: str) -> Rendered:
-    template, offset = SNAPSHOT_CASES[name]
-    return composer.render(template, person(), AN_HOUR_BEFORE, offset)
+    template, offset, language = SNAPSHOT_CASES[name]
+    return composer.render(template, person(language=language), AN_HOUR_BEFORE, offset)
 
 
 @pytest.mark.parametrize("name", sorted(SNAPSHOT_CASES))
@@ -862,9 +891,13 @@ def project(run):
 
 
 def test_preview_shows_a_registrants_mail_and_writes_the_html_and_the_message(project, workdir):
-    ran = project("preview", SAMPLE_SLUG, "--registrant", AMELIE, "--html", "out.html", "--eml", "out.eml")
+    # Amélie reads French (the sample CSV says so): shown here as an English reader would see it.
+    ran = project(
+        "preview", SAMPLE_SLUG, "--registrant", AMELIE, "--language", "en", "--html", "out.html", "--eml", "out.eml"
+    )
 
     assert ran.code == 0, ran.stderr
+    assert "Language: en" in ran.stderr
     title = load_definition(SAMPLE_DEFINITION).title
     assert f"To: {AMELIE}\n" in ran.stdout
     assert f"Subject: Starts in 1 hour: {title}\n" in ran.stdout

@@ -50,7 +50,15 @@ def test_after_init_every_check_is_ok(run, ready):
 
     assert result.code == 0, result.stdout
     found = lines(result.stdout)
-    assert set(found) == {"configuration", "database", "integrity", "migrations", "provider local", "mail maildir"}
+    assert set(found) == {
+        "configuration",
+        "database",
+        "integrity",
+        "migrations",
+        "provider local",
+        "mail maildir",
+        "dkim",
+    }
     assert all(line.startswith("OK ") for line in found.values())
     assert "PRAGMA integrity_check: ok" in found["integrity"]
 

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from webinar_ops import mime, stencil
-from webinar_ops.compose import POLICY, Composer
+from webinar_ops import calendar_entry, mime, stencil
+from webinar_ops.compose import POLICY, Composer, template_environment
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.invite import InviteBuilder
@@ -111,11 +111,29 @@ def test_every_planned_mail_of_the_sample_webinar_is_the_same_both_ways(store, s
         assert_same_bytes(composer, delivery, people[delivery["registrant_id"]])
 
 
+@pytest.mark.parametrize("language", [None, "en", "fr", "fr-CA", "es"])
 @pytest.mark.parametrize("zone", ZONES)
 @pytest.mark.parametrize("link", [None, "https://zoom.example.org/w/9?tk=a,b;c&x=1"])
-def test_each_zone_with_and_without_a_link_is_the_same_both_ways(composer, zone, link):
-    assert_same_bytes(composer, reminder(), person(time_zone=zone, join_url=link))
-    assert_same_bytes(composer, {**reminder(), "template": "confirmation", "offset_minutes": None}, person())
+def test_each_zone_and_language_with_and_without_a_link_is_the_same_both_ways(composer, zone, link, language):
+    reader = person(time_zone=zone, join_url=link, language=language)
+    assert_same_bytes(composer, reminder(), reader)
+    assert_same_bytes(composer, {**reminder(), "template": "confirmation", "offset_minutes": None}, reader)
+
+
+@SAME_BYTES
+@given(
+    first=st.text(NAME_CHARACTERS, min_size=1, max_size=90),
+    zone=st.sampled_from(ZONES),
+    seconds=st.integers(min_value=0, max_value=10**6),
+)
+def test_any_french_reader_gets_the_same_bytes_both_ways(composer, first, zone, seconds):
+    registrant = person(first_name=first, time_zone=zone, language="fr")
+    now = AN_HOUR_BEFORE - timedelta(seconds=seconds)
+    try:
+        expected = plain(composer, reminder(), registrant, now)
+    except ValueError:  # a name that cannot make a safe mail: the test above covers the refusal
+        return
+    assert composer.message_bytes(reminder(), registrant, now) == expected
 
 
 @SAME_BYTES
@@ -237,6 +255,21 @@ def test_an_invite_from_the_stencil_is_the_invite_icalendar_writes(name, link, d
     assert builder.fast_invite(*arguments) == builder.invite(*arguments)
 
 
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    title=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=120),
+    link=st.none() | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80),
+    heading=st.none() | st.text(max_size=60),
+    language=st.sampled_from(["en", "fr"]),
+)
+def test_calendar_links_from_the_marker_are_the_links_made_whole(title, link, heading, language):
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+    end = start + timedelta(minutes=90)
+    whole = calendar_entry.links(title, start, end, link, calendar_entry.details(link, heading, language))
+
+    assert calendar_entry.LinkMaker(title, start, end, heading, language).links(link) == whole
+
+
 def _builder() -> InviteBuilder:
     start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # London's clocks go forward that morning
     return InviteBuilder(
@@ -282,10 +315,16 @@ def test_a_stencil_stands_for_a_template_only_when_the_values_are_printed_whole(
         assert_same_bytes(composer, reminder(), who)
 
 
-def test_the_default_templates_are_rendered_from_stencils(composer):
-    names = [f"{t}{suffix}" for t in ("reminder", "confirmation") for suffix in (".subject.txt", ".txt", ".html")]
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_default_templates_are_rendered_from_stencils(composer, language):
+    names = [
+        f"{t}{suffix}"
+        for t in ("reminder", "confirmation", "update", "cancellation", "after")
+        for suffix in (".subject.txt", ".txt", ".html")
+    ]
+    env = template_environment(language=language)
 
-    assert all(stencil.prints_only(composer.env, name) for name in names)
+    assert all(stencil.prints_only(env, name) for name in names)
 
 
 def test_a_name_with_markup_is_escaped_in_the_html_from_a_stencil(composer):

@@ -556,16 +556,22 @@ def test_a_template_changed_after_webinar_add_is_refused_when_a_mail_is_written(
     links = cli.links()
     with_own_templates(workdir, escape)  # the organiser edits the folder afterwards
 
-    previewed = cli("preview", SAMPLE_SLUG, "--registrant", AMELIE, expect=2)
+    # Kwame reads English, the language of the edited template (Amélie's mails are French).
+    previewed = cli("preview", SAMPLE_SLUG, "--registrant", KWAME, expect=2)
     sent = cli("remind", SAMPLE_SLUG, expect=1)
 
     for ran in (previewed, sent):
         assert_refused_plainly(ran, cli)
         assert not any(token_of(link) in ran.stderr for link in links.values()), "an error shows a join link"
-    assert not (workdir / "data" / "outbox" / "new").exists() or maildir_messages(workdir / "data" / "outbox") == []
+    # Nothing the edited (English) template writes went out; Amélie's French mail, written from
+    # the default French templates, may have gone before the wave met the first English one.
+    outbox = workdir / "data" / "outbox"
+    sent = maildir_messages(outbox) if (outbox / "new").exists() else []
+    assert all(AMELIE in str(email.message_from_bytes(raw)["To"]) for raw in sent)
     manual = [row for row in cli("outbox", "--json").json() if row["kind"].startswith("manual-")]
     assert len(manual) == SAMPLE_PEOPLE
-    assert {row["state"] for row in manual} == {"pending"}, "the mail waits for a mended template"
+    english = [row for row in manual if row["email"] != AMELIE]
+    assert {row["state"] for row in english} == {"pending"}, "the mail waits for a mended template"
 
 
 def test_what_people_type_is_substituted_never_evaluated(terminal, workdir):

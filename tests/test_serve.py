@@ -14,7 +14,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-import waitress
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from web_server import serving
 
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
@@ -67,12 +66,8 @@ def confirmed(store: Store, settings: Settings) -> Store:
 @pytest.fixture
 def site(settings: Settings) -> Iterator[str]:
     """The web service on a free port of loopback; yields its base URL."""
-    server = waitress.create_server(create_app(settings), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    with serving(create_app(settings)) as base_url:
+        yield base_url
 
 
 def send(store: Store, settings: Settings, at: datetime):

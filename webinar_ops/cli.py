@@ -377,7 +377,7 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
 @click.option("--job-title")
 @click.option("--country", help="Two-letter country code, such as KR.")
 @click.option("--time-zone", help="IANA zone, such as Europe/Paris; mails show times in it.")
-@click.option("--language", help="Language code, such as en or fr.")
+@click.option("--language", help="Language tag, such as en, fr or fr-CA; mails are in it when the webinar has it.")
 @pass_app
 def registrants_add(app: App, slug: str, **values: str | None) -> None:
     """Register one person for the webinar SLUG."""
@@ -657,9 +657,16 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
 @click.option("--registrant", "email", metavar="EMAIL", help="Whose mail to show (default: the first registrant).")
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write the HTML part to this file.")
 @click.option("--eml", "eml_file", type=click.Path(path_type=Path), help="Also write the whole message to this file.")
+@click.option("--language", help="Show it as a reader of this language would get it, such as fr (default: theirs).")
 @pass_app
 def preview(
-    app: App, slug: str, template: str, email: str | None, html_file: Path | None, eml_file: Path | None
+    app: App,
+    slug: str,
+    template: str,
+    email: str | None,
+    html_file: Path | None,
+    eml_file: Path | None,
+    language: str | None,
 ) -> None:
     """Show a mail as one registrant would receive it, without sending anything."""
     from webinar_ops.compose import Composer
@@ -667,7 +674,10 @@ def preview(
 
     record = app.webinar(slug)
     registrant = _preview_registrant(app.store, record, email)
+    if language is not None:
+        registrant = {**registrant, "language": _language_option(language)}
     composer = Composer(record, app.settings)
+    click.echo(f"Language: {composer.language_for(registrant)}", err=True)
     offset = int(min(record.definition.reminder_offsets, default=timedelta(hours=1)).total_seconds() // 60)
     delivery = {
         "template": template,
@@ -682,6 +692,16 @@ def preview(
     if eml_file:
         write_private(eml_file, composer.message_bytes(delivery, registrant, app.now()))
         click.echo(f"Message written to {eml_file}", err=True)
+
+
+def _language_option(value: str) -> str:
+    """A --language value as a tag, or a usage error (exit 2) that says what to write."""
+    from webinar_ops import validate
+
+    try:
+        return validate.language(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}; write a tag such as en, fr or fr-CA", param_hint="--language") from exc
 
 
 def _preview_registrant(store: Store, record: WebinarRecord, email: str | None) -> dict:

@@ -12,9 +12,11 @@ MIME message from a frame made once (mime.py), the invite from its stencil (invi
 Templates are Jinja2, as text and HTML twins with the subject a template too:
 `NAME.subject.txt`, `NAME.txt`, `NAME.html`, with NAME `confirmation` or `reminder`. A
 definition may name its own folder (`[mail] templates`); a template found there replaces the
-default of the same name. All templates render in Jinja2's sandbox, so an organiser's
-template cannot reach the host, and data (names, titles) is only ever substituted, never
-evaluated as a template. HTML is autoescaped.
+default of the same name. Each reader's mail is written in their language when the webinar
+offers it (languages.py): English from the folder itself, French from its `fr/` folder.
+All templates render in Jinja2's sandbox, so an organiser's template cannot reach the host,
+and data (names, titles) is only ever substituted, never evaluated as a template. HTML is
+autoescaped.
 """
 
 from __future__ import annotations
@@ -41,16 +43,18 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, nodes, selec
 from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from webinar_ops import mime, stencil, times, tokens, validate
+from webinar_ops import calendar_entry, languages, mime, stencil, times, tokens, validate
 from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.invite import InviteBuilder
 from webinar_ops.plan import AFTER, CANCELLATION
+from webinar_ops.signing import Signer
 from webinar_ops.store import WebinarRecord
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = languages.DEFAULT_TEMPLATES  # the English templates; other languages in folders in it
 TEXT_WIDTH = 76
+_BREAKABLE = re.compile("[\t\n\x0b\x0c\r ]")  # where textwrap may break a line
 _REPLY_PURPOSES = ("registration", "general", "substantive", "technical")
 SANDBOX_FIX = (
     "templates render in a sandbox: use only the values they are given, such as {{ person.first_name }}, "
@@ -71,13 +75,16 @@ class Rendered:
     html: str
 
 
-def template_environment(custom_folder: str | None = None) -> ImmutableSandboxedEnvironment:
-    """The sandboxed Jinja2 environment: the organiser's folder first, then the defaults.
+def template_environment(
+    custom_folder: str | None = None, language: str = languages.DEFAULT_LANGUAGE
+) -> ImmutableSandboxedEnvironment:
+    """The sandboxed Jinja2 environment: the organiser's folder first, then the defaults,
+    each for `language` first (see languages.template_folders).
 
     Immutable, too: a template cannot change the lists and dicts it is given, which are shared
     by every recipient's render (one person's data must never reach the next one's mail)."""
-    folders = [custom_folder, str(DEFAULT_TEMPLATES)] if custom_folder else [str(DEFAULT_TEMPLATES)]
-    return ImmutableSandboxedEnvironment(
+    folders = languages.template_folders(custom_folder, language)
+    env = ImmutableSandboxedEnvironment(
         loader=ChoiceLoader([FileSystemLoader(folder) for folder in folders]),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
@@ -85,6 +92,14 @@ def template_environment(custom_folder: str | None = None) -> ImmutableSandboxed
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["upper_first"] = upper_first
+    return env
+
+
+def upper_first(text: str) -> str:
+    """The text with its first letter in capitals and the rest as it is: a French date opens
+    a line as `Vendredi 30 avril 2021` (Jinja's `capitalize` would write `séoul`)."""
+    return text[:1].upper() + text[1:]
 
 
 class TemplateRefused(InputError):
@@ -99,10 +114,12 @@ def check_templates(folder: str) -> None:
     `__globals__` ...) or include a template that is not there. The sandbox refuses all of
     these while rendering too; this says so when the webinar is added, with file and line.
     Raises TemplateRefused listing every problem."""
-    env = template_environment(folder)
+    envs = {language: template_environment(folder, language) for language in languages.available(folder)}
     problems = []
     root = Path(folder)
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".txt", ".html")):
+        # A template in `fr/` includes what a French mail would: its language's chain.
+        env = envs.get(path.relative_to(root).parts[0], envs[languages.DEFAULT_LANGUAGE])
         try:
             tree = env.parse(path.read_text(encoding="utf-8"), path.relative_to(root).as_posix(), str(path))
         except UnicodeDecodeError:
@@ -186,14 +203,19 @@ class Composer:
     def __init__(self, webinar: WebinarRecord, settings: Settings):
         self.webinar = webinar
         self.definition = webinar.definition
-        self.env = template_environment(self.definition.mail.templates)
+        self.env = template_environment(self.definition.mail.templates)  # English, the default
+        self.languages = languages.offered(self.definition)
+        self.fallback_language = languages.fallback_language(self.languages, self.definition.language)
+        self._envs = {languages.DEFAULT_LANGUAGE: self.env}
         self.sender_name, self.sender_address = settings.sender
         self.reply_to = _reply_contact(self.definition.contacts, settings.mail_reply_to)
-        self._shared = self._shared_context()
+        self._shared_by_language: dict[str, dict[str, Any]] = {}
+        self._link_makers: dict[str, calendar_entry.LinkMaker] = {}
         self._frames: dict[tuple, mime.Frame] = {}
         self._secret_key = settings.secret_key
         self._base_url = settings.base_url.rstrip("/")
         self._stencils: dict[tuple, tuple[stencil.Stencil, ...] | None] = {}
+        self._signer = Signer.from_settings(settings)  # None: DKIM is off
 
     @cached_property
     def invites(self) -> InviteBuilder:
@@ -212,6 +234,21 @@ class Composer:
 
     # -- words --------------------------------------------------------------------------
 
+    def language_for(self, registrant: dict) -> str:
+        """The language this registrant's mail is written in: theirs when the webinar offers
+        it (`fr-CA` reads French), else the webinar's fallback (see languages.choose)."""
+        return languages.choose(registrant.get("language"), self.languages, self.fallback_language)
+
+    def _env(self, language: str) -> ImmutableSandboxedEnvironment:
+        if language not in self._envs:
+            self._envs[language] = template_environment(self.definition.mail.templates, language)
+        return self._envs[language]
+
+    def _shared(self, language: str) -> dict[str, Any]:
+        if language not in self._shared_by_language:
+            self._shared_by_language[language] = self._shared_context(language)
+        return self._shared_by_language[language]
+
     def render(
         self,
         template: str,
@@ -223,14 +260,16 @@ class Composer:
         """Render `template` for one registrant. `offset_minutes` is how long before the start
         a scheduled reminder goes; manual ones say how long is left at `now`. `details` are the
         delivery's own (for an update: the revision the reader's calendar holds)."""
-        context = {**self._shared, **self._personal(registrant, now, offset_minutes, details, template)}
+        language = self.language_for(registrant)
+        env = self._env(language)
+        context = {**self._shared(language), **self._personal(registrant, now, offset_minutes, details, template)}
         name = f"{template}.subject.txt"
         try:
-            subject = self.env.get_template(name).render(context)
+            subject = env.get_template(name).render(context)
             name = f"{template}.txt"
-            text = self.env.get_template(name).render(context)
+            text = env.get_template(name).render(context)
             name = f"{template}.html"
-            html = self.env.get_template(name).render(context)
+            html = env.get_template(name).render(context)
         except TemplateError as exc:
             raise _refusal(exc, name, context["join_url"]) from exc
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:  # a filter given the wrong value
@@ -256,21 +295,24 @@ class Composer:
         return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
 
     def _stencils_for(self, template: str, personal: dict) -> tuple[stencil.Stencil, ...] | None:
+        language = personal["language"]  # part of the kind of reader: one stencil per language
         key = (template, stencil.kind_of_reader(personal))
         if key not in self._stencils:
-            self._stencils[key] = self._make_stencils(template, {**self._shared, **personal})
+            self._stencils[key] = self._make_stencils(template, {**self._shared(language), **personal}, language)
         return self._stencils[key]
 
-    def _make_stencils(self, template: str, context: dict) -> tuple[stencil.Stencil, ...] | None:
+    def _make_stencils(self, template: str, context: dict, language: str) -> tuple[stencil.Stencil, ...] | None:
+        env = self._env(language)
         made = []
         for name in (f"{template}.subject.txt", f"{template}.txt", f"{template}.html"):
             try:
-                made.append(stencil.make_stencil(self.env, name, self.env.get_template(name).render, context))
+                made.append(stencil.make_stencil(env, name, env.get_template(name).render, context))
             except TemplateError:
                 return None  # rendered per reader, where the error is reported as it should be
         return None if None in made else tuple(made)
 
-    def _shared_context(self) -> dict[str, Any]:
+    def _shared_context(self, language: str) -> dict[str, Any]:
+        """What every reader of `language` is told, in that language's words."""
         d = self.definition
         zone = d.time_zone
         return {
@@ -285,15 +327,15 @@ class Composer:
                 "registration_url": self.webinar.registration_url,
             },
             "when": {
-                "event": times.format_span(d.start, d.end, zone),
-                "day": times.format_day(d.start, zone),
-                "zone_label": times.zone_label(zone),
+                "event": times.format_span(d.start, d.end, zone, language=language),
+                "day": times.format_day(d.start, zone, language),
+                "zone_label": times.zone_label(zone, language),
             },
             "agenda": [
                 {
                     "start": item.start,
                     "end": item.end,
-                    "time": times.format_clock_span(item.start, item.end, zone),
+                    "time": times.format_clock_span(item.start, item.end, zone, language),
                     "title": item.title,
                     "speakers": [speaker.describe() for speaker in item.speakers],
                 }
@@ -303,7 +345,10 @@ class Composer:
             if d.mail.include_questions
             else [],
             "readings": [{"title": r.title, "url": r.url} for r in d.readings] if d.mail.include_readings else [],
-            "contacts": [{"purpose": c.purpose_label, "who": c.describe(), "email": c.email} for c in d.contacts],
+            "contacts": [
+                {"purpose": c.purpose_label, "kind": c.purpose, "who": c.describe(), "email": c.email}
+                for c in d.contacts
+            ],
             "cancel_address": self.reply_to[1] if self.reply_to else self.sender_address,
             "cancellation": {"message": self.webinar.cancel_message} if self.webinar.cancelled_at else None,
         }
@@ -320,30 +365,44 @@ class Composer:
         zone = registrant.get("time_zone")
         local_zone = zone if zone and zone != d.time_zone else None
         lead = timedelta(minutes=offset_minutes) if offset_minutes is not None else d.start - now
-        agenda = self._shared["agenda"]
+        language = self.language_for(registrant)
+        agenda = self._shared(language)["agenda"]
+        join_url = self._join_link(registrant)
         return {
+            "language": language,
             "person": {
                 "first_name": registrant["first_name"],
                 "last_name": registrant.get("last_name"),
                 "email": registrant["email"],
                 "time_zone": zone,
             },
-            "when_local": times.format_reader_span(d.start, d.end, d.time_zone, local_zone) if local_zone else None,
-            "local_times": [times.format_clock_span(i["start"], i["end"], local_zone) for i in agenda]
+            "when_local": times.format_reader_span(d.start, d.end, d.time_zone, local_zone, language)
             if local_zone
             else None,
-            "join_url": self._join_link(registrant),
+            "local_times": [times.format_clock_span(i["start"], i["end"], local_zone, language) for i in agenda]
+            if local_zone
+            else None,
+            "join_url": join_url,
             "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
-            "starts_in": times.describe_lead(lead),
-            "was": self._was((details or {}).get("was"), local_zone),
+            **(self._calendar_links(join_url, language) if template not in (AFTER, CANCELLATION) else {}),
+            "starts_in": times.describe_lead(lead, language),
+            "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if template == AFTER else None,
         }
+
+    def _calendar_links(self, join_url: str | None, language: str) -> dict[str, str]:
+        """The reader's "Add to calendar" links (see calendar_entry.py): they carry the join link."""
+        if language not in self._link_makers:
+            d = self.definition
+            heading = ", ".join(part for part in (d.series, d.session) if part) or None
+            self._link_makers[language] = calendar_entry.LinkMaker(d.title, d.start, d.end, heading, language)
+        return self._link_makers[language].links(join_url)
 
     def _after_message(self, delay_minutes: int | None) -> dict[str, Any] | None:
         message = self.definition.after_message(delay_minutes)
         return asdict(message) | {"delay": None} if message else None
 
-    def _was(self, was: dict | None, local_zone: str | None) -> dict[str, Any] | None:
+    def _was(self, was: dict | None, local_zone: str | None, language: str) -> dict[str, Any] | None:
         """What an update replaces: the time (in the event's zone and the reader's) and the
         title that the reader's calendar holds."""
         if not was:
@@ -352,8 +411,8 @@ class Composer:
         start, end = times.parse_iso_utc(was["start_at"]), times.parse_iso_utc(was["end_at"])
         zone = was["time_zone"]
         return {
-            "when": times.format_span(start, end, zone),
-            "when_local": times.format_reader_span(start, end, zone, local_zone) if local_zone else None,
+            "when": times.format_span(start, end, zone, language=language),
+            "when_local": times.format_reader_span(start, end, zone, local_zone, language) if local_zone else None,
             "moved": (start, end, zone) != (d.start, d.end, d.time_zone),
             "title": was["title"] if was["title"] != d.title else None,
         }
@@ -378,7 +437,8 @@ class Composer:
 
     def message_bytes(self, delivery: dict, registrant: dict, now: datetime) -> bytes:
         """The message as sent over SMTP (CRLF line ends): the bytes of `message`, written
-        fast from this revision's frame (see mime.py)."""
+        fast from this revision's frame (see mime.py), with a DKIM-Signature of exactly
+        those bytes on top when DKIM is on (signing.py)."""
         details, method = _details(delivery), _method(delivery)
         words = self.fast_render(delivery["template"], registrant, now, delivery.get("offset_minutes"), details)
         to = _address(_full_name(registrant), _recipient(registrant["email"]))
@@ -386,7 +446,7 @@ class Composer:
         html_encoding, html = mime.encode_text(words.html)
         invite = method and mime.base64_body(self._invite(registrant, now, self.invites.fast_invite, method))
         unsubscribe_url = self.unsubscribe_url(registrant)
-        return self._frame(text_encoding, html_encoding, method, unsubscribe_url is not None).fill(
+        message = self._frame(text_encoding, html_encoding, method, unsubscribe_url is not None).fill(
             {
                 "unsubscribe": mime.raw_header_line("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url)),
                 "to": mime.header_line("To", to),
@@ -400,6 +460,7 @@ class Composer:
                 "attachment": invite,
             }
         )
+        return self._signer.sign(message) if self._signer else message
 
     def _assemble(
         self,
@@ -487,14 +548,17 @@ class Composer:
         return _plain_link(registrant.get("join_url")) or _plain_link(self.webinar.join_url)
 
     def _invite(self, registrant: dict, now: datetime, write: Callable[..., bytes], method: str) -> bytes:
-        """The person's invite, written by `write` (InviteBuilder.invite or .fast_invite)."""
+        """The person's invite, written by `write` (InviteBuilder.invite or .fast_invite). Its
+        DESCRIPTION is in the reader's language; the rest (the title) is the programme's own."""
         join_url = self._join_link(registrant)
-        description = f"Join: {join_url}\n\n" if join_url else ""
-        description += f"{times.format_span(self.definition.start, self.definition.end, self.definition.time_zone)}"
-        description += "".join(
-            f"\n{item['time']}  {item['title']}" + "".join(f"\n    {s}" for s in item["speakers"])
-            for item in self._shared["agenda"]
-        )
+        language = self.language_for(registrant)
+        shared = self._shared(language)
+        agenda = [
+            line
+            for item in shared["agenda"]
+            for line in (f"{item['time']}  {item['title']}", *(f"    {s}" for s in item["speakers"]))
+        ]
+        description = calendar_entry.description(join_url, shared["when"]["event"], agenda, language)
         return write(registrant["email"], _full_name(registrant), join_url, description, now, method)
 
     def unsubscribe_url(self, registrant: dict) -> str | None:
@@ -550,6 +614,8 @@ def _wrap_line(line: str, width: int) -> str:
     # Cached: most lines (agenda, questions, readings) are the same in every mail of a wave.
     if len(line) <= width:
         return line if line == "-- " else line.rstrip()  # "-- " is the signature separator
+    if not _BREAKABLE.search(line.strip()):  # one long word, such as a link: it stays as it is
+        return line.rstrip()
     indent = re.match(r"\s*(?:[-*•] |\d+\. )?", line).group(0)
     return textwrap.fill(
         line.strip(),

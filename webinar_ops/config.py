@@ -38,6 +38,9 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_timeout: float = 30.0
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_private_key_file: Path | None = None
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None
     zoom_client_secret: str | None = field(default=None, repr=False)
@@ -45,6 +48,7 @@ class Settings:
     zoom_api_base_url: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
     zoom_plan: str = "pro"
+    zoom_webhook_secret_token: str | None = field(default=None, repr=False)
 
     @property
     def sender(self) -> tuple[str | None, str]:
@@ -130,6 +134,24 @@ def _secret_key(value: str) -> str:
     return value
 
 
+def _dkim_domain(value: str) -> str:
+    from webinar_ops.signing import domain_name
+
+    return domain_name(value)
+
+
+def _dkim_selector(value: str) -> str:
+    from webinar_ops.signing import selector_name
+
+    return selector_name(value)
+
+
+def _dkim_key_file(value: str) -> Path:
+    from webinar_ops.signing import key_file
+
+    return key_file(value)
+
+
 def _mail_address(value: str) -> str:
     """One address, with or without a display name: `Webinar team <webinars@example.org>`.
     A second address, a line break, or a display name that is itself an address (a sender
@@ -164,6 +186,9 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "SMTP_USERNAME": ("smtp_username", _text),
     "SMTP_PASSWORD": ("smtp_password", _text),
     "SMTP_TIMEOUT": ("smtp_timeout", _seconds),
+    "DKIM_DOMAIN": ("dkim_domain", _dkim_domain),
+    "DKIM_SELECTOR": ("dkim_selector", _dkim_selector),
+    "DKIM_PRIVATE_KEY_FILE": ("dkim_private_key_file", _dkim_key_file),
     "ZOOM_ACCOUNT_ID": ("zoom_account_id", _text),
     "ZOOM_CLIENT_ID": ("zoom_client_id", _text),
     "ZOOM_CLIENT_SECRET": ("zoom_client_secret", _text),
@@ -171,9 +196,11 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ZOOM_API_BASE_URL": ("zoom_api_base_url", _base_url),
     "ZOOM_OAUTH_URL": ("zoom_oauth_url", validate.url),
     "ZOOM_PLAN": ("zoom_plan", _choice("free", "pro", "business")),
+    "ZOOM_WEBHOOK_SECRET_TOKEN": ("zoom_webhook_secret_token", _text),
 }
 
-SECRET_KEYS = frozenset({"WEBINAR_OPS_SECRET_KEY", "SMTP_PASSWORD", "ZOOM_CLIENT_SECRET"})
+SECRET_KEYS = frozenset({"WEBINAR_OPS_SECRET_KEY", "SMTP_PASSWORD", "ZOOM_CLIENT_SECRET", "ZOOM_WEBHOOK_SECRET_TOKEN"})
+DKIM_KEYS = ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY_FILE")  # all three, or none
 
 
 def read_environment(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -198,11 +225,34 @@ def load_settings(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None =
         try:
             values[attribute] = parse(text)
         except ValueError as exc:
-            shown = "(hidden)" if key in SECRET_KEYS else repr(text)
-            problems.append(Problem(_where(key, env_file, environ), f"{shown} {exc}", field=key))
+            # A parser may ask for its value to be hidden (a key pasted where its file's name
+            # belongs), and may say how to fix it.
+            shown = "(hidden)" if key in SECRET_KEYS or getattr(exc, "conceal", False) else repr(text)
+            where = _where(key, env_file, environ)
+            problems.append(Problem(where, f"{shown} {exc}", field=key, fix=getattr(exc, "fix", None)))
+    problems += _partial_dkim(raw, env_file, environ)
     if problems:
         raise InputError("The configuration has invalid values:", problems)
     return Settings(**values)
+
+
+def _partial_dkim(raw: Mapping[str, str], env_file: Path, environ: Mapping[str, str] | None) -> list[Problem]:
+    """A problem for each DKIM key missing from a set that has the others: half a DKIM
+    setup would send unsigned mail while the organiser believes it signed."""
+    given = [key for key in DKIM_KEYS if raw.get(key, "").strip()]
+    if not given or len(given) == len(DKIM_KEYS):
+        return []
+    named = " and ".join(given)
+    return [
+        Problem(
+            _where(key, env_file, environ),
+            f"is not set, but {named} {'is' if len(given) == 1 else 'are'}: DKIM signing needs all three",
+            field=key,
+            fix=f"set {key} too, or leave {named} empty to send unsigned mail",
+        )
+        for key in DKIM_KEYS
+        if key not in given
+    ]
 
 
 def _where(key: str, env_file: Path, environ: Mapping[str, str] | None) -> str:

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from webinar_ops import times, validate
+from webinar_ops import languages, times, validate
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.tomlines import LineIndex
 
@@ -54,7 +54,7 @@ TOP_KEYS = {
     "provider": "table: name, webinar_id, approval, registration_url, join_url",
     "contacts": "array of tables: purpose, name, role, organisation, email",
     "reminders": "table: offsets, grace",
-    "mail": "table: templates, include_questions, include_readings",
+    "mail": "table: templates, languages, include_questions, include_readings",
     "after": "array of tables: send, recording, slides, survey, note (messages after the end)",
 }
 AFTER_KEYS = {
@@ -80,6 +80,7 @@ CONTACT_KEYS = {**PERSON_KEYS, "purpose": "what to contact them for", "email": "
 REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']", "grace": "how late a reminder may still go out"}
 MAIL_KEYS = {
     "templates": "folder of your own templates, relative to this file",
+    "languages": "the languages the mails are written in, such as ['en', 'fr']",
     "include_questions": "true or false",
     "include_readings": "true or false",
 }
@@ -173,6 +174,7 @@ class MailOptions:
     """How this webinar's mails are written."""
 
     templates: str | None = None
+    languages: tuple[str, ...] | None = None  # None: every language there are templates for
     include_questions: bool = True
     include_readings: bool = True
 
@@ -730,11 +732,33 @@ class _Checker:
             return MailOptions()
         path = ("mail",)
         self.known_keys(table, path, MAIL_KEYS)
+        templates = self.safe(self.template_folder, table, path)
         return MailOptions(
-            templates=self.safe(self.template_folder, table, path),
+            templates=templates,
+            languages=self.mail_languages(table, path, templates),
             include_questions=self.safe(self.flag, table, path, "include_questions", True, default=True),
             include_readings=self.safe(self.flag, table, path, "include_readings", True, default=True),
         )
+
+    def mail_languages(self, table: dict, path: tuple, templates: str | None) -> tuple[str, ...] | None:
+        """The languages the webinar's mails are offered in; each must have templates, in the
+        default folder or the organiser's. None when not given: every language that has."""
+        if "languages" not in table:
+            return None
+        tags = self.safe(self.strings, table, path, "languages", validate.language, default=())
+        installed = languages.available(templates)
+        offered: list[str] = []
+        for i, tag in enumerate(tags):
+            if tag in offered:
+                self.report((*path, "languages", i), f"{tag!r} is listed twice", "list each language once")
+            elif tag not in installed:
+                fix = f"use one of {', '.join(installed)}, or add a folder of templates named {tag!r}"
+                self.report((*path, "languages", i), f"there are no templates in {tag!r}", fix)
+            else:
+                offered.append(tag)
+        if not tags and isinstance(table.get("languages"), list) and not table["languages"]:
+            self.report((*path, "languages"), "is empty", 'list at least one, such as ["en"], or leave it out')
+        return tuple(offered) or None
 
     def template_folder(self, table: dict, path: tuple) -> str | None:
         """The organiser's template folder, resolved against the definition's own folder."""

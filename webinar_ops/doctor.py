@@ -50,6 +50,7 @@ def diagnose(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None
     findings += check_database(settings.db_path)
     findings += [check_provider(name, settings) for name in providers_in_use(settings)]
     findings.append(check_transport(settings))
+    findings.append(check_dkim(settings))
     return findings
 
 
@@ -150,6 +151,45 @@ def check_transport(settings: Settings) -> Finding:
         return Finding(label, False, f"no such transport: use one of {', '.join(available_transports())}")
     failures = (TransportConfigError, TemporaryFailure, WebinarOpsError)
     return _check_access(label, f"webinar_ops.transports.{name}", settings, failures)
+
+
+def check_dkim(settings: Settings) -> Finding:
+    """Whether mail is DKIM-signed; if it is, that the key loads and signs, that only its
+    owner can read it, that it signs for the sender's domain, and the DNS record to publish."""
+    from webinar_ops.signing import KeyRefused, Signer
+
+    try:
+        signer = Signer.from_settings(settings)
+    except KeyRefused as exc:  # the file changed since the settings were read
+        return Finding("dkim", False, f"{exc} (fix: {exc.fix})")
+    if signer is None:
+        return Finding(
+            "dkim", True, "off: mail goes unsigned; set DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE to sign it"
+        )
+    path = settings.dkim_private_key_file
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return Finding("dkim", False, f"the key {path} is readable by others (mode {mode:o}): run `chmod 600 {path}`")
+    sender_domain = settings.mail_domain
+    if _organisational(sender_domain) != _organisational(signer.domain):
+        return Finding(
+            "dkim",
+            False,
+            f"mail comes from {sender_domain} but is signed for {signer.domain}, so DMARC does not count the "
+            f"signature: set DKIM_DOMAIN to {sender_domain} (or a parent of it), or MAIL_FROM to an address there",
+        )
+    return Finding(
+        "dkim",
+        True,
+        f"on: the {signer.key.describe()} key in {path} loads and signs for {signer.domain}; "
+        f"publish this TXT record at {signer.record_name}: {signer.key.dns_record}",
+    )
+
+
+def _organisational(domain: str) -> str:
+    # The last two labels: DMARC's relaxed alignment compares organisational domains. Exact
+    # would need the public suffix list; under a suffix such as co.uk this errs towards OK.
+    return ".".join(domain.lower().split(".")[-2:])
 
 
 def _check_access(label: str, module_name: str, settings: Settings, failures: tuple[type[Exception], ...]) -> Finding:

@@ -16,6 +16,16 @@ Beyond Zoom, `/_fake/...` lets a test or another process steer it (no token need
     GET  /_fake/state                       webinars, registrants and counters as JSON
     POST /_fake/expire-tokens               every access token expires now
 
+With `webhook_url` and `webhook_secret_token`, it also sends Zoom's webhooks there, signed as
+Zoom signs them (`x-zm-signature`, `x-zm-request-timestamp` from its clock): a
+`webinar.registration_created` for each sign-up on Zoom's page, and
+`webinar.registration_approved|denied|cancelled` for each decision the host takes on Zoom's
+site (`decide_on_zoom_site`). Zoom does not say which fields each event's registrant has: the
+fake sends a created registrant's status and join link, an approved one's join link, and
+only the id, names and address for a denial or a cancellation. Registrations made through
+the API send no webhook here. Each one sent, with its bytes and the answer, is kept in
+`webhooks_sent`, so a test can replay it.
+
 Where Zoom's documentation is silent the fake has to choose; each choice is marked "Zoom does
 not say" where it is made. The main ones:
 
@@ -36,6 +46,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import json
 import math
 import random
@@ -46,6 +58,8 @@ import sys
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -193,6 +207,17 @@ class LoggedRequest:
     fault: str | None = None
     tracking_id: str | None = None
     at: float = 0.0
+
+
+@dataclass(frozen=True)
+class SentWebhook:
+    """One webhook the fake sent: the event, the exact bytes and headers, and the HTTP status
+    of the answer (None when there was none)."""
+
+    event: str
+    body: bytes
+    headers: dict[str, str]
+    status: int | None
 
 
 @dataclass
@@ -609,6 +634,8 @@ class FakeZoom:
         join_host: str = "us06web.zoom.us",
         clock: Callable[[], float] = time.time,
         log: Callable[[str], None] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret_token: str | None = None,
     ):
         if plan not in PER_SECOND:
             raise ValueError(f"plan must be one of {', '.join(PER_SECOND)}")
@@ -619,6 +646,8 @@ class FakeZoom:
         self.host_id = user_id if user_id != "me" else secrets.token_urlsafe(16)
         self.token_ttl, self.join_host = token_ttl, join_host
         self._port, self._clock, self._log_line = port, clock, log
+        self.webhook_url, self._webhook_secret_token = webhook_url, webhook_secret_token
+        self._webhooks: list[SentWebhook] = []
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._faults = faults if isinstance(faults, Faults) else Faults(**(faults or {}))
@@ -741,7 +770,84 @@ class FakeZoom:
             webinar = self._webinar(str(webinar_id))
             self._require_registration(webinar, f"This webinar does not have registration as required: {webinar.id}.")
             registrant = self._register(webinar, person, self._signup_status(webinar, auto_approve=False))
-            return registrant.record()
+            event = self._webhook_event("webinar.registration_created", webinar, registrant)
+            record = registrant.record()
+        self._send_webhook(event)
+        return record
+
+    def decide_on_zoom_site(self, webinar_id: int | str, email: str, action: str) -> dict:
+        """The host approves, denies or cancels a registration on Zoom's site, as the status
+        update of the API would ("cancel" leaves it denied). Raises ZoomRefusal for someone
+        the webinar does not hold."""
+        events = {"approve": "approved", "deny": "denied", "cancel": "cancelled"}
+        if action not in events:
+            raise ValueError(f"action must be one of {', '.join(events)}")
+        with self._lock:
+            webinar = self._webinar(str(webinar_id))
+            registrant = webinar.find({"email": email})
+            if registrant is None:
+                raise ZoomRefusal(404, 3000, f"Registrant {email} was not found.")
+            registrant.status = "approved" if action == "approve" else "denied"
+            registrant.cancelled = action == "cancel"
+            event = self._webhook_event(f"webinar.registration_{events[action]}", webinar, registrant)
+            record = registrant.record()
+        self._send_webhook(event)
+        return record
+
+    @property
+    def webhooks_sent(self) -> list[SentWebhook]:
+        """Every webhook sent so far, oldest first."""
+        with self._lock:
+            return list(self._webhooks)
+
+    def _webhook_event(self, name: str, webinar: _Webinar, registrant: _Registrant) -> dict | None:
+        """The event as Zoom's envelope holds it, or None when no webhook is configured."""
+        if not self.webhook_url:
+            return None
+        person = {
+            "id": registrant.id,
+            "first_name": registrant.first_name,
+            "last_name": registrant.details.get("last_name", ""),
+            "email": registrant.email,
+        }
+        if name.endswith(("_created", "_approved")):
+            person["join_url"] = registrant.join_url
+        if name.endswith("_created"):
+            person.update(status=registrant.status, create_time=registrant.create_time)
+        details = {
+            k: webinar.details[k] for k in ("topic", "start_time", "timezone", "duration") if k in webinar.details
+        }
+        webinar_view = {"id": webinar.id, "uuid": webinar.uuid, "host_id": webinar.host_id, **details}
+        return {
+            "event": name,
+            "event_ts": int(self._clock() * 1000),
+            "payload": {"account_id": self.account_id, "object": {**webinar_view, "registrant": person}},
+        }
+
+    def _send_webhook(self, event: dict | None) -> None:
+        """Post `event` to the webhook URL, signed; outside the lock, as the receiver may be slow."""
+        if event is None:
+            return
+        body = json.dumps(event, separators=(",", ":")).encode("utf-8")
+        timestamp = str(int(self._clock()))
+        message = b"v0:" + timestamp.encode() + b":" + body
+        digest = hmac.new(self._webhook_secret_token.encode(), message, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Zoom Marketplace/1.0a",
+            "x-zm-request-timestamp": timestamp,
+            "x-zm-signature": f"v0={digest}",
+        }
+        request = urllib.request.Request(self.webhook_url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status: int | None = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError:
+            status = None
+        with self._lock:
+            self._webhooks.append(SentWebhook(event["event"], body, headers, status))
 
     @property
     def requests(self) -> list[LoggedRequest]:

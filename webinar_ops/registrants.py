@@ -42,7 +42,7 @@ _FIXES = {
     "job_title": "write it on one line, without < or >",
     "country": "use a two-letter code such as KR, FR or BR, or leave it empty",
     "time_zone": "use an IANA zone such as Europe/Paris, or leave it empty",
-    "language": "use a two-letter code such as en, fr or es, or leave it empty",
+    "language": "use a language tag such as en, fr, fr-CA or en-GB, or leave it empty",
 }
 
 
@@ -368,6 +368,38 @@ def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | Non
             return person.email, "unchanged"
         store.update_registrant(row["id"], changes, now)
         return person.email, "updated"
+
+
+def register_online(
+    store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime
+) -> tuple[Person, str]:
+    """Register one person who filled in the registration page. Returns them and `added`,
+    `re-activated` or `already registered`; raises InputError with one Problem per field.
+
+    An active registration is never changed from the page: anyone can type anyone's address,
+    so the page may add a person but not rewrite who they are. The webinar's approval rule
+    decides whether they are approved at once or wait for the organisers."""
+    webinar.require_not_cancelled("registrations are closed")
+    person, errors = check_person(values)
+    if person is None:
+        raise InputError(
+            "Some answers need a change:",
+            [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors],
+        )
+    status = "approved" if webinar.definition.provider.approval == "automatic" else "pending"
+    row = store.registrant(webinar.id, person.email)
+    with store.transaction():
+        if row is None:
+            store.add_registrants(
+                [{**person.fields(), "webinar_id": webinar.id, "status": status, "source": "web"}], now
+            )
+            return person, "added"
+        if row["status"] in ACTIVE_STATUSES:
+            return person, "already registered"
+        reset = {"provider_registrant_id": None, "provider_status": None, "join_url": None, "sync_error": None}
+        fields = {k: v for k, v in person.fields().items() if v is not None}
+        store.update_registrant(row["id"], {**fields, **reset, "status": status}, now)
+        return person, "re-activated"
 
 
 def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetime) -> dict:

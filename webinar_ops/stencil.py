@@ -1,8 +1,9 @@
 """Rendering one template for many readers: once per kind of reader, then each reader's own
 words written in.
 
-The mails of a wave differ in a few values: the reader's name, address and join link (their
-zone and how soon the webinar starts are shared by many). When a template uses those values
+The mails of a wave differ in a few values: the reader's name, address and join link, and
+the "Add to calendar" links that carry it (their zone, language and how soon the webinar
+starts are shared by many). When a template uses those values
 only by printing them whole (`{{ person.first_name }}`) or by testing whether they are there
 (`{% if join_url %}`, `{{ join_url or "..." }}`), rendering it once with a placeholder for
 each value, then putting each reader's value (escaped, in HTML) in place of its placeholder,
@@ -22,8 +23,11 @@ from jinja2 import Environment, nodes
 from jinja2.exceptions import TemplateError
 from markupsafe import escape
 
-PERSON_VALUES = ("first_name", "last_name", "email")  # of `person`; and `join_url`
-VALUES = (*PERSON_VALUES, "join_url")
+from webinar_ops import calendar_entry
+
+PERSON_VALUES = ("first_name", "last_name", "email")  # of `person`
+LINK_VALUES = ("join_url", *calendar_entry.LINK_NAMES)  # top-level names holding the reader's own links
+VALUES = (*PERSON_VALUES, *LINK_VALUES)  # at most ten: a placeholder holds one digit
 _PLACEHOLDER = re.compile("\ue000([0-9])\ue001")
 # Nodes whose body's output may be changed after it is printed, or that hide where values go.
 _OPAQUE = (
@@ -100,7 +104,7 @@ def _allowed(node: nodes.Node, parents: tuple) -> bool:
                 and parent.node is node
                 and (parent.attr == "time_zone" or parent.attr in PERSON_VALUES)
             )
-        if node.name == "join_url":
+        if node.name in LINK_VALUES:
             return node.ctx == "load" and _printed_or_tested(node, parents)
         return True
     if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "person":
@@ -156,16 +160,17 @@ def _stand_ins(context: dict, stand_in: Callable[[int], str]) -> dict:
     for index, field in enumerate(PERSON_VALUES):
         if isinstance(person.get(field), str) and person[field]:
             person[field] = stand_in(index)
-    join_url = context.get("join_url")
-    if isinstance(join_url, str) and join_url:
-        join_url = stand_in(VALUES.index("join_url"))
-    return {**context, "person": person, "join_url": join_url}
+    links = {name: context.get(name) for name in LINK_VALUES if name in context}
+    for name, value in links.items():
+        if isinstance(value, str) and value:
+            links[name] = stand_in(VALUES.index(name))
+    return {**context, "person": person, **links}
 
 
 def reader_values(context: dict) -> dict[int, str]:
     """The reader's own values, by placeholder number."""
     values = {index: context["person"].get(field) for index, field in enumerate(PERSON_VALUES)}
-    values[VALUES.index("join_url")] = context.get("join_url")
+    values.update({VALUES.index(name): context.get(name) for name in LINK_VALUES})
     return {index: value for index, value in values.items() if isinstance(value, str) and value}
 
 
@@ -180,8 +185,8 @@ def kind_of_reader(context: dict) -> tuple:
     return (
         tuple(shape(person.get(field)) for field in PERSON_VALUES),
         person.get("time_zone"),
-        shape(context.get("join_url")),
-        *(_frozen(value) for key, value in sorted(context.items()) if key not in ("person", "join_url")),
+        tuple(shape(context.get(name)) for name in LINK_VALUES),
+        *(_frozen(value) for key, value in sorted(context.items()) if key != "person" and key not in LINK_VALUES),
     )
 
 

@@ -26,7 +26,7 @@ from webinar_ops.errors import InputError, NotFound, OperationError
 
 BUSY_TIMEOUT_SECONDS = 30
 REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled")
-REGISTRANT_SOURCES = ("import", "cli", "provider")
+REGISTRANT_SOURCES = ("import", "cli", "provider", "web")
 
 migrations = Migrations("webinar_ops")
 
@@ -171,6 +171,14 @@ def m004_revisions_and_cancellation(db: Database) -> None:
 @migrations()
 def m005_unsubscribe(db: Database) -> None:
     db["registrants"].add_column("unsubscribed_at", str)  # no more reminders for this webinar
+
+
+@migrations()
+def m007_provider_events(db: Database) -> None:
+    """When the newest provider event applied to a registrant happened (webhooks.py): Zoom
+    retries and does not keep order, so an older event arriving later must change nothing."""
+    db["registrants"].add_column("provider_event_at", str)
+    db["registrants"].create_index(["webinar_id", "provider_registrant_id"])
 
 
 @dataclass(frozen=True)

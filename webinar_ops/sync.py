@@ -244,22 +244,33 @@ def pull_registrants(
 def _take_in(store: Store, webinar: WebinarRecord, listed: list, now: datetime, report: SyncReport) -> None:
     usable = {}
     for remote in listed:
-        try:
-            email = validate.email_address(remote.email)
-        except ValueError:
-            report.failed.append((remote.email, "the provider holds an address webinar-ops cannot use"))
+        email = provider_address(remote)
+        if email is None:
+            report.failed.append((remote.email, UNUSABLE_ADDRESS))
             continue
         if remote.status in REGISTRANT_STATUSES:
             usable.setdefault(email, remote)
     with store.transaction():
         known = _known(store, webinar, list(usable))
-        new_rows = [_pulled_row(webinar, email, remote) for email, remote in usable.items() if email not in known]
+        new_rows = [pulled_row(webinar, email, remote) for email, remote in usable.items() if email not in known]
         for email, row in known.items():
-            if changes := _remote_changes(row, usable[email]):
+            if changes := remote_changes(row, usable[email]):
                 store.update_registrant(row["id"], changes, now)
                 report.pulled_updated += 1
         store.add_registrants(new_rows, now)
     report.pulled_new += len(new_rows)
+
+
+UNUSABLE_ADDRESS = "the provider holds an address webinar-ops cannot use"
+
+
+def provider_address(remote: RemoteRegistrant) -> str | None:
+    """The address of someone the provider holds, as the store keeps it; None when it is not
+    one webinar-ops can use (the provider's checks are not ours)."""
+    try:
+        return validate.email_address(remote.email)
+    except ValueError:
+        return None
 
 
 def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str, dict]:
@@ -267,7 +278,9 @@ def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str,
     return {row["email"]: row for row in store.registrants(webinar.id, f"email IN ({marks})", emails)} if emails else {}
 
 
-def _pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:
+def pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:
+    """The new registrant row for someone the provider holds and the store does not (they
+    signed up on the provider's own page): their names cleaned, the provider's status."""
     return {
         "webinar_id": webinar.id,
         "email": email,
@@ -278,6 +291,7 @@ def _pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) ->
         "provider_registrant_id": remote.registrant_id,
         "provider_status": remote.status,
         "join_url": remote.join_url,
+        "language": remote.language,
     }
 
 
@@ -295,7 +309,9 @@ def _clean_name(name: str | None) -> str | None:
 _ENDED = ("cancelled", "denied")
 
 
-def _remote_changes(row: dict, remote: RemoteRegistrant) -> dict:
+def remote_changes(row: dict, remote: RemoteRegistrant) -> dict:
+    """What to change in `row` so that it holds what the provider says of that person: its
+    registrant id, join link and status. Empty when nothing is to change."""
     if row["provider_registrant_id"] is None and row["status"] != remote.status and remote.status in _ENDED:
         # Added here afresh after a cancellation (Zoom lists cancelled people as denied): the
         # organiser's newer decision wins, and register_waiting signs them up again.
@@ -305,6 +321,8 @@ def _remote_changes(row: dict, remote: RemoteRegistrant) -> dict:
         changes["provider_registrant_id"] = remote.registrant_id
     if remote.join_url and row["join_url"] != remote.join_url:
         changes["join_url"] = remote.join_url
+    if remote.language and not row.get("language"):  # the organiser's own value wins
+        changes["language"] = remote.language
     if row["provider_status"] != remote.status and row["status"] != "cancelled":
         changes["provider_status"] = remote.status
         changes["status"] = remote.status

@@ -3,16 +3,29 @@
 Instants are stored as aware UTC datetimes. Wall times exist only at the edges: in a
 definition (the organiser writes the local time of the event) and in what a person reads.
 Every conversion between the two goes through this module.
+
+What people read is written in their language (`language`, a tag the templates exist in):
+day and month names from Babel (CLDR), the clock and the few words around it here. English
+is `Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)`; French is `vendredi 30 avril
+2021, 15 h 00–16 h 30, heure de Séoul (UTC+9)`, with no-break spaces inside each time so
+that a wrapped line never splits one.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
+ENGLISH = "en"
+# The 24-hour clock as each language writes it; French as CLDR's fr-CA and French typography
+# do (`09 h 00`), with no-break spaces. Languages not listed write `09:00`.
+_CLOCKS = {"fr": "%H\u00a0h\u00a0%M"}
+# Between a time span and the zone it is in: `15:00–16:30 Seoul time`, `15 h 00–16 h 30, heure de Séoul`.
+_ZONE_JOINERS = {"fr": ", "}
+_READER_LABELS = {ENGLISH: "your time ({zone})", "fr": "votre heure locale ({zone})"}
 
 
 class LocalTimeError(ValueError):
@@ -84,9 +97,19 @@ def _offset(delta: timedelta | None) -> str:
     return f"{sign}{hours}" if not mins else f"{sign}{hours}:{mins:02d}"
 
 
-def gmt_label(instant: datetime, zone_name: str) -> str:
-    """`GMT+9`, `GMT-4`, `GMT+10:30`: the offset a reader sees for `instant` in `zone_name`."""
-    return "GMT" + _offset(instant.astimezone(zone(zone_name)).utcoffset())
+def gmt_label(instant: datetime, zone_name: str, language: str = ENGLISH) -> str:
+    """`GMT+9`, `GMT-4`, `GMT+10:30`: the offset a reader sees for `instant` in `zone_name`
+    (`UTC+9` in French, as CLDR writes it)."""
+    return _gmt_prefix(language) + _offset(instant.astimezone(zone(zone_name)).utcoffset())
+
+
+@lru_cache(maxsize=16)
+def _gmt_prefix(language: str) -> str:
+    if language == ENGLISH:
+        return "GMT"
+    from babel import Locale  # imported when first needed: the command line starts faster
+
+    return Locale.parse(language).zone_formats["gmt"].replace("%s", "")
 
 
 def in_zone(instant: datetime, zone_name: str) -> datetime:
@@ -140,57 +163,112 @@ def parse_iso_utc(text: str) -> datetime:
     return instant
 
 
-def zone_label(zone_name: str) -> str:
-    """What people call a zone: `Seoul time` for Asia/Seoul, `UTC` for UTC."""
+def zone_label(zone_name: str, language: str = ENGLISH) -> str:
+    """What people call a zone: `Seoul time` for Asia/Seoul (`heure de Séoul`), `UTC` for UTC."""
     if zone_name in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
         return "UTC"
     if zone_name.startswith("Etc/"):
         return zone_name
+    if language == "fr":
+        return _heure_de(_city(zone_name, language))
     return zone_name.rsplit("/", 1)[-1].replace("_", " ") + " time"
 
 
-def format_day(instant: datetime, zone_name: str) -> str:
-    """`Friday 30 April 2021`: the date of `instant` on the clocks of `zone_name`."""
-    local = in_zone(instant, zone_name)
-    return f"{local:%A} {local.day} {local:%B %Y}"
+@lru_cache(maxsize=512)
+def _city(zone_name: str, language: str) -> str:
+    """The zone's city as the language names it (CLDR's exemplar city: `Séoul`, `Le Caire`)."""
+    from babel.dates import get_timezone_location
+
+    try:
+        return get_timezone_location(zone_name, locale=language, return_city=True)
+    except (LookupError, ValueError):  # a zone CLDR does not know: its own name
+        return zone_name.rsplit("/", 1)[-1].replace("_", " ")
 
 
-def format_span(start: datetime, end: datetime, zone_name: str, with_day: bool = True, label: str | None = None) -> str:
-    """`Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)`, in `zone_name`.
+def _heure_de(city: str) -> str:
+    """`heure de Séoul`, `heure d'Accra`, `heure du Caire`: French elides and contracts."""
+    if city.startswith("Le "):
+        return f"heure du {city[3:]}"
+    if city.startswith("Les "):
+        return f"heure des {city[4:]}"
+    if city[:1].lower() in "aeiouyàâäéèêëîïôöùûü":
+        return f"heure d'{city}"
+    return f"heure de {city}"
+
+
+def format_day(instant: datetime, zone_name: str, language: str = ENGLISH) -> str:
+    """`Friday 30 April 2021` (`vendredi 30 avril 2021`): the date of `instant` on the
+    clocks of `zone_name`."""
+    return _day(in_zone(instant, zone_name).date(), language)
+
+
+@lru_cache(maxsize=1024)
+def _day(day: date, language: str) -> str:
+    # Cached: a wave writes the same few dates into every mail.
+    from babel.dates import format_date
+
+    text = format_date(day, "EEEE d MMMM y", locale=language)
+    if language == "fr" and day.day == 1:
+        text = text.replace(" 1 ", " 1er ", 1)  # le premier du mois: `samedi 1er mai 2021`
+    return text
+
+
+def _clock(local: datetime, language: str) -> str:
+    return local.strftime(_CLOCKS.get(language, "%H:%M"))
+
+
+def format_span(
+    start: datetime,
+    end: datetime,
+    zone_name: str,
+    with_day: bool = True,
+    label: str | None = None,
+    language: str = ENGLISH,
+) -> str:
+    """`Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)`, in `zone_name`; in French
+    `vendredi 30 avril 2021, 15 h 00–16 h 30, heure de Séoul (UTC+9)`.
 
     When the span crosses midnight on that clock, the end carries its own date; when the
     offset changes inside the span (a DST change), both offsets are shown. `label` replaces
     the zone's name (`your time`).
     """
     first, last = in_zone(start, zone_name), in_zone(end, zone_name)
-    gmt = gmt_label(start, zone_name)
-    if gmt_label(end, zone_name) != gmt:
-        gmt += "/" + gmt_label(end, zone_name)[3:]
+    gmt = gmt_label(start, zone_name, language)
+    if gmt_label(end, zone_name, language) != gmt:
+        gmt += "/" + gmt_label(end, zone_name, language)[len(_gmt_prefix(language)) :]
     if label is None:
-        label = f"{zone_label(zone_name)} ({gmt})" if zone_label(zone_name) != "UTC" else "UTC"
+        name = zone_label(zone_name, language)
+        label = f"{name} ({gmt})" if name != "UTC" else "UTC"
+    joiner = _ZONE_JOINERS.get(language, " ")
     if first.date() != last.date():
-        return f"{format_day(start, zone_name)}, {first:%H:%M} – {format_day(end, zone_name)}, {last:%H:%M} {label}"
-    day = f"{format_day(start, zone_name)}, " if with_day else ""
-    return f"{day}{first:%H:%M}–{last:%H:%M} {label}"
+        start_text = f"{format_day(start, zone_name, language)}, {_clock(first, language)}"
+        return f"{start_text} – {format_day(end, zone_name, language)}, {_clock(last, language)}{joiner}{label}"
+    day = f"{format_day(start, zone_name, language)}, " if with_day else ""
+    return f"{day}{_clock(first, language)}–{_clock(last, language)}{joiner}{label}"
 
 
-def format_reader_span(start: datetime, end: datetime, event_zone: str, reader_zone: str) -> str:
+def format_reader_span(
+    start: datetime, end: datetime, event_zone: str, reader_zone: str, language: str = ENGLISH
+) -> str:
     """The span on the reader's clock: `08:00–09:30 your time (Europe/Paris)`, with the
     date too when it is not the event's date there."""
     same_day = in_zone(start, reader_zone).date() == in_zone(start, event_zone).date()
     same_day = same_day and in_zone(end, reader_zone).date() == in_zone(start, reader_zone).date()
-    label = f"your time ({reader_zone})"
-    return format_span(start, end, reader_zone, with_day=not same_day, label=label)
+    label = _READER_LABELS.get(language, _READER_LABELS[ENGLISH]).format(zone=reader_zone)
+    return format_span(start, end, reader_zone, with_day=not same_day, label=label, language=language)
 
 
-def format_clock_span(start: datetime, end: datetime | None, zone_name: str) -> str:
-    """`15:00–15:45` (or `15:00` for a moment) on the clocks of `zone_name`."""
-    first = in_zone(start, zone_name)
-    return f"{first:%H:%M}" if end is None else f"{first:%H:%M}–{in_zone(end, zone_name):%H:%M}"
+def format_clock_span(start: datetime, end: datetime | None, zone_name: str, language: str = ENGLISH) -> str:
+    """`15:00–15:45` (or `15:00` for a moment) on the clocks of `zone_name`; `15 h 00–15 h 45` in French."""
+    first = _clock(in_zone(start, zone_name), language)
+    return first if end is None else f"{first}–{_clock(in_zone(end, zone_name), language)}"
 
 
-def describe_lead(lead: timedelta) -> str:
-    """How long before the start a reminder goes: `in 7 days`, `tomorrow`, `in 1 hour`, `in 90 minutes`."""
+def describe_lead(lead: timedelta, language: str = ENGLISH) -> str:
+    """How long before the start a reminder goes: `in 7 days`, `tomorrow`, `in 1 hour`,
+    `in 90 minutes`; in French `dans 7 jours`, `demain`, `dans une heure`, `dans 90 minutes`."""
+    if language == "fr":
+        return _lead_in_french(lead)
     minutes = round(lead.total_seconds() / 60)
     if minutes >= 24 * 60 and minutes % (24 * 60) == 0:
         days = minutes // (24 * 60)
@@ -199,3 +277,14 @@ def describe_lead(lead: timedelta) -> str:
         hours = minutes // 60
         return "in 1 hour" if hours == 1 else f"in {hours} hours"
     return "in 1 minute" if minutes == 1 else f"in {max(minutes, 0)} minutes"
+
+
+def _lead_in_french(lead: timedelta) -> str:
+    minutes = round(lead.total_seconds() / 60)
+    if minutes >= 24 * 60 and minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return "demain" if days == 1 else f"dans {days} jours"
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes // 60
+        return "dans une heure" if hours == 1 else f"dans {hours} heures"
+    return "dans une minute" if minutes == 1 else f"dans {max(minutes, 0)} minutes"

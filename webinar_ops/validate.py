@@ -210,12 +210,16 @@ def _has_visible(text: str) -> bool:
 
 
 def language(text: str) -> str:
-    """Validate a language tag such as `en`, `fr`, `es-419`, `zh-Hant`; return it normalised."""
+    """Validate a BCP 47 language tag such as `en`, `fr-CA`, `es-419`, `zh-Hant`: an ISO 639-1
+    language, optionally a script and a country (or UN M.49 area); return it normalised."""
     value = text.strip() if isinstance(text, str) else ""
     match = _LANGUAGE_RE.match(value.replace("_", "-"))
     if not match or match.group(1).lower() not in LANGUAGES:
         raise ValueError(f"{shown(text)} is not a language code (use ISO 639-1, such as en, fr, es, ar, zh, ru)")
     primary, script, region = match.groups()
+    if region and not region.isdigit() and region.upper() not in COUNTRIES:
+        # BCP 47 regions are ISO 3166 countries or UN M.49 areas (419: Latin America).
+        raise ValueError(f"{shown(text)} is not a language code: {region} is not a country code")
     tag = primary.lower()
     if script:
         tag += "-" + script.title()

@@ -7,7 +7,10 @@
   the only credential: the registration's id with an HMAC of it and the address, so it can be
   neither guessed nor made for someone else. Updates and cancellations still go: they keep
   the person's calendar true.
+- `/register/SLUG`: the webinar's registration page (registration_page.py); `/r/ID`, the
+  `local` provider's registration link, leads to it.
 - `/j/TOKEN`: the `local` provider's join link; it says which webinar and person it is for.
+- `/zoom/webhook`: Zoom's signed registration events, taken in at once (webhooks.py).
 - `/healthz`: the database answers.
 
 Flask, served by waitress (pure Python, production grade). Pages are Jinja2 with HTML
@@ -16,35 +19,36 @@ autoescaping; nothing a visitor sends is shown back unescaped.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
-from markupsafe import escape
+from collections.abc import Callable
+from datetime import datetime
 
-from webinar_ops import times, tokens
+from flask import Flask, Response, render_template, request
+
+from webinar_ops import times, tokens, webhooks
 from webinar_ops.config import Settings
 from webinar_ops.providers.local import registration_by_join_token
+from webinar_ops.registration_page import registration_blueprint
 from webinar_ops.store import Store
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
-NO_VIDEO = "The embedded provider hosts no video: this page stands in for the meeting."
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title></head>
-<body style="font-family:Arial,Helvetica,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5;">
-<h1 style="font-size:1.4rem;">{title}</h1>
-{body}
-</body>
-</html>
-"""
+MAX_BODY_BYTES = 64 * 1024  # a form or a webhook is a few kilobytes; anything larger is refused with 413
+CONTENT_SECURITY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
-def create_app(settings: Settings) -> Flask:
+def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now) -> Flask:
     """The web service over the database in `settings`; each request opens its own store."""
-    app = Flask("webinar_ops")
+    app = Flask("webinar_ops", template_folder="pages", static_folder="pages/static")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     secret_key = settings.require_secret_key()
 
     def store() -> Store:
         return Store.open(settings.db_path)
+
+    app.register_blueprint(registration_blueprint(store, clock))
+    app.after_request(_security_headers)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -53,31 +57,42 @@ def create_app(settings: Settings) -> Flask:
         return Response("ok\n", mimetype="text/plain")
 
     @app.route("/u/<token>", methods=["GET", "POST"])
-    def unsubscribe(token: str) -> Response:
+    def unsubscribe(token: str) -> Response | tuple[str, int]:
         with store() as db:
             registrant_id = tokens.unsubscribe_id(secret_key, token, lambda i: _email_of(db, i))
             if registrant_id is None:
-                return _page("Link not recognised", "<p>This unsubscribe link is not one of ours.</p>", 404)
-            webinar = db.webinar_by_id(db.registrant_by_id(registrant_id)["webinar_id"])
-            title = escape(webinar.title)
+                return render_template("unknown_link.html", what="unsubscribe"), 404
+            title = db.webinar_by_id(db.registrant_by_id(registrant_id)["webinar_id"]).title
             if request.method == "GET":
-                return _page("Stop the reminders?", _unsubscribe_form(title))
+                return _unsubscribe_page("ask", "Stop the reminders?", title, 200)
             if request.form.get("List-Unsubscribe") != "One-Click":
-                return _page("Not understood", f"<p>To unsubscribe, send <code>{ONE_CLICK}</code>.</p>", 400)
-            db.unsubscribe(registrant_id, times.utc_now())
-        return _page("Unsubscribed", f"<p>You will get no more reminders for <strong>{title}</strong>.</p>")
+                return _unsubscribe_page("unclear", "Not understood", title, 400)
+            db.unsubscribe(registrant_id, clock())
+        return _unsubscribe_page("done", "Unsubscribed", title, 200)
 
     @app.get("/j/<token>")
-    def join(token: str) -> Response:
+    def join(token: str) -> tuple[str, int]:
         with store() as db:
             found = registration_by_join_token(db, token)
         if found is None:
-            return _page("Link not recognised", "<p>This join link is not one of ours.</p>", 404)
-        topic, name = escape(found["topic"]), escape(found["first_name"] or found["email"])
-        body = f"<p>This is the personal join link of <strong>{name}</strong> for <strong>{topic}</strong>.</p>"
-        return _page("Your join link", body + f"<p>{NO_VIDEO}</p>")
+            return render_template("unknown_link.html", what="join"), 404
+        return render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"]), 200
+
+    @app.post("/zoom/webhook")
+    def zoom_webhook() -> tuple[dict, int]:
+        # The raw bytes: the signature is over the body exactly as Zoom sent it.
+        answer = webhooks.receive(settings, request.headers, request.get_data(), clock(), store)
+        return answer.body, answer.status
 
     return app
+
+
+def _security_headers(response: Response) -> Response:
+    # Pages hold personal data: no framing, no third-party scripts, no referrer leaking a token.
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
 
 
 def _email_of(store: Store, registrant_id: int) -> str | None:
@@ -85,17 +100,8 @@ def _email_of(store: Store, registrant_id: int) -> str | None:
     return row["email"] if row else None
 
 
-def _unsubscribe_form(title: str) -> str:
-    return (
-        f"<p>Stop the reminders for <strong>{title}</strong>? Changes of time and a cancellation "
-        "will still reach you, so that your calendar stays right.</p>"
-        '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        '<button type="submit" style="font-size:1rem;padding:.6rem 1.2rem;">Unsubscribe</button></form>'
-    )
-
-
-def _page(title: str, body: str, status: int = 200) -> Response:
-    return Response(PAGE.format(title=escape(title), body=body), status=status, mimetype="text/html")
+def _unsubscribe_page(state: str, heading: str, title: str, status: int) -> tuple[str, int]:
+    return render_template("unsubscribe.html", state=state, heading=heading, title=title, one_click=ONE_CLICK), status
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

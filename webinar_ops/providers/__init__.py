@@ -78,6 +78,7 @@ class RemoteRegistrant:
     status: str
     registrant_id: str
     join_url: str | None = None
+    language: str | None = None  # a tag webinar-ops keeps (languages.from_provider), if the provider has one
 
 
 class Provider(Protocol):

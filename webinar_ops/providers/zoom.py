@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from webinar_ops import __version__, times
+from webinar_ops import __version__, languages, times
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.providers import Applicant, HostedWebinar, ProviderError, Registration, RemoteRegistrant, chunks
 
@@ -440,6 +440,7 @@ class ZoomProvider:
                     status=entry.get("status") or status,
                     registrant_id=str(entry.get("id")),
                     join_url=entry.get("join_url"),
+                    language=languages.from_provider(entry.get("language")),
                 )
             token = page.get("next_page_token") or ""
             if not token:

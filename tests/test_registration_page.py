@@ -1,0 +1,238 @@
+"""The registration page (`/register/SLUG`) over real HTTP, served by waitress.
+
+A visitor reads the webinar's title, times and agenda, fills in the form, and is registered;
+the next sync registers them with the provider and the confirmation goes out through the
+outbox. Bots meet a honeypot and a limit per address; a double submit registers once.
+The same page in a real browser is in test_browser.py.
+"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from web_server import serving
+
+from webinar_ops.config import Settings
+from webinar_ops.definition import load_definition
+from webinar_ops.deliver import send_due
+from webinar_ops.plan import plan_webinar
+from webinar_ops.providers import load_provider
+from webinar_ops.store import Store
+from webinar_ops.sync import sync_webinar
+from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.web import create_app
+
+FORM = {"first_name": "Mei", "last_name": "Tanaka", "email": "mei.tanaka@example.org", "organisation": "Kyoto U"}
+
+
+@pytest.fixture
+def settings(workdir: Path) -> Settings:
+    return Settings(
+        db_path=workdir / "data" / "test.db",
+        secret_key=TEST_SECRET_KEY,
+        base_url="https://webinars.example.org",
+        mail_outbox_dir=workdir / "out",
+    )
+
+
+@pytest.fixture
+def published(store: Store, settings: Settings) -> Store:
+    """The sample webinar, held by the local provider."""
+    store.save_webinar(load_definition(SAMPLE_DEFINITION), SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", NOW)
+    sync_webinar(store, load_provider("local", settings, store), store.webinar(SAMPLE_SLUG), NOW)
+    return store
+
+
+@pytest.fixture
+def site(settings: Settings, published: Store) -> Iterator[str]:
+    """The web service on a free port of loopback, at NOW; yields the page's address."""
+    with serving(create_app(settings, clock=lambda: NOW)) as base_url:
+        yield f"{base_url}/register/{SAMPLE_SLUG}"
+
+
+def people(store: Store) -> dict[str, dict]:
+    return {row["email"]: row for row in store.db.query("SELECT * FROM registrants")}
+
+
+def test_the_page_shows_the_title_both_clocks_and_the_agenda(site):
+    page = requests.get(site, timeout=10)
+
+    assert page.status_code == 200
+    assert "Strengthening Data Governance" in page.text
+    assert "Seoul time (GMT+9)" in page.text
+    assert 'data-start="2021-04-30T06:00:00Z"' in page.text, "the instant the browser puts on the visitor's clock"
+    assert '<th scope="col">Seoul time</th>' in page.text
+    assert '<label for="email">' in page.text
+    assert 'autocomplete="email"' in page.text
+
+
+def test_a_submission_registers_the_person_and_shows_a_confirmation(site, published):
+    answer = requests.post(site, data={**FORM, "time_zone": "Asia/Tokyo"}, timeout=10)
+
+    assert answer.status_code == 200
+    assert "Thank you, Mei" in answer.text
+    assert "mei.tanaka@example.org" in answer.text
+    mei = people(published)["mei.tanaka@example.org"]
+    assert (mei["status"], mei["source"], mei["time_zone"], mei["organisation"]) == (
+        "approved",
+        "web",
+        "Asia/Tokyo",
+        "Kyoto U",
+    )
+
+
+def test_the_next_sync_registers_them_and_the_confirmation_goes_out(site, published, settings):
+    requests.post(site, data=FORM, timeout=10)
+
+    sync_webinar(published, load_provider("local", settings, published), published.webinar(SAMPLE_SLUG), NOW)
+    plan_webinar(published, published.webinar(SAMPLE_SLUG), NOW, settings.mail_domain)
+    report = send_due(published, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: NOW)
+
+    assert report.sent == 1
+    [mail] = list((settings.mail_outbox_dir / "new").iterdir())
+    assert b"To: Mei Tanaka <mei.tanaka@example.org>" in mail.read_bytes()
+    assert people(published)["mei.tanaka@example.org"]["join_url"].startswith("https://webinars.example.org/j/")
+
+
+def test_the_language_the_browser_asks_for_is_offered_first_and_chooses_the_mails(site, published, settings):
+    page = requests.get(site, headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.8"}, timeout=10)
+    assert '<option value="fr" lang="fr" selected>Français</option>' in page.text
+
+    requests.post(site, data={**FORM, "language": "fr"}, timeout=10)
+    sync_webinar(published, load_provider("local", settings, published), published.webinar(SAMPLE_SLUG), NOW)
+    plan_webinar(published, published.webinar(SAMPLE_SLUG), NOW, settings.mail_domain)
+    send_due(published, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: NOW)
+
+    assert people(published)["mei.tanaka@example.org"]["language"] == "fr"
+    [path] = list((settings.mail_outbox_dir / "new").iterdir())
+    mail = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert mail.get_body(("plain",)).get_content().startswith("Bonjour Mei,")
+
+
+def test_without_a_wish_the_page_offers_the_webinars_own_language(site):
+    page = requests.get(site, timeout=10)
+
+    assert '<option value="en" lang="en" selected>English</option>' in page.text
+
+
+def test_sending_the_form_twice_registers_once(site, published):
+    first = requests.post(site, data=FORM, timeout=10)
+    second = requests.post(site, data=FORM, timeout=10)
+
+    assert first.status_code == second.status_code == 200
+    assert first.text == second.text, "the page does not tell whether an address was registered before"
+    assert published.db.execute("SELECT count(*) FROM registrants").fetchone()[0] == 1
+
+
+def test_the_page_never_rewrites_someone_already_registered(site, published):
+    requests.post(site, data=FORM, timeout=10)
+    requests.post(site, data={**FORM, "first_name": "Impostor", "organisation": "Elsewhere"}, timeout=10)
+
+    mei = people(published)["mei.tanaka@example.org"]
+    assert (mei["first_name"], mei["organisation"]) == ("Mei", "Kyoto U")
+
+
+def test_bad_answers_are_shown_next_to_their_fields_and_nothing_is_kept(site, published):
+    answer = requests.post(
+        site,
+        data={"first_name": "Mei\r\nBcc: all@example.org", "email": "not an address", "time_zone": "Mars/Olympus"},
+        timeout=10,
+    )
+
+    assert answer.status_code == 422
+    assert 'aria-invalid="true"' in answer.text
+    assert 'aria-describedby="email-hint email-error"' in answer.text
+    assert "The first name contains a line break or another control character." in answer.text
+    assert "Unknown time zone &#39;Mars/Olympus&#39;. Use an IANA zone such as Europe/Paris" in answer.text
+    assert 'value="not an address"' in answer.text, "what the visitor typed stays in the form"
+    assert people(published) == {}
+
+
+def test_markup_in_a_name_is_refused_and_never_echoed_raw(site, published):
+    answer = requests.post(site, data={**FORM, "first_name": "<script>alert(1)</script>"}, timeout=10)
+
+    assert answer.status_code == 422
+    assert "<script>alert(1)</script>" not in answer.text
+    assert "&lt;script&gt;" in answer.text
+    assert people(published) == {}
+
+
+def test_a_bot_that_fills_the_honeypot_is_thanked_and_registered_nowhere(site, published):
+    answer = requests.post(site, data={**FORM, "website": "http://spam.example"}, timeout=10)
+
+    assert answer.status_code == 200
+    assert "Thank you" in answer.text
+    assert people(published) == {}
+
+
+def test_one_address_may_try_a_few_times_then_must_wait(site, published):
+    answers = [
+        requests.post(site, data={**FORM, "first_name": "", "last_name": str(n)}, timeout=10).status_code
+        for n in range(6)
+    ]
+
+    assert answers == [422] * 5 + [429]
+    later = requests.post(site, data=FORM, timeout=10)
+    assert later.status_code == 429
+    assert int(later.headers["Retry-After"]) > 0
+    other = requests.post(site, data={**FORM, "email": "ken.ito@example.org"}, timeout=10)
+    assert other.status_code == 200, "the limit is per address"
+
+
+def test_a_webinar_with_manual_approval_registers_people_as_waiting(site, published, workdir):
+    manual = workdir / "manual.toml"
+    manual.write_text(
+        SAMPLE_DEFINITION.read_text(encoding="utf-8").replace('approval = "automatic"', 'approval = "manual"')
+    )
+    published.save_webinar(load_definition(manual), manual.read_text(encoding="utf-8"), "local", NOW)
+
+    answer = requests.post(site, data=FORM, timeout=10)
+
+    assert answer.status_code == 200
+    assert "The organisers approve each registration" in answer.text
+    assert people(published)["mei.tanaka@example.org"]["status"] == "pending"
+
+
+def test_the_local_providers_registration_link_leads_to_the_page(site, published):
+    registration_url = published.webinar(SAMPLE_SLUG).registration_url
+    assert registration_url.startswith("https://webinars.example.org/r/")
+    local = site.rsplit("/register/", 1)[0] + "/r/" + registration_url.rsplit("/", 1)[1]
+
+    answer = requests.get(local, timeout=10, allow_redirects=False)
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith(f"/register/{SAMPLE_SLUG}")
+
+
+def test_registration_closes_when_the_webinar_is_cancelled(site, published):
+    published.cancel_webinar(published.webinar(SAMPLE_SLUG), None, NOW)
+
+    page = requests.get(site, timeout=10)
+    answer = requests.post(site, data=FORM, timeout=10)
+
+    assert page.status_code == answer.status_code == 410
+    assert "cancelled" in page.text
+    assert people(published) == {}
+
+
+def test_registration_closes_once_the_webinar_has_taken_place(settings, published):
+    after = datetime(2021, 4, 30, 9, 0, tzinfo=UTC) + timedelta(hours=1)
+    client = create_app(settings, clock=lambda: after).test_client()
+
+    assert client.get(f"/register/{SAMPLE_SLUG}").status_code == 410
+    assert client.get("/register/no-such-webinar").status_code == 404
+
+
+def test_pages_forbid_framing_and_foreign_scripts(site):
+    headers = requests.get(site, timeout=10).headers
+
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer"

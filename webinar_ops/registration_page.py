@@ -1,0 +1,219 @@
+"""The registration page of each webinar (`/register/SLUG`), like Zoom's own.
+
+It shows the title, the time on the event's clock and on the visitor's, and the agenda, and
+asks for a name, an address, an organisation and a time zone (pre-filled from the browser's
+zone by a small script; the page works without it). A submission adds the person to the
+database with `source = web`; the next sync registers them with the provider, and the
+confirmation follows through the outbox like any other.
+
+Abuse is kept small: a honeypot field that people never see, and a limit on submissions per
+address and per client. Sending the form twice (a double click, a reload) registers once.
+A page never tells whether some address was registered before: anyone can type anyone's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zoneinfo
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from webinar_ops import languages, times
+from webinar_ops.errors import InputError, Problem
+from webinar_ops.registrants import register_online
+from webinar_ops.store import Store, WebinarRecord
+
+log = logging.getLogger("webinar_ops.web")
+
+FIELDS = ("first_name", "last_name", "email", "organisation", "time_zone", "language")
+HONEYPOT = "website"
+PER_ADDRESS = (5, 3600.0)  # submissions, seconds: a person retrying a typo is well inside it
+PER_CLIENT = (60, 3600.0)  # a campus or an office behind one address registers together
+
+
+class Throttle:
+    """At most `limit` events per key within `window` seconds (a sliding window, in memory:
+    waitress serves one process, and a restart forgetting the counts is harmless)."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Count one event for `key`; False when it is over the limit (then it is not counted)."""
+        now = self.clock()
+        with self._lock:
+            seen = self._seen.setdefault(key, deque())
+            while seen and seen[0] <= now - self.window:
+                seen.popleft()
+            if len(seen) >= self.limit:
+                return False
+            seen.append(now)
+            return True
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until `key` may try again."""
+        with self._lock:
+            seen = self._seen.get(key)
+            return max(1, int(seen[0] + self.window - self.clock()) + 1) if seen else 1
+
+
+def registration_blueprint(
+    open_store: Callable[[], Store],
+    clock: Callable[[], datetime] = times.utc_now,
+    per_address: Throttle | None = None,
+    per_client: Throttle | None = None,
+) -> Blueprint:
+    """The pages under /register/ (and /r/ID, the local provider's registration link)."""
+    pages = Blueprint("registration", __name__)
+    per_address = per_address or Throttle(*PER_ADDRESS)
+    per_client = per_client or Throttle(*PER_CLIENT)
+
+    @pages.get("/r/<provider_webinar_id>")
+    def local_link(provider_webinar_id: str) -> Response:
+        with open_store() as db:
+            row = next(
+                db.db.query("SELECT slug FROM webinars WHERE provider_webinar_id = ?", [provider_webinar_id]), None
+            )
+        if row is None:
+            abort(404)
+        return redirect(url_for("registration.form", slug=row["slug"]), 302)
+
+    @pages.get("/register/<slug>")
+    def form(slug: str) -> Response | str:
+        with open_store() as db:
+            webinar = _open_webinar(db, slug, clock())
+            if isinstance(webinar, Response):
+                return webinar
+            return _form_page(webinar, values={"language": _preferred_language(webinar)}, problems={})
+
+    @pages.post("/register/<slug>")
+    def submit(slug: str) -> Response | str:
+        values = {name: request.form.get(name, "")[:500] for name in FIELDS}
+        with open_store() as db:
+            webinar = _open_webinar(db, slug, clock())
+            if isinstance(webinar, Response):
+                return webinar
+            if request.form.get(HONEYPOT):
+                # A bot filled the field people never see: answer as if it worked, so it learns nothing.
+                log.info("registration page: honeypot filled for %s; nothing registered", slug)
+                return _done_page(webinar, values["first_name"], values["email"], "added")
+            address_key = "address:" + values["email"].strip().lower()
+            client_key = "client:" + (request.remote_addr or "?")
+            for throttle, key in ((per_client, client_key), (per_address, address_key)):
+                if not throttle.allow(key):
+                    return _too_many(throttle.retry_after(key))
+            try:
+                person, outcome = register_online(db, webinar, values, clock())
+            except InputError as exc:
+                problems = {p.field: _problem_text(p) for p in exc.problems}
+                return _form_page(webinar, values, problems), 422
+        return _done_page(webinar, person.first_name, person.email, outcome)
+
+    return pages
+
+
+def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Response:
+    webinar = db.find_webinar(slug)
+    if webinar is None:
+        abort(404)
+    if webinar.cancelled_at:
+        return _closed(webinar, "This webinar was cancelled, so registration is closed.")
+    if now >= webinar.definition.end:
+        return _closed(webinar, "This webinar has taken place, so registration is closed.")
+    return webinar
+
+
+def _form_page(webinar: WebinarRecord, values: dict, problems: dict) -> str:
+    return render_template(
+        "register.html",
+        webinar=_shown(webinar),
+        values=values,
+        problems=problems,
+        zones=time_zones(),
+        languages=[(tag, languages.display_name(tag)) for tag in languages.offered(webinar.definition)],
+        honeypot=HONEYPOT,
+    )
+
+
+def _preferred_language(webinar: WebinarRecord) -> str:
+    """The offered language the browser asks for first (Accept-Language), else the webinar's."""
+    d = webinar.definition
+    offered = languages.offered(d)
+    wanted = request.accept_languages.best_match(offered)
+    return wanted or languages.fallback_language(offered, d.language)
+
+
+def _done_page(webinar: WebinarRecord, first_name: str, email: str, outcome: str) -> str:
+    waits = webinar.definition.provider.approval != "automatic"
+    return render_template("registered.html", webinar=_shown(webinar), first_name=first_name, email=email, waits=waits)
+
+
+def _closed(webinar: WebinarRecord, why: str) -> Response:
+    page = render_template("closed.html", webinar=_shown(webinar), why=why)
+    return Response(page, status=410, mimetype="text/html")
+
+
+def _too_many(retry_after: int) -> Response:
+    page = render_template("too_many.html", minutes=max(1, round(retry_after / 60)))
+    return Response(page, status=429, mimetype="text/html", headers={"Retry-After": str(retry_after)})
+
+
+def _shown(webinar: WebinarRecord) -> dict:
+    """What the pages show of a webinar: its words, and its instants for the visitor's clock."""
+    d = webinar.definition
+    return {
+        "slug": webinar.slug,
+        "title": d.title,
+        "series": d.series,
+        "session": d.session,
+        "description": [part.strip() for part in (d.description or "").split("\n\n") if part.strip()],
+        "when": times.format_span(d.start, d.end, d.time_zone),
+        "zone": d.time_zone,
+        "zone_label": times.zone_label(d.time_zone),
+        "start": times.iso_utc(d.start),
+        "end": times.iso_utc(d.end),
+        "agenda": [
+            {
+                "time": times.format_clock_span(item.start, item.end, d.time_zone),
+                "start": times.iso_utc(item.start),
+                "end": times.iso_utc(item.end) if item.end else "",
+                "title": item.title,
+                "speakers": [speaker.describe() for speaker in item.speakers],
+            }
+            for item in d.agenda
+        ],
+        "moderator": d.moderator.describe() if d.moderator else None,
+    }
+
+
+def _problem_text(problem: Problem) -> str:
+    """`The first name is empty. Write …`: what is wrong with one answer, and the fix."""
+    what = problem.message
+    what = f"{_label(problem.field)} {what}" if what.startswith("is ") else what[:1].upper() + what[1:]
+    return f"{what}. {problem.fix[:1].upper()}{problem.fix[1:]}." if problem.fix else f"{what}."
+
+
+def _label(field: str | None) -> str:
+    return {
+        "first_name": "The first name",
+        "last_name": "The last name",
+        "email": "The email address",
+        "organisation": "The organisation",
+        "time_zone": "The time zone",
+        "language": "The language",
+    }.get(field or "", "This answer")
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The zones a visitor can choose: IANA's names of places, and UTC."""
+    names = {z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))}
+    return ("UTC", *sorted(names))

@@ -1,0 +1,271 @@
+"""DKIM signatures (RFC 6376) on outgoing mail, with dkimpy.
+
+Signing is on when DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE are all set (see
+config.py). A `Signer` is made from them once per Composer, and `Composer.message_bytes`
+hands it each finished message: the signature is computed over exactly the bytes that are
+sent, and put on top of them as a DKIM-Signature header, folded, with CRLF line ends.
+
+The key file is a PEM private key, PKCS#1 or PKCS#8: RSA (`openssl genrsa -out dkim.pem 2048`),
+or ed25519 (`openssl genpkey -algorithm ed25519 -out dkim.pem`, which needs PyNaCl, dkimpy's
+`ed25519` extra). `cryptography` reads it and derives its public half, which goes into DNS as
+the TXT record `SELECTOR._domainkey.DOMAIN`; `webinar-ops doctor` prints it. The key's
+contents never appear in an error or a log.
+
+dkimpy and cryptography are imported only when signing is on: dkimpy brings dnspython, which
+costs about 50 ms at start-up, and most installations never sign.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from webinar_ops.config import Settings
+
+# The headers the signature covers, when the message has them. The mail checklist's list:
+# dkimpy's default lacks List-Unsubscribe-Post, which RFC 8058 wants signed, and Gmail checks
+# that both List-Unsubscribe headers are.
+SIGNED_HEADERS = (
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"reply-to",
+    b"mime-version",
+    b"content-type",
+    b"auto-submitted",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+)
+# Relaxed for both: a relay that refolds a header or trims a line's trailing spaces does
+# not break the signature.
+CANONICALIZATION = (b"relaxed", b"relaxed")
+MIN_RSA_BITS = 1024  # RFC 8301: verifiers refuse shorter keys
+KEY_FIX = (
+    "make a key with `openssl genrsa -out dkim.pem 2048`, keep it readable by you only (chmod 600), "
+    "and publish the TXT record that `webinar-ops doctor` prints"
+)
+_OTHER_KIND = "holds a key of a kind DKIM does not use; DKIM signs with RSA or ed25519 keys"
+
+
+class KeyRefused(ValueError):
+    """A DKIM private key file that cannot be used: what is wrong and how to fix it. The text
+    never holds the key; `conceal` says that the setting's value itself must not be shown."""
+
+    def __init__(self, message: str, fix: str = KEY_FIX, conceal: bool = False):
+        super().__init__(message)
+        self.fix = fix
+        self.conceal = conceal
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    """A DKIM key as dkimpy takes it, with its public half as DNS publishes it."""
+
+    kind: str  # "rsa" or "ed25519": the k= tag of the DNS record
+    bits: int
+    public_key: str  # base64: the p= tag of the DNS record
+    signing_key: bytes = field(repr=False)  # PEM for RSA, the base64 seed for ed25519
+
+    @property
+    def algorithm(self) -> bytes:
+        """The signature's a= tag."""
+        return b"rsa-sha256" if self.kind == "rsa" else b"ed25519-sha256"
+
+    @property
+    def dns_record(self) -> str:
+        """The TXT record's value that lets receivers check this key's signatures."""
+        return f"v=DKIM1; k={self.kind}; p={self.public_key}"
+
+    def describe(self) -> str:
+        """What kind of key this is, for people: `rsa 2048-bit` or `ed25519`."""
+        return f"{self.kind} {self.bits}-bit" if self.kind == "rsa" else self.kind
+
+
+class Signer:
+    """Signs finished messages as one domain and selector. Made once, used for every mail."""
+
+    def __init__(self, domain: str, selector: str, key: PrivateKey):
+        self.domain = domain
+        self.selector = selector
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"Signer(d={self.domain}, s={self.selector}, {self.key.describe()})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Signer | None:
+        """The signer the settings describe, or None when DKIM is off; made once per
+        settings and kept, so the key file is read once a process, not once a webinar.
+        Raises KeyRefused when the key file cannot be used (load_settings refuses such
+        settings, so this happens only when the file changed since)."""
+        values = (settings.dkim_domain, settings.dkim_selector, settings.dkim_private_key_file)
+        if not any(values):
+            return None
+        if not all(values):
+            raise ValueError("DKIM signing needs DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE together")
+        return _signer(*values)
+
+    @property
+    def record_name(self) -> str:
+        """Where receivers look for the public key: the DNS name of the TXT record."""
+        return f"{self.selector}._domainkey.{self.domain}"
+
+    def sign(self, message: bytes) -> bytes:
+        """`message` (CRLF line ends) with its DKIM-Signature header on top."""
+        return self.signature(message) + message
+
+    def signature(self, message: bytes) -> bytes:
+        """The DKIM-Signature header for `message`, folded and ending in CRLF. It covers the
+        headers of SIGNED_HEADERS that the message has, and the whole body."""
+        import dkim
+
+        signer = dkim.DKIM(message, signature_algorithm=self.key.algorithm, linesep=b"\r\n")
+        present = {name.lower() for name, _ in signer.headers}
+        return signer.sign(
+            self.selector.encode("ascii"),
+            self.domain.encode("ascii"),
+            self.key.signing_key,
+            canonicalize=CANONICALIZATION,
+            include_headers=[name for name in SIGNED_HEADERS if name in present],
+        )
+
+
+@lru_cache(maxsize=8)
+def _signer(domain: str, selector: str, path: Path) -> Signer:
+    try:
+        key = read_private_key(path)
+    except KeyRefused as exc:
+        raise KeyRefused(f"DKIM_PRIVATE_KEY_FILE {path} {exc}", fix=exc.fix) from None
+    return Signer(domain, selector, key)
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def domain_name(value: str) -> str:
+    """A DKIM_DOMAIN: a domain name in ASCII (an internationalised one in its xn-- form)."""
+    name = value.strip().lower().rstrip(".")
+    labels = name.split(".")
+    if len(labels) < 2 or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError("is not a domain name: write the domain of your sender address, such as example.org")
+    return name
+
+
+def selector_name(value: str) -> str:
+    """A DKIM_SELECTOR: one or more DNS labels, such as `webinars` or `2026.mail`."""
+    name = value.strip().lower()
+    if not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        raise ValueError("is not a selector: use letters, digits and hyphens, such as webinars")
+    return name
+
+
+def key_file(value: str) -> Path:
+    """A DKIM_PRIVATE_KEY_FILE: a path to a usable key. Raises KeyRefused saying why not."""
+    if "-----" in value or "PRIVATE KEY" in value.upper() or len(value) > 255:
+        raise KeyRefused(
+            "looks like a key itself, not the name of a file",
+            fix="put the key in a file readable by you only (chmod 600) and give the file's path",
+            conceal=True,
+        )
+    path = Path(value).expanduser()
+    read_private_key(path)
+    return path
+
+
+# -- the key ------------------------------------------------------------------------------------
+
+
+def read_private_key(path: Path) -> PrivateKey:
+    """The key in the PEM file `path`, checked by signing and verifying a probe message
+    with it. Raises KeyRefused saying what is wrong (to follow the file's name), never
+    what the file holds."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyRefused("does not exist") from None
+    except IsADirectoryError:
+        raise KeyRefused("is a folder, not a key file") from None
+    except OSError as exc:
+        raise KeyRefused(
+            f"cannot be read ({exc.strerror})",
+            fix="make the file readable by the user who runs webinar-ops, and by no one else (chmod 600)",
+        ) from None
+    key = _load(data)
+    _check_signs(key)
+    return key
+
+
+def _load(data: bytes) -> PrivateKey:
+    """The DKIM key in the PEM `data`, with its public half, as `cryptography` reads them.
+    Its own errors are not passed on: they can quote what it parsed."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization as pem
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    try:
+        key = pem.load_pem_private_key(data, password=None)
+    except TypeError:  # it needs a password
+        raise KeyRefused(
+            "holds a key encrypted with a passphrase, which a service cannot type in",
+            fix="write it out unencrypted with `openssl pkey -in OLD.pem -out dkim.pem`, readable by you only",
+        ) from None
+    except UnsupportedAlgorithm:
+        raise KeyRefused(_OTHER_KIND) from None
+    except ValueError:
+        raise KeyRefused(_unreadable(data)) from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise KeyRefused(f"holds a {key.key_size}-bit RSA key; receivers refuse keys under {MIN_RSA_BITS} bits")
+        public = key.public_key().public_bytes(pem.Encoding.DER, pem.PublicFormat.SubjectPublicKeyInfo)
+        signing_key = key.private_bytes(pem.Encoding.PEM, pem.PrivateFormat.TraditionalOpenSSL, pem.NoEncryption())
+        return PrivateKey("rsa", key.key_size, base64.b64encode(public).decode("ascii"), signing_key)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        if find_spec("nacl") is None:  # dkimpy signs ed25519 with PyNaCl
+            raise KeyRefused(
+                "holds an ed25519 key, and signing with one needs PyNaCl, which is not installed",
+                fix="install it (`pip install 'dkimpy[ed25519]'`), or use an RSA key: "
+                "`openssl genrsa -out dkim.pem 2048`",
+            )
+        public = key.public_key().public_bytes(pem.Encoding.Raw, pem.PublicFormat.Raw)
+        seed = key.private_bytes(pem.Encoding.Raw, pem.PrivateFormat.Raw, pem.NoEncryption())
+        return PrivateKey("ed25519", 256, base64.b64encode(public).decode("ascii"), base64.b64encode(seed))
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        raise KeyRefused("holds an elliptic-curve key; DKIM signs with RSA or ed25519 keys")
+    raise KeyRefused(_OTHER_KIND)
+
+
+def _unreadable(data: bytes) -> str:
+    """Why `data`, which cryptography could not read, is no private key: told by the label of
+    its first PEM block, which is all of the file an error may describe."""
+    found = re.search(rb"-----BEGIN ([A-Z0-9 ]+)-----", data)
+    if found is None:
+        return "is not a PEM private key (a file starting -----BEGIN PRIVATE KEY-----)"
+    label = found.group(1).decode("ascii")
+    if not label.endswith("PRIVATE KEY"):
+        return f"holds a {label.lower()}, not an RSA or ed25519 private key"
+    return "is damaged: it does not hold a whole, valid private key"
+
+
+def _check_signs(key: PrivateKey) -> None:
+    """Sign a probe and verify it against the DNS record we derived: a key that passes signs
+    every mail, and the record that doctor prints is the one that verifies it."""
+    import dkim
+
+    probe = b"From: probe@example.invalid\r\nSubject: probe\r\n\r\nprobe\r\n"
+    try:
+        signature = dkim.sign(probe, b"probe", b"example.invalid", key.signing_key, signature_algorithm=key.algorithm)
+    except Exception:  # dkimpy's own errors can quote what it parsed; the key must not be shown
+        raise KeyRefused("holds a key that dkimpy cannot sign with") from None
+    record = key.dns_record.encode("ascii")
+    if not dkim.verify(signature + probe, dnsfunc=lambda name, timeout=5: record):
+        raise KeyRefused("is damaged: its signatures do not match its public key")
