@@ -20,6 +20,7 @@ from webinar_ops.definition import load_definition
 from webinar_ops.store import Store
 
 LUCAS = {
+    "id": 7,
     "email": "lucas.pereira@example.org",
     "first_name": "Lucas",
     "last_name": "Pereira",
@@ -33,7 +34,9 @@ KINDS = ("confirmation", "reminder")
 
 @pytest.fixture
 def composer(store: Store, workdir: Path) -> Composer:
-    settings = Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY)
+    settings = Settings(
+        db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY, base_url="https://webinars.example.org"
+    )
     text = SAMPLE_DEFINITION.read_text(encoding="utf-8")
     record = store.save_webinar(load_definition(SAMPLE_DEFINITION), text, "local", NOW).record
     return Composer(record, settings)
@@ -69,13 +72,14 @@ def test_add_to_calendar_links_say_where_they_go_and_are_in_view(chromium, compo
         "Add to Google Calendar": "https://calendar.google.com/calendar/render?",
         "Add to Outlook on the web (work or school account, Microsoft 365)": "https://outlook.office.com/calendar/",
         "Add to Outlook.com (personal Microsoft account)": "https://outlook.live.com/calendar/",
+        "Download the invitation (.ics) for any other calendar": "https://webinars.example.org/c/7.",
     }
     for name, start in links.items():
         link = page.get_by_role("link", name=name)
         assert link.get_attribute("href").startswith(start)
         box = link.bounding_box()
         assert box["x"] + box["width"] <= viewport["width"]
-    assert "invite.ics" in page.locator("body").inner_text(), "the attached invite is the third way"
+    assert "invite.ics" in page.locator("body").inner_text(), "the attached invite is another way"
     page.close()
 
 

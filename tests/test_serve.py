@@ -21,6 +21,7 @@ from email import policy
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import icalendar
 import pytest
 import requests
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
@@ -165,6 +166,44 @@ def test_status_counts_the_people_who_unsubscribed(confirmed, settings, site):
     requests.post(site + one_click_path(settings, BEN), data={"List-Unsubscribe": "One-Click"}, timeout=10)
 
     assert confirmed.unsubscribed_count(confirmed.webinar(SAMPLE_SLUG).id) == 1
+
+
+def calendar_file_path(settings: Settings, address: str) -> str:
+    """The path of the person's "Download the invitation (.ics)" link in their mail's HTML."""
+    html = mail_to(settings, address).get_body(("html",)).get_content()
+    [link] = re.findall(r'href="(https://webinars\.example\.org/c/[^"]+)"', html)
+    return urlsplit(link).path
+
+
+def test_the_calendar_file_link_gives_the_same_event_as_the_mails_invite(confirmed, settings, site):
+    answer = requests.get(site + calendar_file_path(settings, ANA), timeout=10)
+
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/calendar")
+    assert answer.headers["Cache-Control"] == "no-store", "it holds the personal join link"
+    event = icalendar.Calendar.from_ical(answer.content).walk("VEVENT")[0]
+    webinar = confirmed.webinar(SAMPLE_SLUG)
+    assert (str(event["UID"]), int(event["SEQUENCE"])) == (webinar.calendar_uid, webinar.revision)
+    assert str(event["ATTENDEE"]) == f"mailto:{ANA}"
+
+
+def test_after_a_cancellation_the_calendar_file_cancels_the_event(confirmed, settings, site):
+    path = calendar_file_path(settings, ANA)
+    confirmed.cancel_webinar(confirmed.webinar(SAMPLE_SLUG), None, NOW)
+
+    calendar = icalendar.Calendar.from_ical(requests.get(site + path, timeout=10).content)
+
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(calendar.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+
+
+def test_a_calendar_file_link_opens_only_its_owners_invite(confirmed, settings, site):
+    registrant_id, signature = calendar_file_path(settings, ANA).split("/")[2].split(".")
+    ben_id = next(r["id"] for r in confirmed.db.query("SELECT id FROM registrants WHERE email = ?", [BEN]))
+    unsubscribe_signature = one_click_path(settings, ANA).rsplit(".", 1)[1]
+
+    for bad in (f"{ben_id}.{signature}", f"{registrant_id}.{unsubscribe_signature}", f"{registrant_id}.x"):
+        assert requests.get(f"{site}/c/{bad}/invite.ics", timeout=10).status_code == 404, bad
 
 
 def test_a_local_join_link_says_whose_it_is_and_for_which_webinar(confirmed, site):

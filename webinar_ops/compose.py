@@ -385,6 +385,7 @@ class Composer:
             "join_url": join_url,
             "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
             **(self._calendar_links(join_url, language) if template not in (AFTER, CANCELLATION) else {}),
+            "calendar_file_link": self.calendar_file_url(registrant) if template not in (AFTER, CANCELLATION) else None,
             "starts_in": times.describe_lead(lead, language),
             "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if template == AFTER else None,
@@ -560,6 +561,21 @@ class Composer:
         ]
         description = calendar_entry.description(join_url, shared["when"]["event"], agenda, language)
         return write(registrant["email"], _full_name(registrant), join_url, description, now, method)
+
+    def calendar_file_url(self, registrant: dict) -> str | None:
+        """The registrant's invite.ics on the web (`serve` answers it), for calendars that
+        take a file rather than a mail, or None for a registrant not in the database (a
+        preview) or without a signing key."""
+        if registrant.get("id") is None or not self._secret_key:
+            return None
+        token = tokens.calendar_token(self._secret_key, registrant["id"], registrant["email"])
+        return f"{self._base_url}/c/{token}/invite.ics"
+
+    def invite_file(self, registrant: dict, now: datetime) -> bytes:
+        """The registrant's invite as their last mail carried it: REQUEST, or CANCEL once the
+        webinar is cancelled; same UID and SEQUENCE, so a calendar keeps one entry."""
+        method = "CANCEL" if self.webinar.cancelled_at else "REQUEST"
+        return self._invite(registrant, now, self.invites.invite, method)
 
     def unsubscribe_url(self, registrant: dict) -> str | None:
         """The registrant's one-click unsubscribe link (`serve` answers it), or None for a

@@ -1,4 +1,4 @@
-"""Unguessable, signed tokens: personal join links and, later, unsubscribe links.
+"""Unguessable, signed tokens: personal join links, unsubscribe links and calendar file links.
 
 A token is an HMAC-SHA256 of a purpose and a subject under `WEBINAR_OPS_SECRET_KEY`,
 truncated to 128 bits and written in URL-safe base64. The same subject always gives the
@@ -32,17 +32,35 @@ def verify(secret_key: str, token: str, purpose: str, *subject: str) -> bool:
 def unsubscribe_token(secret_key: str, registrant_id: int, email: str) -> str:
     """The token of one registration's unsubscribe link: its id, and a signature of the id
     and the address, so that no other registration's token can be made from it."""
-    return f"{registrant_id}.{sign(secret_key, 'unsubscribe', str(registrant_id), email)}"
+    return _registration_token(secret_key, "unsubscribe", registrant_id, email)
 
 
 def unsubscribe_id(secret_key: str, token: str, email_of: Callable[[int], str | None]) -> int | None:
     """The registration a token unsubscribes, or None when the token is not one we made.
     `email_of(id)` gives a registration's address (None when there is no such one)."""
+    return _registration_id(secret_key, "unsubscribe", token, email_of)
+
+
+def calendar_token(secret_key: str, registrant_id: int, email: str) -> str:
+    """The token of one registration's calendar file link (its invite.ics on the web)."""
+    return _registration_token(secret_key, "calendar", registrant_id, email)
+
+
+def calendar_id(secret_key: str, token: str, email_of: Callable[[int], str | None]) -> int | None:
+    """The registration whose calendar file a token opens, or None when it is not one we made."""
+    return _registration_id(secret_key, "calendar", token, email_of)
+
+
+def _registration_token(secret_key: str, purpose: str, registrant_id: int, email: str) -> str:
+    return f"{registrant_id}.{sign(secret_key, purpose, str(registrant_id), email)}"
+
+
+def _registration_id(secret_key: str, purpose: str, token: str, email_of: Callable[[int], str | None]) -> int | None:
     raw_id, _, signature = token.partition(".")
     if not raw_id.isdigit() or len(raw_id) > 18 or not signature:
         return None
     email = email_of(int(raw_id))
-    if email is None or not verify(secret_key, signature, "unsubscribe", raw_id, email):
+    if email is None or not verify(secret_key, signature, purpose, raw_id, email):
         return None
     return int(raw_id)
 

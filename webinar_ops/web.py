@@ -9,6 +9,8 @@
   the person's calendar true.
 - `/register/SLUG`: the webinar's registration page (registration_page.py); `/r/ID`, the
   `local` provider's registration link, leads to it.
+- `/c/TOKEN/invite.ics`: the reader's calendar invite as a file, the "Add to calendar" link for
+  calendars that take a file; the same UID and SEQUENCE as the mails' invites.
 - `/j/TOKEN`: the `local` provider's join link; it says which webinar and person it is for.
 - `/zoom/webhook`: Zoom's signed registration events, taken in at once (webhooks.py).
 - `/healthz`: the database answers.
@@ -25,6 +27,7 @@ from datetime import datetime
 from flask import Flask, Response, render_template, request
 
 from webinar_ops import times, tokens, webhooks
+from webinar_ops.compose import Composer
 from webinar_ops.config import Settings
 from webinar_ops.providers.local import registration_by_join_token
 from webinar_ops.registration_page import registration_blueprint
@@ -69,6 +72,18 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
                 return _unsubscribe_page("unclear", "Not understood", title, 400)
             db.unsubscribe(registrant_id, clock())
         return _unsubscribe_page("done", "Unsubscribed", title, 200)
+
+    @app.get("/c/<token>/invite.ics")
+    def calendar_file(token: str) -> Response | tuple[str, int]:
+        with store() as db:
+            registrant_id = tokens.calendar_id(secret_key, token, lambda i: _email_of(db, i))
+            if registrant_id is None:
+                return render_template("unknown_link.html", what="calendar"), 404
+            registrant = db.registrant_by_id(registrant_id)
+            webinar = db.webinar_by_id(registrant["webinar_id"])
+        invite = Composer(webinar, settings).invite_file(registrant, clock())
+        headers = {"Content-Disposition": 'attachment; filename="invite.ics"', "Cache-Control": "no-store"}
+        return Response(invite, mimetype="text/calendar", headers=headers)
 
     @app.get("/j/<token>")
     def join(token: str) -> tuple[str, int]:
