@@ -441,3 +441,32 @@ def test_a_wrong_message_after_the_end_is_refused_with_its_line_and_the_fix(work
     assert expected in str(refused.value)
     assert f"{path}:" in str(refused.value)
     assert "fix:" in str(refused.value)
+
+
+# -- preview ---------------------------------------------------------------------------------------
+
+
+def test_preview_shows_an_update_a_cancellation_and_a_message_after_the_end(run, workdir):
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
+    assert run("webinar", "add", SAMPLE_DEFINITION, env=env).code == 0
+    assert run("registrants", "add", SAMPLE_SLUG, "--email", PEOPLE[0], "--first-name", "Ana", env=env).code == 0
+    not_moved = run("preview", SAMPLE_SLUG, "--kind", "update", env=env)
+    assert not_moved.code == 2
+    assert "has not changed since it was added" in not_moved.stderr
+    assert run("preview", SAMPLE_SLUG, "--kind", "after", env=env).code == 2
+
+    assert run("webinar", "add", with_after(workdir, start="2021-05-07 15:00"), env=env).code == 0
+    update = run("preview", SAMPLE_SLUG, "--kind", "update", "--eml", "update.eml", env=env)
+    cancellation = run("preview", SAMPLE_SLUG, "--kind", "cancellation", env=env)
+    after = run("preview", SAMPLE_SLUG, "--kind", "after", env=env)
+
+    assert update.code == 0, update.stderr
+    assert "Friday 30 April 2021" in update.stdout.split("NO LONGER")[1].split("WHEN")[0]
+    assert "Friday 7 May 2021" in update.stdout
+    message = email.message_from_bytes((workdir / "update.eml").read_bytes(), policy=policy.default)
+    [invite] = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    event = icalendar.Calendar.from_ical(invite.get_content()).walk("VEVENT")[0]
+    assert (invite.get_param("method"), int(event["SEQUENCE"])) == ("REQUEST", 1)
+    assert cancellation.stdout.startswith("To: ana.silva@example.org\nSubject: Cancelled: ")
+    assert "https://example.org/recordings/session-5" in after.stdout
+    assert not list((workdir / "data" / "outbox").glob("new/*")), "a preview sends nothing"

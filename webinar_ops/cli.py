@@ -8,6 +8,7 @@ traceback unless `--debug` is given. Heavy modules are imported inside the comma
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import timedelta
 from functools import cached_property
@@ -652,7 +653,12 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
 @cli.command()
 @click.argument("slug")
 @click.option(
-    "--kind", "template", type=click.Choice(["reminder", "confirmation"]), default="reminder", show_default=True
+    "--kind",
+    "template",
+    type=click.Choice(["reminder", "confirmation", "update", "cancellation", "after"]),
+    default="reminder",
+    show_default=True,
+    help="update: as after the last change of time or title; after: the first [[after]] message.",
 )
 @click.option("--registrant", "email", metavar="EMAIL", help="Whose mail to show (default: the first registrant).")
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write the HTML part to this file.")
@@ -678,20 +684,41 @@ def preview(
         registrant = {**registrant, "language": _language_option(language)}
     composer = Composer(record, app.settings)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
-    offset = int(min(record.definition.reminder_offsets, default=timedelta(hours=1)).total_seconds() // 60)
-    delivery = {
-        "template": template,
-        "offset_minutes": offset if template == "reminder" else None,
-        "message_id": "<preview@webinar-ops>",
-    }
-    words = composer.render(template, registrant, app.now(), delivery["offset_minutes"])
+    delivery = _preview_delivery(app.store, record, template)
+    words = composer.render(template, registrant, app.now(), delivery["offset_minutes"], delivery.get("details"))
     click.echo(f"To: {registrant['email']}\nSubject: {words.subject}\n\n{words.text}")
     if html_file:
         write_private(html_file, words.html)  # it holds the registrant's personal join link
         click.echo(f"HTML written to {html_file}", err=True)
     if eml_file:
-        write_private(eml_file, composer.message_bytes(delivery, registrant, app.now()))
+        details = delivery.get("details")
+        eml_delivery = {**delivery, "details": json.dumps(details) if details else None}
+        write_private(eml_file, composer.message_bytes(eml_delivery, registrant, app.now()))
         click.echo(f"Message written to {eml_file}", err=True)
+
+
+def _preview_delivery(store: Store, record: WebinarRecord, template: str) -> dict:
+    """A delivery of `template` as planning would make it, for the preview: a reminder at the
+    last offset, an update from the revision before this one, the first after-message."""
+    from webinar_ops.errors import InputError
+
+    d = record.definition
+    delivery: dict = {"template": template, "offset_minutes": None, "message_id": "<preview@webinar-ops>"}
+    if template == "reminder":
+        delivery["offset_minutes"] = int(min(d.reminder_offsets, default=timedelta(hours=1)).total_seconds() // 60)
+    elif template == "update":
+        if record.revision == 0:
+            raise InputError(
+                f"{record.slug} has not changed since it was added, so no update would go: an update follows "
+                "a new start, duration or title given with `webinar-ops webinar add`."
+            )
+        was = store.revision_of(record.id, record.revision - 1)
+        delivery["details"] = {"revision": record.revision - 1, "was": was}
+    elif template == "after":
+        if not d.after:
+            raise InputError(f"{record.slug} has no [[after]] messages; docs/definition.md shows how to add one.")
+        delivery["offset_minutes"] = int(d.after[0].delay.total_seconds() // 60)
+    return delivery
 
 
 def _language_option(value: str) -> str:
