@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -128,6 +129,14 @@ def test_sending_the_form_twice_registers_once(site, published):
 
     assert first.status_code == second.status_code == 200
     assert first.text == second.text, "the page does not tell whether an address was registered before"
+    assert published.db.execute("SELECT count(*) FROM registrants").fetchone()[0] == 1
+
+
+def test_two_submissions_at_the_same_moment_register_once(site, published):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: requests.post(site, data=FORM, timeout=10).status_code, range(4)))
+
+    assert answers == [200] * 4
     assert published.db.execute("SELECT count(*) FROM registrants").fetchone()[0] == 1
 
 

@@ -387,8 +387,8 @@ def register_online(
             [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors],
         )
     status = "approved" if webinar.definition.provider.approval == "automatic" else "pending"
-    row = store.registrant(webinar.id, person.email)
-    with store.transaction():
+    with store.transaction():  # the lookup inside: two submits at once must not both insert
+        row = store.registrant(webinar.id, person.email)
         if row is None:
             store.add_registrants(
                 [{**person.fields(), "webinar_id": webinar.id, "status": status, "source": "web"}], now
