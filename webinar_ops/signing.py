@@ -1,9 +1,14 @@
-"""DKIM signatures (RFC 6376) on outgoing mail, with dkimpy.
+"""DKIM signatures (RFC 6376) on outgoing mail.
 
 Signing is on when DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE are all set (see
 config.py). A `Signer` is made from them once per Composer, and `Composer.message_bytes`
 hands it each finished message: the signature is computed over exactly the bytes that are
 sent, and put on top of them as a DKIM-Signature header, folded, with CRLF line ends.
+
+An RSA signature is written here, with RFC 6376's relaxed canonical forms and OpenSSL's RSA
+(`cryptography`): 0.8 ms a mail, where dkimpy's pure-Python RSA takes 6 ms. dkimpy is the
+reference: it checks each key when it is loaded, verifies in the tests what is written here,
+and signs ed25519 keys.
 
 The key file is a PEM private key, PKCS#1 or PKCS#8: RSA (`openssl genrsa -out dkim.pem 2048`),
 or ed25519 (`openssl genpkey -algorithm ed25519 -out dkim.pem`, which needs PyNaCl, dkimpy's
@@ -18,7 +23,9 @@ costs about 50 ms at start-up, and most installations never sign.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.util import find_spec
@@ -96,6 +103,7 @@ class Signer:
         self.domain = domain
         self.selector = selector
         self.key = key
+        self._rsa = None  # the key as OpenSSL holds it, loaded at the first signature
 
     def __repr__(self) -> str:
         return f"Signer(d={self.domain}, s={self.selector}, {self.key.describe()})"
@@ -125,6 +133,46 @@ class Signer:
     def signature(self, message: bytes) -> bytes:
         """The DKIM-Signature header for `message`, folded and ending in CRLF. It covers the
         headers of SIGNED_HEADERS that the message has, and the whole body."""
+        if self.key.kind == "rsa":
+            return self._rsa_signature(message)
+        return self._dkimpy_signature(message)
+
+    def _rsa_signature(self, message: bytes) -> bytes:
+        # dkimpy does RSA in pure Python: 6 ms a mail, ten times a mail's composing. The
+        # canonical forms are RFC 6376's few rules, and OpenSSL signs in a tenth of a ms;
+        # tests/test_dkim.py has dkimpy verify what this writes.
+        head, _, body = message.partition(b"\r\n\r\n")
+        fields = _header_fields(head)
+        names = {name.lower() for name, _ in fields}
+        signed = [name for name in SIGNED_HEADERS if name in names]
+        body_hash = base64.b64encode(hashlib.sha256(_relaxed_body(body)).digest())
+        tags = _folded(
+            [
+                b"v=1;",
+                b"a=rsa-sha256;",
+                b"c=relaxed/relaxed;",
+                b"d=" + self.domain.encode() + b";",
+                b"s=" + self.selector.encode() + b";",
+                b"t=%d;" % int(time.time()),
+                [b"h=" + signed[0], *(b":" + name for name in signed[1:-1]), b":" + signed[-1] + b";"],
+                b"bh=" + body_hash + b";",
+                b"b=",
+            ]
+        )
+        data = b"".join(_relaxed_header(name, value) + b"\r\n" for name, value in _pick(fields, signed))
+        data += _relaxed_header(b"DKIM-Signature", tags)
+        signature = base64.b64encode(self._openssl_rsa().sign(data, *_pkcs1_sha256()))
+        folded = b"".join(b"\r\n " + signature[i : i + 72] for i in range(0, len(signature), 72))
+        return b"DKIM-Signature:" + tags + folded + b"\r\n"
+
+    def _openssl_rsa(self):
+        if self._rsa is None:
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            self._rsa = load_pem_private_key(self.key.signing_key, password=None)
+        return self._rsa
+
+    def _dkimpy_signature(self, message: bytes) -> bytes:
         import dkim
 
         signer = dkim.DKIM(message, signature_algorithm=self.key.algorithm, linesep=b"\r\n")
@@ -136,6 +184,74 @@ class Signer:
             canonicalize=CANONICALIZATION,
             include_headers=[name for name in SIGNED_HEADERS if name in present],
         )
+
+
+def _pkcs1_sha256() -> tuple:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    return padding.PKCS1v15(), hashes.SHA256()
+
+
+def _header_fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The header section as (name, value) pairs, a value with its folding as written."""
+    fields: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + b"\r\n" + line)
+        else:
+            name, _, value = line.partition(b":")
+            fields.append((name, value))
+    return fields
+
+
+def _pick(fields: list[tuple[bytes, bytes]], names: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """The fields `h=` names, in its order; a name given twice takes the instances from the
+    bottom up (RFC 6376, 5.4.2)."""
+    unused = list(fields)
+    picked = []
+    for name in names:
+        for index in range(len(unused) - 1, -1, -1):
+            if unused[index][0].lower() == name:
+                picked.append(unused.pop(index))
+                break
+    return picked
+
+
+_WSP = re.compile(rb"[ \t]+")
+_TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
+
+
+def _relaxed_header(name: bytes, value: bytes) -> bytes:
+    """RFC 6376, 3.4.2: the name in lower case, the value unfolded, runs of white space as one
+    space, none at either end of the value."""
+    value = _WSP.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
+    return name.strip().lower() + b":" + value
+
+
+def _relaxed_body(body: bytes) -> bytes:
+    """RFC 6376, 3.4.4: runs of white space as one space, none at a line's end, no empty
+    lines at the end, and a non-empty body ends with CRLF."""
+    body = _TRAILING_WSP.sub(b"\r\n", _WSP.sub(b" ", body))
+    body = body.rstrip(b"\r\n")
+    return body + b"\r\n" if body else b""
+
+
+def _folded(tags: list[bytes | list[bytes]]) -> bytes:
+    """The tags of a DKIM-Signature, `v=1; a=…`, folded before a tag, or inside h= before a
+    colon (where RFC 6376 allows white space), so that no line passes 78 characters."""
+    out, width = [], len("DKIM-Signature:")
+    for tag in tags:
+        for position, atom in enumerate(tag if isinstance(tag, list) else [tag]):
+            space = b"" if position else b" "
+            if width + len(space) + len(atom) > 76:
+                out.append(b"\r\n " + atom)
+                width = 1 + len(atom)
+            else:
+                out.append(space + atom)
+                width += len(space) + len(atom)
+    return b"".join(out)
 
 
 @lru_cache(maxsize=8)
