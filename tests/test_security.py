@@ -510,6 +510,8 @@ DISGUISED_ESCAPES = [
     "{{ (cycler|attr('__in' ~ 'it__'))|attr('__glo' ~ 'bals__') }}",
     "{{ '{0.__class__.__mro__}'.format(person) }}",
     "{% include join_url %}",
+    "{% include google_calendar_link %}",  # the join link inside, percent-encoded
+    "{% include calendar_file_link %}",
 ]
 
 
@@ -563,6 +565,7 @@ def test_a_template_changed_after_webinar_add_is_refused_when_a_mail_is_written(
     for ran in (previewed, sent):
         assert_refused_plainly(ran, cli)
         assert not any(token_of(link) in ran.stderr for link in links.values()), "an error shows a join link"
+        assert "/c/" not in ran.stderr, "an error shows a calendar file link"
     # Nothing the edited (English) template writes went out; Amélie's French mail, written from
     # the default French templates, may have gone before the wave met the first English one.
     outbox = workdir / "data" / "outbox"

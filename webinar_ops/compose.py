@@ -174,9 +174,10 @@ def _syntax_problem(exc: TemplateSyntaxError, where: str) -> Problem:
     return Problem(where, exc.message or "syntax error", line=exc.lineno, fix="check the {{ }} and {% %} tags there")
 
 
-def _refusal(exc: Exception, template: str, join_url: str | None) -> TemplateRefused:
+def _refusal(exc: Exception, template: str, context: dict) -> TemplateRefused:
     """A rendering error as the organiser's problem, at the template's file and line. The
-    text never carries the reader's join link (`{% include join_url %}` would name it)."""
+    text never carries the reader's own links (`{% include join_url %}` would name one), nor
+    the join link inside another link, percent-encoded."""
     if isinstance(exc, TemplateSyntaxError):
         problem = _syntax_problem(exc, exc.filename or template)
     else:
@@ -189,8 +190,17 @@ def _refusal(exc: Exception, template: str, join_url: str | None) -> TemplateRef
             what = f"{_message(exc).rstrip('.')}: it reaches into Python's internals, which the sandbox refuses"
         else:
             what = _message(exc) or type(exc).__name__
-        problem = Problem(where, tokens.conceal(what, join_url), line=line, fix=fix)
+        problem = Problem(where, _concealed(what, context), line=line, fix=fix)
     return TemplateRefused(f"The template {template} cannot be rendered:", [problem])
+
+
+def _concealed(text: str, context: dict) -> str:
+    links = [context.get(name) for name in stencil.LINK_VALUES]
+    if context.get("join_url"):
+        links.append(quote(context["join_url"], safe=""))
+    for link in links:
+        text = tokens.conceal(text, link)
+    return text
 
 
 def _message(exc: Exception) -> str:
@@ -271,9 +281,9 @@ class Composer:
             name = f"{template}.html"
             html = env.get_template(name).render(context)
         except TemplateError as exc:
-            raise _refusal(exc, name, context["join_url"]) from exc
+            raise _refusal(exc, name, context) from exc
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:  # a filter given the wrong value
-            raise _refusal(exc, name, context["join_url"]) from exc
+            raise _refusal(exc, name, context) from exc
         return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
 
     def fast_render(
