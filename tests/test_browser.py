@@ -132,7 +132,7 @@ def test_the_form_works_from_the_keyboard_alone(chromium, service):
 
     fields = ["first_name", "last_name", "email", "organisation", "time_zone", "language", "submit"]
     assert [f for f in focused if f in fields] == fields
-    assert "website" not in focused, "the honeypot is out of the way of keyboard users"
+    assert "leave_empty" not in focused, "the hidden field is out of the way of keyboard users"
     page.close()
 
 
@@ -150,7 +150,7 @@ def test_every_field_has_a_label_and_errors_are_announced(chromium, service):
 
     assert unlabelled == []
     assert page.evaluate("document.activeElement.id") == "problems", "the list of problems takes the focus"
-    assert page.get_by_role("alert").is_visible()
+    assert page.locator("#problems").is_visible()
     assert page.get_by_label("First name").get_attribute("aria-invalid") == "true"
     screenshot(page, "register-errors")
     page.close()

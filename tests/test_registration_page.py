@@ -8,13 +8,17 @@ The same page in a real browser is in test_browser.py.
 
 from __future__ import annotations
 
+import dataclasses
 import email
+import re
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 
+import faulty_db
 import pytest
 import requests
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
@@ -25,10 +29,11 @@ from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
+from webinar_ops.registration_page import Throttle
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports.maildir import MaildirTransport
-from webinar_ops.web import create_app
+from webinar_ops.web import create_app, server_options
 
 FORM = {"first_name": "Mei", "last_name": "Tanaka", "email": "mei.tanaka@example.org", "organisation": "Kyoto U"}
 
@@ -159,9 +164,41 @@ def test_bad_answers_are_shown_next_to_their_fields_and_nothing_is_kept(site, pu
     assert 'aria-invalid="true"' in answer.text
     assert 'aria-describedby="email-hint email-error"' in answer.text
     assert "The first name contains a line break or another control character." in answer.text
-    assert "Unknown time zone &#39;Mars/Olympus&#39;. Use an IANA zone such as Europe/Paris" in answer.text
+    assert "The time zone is not one of the list. Choose your zone from the list, or leave it empty." in answer.text
     assert 'value="not an address"' in answer.text, "what the visitor typed stays in the form"
     assert people(published) == {}
+
+
+@pytest.mark.parametrize("name", ["Visit https://evil.example now", "www.evil.example", "win@evil.example"])
+def test_a_name_carrying_a_link_is_refused_so_no_signed_mail_carries_it(site, published, name):
+    answer = requests.post(site, data={**FORM, "first_name": name}, timeout=10)
+
+    assert answer.status_code == 422
+    assert "The first name looks like a link or an address. Write just the name" in answer.text
+    assert people(published) == {}
+
+
+def test_someone_the_organisers_denied_is_not_brought_back_by_the_page(site, published):
+    requests.post(site, data=FORM, timeout=10)
+    published.db.execute("UPDATE registrants SET status = 'denied'")
+    published.db.conn.commit()
+
+    answer = requests.post(site, data={**FORM, "first_name": "Renamed"}, timeout=10)
+
+    assert answer.status_code == 200, "the page answers the same as for anyone"
+    mei = people(published)["mei.tanaka@example.org"]
+    assert (mei["status"], mei["first_name"]) == ("denied", "Mei")
+
+
+def test_someone_who_cancelled_may_register_again_as_they_were(site, published):
+    requests.post(site, data=FORM, timeout=10)
+    published.db.execute("UPDATE registrants SET status = 'cancelled'")
+    published.db.conn.commit()
+
+    requests.post(site, data={**FORM, "first_name": "Renamed"}, timeout=10)
+
+    mei = people(published)["mei.tanaka@example.org"]
+    assert (mei["status"], mei["first_name"]) == ("approved", "Mei"), "who they are is not rewritten"
 
 
 def test_markup_in_a_name_is_refused_and_never_echoed_raw(site, published):
@@ -173,12 +210,18 @@ def test_markup_in_a_name_is_refused_and_never_echoed_raw(site, published):
     assert people(published) == {}
 
 
-def test_a_bot_that_fills_the_honeypot_is_thanked_and_registered_nowhere(site, published):
-    answer = requests.post(site, data={**FORM, "website": "http://spam.example"}, timeout=10)
+def test_a_form_with_the_hidden_field_filled_registers_nobody_until_sent_again(site, published):
+    filled = requests.post(site, data={**FORM, "leave_empty": "http://spam.example"}, timeout=10)
 
-    assert answer.status_code == 200
-    assert "Thank you" in answer.text
-    assert people(published) == {}
+    assert filled.status_code == 200
+    assert "press Register again" in filled.text
+    assert people(published) == {}, "a bot that fills every field is not registered"
+    [mark] = re.findall(r'name="confirm" value="([^"]+)"', filled.text)
+    again = requests.post(site, data={**FORM, "leave_empty": "autofilled", "confirm": mark}, timeout=10)
+    assert "Thank you, Mei" in again.text, "a person whose browser filled it is registered on the second press"
+    forged = requests.post(site, data={**FORM, "email": "other@example.org", "leave_empty": "x", "confirm": mark})
+    assert "press Register again" in forged.text, "the mark is for one address"
+    assert list(people(published)) == ["mei.tanaka@example.org"]
 
 
 def test_one_address_may_try_a_few_times_then_must_wait(site, published):
@@ -245,3 +288,44 @@ def test_pages_forbid_framing_and_foreign_scripts(site):
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_behind_the_trusted_proxy_each_visitor_has_their_own_limit(settings, published):
+    behind = dataclasses.replace(settings, trusted_proxy="127.0.0.1")
+    with serving(create_app(behind, clock=lambda: NOW), **server_options(behind)) as base_url:
+        page = f"{base_url}/register/{SAMPLE_SLUG}"
+
+        def post(client: str, n: int) -> int:
+            data = {**FORM, "email": f"person{n}@example.org"}
+            return requests.post(page, data=data, headers={"X-Forwarded-For": client}, timeout=10).status_code
+
+        first = [post("203.0.113.7", n) for n in range(61)]
+        other = post("198.51.100.9", 99)
+
+    assert first == [200] * 60 + [429]
+    assert other == 200, "one visitor's limit is not everyone's"
+
+
+def test_the_limits_forget_quiet_addresses():
+    now = [0.0]
+    throttle = Throttle(5, 60.0, clock=lambda: now[0])
+    for n in range(1000):
+        throttle.allow(f"address:{n}@example.org")
+
+    now[0] = 61.0
+    throttle.allow("address:late@example.org")
+
+    assert len(throttle) == 1
+
+
+def test_a_database_that_takes_no_writes_gets_a_page_that_says_try_again(settings, published, monkeypatch):
+    client = create_app(settings, clock=lambda: NOW).test_client()
+    monkeypatch.setattr(sqlite3, "connect", faulty_db.read_only)  # as SQLite is when it may not write
+
+    answer = client.post(f"/register/{SAMPLE_SLUG}", data=FORM)
+
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert "Nothing was changed" in answer.get_data(as_text=True)
+    monkeypatch.undo()
+    assert people(published) == {}

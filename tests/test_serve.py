@@ -181,6 +181,7 @@ def test_the_calendar_file_link_gives_the_same_event_as_the_mails_invite(confirm
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/calendar")
     assert answer.headers["Cache-Control"] == "no-store", "it holds the personal join link"
+    assert requests.get(site + one_click_path(settings, ANA), timeout=10).headers["Cache-Control"] == "no-store"
     event = icalendar.Calendar.from_ical(answer.content).walk("VEVENT")[0]
     webinar = confirmed.webinar(SAMPLE_SLUG)
     assert (str(event["UID"]), int(event["SEQUENCE"])) == (webinar.calendar_uid, webinar.revision)
@@ -195,6 +196,30 @@ def test_after_a_cancellation_the_calendar_file_cancels_the_event(confirmed, set
 
     assert str(calendar["METHOD"]) == "CANCEL"
     assert str(calendar.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+
+
+def test_the_calendar_file_of_a_cancelled_registration_cancels_the_event(confirmed, settings, site):
+    path = calendar_file_path(settings, ANA)
+    confirmed.db.execute("UPDATE registrants SET status = 'cancelled' WHERE email = ?", [ANA])
+    confirmed.db.conn.commit()
+
+    calendar = icalendar.Calendar.from_ical(requests.get(site + path, timeout=10).content)
+
+    assert str(calendar["METHOD"]) == "CANCEL"
+
+
+def test_an_error_is_logged_without_the_token_in_the_path(confirmed, settings, caplog):
+    path = calendar_file_path(settings, ANA)
+    app = create_app(settings)
+    app.testing = False  # errors are logged and answered 500, as in production
+    confirmed.db.execute("UPDATE webinars SET definition_toml = 'title = '")  # a row damaged by hand
+    confirmed.db.conn.commit()
+
+    answer = app.test_client().get(path)
+
+    assert answer.status_code == 500
+    assert "calendar_file" in caplog.text
+    assert path.split("/")[2] not in caplog.text, "the token opens Ana's invite"
 
 
 def test_a_calendar_file_link_opens_only_its_owners_invite(confirmed, settings, site):

@@ -17,9 +17,9 @@ import waitress
 
 
 @contextlib.contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve `app` until the block ends; yields its base URL."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+def serving(app, **options) -> Iterator[str]:
+    """Serve `app` until the block ends, with waitress's `options`; yields its base URL."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, **options)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

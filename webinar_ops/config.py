@@ -28,6 +28,7 @@ class Settings:
     provider: str = "local"
     base_url: str = "http://localhost:8080"
     secret_key: str | None = field(default=None, repr=False)
+    trusted_proxy: str | None = None
     mail_transport: str = "maildir"
     mail_outbox_dir: Path = Path("data/outbox")
     mail_from: str | None = None
@@ -152,6 +153,16 @@ def _dkim_key_file(value: str) -> Path:
     return key_file(value)
 
 
+def _proxy_address(value: str) -> str:
+    """The IP address of the HTTPS proxy in front of `serve`, whose X-Forwarded-For is believed."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("is not an IP address; give the proxy's, such as 127.0.0.1") from None
+
+
 def _mail_address(value: str) -> str:
     """One address, with or without a display name: `Webinar team <webinars@example.org>`.
     A second address, a line break, or a display name that is itself an address (a sender
@@ -176,6 +187,7 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "WEBINAR_OPS_PROVIDER": ("provider", _provider),
     "WEBINAR_OPS_BASE_URL": ("base_url", _base_url),
     "WEBINAR_OPS_SECRET_KEY": ("secret_key", _secret_key),
+    "WEBINAR_OPS_TRUSTED_PROXY": ("trusted_proxy", _proxy_address),
     "MAIL_TRANSPORT": ("mail_transport", _transport),
     "MAIL_OUTBOX_DIR": ("mail_outbox_dir", Path),
     "MAIL_FROM": ("mail_from", _mail_address),

@@ -168,6 +168,12 @@ class ProviderChoice:
     def creates(self) -> bool:
         return self.webinar_id == "create"
 
+    @property
+    def signup_status(self) -> str:
+        """What a person who signs up gets: approved at once, or pending until the organisers
+        approve them (`approval = "manual"`)."""
+        return "approved" if self.approval == "automatic" else "pending"
+
 
 @dataclass(frozen=True)
 class MailOptions:

@@ -11,7 +11,8 @@ import csv
 import difflib
 import io
 import itertools
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -360,8 +361,7 @@ def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | Non
             )
             return person.email, "added"
         if row["status"] == "cancelled":
-            reset = {"provider_registrant_id": None, "provider_status": None, "join_url": None, "sync_error": None}
-            store.update_registrant(row["id"], {**fields, **reset, "status": "approved"}, now)
+            store.update_registrant(row["id"], {**fields, **_NOT_AT_PROVIDER, "status": "approved"}, now)
             return person.email, "re-activated"
         changes = {k: v for k, v in fields.items() if row.get(k) != v}
         if not changes:
@@ -371,35 +371,60 @@ def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | Non
 
 
 def register_online(
-    store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime
+    store: Store,
+    webinar: WebinarRecord,
+    values: dict[str, str | None],
+    now: datetime,
+    zones: Collection[str] | None = None,
 ) -> tuple[Person, str]:
     """Register one person who filled in the registration page. Returns them and `added`,
     `re-activated` or `already registered`; raises InputError with one Problem per field.
 
-    An active registration is never changed from the page: anyone can type anyone's address,
-    so the page may add a person but not rewrite who they are. The webinar's approval rule
-    decides whether they are approved at once or wait for the organisers."""
+    Anyone can type anyone's address, so the page may add a person, or bring back one who
+    cancelled, but never rewrites who someone is nor overturns the organisers' denial. The
+    webinar's approval rule decides whether they are approved at once or wait. `zones`, when
+    given, are the time zones the page offers; any other is refused."""
     webinar.require_not_cancelled("registrations are closed")
     person, errors = check_person(values)
-    if person is None:
-        raise InputError(
-            "Some answers need a change:",
-            [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors],
-        )
-    status = "approved" if webinar.definition.provider.approval == "automatic" else "pending"
+    problems = [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors]
+    problems += _links_in_names(values)
+    if zones is not None and values.get("time_zone") and values["time_zone"] not in zones:
+        problems = [p for p in problems if p.field != "time_zone"]
+        problems.append(Problem("registration page", "is not one of the list", field="time_zone", fix=_ZONE_FIX))
+    if person is None or problems:
+        raise InputError("Some answers need a change:", problems)
     with store.transaction():  # the lookup inside: two submits at once must not both insert
         row = store.registrant(webinar.id, person.email)
         if row is None:
+            status = webinar.definition.provider.signup_status
             store.add_registrants(
                 [{**person.fields(), "webinar_id": webinar.id, "status": status, "source": "web"}], now
             )
             return person, "added"
-        if row["status"] in ACTIVE_STATUSES:
+        if row["status"] != "cancelled":
             return person, "already registered"
-        reset = {"provider_registrant_id": None, "provider_status": None, "join_url": None, "sync_error": None}
-        fields = {k: v for k, v in person.fields().items() if v is not None}
-        store.update_registrant(row["id"], {**fields, **reset, "status": status}, now)
+        status = webinar.definition.provider.signup_status
+        store.update_registrant(row["id"], {**_NOT_AT_PROVIDER, "status": status}, now)
         return person, "re-activated"
+
+
+_ZONE_FIX = "choose your zone from the list, or leave it empty"
+_NOT_AT_PROVIDER = {"provider_registrant_id": None, "provider_status": None, "join_url": None, "sync_error": None}
+# A public page must not make the service send signed mail that carries a stranger's link.
+_LINK_LIKE = re.compile(r"(?i)://|www\.|@|\.[a-z]{2,}/")
+
+
+def _links_in_names(values: dict[str, str | None]) -> list[Problem]:
+    return [
+        Problem(
+            "registration page",
+            f"the {name.replace('_', ' ')} looks like a link or an address",
+            field=name,
+            fix="write just the name, without a web or mail address",
+        )
+        for name in ("first_name", "last_name", "organisation")
+        if _LINK_LIKE.search(values.get(name) or "")
+    ]
 
 
 def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetime) -> dict:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zoneinfo
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
+from importlib import resources
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from webinar_ops import languages, times
+from webinar_ops import languages, times, tokens
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.registrants import register_online
 from webinar_ops.store import Store, WebinarRecord
@@ -32,9 +32,11 @@ from webinar_ops.store import Store, WebinarRecord
 log = logging.getLogger("webinar_ops.web")
 
 FIELDS = ("first_name", "last_name", "email", "organisation", "time_zone", "language")
-HONEYPOT = "website"
+HONEYPOT = "leave_empty"  # a name no browser autofill maps to anything
 PER_ADDRESS = (5, 3600.0)  # submissions, seconds: a person retrying a typo is well inside it
 PER_CLIENT = (60, 3600.0)  # a campus or an office behind one address registers together
+MAX_KEYS = 100_000  # addresses and clients a throttle remembers: a few MB at most
+CONFIRM_WITHIN = 1800  # seconds a "press Register again" form stays good
 
 
 class Throttle:
@@ -45,11 +47,13 @@ class Throttle:
         self.limit, self.window, self.clock = limit, window, clock
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._next_sweep = clock() + window
 
     def allow(self, key: str) -> bool:
         """Count one event for `key`; False when it is over the limit (then it is not counted)."""
         now = self.clock()
         with self._lock:
+            self._sweep(now)
             seen = self._seen.setdefault(key, deque())
             while seen and seen[0] <= now - self.window:
                 seen.popleft()
@@ -57,6 +61,18 @@ class Throttle:
                 return False
             seen.append(now)
             return True
+
+    def _sweep(self, now: float) -> None:
+        # Keys seen once and never again would pile up: once a window, forget the quiet ones,
+        # and never hold more than MAX_KEYS (the oldest go first).
+        if now >= self._next_sweep or len(self._seen) > MAX_KEYS:
+            self._seen = {k: q for k, q in self._seen.items() if q and q[-1] > now - self.window}
+            for key in list(self._seen)[: max(0, len(self._seen) - MAX_KEYS)]:
+                del self._seen[key]
+            self._next_sweep = now + self.window
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def retry_after(self, key: str) -> int:
         """Seconds until `key` may try again."""
@@ -67,6 +83,7 @@ class Throttle:
 
 def registration_blueprint(
     open_store: Callable[[], Store],
+    secret_key: str,
     clock: Callable[[], datetime] = times.utc_now,
     per_address: Throttle | None = None,
     per_client: Throttle | None = None,
@@ -79,12 +96,10 @@ def registration_blueprint(
     @pages.get("/r/<provider_webinar_id>")
     def local_link(provider_webinar_id: str) -> Response:
         with open_store() as db:
-            row = next(
-                db.db.query("SELECT slug FROM webinars WHERE provider_webinar_id = ?", [provider_webinar_id]), None
-            )
-        if row is None:
+            webinar = db.webinar_by_provider_id("local", provider_webinar_id)
+        if webinar is None:
             abort(404)
-        return redirect(url_for("registration.form", slug=row["slug"]), 302)
+        return redirect(url_for("registration.form", slug=webinar.slug), 302)
 
     @pages.get("/register/<slug>")
     def form(slug: str) -> Response | str:
@@ -101,21 +116,25 @@ def registration_blueprint(
             webinar = _open_webinar(db, slug, clock())
             if isinstance(webinar, Response):
                 return webinar
-            if request.form.get(HONEYPOT):
-                # A bot filled the field people never see: answer as if it worked, so it learns nothing.
-                log.info("registration page: honeypot filled for %s; nothing registered", slug)
-                return _done_page(webinar, values["first_name"], values["email"], "added")
+            if request.form.get(HONEYPOT) and not _confirmed(secret_key, slug, values["email"], clock()):
+                # Filled by a bot, or by a browser's autofill: ask once more rather than lose a
+                # person; the second form carries a signed mark that lets it through.
+                log.info("registration page: the hidden field was filled for %s; asked to confirm", slug)
+                mark = _confirm_mark(secret_key, slug, values["email"], clock())
+                return _form_page(webinar, values, {}, confirm=mark), 200
             address_key = "address:" + values["email"].strip().lower()
             client_key = "client:" + (request.remote_addr or "?")
             for throttle, key in ((per_client, client_key), (per_address, address_key)):
                 if not throttle.allow(key):
                     return _too_many(throttle.retry_after(key))
             try:
-                person, outcome = register_online(db, webinar, values, clock())
+                person, _ = register_online(db, webinar, values, clock(), zones=time_zones())
             except InputError as exc:
-                problems = {p.field: _problem_text(p) for p in exc.problems}
+                problems: dict[str, str] = {}
+                for problem in exc.problems:  # the first of each field: a page shows one at a time
+                    problems.setdefault(problem.field, _problem_text(problem))
                 return _form_page(webinar, values, problems), 422
-        return _done_page(webinar, person.first_name, person.email, outcome)
+        return _done_page(webinar, person.first_name, person.email)
 
     return pages
 
@@ -131,9 +150,10 @@ def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Respon
     return webinar
 
 
-def _form_page(webinar: WebinarRecord, values: dict, problems: dict) -> str:
+def _form_page(webinar: WebinarRecord, values: dict, problems: dict, confirm: str | None = None) -> str:
     return render_template(
         "register.html",
+        confirm=confirm,
         webinar=_shown(webinar),
         values=values,
         problems=problems,
@@ -151,9 +171,24 @@ def _preferred_language(webinar: WebinarRecord) -> str:
     return wanted or languages.fallback_language(offered, d.language)
 
 
-def _done_page(webinar: WebinarRecord, first_name: str, email: str, outcome: str) -> str:
+def _done_page(webinar: WebinarRecord, first_name: str, email: str) -> Response:
     waits = webinar.definition.provider.approval != "automatic"
-    return render_template("registered.html", webinar=_shown(webinar), first_name=first_name, email=email, waits=waits)
+    page = render_template("registered.html", webinar=_shown(webinar), first_name=first_name, email=email, waits=waits)
+    return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})  # it shows the address
+
+
+def _confirm_mark(secret_key: str, slug: str, email: str, now: datetime) -> str:
+    stamp = str(int(now.timestamp()))
+    return f"{stamp}.{tokens.sign(secret_key, 'register-again', slug, email.strip().lower(), stamp)}"
+
+
+def _confirmed(secret_key: str, slug: str, email: str, now: datetime) -> bool:
+    """Whether the form carries the mark of a "press Register again" form, for this address,
+    made within CONFIRM_WITHIN seconds."""
+    stamp, _, signature = request.form.get("confirm", "").partition(".")
+    if not stamp.isdigit() or not 0 <= now.timestamp() - int(stamp) <= CONFIRM_WITHIN:
+        return False
+    return tokens.verify(secret_key, signature, "register-again", slug, email.strip().lower(), stamp)
 
 
 def _closed(webinar: WebinarRecord, why: str) -> Response:
@@ -214,6 +249,8 @@ def _label(field: str | None) -> str:
 
 @cache
 def time_zones() -> tuple[str, ...]:
-    """The zones a visitor can choose: IANA's names of places, and UTC."""
-    names = {z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))}
+    """The zones a visitor can choose: UTC and IANA's zone of each place (its zone.tab, one or
+    more a country), without the old aliases such as US/Eastern."""
+    table = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    names = {line.split("\t")[2] for line in table.splitlines() if line and not line.startswith("#")}
     return ("UTC", *sorted(names))

@@ -411,6 +411,12 @@ class Store:
             raise NotFound(f"No webinar called {slug!r}.{hint}")
         return record
 
+    def webinar_by_provider_id(self, provider: str, provider_webinar_id: str) -> WebinarRecord | None:
+        """The webinar that `provider` holds as `provider_webinar_id`, or None."""
+        sql = "SELECT id FROM webinars WHERE provider = ? AND provider_webinar_id = ?"
+        row = self.db.execute(sql, [provider, provider_webinar_id]).fetchone()
+        return self.webinar_by_id(row[0]) if row else None
+
     def webinar_by_id(self, webinar_id: int) -> WebinarRecord:
         return _webinar_record(self.db["webinars"].get(webinar_id))
 

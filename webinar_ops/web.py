@@ -31,9 +31,10 @@ from webinar_ops.compose import Composer
 from webinar_ops.config import Settings
 from webinar_ops.providers.local import registration_by_join_token
 from webinar_ops.registration_page import registration_blueprint
-from webinar_ops.store import Store
+from webinar_ops.store import Store, StoreUnavailable
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+PRIVATE = {"Cache-Control": "no-store"}  # pages and files that are one person's own
 MAX_BODY_BYTES = 64 * 1024  # a form or a webhook is a few kilobytes; anything larger is refused with 413
 CONTENT_SECURITY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
@@ -43,15 +44,16 @@ CONTENT_SECURITY = (
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now) -> Flask:
     """The web service over the database in `settings`; each request opens its own store."""
-    app = Flask("webinar_ops", template_folder="pages", static_folder="pages/static")
+    app = _App("webinar_ops", template_folder="pages", static_folder="pages/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     secret_key = settings.require_secret_key()
 
     def store() -> Store:
         return Store.open(settings.db_path)
 
-    app.register_blueprint(registration_blueprint(store, clock))
+    app.register_blueprint(registration_blueprint(store, secret_key, clock))
     app.after_request(_security_headers)
+    app.register_error_handler(StoreUnavailable, _busy)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -82,16 +84,17 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
             registrant = db.registrant_by_id(registrant_id)
             webinar = db.webinar_by_id(registrant["webinar_id"])
         invite = Composer(webinar, settings).invite_file(registrant, clock())
-        headers = {"Content-Disposition": 'attachment; filename="invite.ics"', "Cache-Control": "no-store"}
+        headers = {"Content-Disposition": 'attachment; filename="invite.ics"', **PRIVATE}
         return Response(invite, mimetype="text/calendar", headers=headers)
 
     @app.get("/j/<token>")
-    def join(token: str) -> tuple[str, int]:
+    def join(token: str) -> Response | tuple[str, int]:
         with store() as db:
             found = registration_by_join_token(db, token)
         if found is None:
             return render_template("unknown_link.html", what="join"), 404
-        return render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"]), 200
+        page = render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"])
+        return Response(page, mimetype="text/html", headers=PRIVATE)
 
     @app.post("/zoom/webhook")
     def zoom_webhook() -> tuple[dict, int]:
@@ -100,6 +103,18 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
         return answer.body, answer.status
 
     return app
+
+
+class _App(Flask):
+    def log_exception(self, exc_info) -> None:
+        # Flask names the path, and a path here holds a token (an unsubscribe or calendar link).
+        self.logger.error("Exception in %s [%s]", request.endpoint, request.method, exc_info=exc_info)
+
+
+def _busy(exc: StoreUnavailable) -> Response:
+    """The database cannot take the request now (locked, full): say so, and when to try again."""
+    page = render_template("busy.html")
+    return Response(page, status=503, mimetype="text/html", headers={"Retry-After": "30"})
 
 
 def _security_headers(response: Response) -> Response:
@@ -115,12 +130,26 @@ def _email_of(store: Store, registrant_id: int) -> str | None:
     return row["email"] if row else None
 
 
-def _unsubscribe_page(state: str, heading: str, title: str, status: int) -> tuple[str, int]:
-    return render_template("unsubscribe.html", state=state, heading=heading, title=title, one_click=ONE_CLICK), status
+def _unsubscribe_page(state: str, heading: str, title: str, status: int) -> Response:
+    page = render_template("unsubscribe.html", state=state, heading=heading, title=title, one_click=ONE_CLICK)
+    return Response(page, status=status, mimetype="text/html", headers=PRIVATE)
+
+
+def server_options(settings: Settings) -> dict:
+    """waitress's options: behind the proxy named by WEBINAR_OPS_TRUSTED_PROXY, the visitor's
+    address is the one that proxy adds to X-Forwarded-For; without it, the direct peer."""
+    if not settings.trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": settings.trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+        "clear_untrusted_proxy_headers": True,
+    }
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve until interrupted, with waitress."""
     from waitress import serve as waitress_serve
 
-    waitress_serve(create_app(settings), host=host, port=port, ident="webinar-ops")
+    waitress_serve(create_app(settings), host=host, port=port, ident="webinar-ops", **server_options(settings))

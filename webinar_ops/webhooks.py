@@ -140,7 +140,10 @@ def _header_time(stamp: str) -> datetime | None:
     if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 13:
         return None
     number = int(stamp)
-    return datetime.fromtimestamp(number / 1000 if len(stamp) == 13 else number, UTC)
+    try:
+        return datetime.fromtimestamp(number / 1000 if len(stamp) == 13 else number, UTC)
+    except (ValueError, OverflowError, OSError):  # a year past 9999: no time at all
+        return None
 
 
 def url_validation_answer(secret_token: str, plain_token: str) -> dict:
@@ -268,8 +271,11 @@ def apply_registration(store: Store, event: RegistrationEvent, now: datetime, do
     Returns the outcome, without personal data: `created`, `updated`, `unchanged`, or
     `ignored: why` (no such webinar here, a cancelled webinar, an event already applied...).
     """
+    if event.at and event.at > now + MAX_SKEW:
+        # A time far ahead would make every later event for this person look older.
+        return "ignored: the event's time is in the future"
     with store.transaction():
-        webinar = zoom_webinar(store, event.webinar_id)
+        webinar = store.webinar_by_provider_id("zoom", event.webinar_id)
         if webinar is None:
             return "ignored: no webinar here has this Zoom webinar id"
         if webinar.cancelled_at:
@@ -280,23 +286,18 @@ def apply_registration(store: Store, event: RegistrationEvent, now: datetime, do
     return outcome
 
 
-def zoom_webinar(store: Store, zoom_webinar_id: str) -> WebinarRecord | None:
-    """The webinar that Zoom holds as `zoom_webinar_id`, or None."""
-    sql = "SELECT id FROM webinars WHERE provider = 'zoom' AND provider_webinar_id = ?"
-    row = store.db.execute(sql, [zoom_webinar_id]).fetchone()
-    return store.webinar_by_id(row[0]) if row else None
-
-
 def _take_in(store: Store, webinar: WebinarRecord, event: RegistrationEvent, now: datetime) -> str:
-    remote = event.registrant(event.status or _signup_status(webinar))
+    remote = event.registrant(event.status or webinar.definition.provider.signup_status)
     email = sync.provider_address(remote)
     if email is None:
         return f"ignored: {sync.UNUSABLE_ADDRESS}"
     row = _held(store, webinar, remote.registrant_id, email)
     stamp = {"provider_event_at": _event_stamp(event.at)} if event.at else {}
     if row is None:
-        if remote.status not in ARRIVING:
+        if remote.status not in ARRIVING and not stamp:
             return f"ignored: nobody here to mark {remote.status}"
+        # Kept even when cancelled or denied, with the event's time: the sign-up that came
+        # before it, retried by Zoom and arriving late, must not register them.
         store.add_registrants([{**sync.pulled_row(webinar, email, remote), **stamp}], now)
         return "created"
     if stamp and row["provider_event_at"] and row["provider_event_at"] >= stamp["provider_event_at"]:
@@ -304,11 +305,6 @@ def _take_in(store: Store, webinar: WebinarRecord, event: RegistrationEvent, now
     changes = sync.remote_changes(row, remote)
     store.update_registrant(row["id"], {**changes, **stamp}, now)
     return "updated" if changes else "unchanged"
-
-
-def _signup_status(webinar: WebinarRecord) -> str:
-    # An event that does not say: what Zoom gives a sign-up under the webinar's approval.
-    return "approved" if webinar.definition.provider.approval == "automatic" else "pending"
 
 
 def _held(store: Store, webinar: WebinarRecord, registrant_id: str, email: str) -> dict | None:

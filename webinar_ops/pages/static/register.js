@@ -64,6 +64,13 @@
       button.textContent = "Registering…";
     });
   }
+  // Back to this page from the next one, the browser may show it as it was left: sending.
+  window.addEventListener("pageshow", function () {
+    if (!form) { return; }
+    delete form.dataset.sent;
+    var button = document.getElementById("submit");
+    if (button) { button.disabled = false; button.textContent = "Register"; }
+  });
   var problems = document.getElementById("problems");
   if (problems) { problems.focus(); }
 })();
