@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import html
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -27,7 +28,7 @@ import icalendar
 import pytest
 from conftest import TEST_SECRET_KEY
 
-from webinar_ops import languages, times
+from webinar_ops import calendar_entry, languages, times
 from webinar_ops.compose import POLICY, Composer
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
@@ -96,16 +97,30 @@ def webinar(store: Store, settings: Settings, workdir: Path) -> WebinarRecord:
     return set_up(store, settings, workdir, DEFINITION)
 
 
-def set_up(store: Store, settings: Settings, folder: Path, definition: str) -> WebinarRecord:
+def set_up(store: Store, settings: Settings, folder: Path, definition: str, people: str = PEOPLE) -> WebinarRecord:
     path = folder / "webinar.toml"
     path.write_text(definition, encoding="utf-8")
     store.save_webinar(load_definition(path), definition, "local", WRITTEN)
-    (folder / "people.csv").write_text(PEOPLE, encoding="utf-8")
+    (folder / "people.csv").write_text(people, encoding="utf-8")
     record = store.webinar(SLUG)
     apply_import(store, record, plan_import(store, record, folder / "people.csv"), WRITTEN)
     sync_webinar(store, load_provider("local", settings, store), store.webinar(SLUG), WRITTEN)
     plan_webinar(store, store.webinar(SLUG), WRITTEN, settings.mail_domain)
     return store.webinar(SLUG)
+
+
+def with_own_templates(definition: str = DEFINITION, languages_line: str = "") -> str:
+    """The definition with the organiser's template folder `my-templates` (and `[mail] languages`)."""
+    mail = f'[mail]\ntemplates = "my-templates"\n{languages_line}\n'
+    return definition.replace("[reminders]", f"{mail}\n[reminders]")
+
+
+def english_templates_in(folder: Path) -> Path:
+    """A complete set of templates in `folder`: copies of the English ones, to translate."""
+    folder.mkdir(parents=True)
+    for template in languages.DEFAULT_TEMPLATES.glob("*.*"):
+        shutil.copy(template, folder / template.name)
+    return folder
 
 
 def send(store: Store, settings: Settings, at: datetime) -> None:
@@ -249,7 +264,7 @@ def test_the_add_to_calendar_links_carry_the_utc_times_and_the_personal_link(sto
     assert google["text"] == TITLE
     assert google["dates"] == "20210328T090000Z/20210328T103000Z"
     assert google["location"] == link
-    assert google["details"].startswith(f"Lien pour participer : {link}")
+    assert google["details"].startswith(f"Lien pour participer{NBSP}: {link}")
     for outlook in (work, personal):
         assert (outlook["startdt"], outlook["enddt"]) == ("2021-03-28T09:00:00Z", "2021-03-28T10:30:00Z")
         assert outlook["subject"] == TITLE
@@ -314,6 +329,7 @@ def test_an_update_shows_her_the_old_time_crossed_out_in_french(store, settings,
     subject, text, markup = words(update)
 
     assert subject == f"Nouvel horaire : {TITLE} (dimanche 28 mars 2021)"
+    assert text.startswith(f"Bonjour Amélie,\n\nL'horaire du webinaire « {TITLE} » a changé.\n")
     assert "ANCIEN HORAIRE\n  Dimanche 28 mars 2021, 10 h 00–11 h 30, heure de Londres (UTC+1)" in text
     assert "Dimanche 28 mars 2021, 14 h 00–15 h 30, heure de Londres (UTC+1)" in text
     assert "Ancien horaire : <del>dimanche 28 mars 2021, 10 h 00–11 h 30" in markup
@@ -386,6 +402,98 @@ def test_a_language_without_templates_is_refused_in_the_definition_with_its_line
     assert "there are no templates in 'de'" in str(problem)
     assert problem.line == DEFINITION.count("\n", 0, DEFINITION.index("[reminders]")) + 2
     assert "use one of en, fr" in problem.fix
+
+
+# -- languages an organiser adds ----------------------------------------------------------------
+
+
+def test_an_organisers_canadian_french_needs_only_what_differs_from_french(store, settings, workdir):
+    own = workdir / "my-templates" / "fr-CA"
+    own.mkdir(parents=True)
+    (own / "confirmation.subject.txt").write_text(f"Votre inscription est confirmée{NBSP}: {{{{ webinar.title }}}}\n")
+    webinar = set_up(store, settings, workdir, with_own_templates())
+    send(store, settings, WRITTEN)
+
+    [mail] = mails_to(settings, JEAN)
+    subject, text, _ = words(mail)
+
+    assert subject == f"Votre inscription est confirmée : {TITLE}"
+    assert "Dimanche 28 mars 2021, 10 h 00–11 h 30, heure de Londres (UTC+1)" in text  # the rest: templates/fr
+    assert "05 h 00–06 h 30, votre heure locale (America/Toronto)" in text
+    assert event_of(mail)["DESCRIPTION"].startswith(f"Lien pour participer{NBSP}: ")
+    assert words(mails_to(settings, AMELIE)[0])[0].startswith("Inscription confirmée : ")  # French of France
+    composer, jean = Composer(webinar, settings), store.registrant(webinar.id, JEAN)
+    assert composer.language_for(jean) == "fr-CA"
+    assert composer.fast_render("confirmation", jean, WRITTEN) == composer.render("confirmation", jean, WRITTEN)
+
+
+def test_brazilian_portuguese_templates_get_portuguese_dates(store, settings, workdir):
+    own = english_templates_in(workdir / "my-templates" / "pt-BR")  # to be translated
+    (own / "confirmation.subject.txt").write_text("Inscrição confirmada: {{ webinar.title }} ({{ when.day }})\n")
+    people = PEOPLE + "joao.silva@example.org,João,Silva,America/Sao_Paulo,pt-BR\n"
+    set_up(store, settings, workdir, with_own_templates(), people)
+    send(store, settings, WRITTEN)
+
+    subject, text, _ = words(mails_to(settings, "joao.silva@example.org")[0])
+
+    assert subject == f"Inscrição confirmada: {TITLE} (domingo, 28 de março de 2021)"
+    # Day and month from CLDR; the words around them are English until wording.py has Portuguese ones.
+    assert "domingo, 28 de março de 2021, 10:00–11:30 London time (+1 GMT)" in text
+
+
+@pytest.mark.parametrize("tag", ["fr", "fr-CA", "fr-BE", "fr-CH"])
+def test_french_of_every_region_writes_the_french_words(tag):
+    end = START + timedelta(minutes=90)
+
+    def shown(text: str) -> str:
+        return text.replace(NBSP, " ")
+
+    assert shown(times.format_span(START, end, "Europe/London", language=tag)) == (
+        "dimanche 28 mars 2021, 10 h 00–11 h 30, heure de Londres (UTC+1)"
+    )
+    assert shown(times.format_reader_span(START, end, "Europe/London", "America/Toronto", tag)) == (
+        "05 h 00–06 h 30, votre heure locale (America/Toronto)"
+    )
+    assert times.describe_lead(timedelta(days=1), tag) == "demain"
+    assert calendar_entry.details(None, None, tag) == "Le lien pour participer vous sera envoyé par courriel."
+
+
+def test_a_language_folder_missing_templates_is_refused_when_the_webinar_is_added(run, workdir):
+    own = workdir / "my-templates" / "es"
+    own.mkdir(parents=True)
+    (own / "confirmation.subject.txt").write_text("Inscripción confirmada: {{ webinar.title }}\n")
+    (workdir / "webinar.toml").write_text(with_own_templates(), encoding="utf-8")
+    assert run("init").code == 0
+
+    added = run("webinar", "add", "webinar.toml")
+
+    assert added.code == 2
+    assert "my-templates/es: lacks after.html, after.subject.txt, after.txt, cancellation.html" in added.stderr
+    assert "confirmation.txt, reminder.html" in added.stderr
+    assert "readers of es would get them in English" in added.stderr
+    assert "or remove the folder, or list only complete languages in [mail] languages" in added.stderr
+    (workdir / "webinar.toml").write_text(with_own_templates(languages_line='languages = ["en", "fr"]'))
+    assert run("webinar", "add", "webinar.toml").code == 0  # Spanish not offered: its folder may wait
+
+
+def test_a_language_cldr_has_no_dates_for_is_refused_when_the_webinar_is_added(workdir):
+    english_templates_in(workdir / "my-templates" / "fj")  # Fijian, to be translated
+    (workdir / "webinar.toml").write_text(with_own_templates(), encoding="utf-8")
+
+    with pytest.raises(InputError) as refused:
+        load_definition(workdir / "webinar.toml")
+
+    [problem] = refused.value.problems
+    assert problem.source.endswith("my-templates/fj")
+    assert "dates and times cannot be written in 'fj'" in problem.message
+    assert "or remove it" in problem.fix
+
+
+def test_a_language_is_named_in_its_own_words_or_by_its_tag():
+    assert languages.display_name("fr") == "Français"
+    assert languages.display_name("fr-CA") == "Français (Canada)"
+    assert languages.display_name("pt-BR") == "Português (Brasil)"
+    assert languages.display_name("fj") == "fj"  # CLDR has no name for Fijian
 
 
 # -- where a language comes from -----------------------------------------------------------------
@@ -473,3 +581,61 @@ def test_a_manual_reminder_is_in_french_too(store, settings, webinar):
     subjects = [words(m)[0] for m in mails_to(settings, AMELIE)]
 
     assert f"Dans 8 jours : {TITLE}" in subjects
+
+
+def test_other_languages_write_their_own_full_date():
+    first_of_may = datetime(2021, 5, 1, 12, 0, tzinfo=UTC)
+
+    assert times.format_day(first_of_may, "Europe/Madrid", "es") == "sábado, 1 de mayo de 2021"
+    assert times.format_day(first_of_may, "Europe/Berlin", "de") == "Samstag, 1. Mai 2021"
+    assert times.format_day(first_of_may, "America/Sao_Paulo", "pt-BR") == "sábado, 1 de maio de 2021"
+    assert times.format_day(datetime(2021, 4, 30, 6, 0, tzinfo=UTC), "Asia/Seoul", "en") == "Friday 30 April 2021"
+
+
+# -- how French writes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", ["confirmation", "reminder", "update", "cancellation", "after"])
+def test_french_keeps_a_no_break_space_before_its_colons(store, settings, webinar, template):
+    amelie = store.registrant(webinar.id, AMELIE)
+    was = {"start_at": "2021-03-28T08:00:00Z", "end_at": "2021-03-28T09:30:00Z", "time_zone": "Europe/London"}
+
+    mail = Composer(webinar, settings).render(template, amelie, WRITTEN, 60, {"was": was | {"title": "Open Data"}})
+    entry = calendar_entry.description(amelie["join_url"], "dimanche 28 mars 2021", [], "fr")
+
+    for text in (mail.text, mail.html, entry):  # (a subject's spaces are all plain: see validate.header_text)
+        assert not re.findall(r".{0,30}\S [:;?!»]|« .{0,30}", text)
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "label"),
+    [
+        ("Asia/Seoul", "heure de Séoul"),
+        ("Africa/Accra", "heure d'Accra"),
+        ("Asia/Irkutsk", "heure d'Irkoutsk"),
+        ("Africa/Cairo", "heure du Caire"),
+        ("America/Havana", "heure de La Havane"),
+        ("America/Yakutat", "heure de Yakutat"),
+        ("Atlantic/Azores", "heure des Açores"),
+        ("Atlantic/Bermuda", "heure des Bermudes"),
+        ("Indian/Maldives", "heure des Maldives"),
+        ("Atlantic/Canary", "heure des îles Canaries"),
+        ("Atlantic/Faroe", "heure des îles Féroé"),
+        ("Europe/Isle_of_Man", "heure de l'île de Man"),
+        ("Pacific/Easter", "heure de l'île de Pâques"),
+        ("Indian/Christmas", "heure de l'île Christmas"),
+        ("America/Jamaica", "heure de la Jamaïque"),
+        ("America/Barbados", "heure de la Barbade"),
+        ("Asia/Qatar", "heure du Qatar"),
+    ],
+)
+def test_a_zone_is_named_with_the_article_french_gives_it(zone_name, label):
+    assert times.zone_label(zone_name, "fr") == label
+
+
+def test_no_zone_is_named_with_a_wrong_elision_or_article():
+    from zoneinfo import available_timezones
+
+    for zone_name in sorted(available_timezones()):
+        label = times.zone_label(zone_name, "fr")
+        assert not re.match(r"heure (d'[YyÎî]|de [AEIOUÀÂÉÈÊÎÏÔÛÜ]|de (Le|Les|La Barbade) )", label), label

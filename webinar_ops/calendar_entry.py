@@ -22,18 +22,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from webinar_ops import wording
+
 GOOGLE = "https://calendar.google.com/calendar/render"
 MICROSOFT_365 = "https://outlook.office.com/calendar/0/deeplink/compose"
 OUTLOOK_COM = "https://outlook.live.com/calendar/0/deeplink/compose"
 # The template names of the links: each is the reader's own (it holds their join link).
 LINK_NAMES = ("google_calendar_link", "microsoft_365_calendar_link", "outlook_com_calendar_link")
-
-# The few words of an entry that are not the programme's own, by template language.
-_JOIN = {"en": "Join: {link}", "fr": "Lien pour participer : {link}"}
-_LINK_TO_FOLLOW = {
-    "en": "The join link will follow by mail.",
-    "fr": "Le lien pour participer vous sera envoyé par courriel.",
-}
 
 
 def description(join_url: str | None, when: str, agenda: Iterable[str], language: str) -> str:
@@ -45,12 +40,12 @@ def description(join_url: str | None, when: str, agenda: Iterable[str], language
 def details(join_url: str | None, heading: str | None, language: str) -> str:
     """The short text of a calendar entry added by link: the join link, and the series and
     session the webinar belongs to. The agenda stays in the mail: links must stay short."""
-    first = _join_line(join_url, language) if join_url else _words(_LINK_TO_FOLLOW, language)
+    first = _join_line(join_url, language) if join_url else wording.of(language).link_to_follow
     return f"{first}\n\n{heading}" if heading else first
 
 
 def _join_line(join_url: str | None, language: str) -> str:
-    return _words(_JOIN, language).format(link=join_url)
+    return wording.of(language).join.format(link=join_url)
 
 
 def links(title: str, start: datetime, end: datetime, join_url: str | None, details_text: str) -> dict[str, str]:
@@ -116,7 +111,3 @@ def _compact(instant: datetime) -> str:
 
 def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _words(words: dict[str, str], language: str) -> str:
-    return words.get(language, words["en"])

@@ -27,7 +27,7 @@ import secrets
 import textwrap
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -108,11 +108,13 @@ class TemplateRefused(InputError):
     The problem names the file and the line; nothing was sent."""
 
 
-def check_templates(folder: str) -> None:
+def check_templates(folder: str, offered: Iterable[str] | None = None) -> None:
     """Refuse an organiser's template folder before any mail is written from it: every
     template in it must parse, and none may reach for Python's internals (`__class__`,
     `__globals__` ...) or include a template that is not there. The sandbox refuses all of
     these while rendering too; this says so when the webinar is added, with file and line.
+    Each `offered` language (default: every one with templates) must have every mail and
+    dates CLDR can write (see _language_problems).
     Raises TemplateRefused listing every problem."""
     envs = {language: template_environment(folder, language) for language in languages.available(folder)}
     problems = []
@@ -129,9 +131,44 @@ def check_templates(folder: str) -> None:
             problems.append(_syntax_problem(exc, str(path)))
             continue
         problems += [Problem(str(path), what, line=line, fix=fix) for line, what, fix in _reaching(tree, env)]
+    problems += _language_problems(folder, languages.available(folder) if offered is None else offered)
     if problems:
         count = len(problems)
         raise TemplateRefused(f"The templates in {folder} have {count} problem{'s' if count > 1 else ''}:", problems)
+
+
+def _language_problems(folder: str, offered: Iterable[str]) -> list[Problem]:
+    """What would make a language's mails fail or come out half in English: a mail template
+    it lacks (a Spanish subject over English text), and dates and times it cannot be written
+    in, found by writing a probe of them now rather than when its first mail is sent."""
+    problems = []
+    for language in offered:
+        where = str(Path(folder) / language)
+        missing = languages.missing_templates(language, folder)
+        if missing:
+            fix = (
+                f"add them (translated from the English ones in {DEFAULT_TEMPLATES}), or remove the folder, "
+                "or list only complete languages in [mail] languages"
+            )
+            problems.append(
+                Problem(where, f"lacks {', '.join(missing)}: readers of {language} would get them in English", fix=fix)
+            )
+        try:
+            _write_probe(language)
+        except (ValueError, LookupError) as exc:
+            fix = "name the folder by a language CLDR knows (such as fr, fr-CA or pt-BR), or remove it"
+            problems.append(Problem(where, f"dates and times cannot be written in {language!r}: {exc}", fix=fix))
+    return problems
+
+
+def _write_probe(language: str) -> None:
+    """The words a mail in `language` takes from times.py and calendar_entry.py, written once."""
+    start = datetime(2021, 5, 1, 6, 0, tzinfo=UTC)
+    end = start + timedelta(minutes=90)
+    times.format_span(start, end, "Asia/Seoul", language=language)
+    times.format_reader_span(start, end, "Asia/Seoul", "America/Toronto", language)
+    times.describe_lead(timedelta(days=1), language)
+    calendar_entry.details(None, None, language)
 
 
 def _reaching(tree: nodes.Template, env: ImmutableSandboxedEnvironment) -> Iterator[tuple[int, str, str]]:
@@ -582,9 +619,10 @@ class Composer:
         return f"{self._base_url}/c/{token}/invite.ics"
 
     def invite_file(self, registrant: dict, now: datetime) -> bytes:
-        """The registrant's invite as their last mail carried it: REQUEST, or CANCEL once the
-        webinar is cancelled; same UID and SEQUENCE, so a calendar keeps one entry."""
-        method = "CANCEL" if self.webinar.cancelled_at else "REQUEST"
+        """The registrant's invite: REQUEST, or CANCEL once the webinar is cancelled or their
+        registration is no longer active; same UID and SEQUENCE, so a calendar keeps one entry."""
+        active = registrant.get("status", "approved") in ("approved", "pending")
+        method = "REQUEST" if active and not self.webinar.cancelled_at else "CANCEL"
         return self._invite(registrant, now, self.invites.invite, method)
 
     def unsubscribe_url(self, registrant: dict) -> str | None:

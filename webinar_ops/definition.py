@@ -266,7 +266,8 @@ def load_definition(path: Path | str) -> Definition:
     if definition.mail.templates:
         from webinar_ops.compose import check_templates  # compose imports this module
 
-        check_templates(definition.mail.templates)  # refuses a sandbox escape, naming file and line
+        # refuses a sandbox escape, naming file and line, and a language that lacks templates
+        check_templates(definition.mail.templates, languages.offered(definition))
     return definition
 
 

@@ -3,7 +3,9 @@
 English templates are the defaults in `templates/`; each other language has a complete set
 in a folder named by its tag, such as `templates/fr/`. An organiser's own folder
 (`[mail] templates`) may hold the same: `my-templates/fr/reminder.subject.txt` replaces the
-French subject only.
+French subject only, and `my-templates/fr-CA/` needs only what differs from French. A
+language's set must be complete (`missing_templates`): a Spanish subject over English text
+is refused when the webinar is added.
 
 A reader's language comes from the CSV import, `registrants add --language` or the
 provider. `choose` picks the template language for them: the tag itself when the webinar
@@ -70,22 +72,55 @@ def offered(definition: Definition) -> tuple[str, ...]:
 
 
 def display_name(tag: str) -> str:
-    """A language's name as its own readers write it: `English`, `Français`."""
-    from babel import Locale
+    """A language's name as its own readers write it: `English`, `Français`, `Français
+    (Canada)`; the tag itself for a language CLDR has no name for (`fj`)."""
+    from babel import Locale, UnknownLocaleError
 
-    locale = Locale.parse(tag, sep="-")
+    try:
+        locale = Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError):
+        return tag
     name = locale.get_display_name(locale) or tag
     return name[:1].upper() + name[1:]
 
 
 def template_folders(custom_folder: str | None, language: str) -> list[str]:
     """Where the templates of `language` are looked for, first match wins: the organiser's
-    folder for the language, the default one for it, then the English ones (so an
-    organiser's French template may include an `_own.txt` kept beside their English ones)."""
-    english = [custom_folder, str(DEFAULT_TEMPLATES)] if custom_folder else [str(DEFAULT_TEMPLATES)]
-    if language == DEFAULT_LANGUAGE:
-        return english
-    return [str(Path(folder) / language) for folder in english] + english
+    folder for the language, the default one for it, the same for its primary language
+    (`fr-CA`, then `fr`), then the English ones (so an organiser's French template may
+    include an `_own.txt` kept beside their English ones)."""
+    return _own_folders(custom_folder, language) + _english_folders(custom_folder)
+
+
+def _english_folders(custom_folder: str | None) -> list[str]:
+    return [custom_folder, str(DEFAULT_TEMPLATES)] if custom_folder else [str(DEFAULT_TEMPLATES)]
+
+
+def _own_folders(custom_folder: str | None, language: str) -> list[str]:
+    """The folders a language's templates come from before the English ones."""
+    tags = [tag for tag in dict.fromkeys((language, _primary(language))) if tag != DEFAULT_LANGUAGE]
+    return [str(Path(folder) / tag) for tag in tags for folder in _english_folders(custom_folder)]
+
+
+def mail_templates() -> tuple[str, ...]:
+    """The templates every language needs: those of the English mails (not their `_parts`)."""
+    return tuple(
+        sorted(
+            p.name
+            for p in DEFAULT_TEMPLATES.iterdir()
+            if p.is_file() and p.suffix in TEMPLATE_SUFFIXES and not p.name.startswith("_")
+        )
+    )
+
+
+def missing_templates(language: str, custom_folder: str | None = None) -> tuple[str, ...]:
+    """The mail templates `language` has neither in the organiser's folder nor in the defaults,
+    in its own folder or its primary language's: its readers would get them in English. None
+    for English, nor for `en-GB`, whose missing ones are the English ones."""
+    if _primary(language) == DEFAULT_LANGUAGE:
+        return ()
+    folders = [Path(folder) for folder in _own_folders(custom_folder, language)]
+    return tuple(name for name in mail_templates() if not any((folder / name).is_file() for folder in folders))
 
 
 def fallback_language(offered: Iterable[str], webinar_language: str) -> str:

@@ -5,10 +5,10 @@ definition (the organiser writes the local time of the event) and in what a pers
 Every conversion between the two goes through this module.
 
 What people read is written in their language (`language`, a tag the templates exist in):
-day and month names from Babel (CLDR), the clock and the few words around it here. English
-is `Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)`; French is `vendredi 30 avril
-2021, 15 h 00–16 h 30, heure de Séoul (UTC+9)`, with no-break spaces inside each time so
-that a wrapped line never splits one.
+day and month names from Babel (CLDR), the clock and the few words around it from
+wording.py. English is `Friday 30 April 2021, 15:00–16:30 Seoul time (GMT+9)`; French is
+`vendredi 30 avril 2021, 15 h 00–16 h 30, heure de Séoul (UTC+9)`, with no-break spaces
+inside each time so that a wrapped line never splits one.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from webinar_ops import wording
+
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
-ENGLISH = "en"
-# The 24-hour clock as each language writes it; French as CLDR's fr-CA and French typography
-# do (`09 h 00`), with no-break spaces. Languages not listed write `09:00`.
-_CLOCKS = {"fr": "%H\u00a0h\u00a0%M"}
-# Between a time span and the zone it is in: `15:00–16:30 Seoul time`, `15 h 00–16 h 30, heure de Séoul`.
-_ZONE_JOINERS = {"fr": ", "}
-_READER_LABELS = {ENGLISH: "your time ({zone})", "fr": "votre heure locale ({zone})"}
+ENGLISH = wording.ENGLISH
 
 
 class LocalTimeError(ValueError):
@@ -99,17 +95,15 @@ def _offset(delta: timedelta | None) -> str:
 
 def gmt_label(instant: datetime, zone_name: str, language: str = ENGLISH) -> str:
     """`GMT+9`, `GMT-4`, `GMT+10:30`: the offset a reader sees for `instant` in `zone_name`
-    (`UTC+9` in French, as CLDR writes it)."""
-    return _gmt_prefix(language) + _offset(instant.astimezone(zone(zone_name)).utcoffset())
+    (`UTC+9` in French, `+9 GMT` in Portuguese, as CLDR writes them)."""
+    return _gmt_format(language) % _offset(instant.astimezone(zone(zone_name)).utcoffset())
 
 
 @lru_cache(maxsize=16)
-def _gmt_prefix(language: str) -> str:
+def _gmt_format(language: str) -> str:
     if language == ENGLISH:
-        return "GMT"
-    from babel import Locale  # imported when first needed: the command line starts faster
-
-    return Locale.parse(language).zone_formats["gmt"].replace("%s", "")
+        return "GMT%s"  # what CLDR says too, without loading it
+    return wording.locale(language).zone_formats["gmt"]
 
 
 def in_zone(instant: datetime, zone_name: str) -> datetime:
@@ -169,9 +163,10 @@ def zone_label(zone_name: str, language: str = ENGLISH) -> str:
         return "UTC"
     if zone_name.startswith("Etc/"):
         return zone_name
-    if language == "fr":
-        return _heure_de(_city(zone_name, language))
-    return zone_name.rsplit("/", 1)[-1].replace("_", " ") + " time"
+    words = wording.of(language)
+    if words.zone_places_from_cldr:
+        return words.zone(_city(zone_name, language))
+    return words.zone(zone_name.rsplit("/", 1)[-1].replace("_", " "))
 
 
 @lru_cache(maxsize=512)
@@ -179,21 +174,11 @@ def _city(zone_name: str, language: str) -> str:
     """The zone's city as the language names it (CLDR's exemplar city: `Séoul`, `Le Caire`)."""
     from babel.dates import get_timezone_location
 
+    locale = wording.locale(language)
     try:
-        return get_timezone_location(zone_name, locale=language, return_city=True)
+        return get_timezone_location(zone_name, locale=locale, return_city=True)
     except (LookupError, ValueError):  # a zone CLDR does not know: its own name
         return zone_name.rsplit("/", 1)[-1].replace("_", " ")
-
-
-def _heure_de(city: str) -> str:
-    """`heure de Séoul`, `heure d'Accra`, `heure du Caire`: French elides and contracts."""
-    if city.startswith("Le "):
-        return f"heure du {city[3:]}"
-    if city.startswith("Les "):
-        return f"heure des {city[4:]}"
-    if city[:1].lower() in "aeiouyàâäéèêëîïôöùûü":
-        return f"heure d'{city}"
-    return f"heure de {city}"
 
 
 def format_day(instant: datetime, zone_name: str, language: str = ENGLISH) -> str:
@@ -207,14 +192,15 @@ def _day(day: date, language: str) -> str:
     # Cached: a wave writes the same few dates into every mail.
     from babel.dates import format_date
 
-    text = format_date(day, "EEEE d MMMM y", locale=language)
-    if language == "fr" and day.day == 1:
-        text = text.replace(" 1 ", " 1er ", 1)  # le premier du mois: `samedi 1er mai 2021`
+    words = wording.of(language)
+    text = format_date(day, words.day or "full", locale=wording.locale(language))
+    if words.first_of_month and day.day == 1:
+        text = text.replace(" 1 ", f" {words.first_of_month} ", 1)  # `samedi 1er mai 2021`
     return text
 
 
 def _clock(local: datetime, language: str) -> str:
-    return local.strftime(_CLOCKS.get(language, "%H:%M"))
+    return local.strftime(wording.of(language).clock)
 
 
 def format_span(
@@ -233,13 +219,12 @@ def format_span(
     the zone's name (`your time`).
     """
     first, last = in_zone(start, zone_name), in_zone(end, zone_name)
-    gmt = gmt_label(start, zone_name, language)
-    if gmt_label(end, zone_name, language) != gmt:
-        gmt += "/" + gmt_label(end, zone_name, language)[len(_gmt_prefix(language)) :]
+    offsets = (_offset(first.utcoffset()), _offset(last.utcoffset()))
+    gmt = _gmt_format(language) % "/".join(dict.fromkeys(offsets))  # `GMT+1/+2` across a DST change
     if label is None:
         name = zone_label(zone_name, language)
         label = f"{name} ({gmt})" if name != "UTC" else "UTC"
-    joiner = _ZONE_JOINERS.get(language, " ")
+    joiner = wording.of(language).zone_joiner
     if first.date() != last.date():
         start_text = f"{format_day(start, zone_name, language)}, {_clock(first, language)}"
         return f"{start_text} – {format_day(end, zone_name, language)}, {_clock(last, language)}{joiner}{label}"
@@ -254,7 +239,7 @@ def format_reader_span(
     date too when it is not the event's date there."""
     same_day = in_zone(start, reader_zone).date() == in_zone(start, event_zone).date()
     same_day = same_day and in_zone(end, reader_zone).date() == in_zone(start, reader_zone).date()
-    label = _READER_LABELS.get(language, _READER_LABELS[ENGLISH]).format(zone=reader_zone)
+    label = wording.of(language).your_time.format(zone=reader_zone)
     return format_span(start, end, reader_zone, with_day=not same_day, label=label, language=language)
 
 
@@ -267,24 +252,12 @@ def format_clock_span(start: datetime, end: datetime | None, zone_name: str, lan
 def describe_lead(lead: timedelta, language: str = ENGLISH) -> str:
     """How long before the start a reminder goes: `in 7 days`, `tomorrow`, `in 1 hour`,
     `in 90 minutes`; in French `dans 7 jours`, `demain`, `dans une heure`, `dans 90 minutes`."""
-    if language == "fr":
-        return _lead_in_french(lead)
+    words = wording.of(language)
     minutes = round(lead.total_seconds() / 60)
     if minutes >= 24 * 60 and minutes % (24 * 60) == 0:
         days = minutes // (24 * 60)
-        return "tomorrow" if days == 1 else f"in {days} days"
+        return words.tomorrow if days == 1 else words.in_days.format(n=days)
     if minutes >= 60 and minutes % 60 == 0:
         hours = minutes // 60
-        return "in 1 hour" if hours == 1 else f"in {hours} hours"
-    return "in 1 minute" if minutes == 1 else f"in {max(minutes, 0)} minutes"
-
-
-def _lead_in_french(lead: timedelta) -> str:
-    minutes = round(lead.total_seconds() / 60)
-    if minutes >= 24 * 60 and minutes % (24 * 60) == 0:
-        days = minutes // (24 * 60)
-        return "demain" if days == 1 else f"dans {days} jours"
-    if minutes >= 60 and minutes % 60 == 0:
-        hours = minutes // 60
-        return "dans une heure" if hours == 1 else f"dans {hours} heures"
-    return "dans une minute" if minutes == 1 else f"dans {max(minutes, 0)} minutes"
+        return words.in_one_hour if hours == 1 else words.in_hours.format(n=hours)
+    return words.in_one_minute if minutes == 1 else words.in_minutes.format(n=max(minutes, 0))
