@@ -479,3 +479,15 @@ def truncated_pem() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     lines = key.private_bytes(PEM, serialization.PrivateFormat.TraditionalOpenSSL, NO_PASSPHRASE).splitlines()
     return b"\n".join(lines[:5] + lines[-1:]) + b"\n"
+
+
+def test_a_preview_is_never_signed(run, key_file, workdir):
+    env = dkim_env(key_file)
+    assert run("init").code == 0
+    assert run("webinar", "add", SAMPLE_DEFINITION, env=env).code == 0
+    assert run("registrants", "import", SAMPLE_SLUG, SAMPLE_CSV, env=env).code == 0
+
+    previewed = run("preview", SAMPLE_SLUG, "--eml", "preview.eml", env=env)
+
+    assert previewed.code == 0, previewed.stderr
+    assert b"DKIM-Signature" not in (workdir / "preview.eml").read_bytes(), "a signed copy could pass as sent"

@@ -186,6 +186,7 @@ def test_times_keep_together_with_no_break_spaces(store, settings, webinar):
 
     text = confirmation.get_body(preferencelist=("plain",)).get_content()
     assert f"10{NBSP}h{NBSP}00–11{NBSP}h{NBSP}30" in text  # a wrapped line never splits a time
+    assert str(confirmation["Subject"]).startswith(f"Inscription confirmée{NBSP}: "), "the subject keeps it too"
 
 
 def test_her_reminders_say_how_soon_in_french(store, settings, webinar):

@@ -693,7 +693,7 @@ def preview(
     if eml_file:
         details = delivery.get("details")
         eml_delivery = {**delivery, "details": json.dumps(details) if details else None}
-        write_private(eml_file, composer.message_bytes(eml_delivery, registrant, app.now()))
+        write_private(eml_file, composer.message_bytes(eml_delivery, registrant, app.now(), sign=False))
         click.echo(f"Message written to {eml_file}", err=True)
 
 

@@ -483,10 +483,11 @@ class Composer:
             unsubscribe_url=self.unsubscribe_url(registrant),
         )
 
-    def message_bytes(self, delivery: dict, registrant: dict, now: datetime) -> bytes:
+    def message_bytes(self, delivery: dict, registrant: dict, now: datetime, sign: bool = True) -> bytes:
         """The message as sent over SMTP (CRLF line ends): the bytes of `message`, written
         fast from this revision's frame (see mime.py), with a DKIM-Signature of exactly
-        those bytes on top when DKIM is on (signing.py)."""
+        those bytes on top when DKIM is on (signing.py) and `sign` is true. A preview is not
+        signed: a signed copy could be passed on as if the service had sent it."""
         details, method = _details(delivery), _method(delivery)
         words = self.fast_render(delivery["template"], registrant, now, delivery.get("offset_minutes"), details)
         to = _address(_full_name(registrant), _recipient(registrant["email"]))
@@ -508,7 +509,7 @@ class Composer:
                 "attachment": invite,
             }
         )
-        return self._signer.sign(message) if self._signer else message
+        return self._signer.sign(message) if self._signer and sign else message
 
     def _assemble(
         self,

@@ -247,6 +247,7 @@ def has_control(text: str) -> bool:
 
 
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+_SPACES = re.compile(" {2,}")
 _ENCODED_WORD_RE = re.compile(r"=\?[^?]*\?[bBqQ]\?")
 
 
@@ -269,7 +270,9 @@ def header_text(text: str) -> str:
     # An RFC 2047 encoded word in the value would be decoded by this Python's email package
     # while folding the header, bringing back any line break it hides: break the "=?" open.
     cleaned = cleaned.replace("=?", "= ?")
-    return " ".join(cleaned.split())
+    # Runs of spaces fold to one; other spaces stay, such as the no-break space French
+    # writes before a colon (str.split would turn it into an ordinary one).
+    return _SPACES.sub(" ", cleaned).strip(" ")
 
 
 def _breaks_or_turns(ch: str) -> bool:
