@@ -398,6 +398,14 @@ def test_a_reader_in_los_angeles_sees_the_day_before_on_her_clock(composer):
         assert "Thursday 29 April 2021, 23:00 – Friday 30 April 2021, 00:30 your time (America/Los_Angeles)" in part
 
 
+def test_agenda_rows_past_midnight_on_her_clock_carry_their_day(composer):
+    words = composer.render("reminder", person(time_zone="America/Los_Angeles"), AN_HOUR_BEFORE, 60)
+
+    assert "15:45–16:05 Seoul time · 23:45–00:05 your time" in words.text, "it starts on Thursday"
+    assert "16:05–16:25 Seoul time · Fri 00:05–00:25 your time" in words.text
+    assert ">Fri 00:25–00:30</td>" in words.html
+
+
 @pytest.mark.parametrize("zone", [None, "", "Asia/Seoul"])
 def test_a_reader_without_a_zone_or_in_the_events_zone_sees_only_the_event_time(composer, zone):
     words = composer.render("reminder", person(time_zone=zone), AN_HOUR_BEFORE, 60)

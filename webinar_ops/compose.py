@@ -29,7 +29,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -426,7 +426,10 @@ class Composer:
             "when_local": times.format_reader_span(d.start, d.end, d.time_zone, local_zone, language)
             if local_zone
             else None,
-            "local_times": [times.format_clock_span(i["start"], i["end"], local_zone, language) for i in agenda]
+            "local_times": [
+                times.format_reader_clock_span(i["start"], i["end"], local_zone, self._start_day(local_zone), language)
+                for i in agenda
+            ]
             if local_zone
             else None,
             "join_url": join_url,
@@ -437,6 +440,10 @@ class Composer:
             "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if template == AFTER else None,
         }
+
+    def _start_day(self, zone: str) -> date:
+        """The day the webinar starts on the clocks of `zone`."""
+        return times.in_zone(self.definition.start, zone).date()
 
     def _calendar_links(self, join_url: str | None, language: str) -> dict[str, str]:
         """The reader's "Add to calendar" links (see calendar_entry.py): they carry the join link."""

@@ -249,6 +249,24 @@ def format_clock_span(start: datetime, end: datetime | None, zone_name: str, lan
     return first if end is None else f"{first}–{_clock(in_zone(end, zone_name), language)}"
 
 
+def format_reader_clock_span(
+    start: datetime, end: datetime | None, zone_name: str, day_of: date, language: str = ENGLISH
+) -> str:
+    """An agenda row on the reader's clock: `00:00–00:45`, led by the short weekday when it
+    falls on another day than `day_of` (the day the webinar starts on that clock): `Fri
+    00:00–00:45` for a reader whose evening runs past midnight."""
+    span = format_clock_span(start, end, zone_name, language)
+    local_day = in_zone(start, zone_name).date()
+    return span if local_day == day_of else f"{_weekday(local_day, language)} {span}"
+
+
+@lru_cache(maxsize=256)
+def _weekday(day: date, language: str) -> str:
+    from babel.dates import format_date
+
+    return format_date(day, "EEE", locale=wording.locale(language))
+
+
 def describe_lead(lead: timedelta, language: str = ENGLISH) -> str:
     """How long before the start a reminder goes: `in 7 days`, `tomorrow`, `in 1 hour`,
     `in 90 minutes`; in French `dans 7 jours`, `demain`, `dans une heure`, `dans 90 minutes`."""
