@@ -29,7 +29,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -43,7 +43,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, nodes, selec
 from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from webinar_ops import calendar_entry, languages, mime, stencil, times, tokens, validate
+from webinar_ops import calendar_entry, languages, mime, stencil, times, tokens, validate, wording
 from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
@@ -92,14 +92,8 @@ def template_environment(
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["upper_first"] = upper_first
+    env.filters["upper_first"] = wording.upper_first
     return env
-
-
-def upper_first(text: str) -> str:
-    """The text with its first letter in capitals and the rest as it is: a French date opens
-    a line as `Vendredi 30 avril 2021` (Jinja's `capitalize` would write `séoul`)."""
-    return text[:1].upper() + text[1:]
 
 
 class TemplateRefused(InputError):
@@ -257,6 +251,7 @@ class Composer:
         self.sender_name, self.sender_address = settings.sender
         self.reply_to = _reply_contact(self.definition.contacts, settings.mail_reply_to)
         self._shared_by_language: dict[str, dict[str, Any]] = {}
+        self._local_times_by: dict[tuple[str, str], list[str]] = {}
         self._link_makers: dict[str, calendar_entry.LinkMaker] = {}
         self._frames: dict[tuple, mime.Frame] = {}
         self._secret_key = settings.secret_key
@@ -363,6 +358,7 @@ class Composer:
         d = self.definition
         zone = d.time_zone
         return {
+            "html_lang": wording.primary(language),  # <html lang> of common/_page.html, the frame of every language
             "webinar": {
                 "title": d.title,
                 "series": d.series,
@@ -413,7 +409,6 @@ class Composer:
         local_zone = zone if zone and zone != d.time_zone else None
         lead = timedelta(minutes=offset_minutes) if offset_minutes is not None else d.start - now
         language = self.language_for(registrant)
-        agenda = self._shared(language)["agenda"]
         join_url = self._join_link(registrant)
         return {
             "language": language,
@@ -426,12 +421,7 @@ class Composer:
             "when_local": times.format_reader_span(d.start, d.end, d.time_zone, local_zone, language)
             if local_zone
             else None,
-            "local_times": [
-                times.format_reader_clock_span(i["start"], i["end"], local_zone, self._start_day(local_zone), language)
-                for i in agenda
-            ]
-            if local_zone
-            else None,
+            "local_times": self._local_times(local_zone, language) if local_zone else None,
             "join_url": join_url,
             "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
             **(self._calendar_links(join_url, language) if template not in (AFTER, CANCELLATION) else {}),
@@ -441,9 +431,17 @@ class Composer:
             "after": self._after_message(offset_minutes) if template == AFTER else None,
         }
 
-    def _start_day(self, zone: str) -> date:
-        """The day the webinar starts on the clocks of `zone`."""
-        return times.in_zone(self.definition.start, zone).date()
+    def _local_times(self, zone: str, language: str) -> list[str]:
+        """The agenda's rows on the clocks of `zone`, made once per zone and language: a wave
+        has thousands of readers in a few dozen zones."""
+        key = (zone, language)
+        if key not in self._local_times_by:
+            start_day = times.in_zone(self.definition.start, zone).date()
+            self._local_times_by[key] = [
+                times.format_reader_clock_span(i["start"], i["end"], zone, start_day, language)
+                for i in self._shared(language)["agenda"]
+            ]
+        return self._local_times_by[key]
 
     def _calendar_links(self, join_url: str | None, language: str) -> dict[str, str]:
         """The reader's "Add to calendar" links (see calendar_entry.py): they carry the join link."""

@@ -20,12 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webinar_ops import validate
+from webinar_ops import validate, wording
 
 if TYPE_CHECKING:
     from webinar_ops.definition import Definition
 
-DEFAULT_LANGUAGE = "en"  # the templates at the root of a template folder
+DEFAULT_LANGUAGE = wording.ENGLISH  # the templates at the root of a template folder
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE_SUFFIXES = (".txt", ".html")
 # Zoom's registrant languages that are not BCP 47 tags as written (its own list, "jp-JP", "ko-KO").
@@ -81,7 +81,7 @@ def display_name(tag: str) -> str:
     except (UnknownLocaleError, ValueError):
         return tag
     name = locale.get_display_name(locale) or tag
-    return name[:1].upper() + name[1:]
+    return wording.upper_first(name)
 
 
 def template_folders(custom_folder: str | None, language: str) -> list[str]:
@@ -98,7 +98,7 @@ def _english_folders(custom_folder: str | None) -> list[str]:
 
 def _own_folders(custom_folder: str | None, language: str) -> list[str]:
     """The folders a language's templates come from before the English ones."""
-    tags = [tag for tag in dict.fromkeys((language, _primary(language))) if tag != DEFAULT_LANGUAGE]
+    tags = [tag for tag in dict.fromkeys((language, wording.primary(language))) if tag != DEFAULT_LANGUAGE]
     return [str(Path(folder) / tag) for tag in tags for folder in _english_folders(custom_folder)]
 
 
@@ -117,7 +117,7 @@ def missing_templates(language: str, custom_folder: str | None = None) -> tuple[
     """The mail templates `language` has neither in the organiser's folder nor in the defaults,
     in its own folder or its primary language's: its readers would get them in English. None
     for English, nor for `en-GB`, whose missing ones are the English ones."""
-    if _primary(language) == DEFAULT_LANGUAGE:
+    if wording.primary(language) == DEFAULT_LANGUAGE:
         return ()
     folders = [Path(folder) for folder in _own_folders(custom_folder, language)]
     return tuple(name for name in mail_templates() if not any((folder / name).is_file() for folder in folders))
@@ -127,7 +127,7 @@ def fallback_language(offered: Iterable[str], webinar_language: str) -> str:
     """The language of readers whose own one is not offered (or not known): the webinar's
     own language when offered, else English, else the first offered."""
     offered = tuple(offered)
-    for candidate in (webinar_language, _primary(webinar_language), DEFAULT_LANGUAGE):
+    for candidate in (webinar_language, wording.primary(webinar_language), DEFAULT_LANGUAGE):
         if candidate in offered:
             return candidate
     return offered[0]
@@ -139,14 +139,10 @@ def choose(tag: str | None, offered: Iterable[str], fallback: str) -> str:
     if not tag:
         return fallback
     offered = tuple(offered)
-    for candidate in (tag, _primary(tag)):
+    for candidate in (tag, wording.primary(tag)):
         if candidate in offered:
             return candidate
     return fallback
-
-
-def _primary(tag: str) -> str:
-    return tag.split("-", 1)[0].lower()
 
 
 def from_provider(value: object) -> str | None:

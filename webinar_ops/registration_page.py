@@ -24,7 +24,7 @@ from importlib import resources
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from webinar_ops import languages, times, tokens
+from webinar_ops import languages, times, tokens, wording
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.registrants import register_online
 from webinar_ops.store import Store, WebinarRecord
@@ -232,8 +232,8 @@ def _shown(webinar: WebinarRecord) -> dict:
 def _problem_text(problem: Problem) -> str:
     """`The first name is empty. Write …`: what is wrong with one answer, and the fix."""
     what = problem.message
-    what = f"{_label(problem.field)} {what}" if what.startswith("is ") else what[:1].upper() + what[1:]
-    return f"{what}. {problem.fix[:1].upper()}{problem.fix[1:]}." if problem.fix else f"{what}."
+    what = f"{_label(problem.field)} {what}" if what.startswith("is ") else wording.upper_first(what)
+    return f"{what}. {wording.upper_first(problem.fix)}." if problem.fix else f"{what}."
 
 
 def _label(field: str | None) -> str:

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 ENGLISH = "en"
 
 
+def upper_first(text: str) -> str:
+    """The text with its first letter in capitals and the rest as it is: a French date opens
+    a line as `Vendredi 30 avril 2021` (str.capitalize would write `séoul` further on)."""
+    return text[:1].upper() + text[1:]
+
+
 @dataclass(frozen=True)
 class Wording:
     """One language's words; `{n}`, `{zone}` and `{link}` are filled in."""
