@@ -210,9 +210,8 @@ def error(response: requests.Response, status: int, code: int) -> dict:
 
 
 def fresh_second() -> None:
-    """Wait until just after the fake's per-second window turns: it counts requests in whole
-    seconds of time.monotonic(), the same clock in this process."""
-    time.sleep(1.0 - time.monotonic() % 1.0 + 0.02)
+    """Wait until the fake's sliding one-second window holds none of the requests made so far."""
+    time.sleep(1.05)
 
 
 class Clock:

@@ -35,7 +35,8 @@ not say" where it is made. The main ones:
 - Re-adding an address already registered returns the existing registrant (same id and join
   link); if it had been denied or cancelled, the new sign-up re-opens it.
 - "cancel" puts an approved registrant in "denied", as Zoom's listings show it.
-- Per-second limits are counted in fixed one-second windows, per category, per account.
+- Per-second limits are counted in a sliding one-second window of arrivals, per category, per
+  account: stricter than fixed windows, which let twice the rate through across a boundary.
 - Faults hit only the API under /v2, never OAuth or /_fake. A 5xx or a dropped connection
   happens before the request is looked at, so nothing is applied; "slow" waits before the
   request is handled.
@@ -60,7 +61,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -228,6 +229,10 @@ class Faults:
     seeded generator) and a countdown (`*_next`: the next N requests get it for sure). A
     request may be slow and then also fail. `lost_batch` hits only batch registrations: the
     people are registered, then the connection closes before the answer is written.
+    `late_error` hits any write that Zoom applied: the change is made, then the answer is a
+    5xx. `revoke` revokes the request's access token (Zoom's 401, code 124), as when an app's
+    secret is rotated or its tokens are revoked. `bare_429` leaves out the rate-limit
+    headers on 429 answers, as Zoom sometimes does.
     """
 
     error_rate: float = 0.0
@@ -240,11 +245,17 @@ class Faults:
     drop_next: int = 0
     lost_batch_rate: float = 0.0
     lost_batch_next: int = 0
+    late_error_rate: float = 0.0
+    late_error_next: int = 0
+    revoke_rate: float = 0.0
+    revoke_next: int = 0
+    bare_429: bool = False
 
     def __post_init__(self) -> None:
         # Values may come from JSON (the admin endpoint) or a command line: normalise them.
         self.error_statuses = tuple(int(s) for s in self.error_statuses)
-        for kind in ("error", "slow", "drop", "lost_batch"):
+        self.bare_429 = bool(self.bare_429)
+        for kind in FAULT_KINDS:
             rate, left = float(getattr(self, f"{kind}_rate")), int(getattr(self, f"{kind}_next"))
             if not 0.0 <= rate <= 1.0 or left < 0:
                 raise ValueError(f"{kind}_rate must be between 0 and 1, and {kind}_next not negative")
@@ -257,6 +268,7 @@ class Faults:
             raise ValueError("slow_seconds must not be negative")
 
 
+FAULT_KINDS = ("error", "slow", "drop", "lost_batch", "late_error", "revoke")
 FAULT_FIELDS = frozenset(f.name for f in fields(Faults))
 
 
@@ -628,6 +640,7 @@ class FakeZoom:
         user_id: str = "me",
         host_email: str = "host@example.org",
         token_ttl: float = 3600,
+        scopes: str = SCOPE,
         seed: int | None = None,
         faults: Faults | Mapping[str, Any] | None = None,
         port: int = 0,
@@ -645,6 +658,7 @@ class FakeZoom:
         # Zoom's user ids look like "KDcuGIm1QgePTO8WbOqwIQ"; "me" stands for the app's owner.
         self.host_id = user_id if user_id != "me" else secrets.token_urlsafe(16)
         self.token_ttl, self.join_host = token_ttl, join_host
+        self.scopes = scopes  # what the app was given in the Marketplace, space-separated
         self._port, self._clock, self._log_line = port, clock, log
         self.webhook_url, self._webhook_secret_token = webhook_url, webhook_secret_token
         self._webhooks: list[SentWebhook] = []
@@ -654,7 +668,7 @@ class FakeZoom:
         self._tokens: dict[str, float] = {}
         self._webinars: dict[int, _Webinar] = {}
         self._cursors: dict[str, _Cursor] = {}
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._windows: dict[str, deque[float]] = {}  # per category, when the last second's requests came
         self._day: str | None = None
         self._daily: Counter = Counter()
         self._log: list[LoggedRequest] = []
@@ -963,12 +977,37 @@ class FakeZoom:
         if fault:
             return fault
         with self._lock:
+            if self._draw("revoke"):
+                self._revoke(incoming)
+                entry.fault = "revoke"
             self._authorise(incoming)
             operation, category, params = _match(incoming.method, incoming.path.removeprefix("/v2"))
-            self._take_rate(category)
-            reply = operation(self, incoming, *params)
+            self._require_scope(incoming.method)
+            try:
+                self._take_rate(category)
+                reply = operation(self, incoming, *params)
+            except ZoomRefusal as refusal:
+                if refusal.status == 429 and self._faults.bare_429:
+                    refusal.headers.clear()  # Zoom's rate-limit headers are sometimes absent
+                raise
+            if incoming.method != "GET" and reply.status < 300 and not reply.drop and self._draw("late_error"):
+                # Applied, but the answer is a 5xx: the client cannot tell it went through.
+                status = self._rng.choice(self._faults.error_statuses)
+                reply = Reply(status, {"code": status, "message": SERVER_ERRORS[status]}, fault="late_error")
         reply.headers.setdefault("X-RateLimit-Category", category)
         return reply
+
+    def _require_scope(self, method: str) -> None:
+        needed = "webinar:read:admin" if method == "GET" else "webinar:write:admin"
+        if needed not in self.scopes.split():
+            # Zoom's answer to a token without the scope (its code 4711, not in the OpenAPI document).
+            raise ZoomRefusal(400, 4711, f"Invalid access token, does not contain scopes:[{needed}].")
+
+    def _revoke(self, incoming: Incoming) -> None:
+        """The request's access token stops working now (a revocation on Zoom's side)."""
+        _, _, token = (incoming.headers.get("Authorization") or "").partition(" ")
+        if token.strip() in self._tokens:
+            self._tokens[token.strip()] = self._clock()
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -1016,7 +1055,7 @@ class FakeZoom:
             return Reply(400, {"reason": "Invalid account_id", "error": "invalid_request"})  # Zoom does not say
         with self._lock:
             token = self._issue_token()
-        body = {"access_token": token, "token_type": "bearer", "expires_in": int(self.token_ttl), "scope": SCOPE}
+        body = {"access_token": token, "token_type": "bearer", "expires_in": int(self.token_ttl), "scope": self.scopes}
         return Reply(200, body, {"Cache-Control": "no-store"})
 
     def _issue_token(self) -> str:
@@ -1039,11 +1078,11 @@ class FakeZoom:
     def _take_rate(self, category: str) -> None:
         """Count one request of `category` against the second's and the day's limits."""
         limit = PER_SECOND[self.plan][category]
-        second = int(time.monotonic())
-        window, used = self._windows.get(category, (second, 0))
-        if window != second:
-            used = 0
-        if used >= limit:
+        now = time.monotonic()
+        window = self._windows.setdefault(category, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= limit:
             self._throttled["QPS"] += 1
             headers = {"X-RateLimit-Type": "QPS", "X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0"}
             raise ZoomRefusal(429, 429, QPS_MESSAGE, headers={"X-RateLimit-Category": category, **headers})
@@ -1053,7 +1092,7 @@ class FakeZoom:
             if counts[("category", category)] >= cap:
                 raise self._daily_refusal(category, cap, DAILY_MESSAGE)
             counts[("category", category)] += 1
-        self._windows[category] = (second, used + 1)
+        window.append(now)
 
     def _today(self) -> Counter:
         """The day's counts, started afresh at 00:00 UTC."""
