@@ -37,12 +37,12 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 
 from jobs import sync_registrations
-from webinar_ops import times
+from webinar_ops import fakezoom, times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.demo import demo_definition
 from webinar_ops.errors import OperationError
-from webinar_ops.fakezoom import FakeZoom, LoggedRequest
+from webinar_ops.fakezoom import QPS_MESSAGE, FakeZoom, LoggedRequest, ZoomRefusal
 from webinar_ops.providers import load_provider
 from webinar_ops.providers.zoom import Credentials, ZoomClient, ZoomError, ZoomProvider
 from webinar_ops.registrants import add_person, apply_import, cancel_person, plan_import
@@ -1282,3 +1282,188 @@ def test_the_readme_flow_through_the_command_line_with_fake_zoom_in_its_own_proc
         assert webinar["start_url"] not in text + html
         seen.add(to)
     assert seen == set(links)
+
+
+# -- under a stricter Zoom ----------------------------------------------------------------------
+
+
+class OneBatchAlwaysThrottledZoom(FakeZoom):
+    """A Zoom that answers every batch holding `person0@example.org` with a per-second 429,
+    without its rate-limit headers and with Retry-After 0, so the client retries at once."""
+
+    def _api(self, incoming, entry):
+        if incoming.path.endswith("/batch_registrants") and b"person0@example.org" in incoming.body:
+            raise ZoomRefusal(429, 429, QPS_MESSAGE, headers={"Retry-After": "0"})
+        return super()._api(incoming, entry)
+
+
+def test_a_batch_that_zoom_keeps_refusing_fails_alone_and_the_others_are_stored(make_zoom, open_desk):
+    fake = make_zoom(OneBatchAlwaysThrottledZoom, plan="business", seed=3)
+    desk = open_desk(fake)
+    desk.define()
+    desk.import_people(people(90))
+
+    report = desk.sync()
+
+    assert report.registered == 60
+    assert len(report.failed) == 30
+    assert all("429" in message for _, message in report.failed)
+    everyone = sorted(f"person{i}@example.org" for i in range(90))  # batches go by address
+    assert {email for email, _ in report.failed} == set(everyone[:30])
+    assert_each_registered_once(desk, set(everyone[30:]))
+
+
+def test_a_batch_answered_with_a_5xx_after_zoom_applied_it_is_checked_before_anyone_is_sent_again(zoom, open_desk):
+    desk = open_desk(zoom)
+    desk.define()
+    desk.sync()  # the webinar exists at Zoom
+    desk.import_people(people(90))
+    zoom.clear_requests()
+    zoom.set_faults(late_error_next=1)
+
+    report = desk.sync()
+
+    assert zoom.faults_injected["late_error"] == 1
+    assert report.registered == 90
+    assert_each_registered_once(desk, {f"person{i}@example.org" for i in range(90)})
+    submitted = [address for request in registrations(zoom) for address in addresses(request)]
+    assert len(submitted) == len(set(submitted)) == 90, "nobody is submitted twice: each submission counts at Zoom"
+
+
+def test_a_sync_within_zooms_published_limits_meets_no_429(make_zoom, open_desk):
+    fake = make_zoom(plan="free", seed=5)  # one batch a second: every window is full
+    desk = open_desk(fake)
+    desk.define()
+    desk.import_people(people(150))
+    # Requests reach Zoom after uneven delays on the way, as over any network.
+    fake.set_faults(slow_rate=0.5, slow_seconds=0.08)
+
+    report = desk.sync()
+
+    assert report.registered == 150
+    assert fake.throttled == {}
+
+
+def test_a_token_that_lives_less_than_a_minute_is_not_fetched_before_every_call(make_zoom, open_desk):
+    fake = make_zoom(plan="business", seed=5, token_ttl=30)
+    desk = open_desk(fake)
+    desk.define()
+    desk.import_people(people(300))
+
+    report = desk.sync()
+
+    assert report.registered == 300
+    assert tokens_issued(fake) == 1
+
+
+def test_attaching_to_an_existing_webinar_keeps_the_hosts_agenda_and_contact(zoom, open_desk):
+    existing = ZoomSite(zoom).create_webinar(
+        topic="The host's own title",
+        type=5,
+        start_time=START_UTC,
+        duration=90,
+        timezone="Asia/Seoul",
+        agenda="The host's agenda",
+        settings={"approval_type": 0, "contact_name": "Host Person", "contact_email": "host.person@example.org"},
+    )
+    zoom.clear_requests()
+    desk = open_desk(zoom)
+    desk.define({'webinar_id = "create"': f'webinar_id = "{existing["id"]}"'})
+
+    desk.sync()
+
+    [patch] = sent(zoom, "PATCH", f"/webinars/{existing['id']}")
+    assert "agenda" not in patch.body
+    assert not {"contact_name", "contact_email"} & set(patch.body["settings"])
+    now_at_zoom = zoom.webinar(existing["id"])
+    assert now_at_zoom["topic"] == TITLE
+    assert now_at_zoom["agenda"] == "The host's agenda"
+    assert now_at_zoom["settings"]["contact_email"] == "host.person@example.org"
+
+
+def test_republishing_with_nothing_changed_says_so_and_sends_no_update(zoom, open_desk):
+    desk = open_desk(zoom)
+    desk.define()
+    desk.sync()
+    desk.store.republish(desk.webinar)
+    zoom.clear_requests()
+
+    report = desk.sync()
+
+    assert report.published == "unchanged"
+    assert not report.changed_anything
+    assert not webinar_writes(zoom)
+
+
+def test_tokens_revoked_twice_in_a_row_are_retried_and_the_sync_goes_through(zoom, open_desk):
+    desk = open_desk(zoom)
+    desk.define()
+    desk.import_people(people(40))
+    zoom.set_faults(revoke_next=2)
+
+    report = desk.sync()
+
+    assert zoom.faults_injected["revoke"] == 2
+    assert report.registered == 40
+
+
+def test_tokens_revoked_again_and_again_say_what_happened_not_scopes(zoom, open_desk):
+    desk = open_desk(zoom)
+    desk.define()
+    zoom.set_faults(revoke_rate=1.0)
+
+    with pytest.raises(OperationError) as refused:
+        desk.sync()
+
+    message = str(refused.value)
+    assert "revoked" in message
+    assert "try again" in message
+    assert "scope" not in message
+    assert "refused the webinar" not in message
+
+
+def test_a_spent_daily_update_limit_holds_back_only_the_update(make_zoom, open_desk, monkeypatch):
+    fake = make_zoom(plan="business", seed=5)
+    desk = open_desk(fake)
+    desk.define()
+    desk.sync()
+    monkeypatch.setattr(fakezoom, "HOST_WRITES_PER_DAY", 1)  # the create spent the host's day
+    desk.define(NEW_TITLE_LINE)
+    desk.import_people(people(30))
+    fake.add_registrant_from_zoom_page(desk.zoom_id, "walk.in@example.org", "Walk", "In")
+
+    today = datetime.now(UTC)  # the fake's daily limits follow the real clock
+    report = desk.sync(today)
+
+    assert report.published == "waiting"
+    assert report.registered == 30
+    assert report.pulled_new == 1
+    fake.clear_requests()
+    again = desk.sync(today)  # before the reset: Zoom is not asked to update, the rest goes on
+    assert again.published == "waiting"
+    assert not webinar_writes(fake)
+
+
+def test_a_missing_scope_is_named(make_zoom, open_desk):
+    fake = make_zoom(plan="business", seed=5, scopes="webinar:read:admin")
+    desk = open_desk(fake)
+    desk.define()
+
+    with pytest.raises(OperationError) as refused:
+        desk.sync()
+
+    assert "add webinar:write:admin to the app's scopes" in str(refused.value)
+    assert "4711" in str(refused.value)
+
+
+def test_refused_credentials_say_which_settings_to_check(zoom, open_desk):
+    desk = open_desk(zoom, zoom_client_secret="not-the-secret-1234")
+    desk.define()
+
+    with pytest.raises(OperationError) as refused:
+        desk.sync()
+
+    message = str(refused.value)
+    assert "refused the webinar" not in message
+    assert "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET" in message
+    assert "not-the-secret-1234" not in message

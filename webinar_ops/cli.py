@@ -492,7 +492,11 @@ def sync(app: App, slug: str, republish: bool, as_json: bool) -> None:
 
 
 def _print_sync(slug: str, provider: str, report: Any) -> None:
-    if report.published:
+    if report.published == "unchanged":
+        click.echo(f"Nothing to change at {provider}.")
+    elif report.published == "waiting":
+        click.echo(f"The webinar's update waits for {provider}'s daily limit to reset; registrations went on.")
+    elif report.published:
         click.echo(f"Webinar {report.published} at {provider}.")
     click.echo(
         f"{slug}: {report.registered} registered, {len(report.failed)} failed, "

@@ -40,7 +40,7 @@ class SyncReport:
     @property
     def changed_anything(self) -> bool:
         return bool(
-            self.published
+            self.published not in (None, "unchanged", "waiting")
             or self.registered
             or self.cancelled
             or self.pulled_new
@@ -86,12 +86,15 @@ def publish_webinar(
 ) -> tuple[WebinarRecord, str | None]:
     """Create the webinar at the provider, or update it if its time or title changed.
 
-    Returns the refreshed record and `created`, `updated` or None. After a daily limit, the
-    provider is not asked again before the limit resets.
+    Returns the refreshed record and `created`, `updated`, `unchanged`, `waiting` or None.
+    After a daily limit, the provider is not asked again before the limit resets; a webinar
+    the provider already holds is only `waiting`, and its registrations go on meanwhile.
     """
     if not webinar.needs_publishing:
         return webinar, None
     if webinar.provider_retry_after and times.iso_utc(now) < webinar.provider_retry_after:
+        if webinar.provider_webinar_id:
+            return webinar, "waiting"
         raise OperationError(
             f"{provider.name} is not asked about {webinar.slug} again before {webinar.provider_retry_after}: "
             f"{webinar.provider_error}"
@@ -103,9 +106,11 @@ def publish_webinar(
     except ProviderError as exc:
         retry_after = getattr(exc, "retry_after", None)
         store.set_provider_error(webinar, str(exc), times.iso_utc(retry_after) if retry_after else None)
-        raise OperationError(f"{provider.name} refused the webinar {webinar.slug}: {exc}") from exc
+        if retry_after and webinar.provider_webinar_id:
+            return store.webinar(webinar.slug), "waiting"
+        raise OperationError(f"{provider.name} did not publish the webinar {webinar.slug}: {exc}") from exc
     store.set_hosted(webinar, hosted.webinar_id, hosted.join_url, hosted.registration_url)
-    outcome = "created" if target is None else "updated"
+    outcome = "created" if target is None else "updated" if hosted.updated else "unchanged"
     return store.webinar(webinar.slug), outcome
 
 

@@ -28,11 +28,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class HostedWebinar:
-    """The provider's side of a webinar."""
+    """The provider's side of a webinar; `updated` is False when publishing found nothing to change."""
 
     webinar_id: str
     join_url: str | None = None
     registration_url: str | None = None
+    updated: bool = True
 
 
 @dataclass(frozen=True)

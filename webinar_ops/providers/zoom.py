@@ -15,11 +15,13 @@ Tokens, the client secret and the host's `start_url` never reach logs, errors or
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -43,14 +45,16 @@ PLAN_RATES = {
 }
 BATCH_SIZE = 30
 IN_FLIGHT = 4
-# Requests in flight together reach Zoom a few milliseconds apart from when they were counted.
-WINDOW_SLACK = 0.02
 PAGE_SIZE = 300
 AGENDA_LIMIT = 2000
 TOPIC_LIMIT = 200
 TIMEOUT = (5, 30)  # seconds to connect, seconds to wait for an answer
 ATTEMPTS = 8
 TOKEN_MARGIN = timedelta(seconds=60)
+# A token is fetched again once this share of its life is left, if that is less than the margin:
+# a token that lives 30 s is renewed after 22.5 s, not before every call.
+TOKEN_MARGIN_SHARE = 0.25
+FRESH_TOKENS = 3  # fresh tokens tried when Zoom refuses them one after the other (code 124)
 USER_AGENT = f"webinar-ops/{__version__} (+python-requests)"
 
 # Codes after which no registration for the webinar can succeed: no point trying one by one.
@@ -63,7 +67,7 @@ _MESSAGES = {
     3001: "the webinar does not exist at Zoom, or it is over: check [provider] webinar_id",
     200: "the Zoom account has no webinar plan: webinars need a Zoom Webinars licence for the host",
     1001: "the Zoom user does not exist in this account: check ZOOM_USER_ID",
-    124: "Zoom refused the access token even after a fresh one was fetched: check the app's scopes",
+    4711: "the Zoom app lacks a scope this needs: add {scopes} to the app's scopes in Zoom's App Marketplace",
 }
 
 
@@ -93,30 +97,46 @@ class Uncertain(ProviderError):
 
 
 class RateLimiter:
-    """At most `rate` requests in any one-second window, per category, on this side.
+    """At most `rate` requests of a category in any one-second window, as Zoom counts them.
 
-    Zoom counts requests per second per category; a sliding window here keeps every one of
-    Zoom's windows under the limit, and lets a burst of `rate` go at once.
+    Zoom counts a request when it arrives, which is some time after it was sent and before
+    its answer is back. So a request holds its place from when it is sent until one second
+    after its answer came: a new one goes only when fewer than `rate` are in flight or were
+    answered in the last second. Then, whatever the network's delays, no `rate + 1` requests
+    ever reach Zoom within one second, and a burst of `rate` still goes at once.
     """
 
-    def __init__(self, rates: dict[str, int], clock: Any = time.monotonic, sleep: Any = time.sleep):
+    def __init__(self, rates: dict[str, int], clock: Any = time.monotonic):
         self.rates = rates
-        self._sent: dict[str, deque[float]] = {category: deque() for category in rates}
-        self._lock = threading.Lock()
-        self._clock, self._sleep = clock, sleep
+        self._answered: dict[str, deque[float]] = {category: deque() for category in rates}
+        self._in_flight: dict[str, int] = dict.fromkeys(rates, 0)
+        self._changed = threading.Condition()
+        self._clock = clock
 
-    def wait(self, category: str) -> None:
-        """Block until one more request of `category` fits in the window, and count it."""
-        window = self._sent[category]
-        with self._lock:
-            now = self._clock()
-            if len(window) >= self.rates[category]:
-                pause = window[0] + 1.0 + WINDOW_SLACK - now
-                if pause > 0:
-                    self._sleep(pause)
-                    now = self._clock()
-                window.popleft()
-            window.append(now)
+    @contextmanager
+    def slot(self, category: str) -> Iterator[None]:
+        """Wait for a place in `category`'s window, hold it while the request is out, and
+        keep it for one second after the answer."""
+        self._take(category)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight[category] -= 1
+                self._answered[category].append(self._clock())
+                self._changed.notify_all()
+
+    def _take(self, category: str) -> None:
+        answered = self._answered[category]
+        with self._changed:
+            while True:
+                now = self._clock()
+                while answered and answered[0] <= now - 1.0:
+                    answered.popleft()
+                if len(answered) + self._in_flight[category] < self.rates[category]:
+                    self._in_flight[category] += 1
+                    return
+                self._changed.wait(timeout=answered[0] + 1.0 - now if answered else None)
 
 
 @dataclass(frozen=True)
@@ -152,22 +172,23 @@ class ZoomClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self._token: str | None = None
-        self._token_expires = datetime.min.replace(tzinfo=UTC)
+        self._token_renew_at = datetime.min.replace(tzinfo=UTC)
         self._token_lock = threading.Lock()
 
     # -- OAuth ----------------------------------------------------------------------------
 
     def token(self, refused: str | None = None) -> str:
-        """The access token, fetched again when it is within a minute of expiring, or when Zoom
-        refused `refused` and that is still the current one. Calls in flight that all see the
-        same token expire share the one new token instead of each fetching their own."""
+        """The access token, fetched again near the end of its life (see `renewal_time`), or
+        when Zoom refused `refused` and that is still the current one. Calls in flight that
+        all see the same token expire share the one new token instead of each fetching their own."""
         with self._token_lock:
             stale = refused is not None and refused == self._token
-            if stale or self._token is None or datetime.now(UTC) >= self._token_expires - TOKEN_MARGIN:
-                self._token, self._token_expires = self._fetch_token()
+            if stale or self._token is None or datetime.now(UTC) >= self._token_renew_at:
+                self._token, self._token_renew_at = self._fetch_token()
             return self._token
 
     def _fetch_token(self) -> tuple[str, datetime]:
+        """A new token from Zoom's OAuth server, and when to renew it."""
         c = self.credentials
         try:
             response = self.session.post(
@@ -188,7 +209,7 @@ class ZoomClient:
                 f"ZOOM_CLIENT_SECRET{_tracking(response)}"
             )
         body = _json(response)
-        return body["access_token"], datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600)))
+        return body["access_token"], renewal_time(datetime.now(UTC), int(body.get("expires_in", 3600)))
 
     # -- requests -------------------------------------------------------------------------
 
@@ -196,51 +217,64 @@ class ZoomClient:
         self, method: str, path: str, category: str, body: Any = None, params: dict | None = None, safe: bool = True
     ) -> requests.Response:
         """One API call, with rate limiting and retries. `safe` says whether it may be sent
-        again when its answer was lost; an unsafe one raises Uncertain instead."""
-        fresh_token = False
+        again when its answer was lost or was a 5xx (Zoom may have applied it before failing);
+        an unsafe one raises Uncertain instead, and the caller checks what Zoom holds."""
+        refused_tokens = 0
+        last = "no answer"
         for attempt in range(1, ATTEMPTS + 1):
-            self.limiter.wait(category)
             token = self.token()
             try:
-                response = self.session.request(
-                    method,
-                    f"{self.api_url}{path}",
-                    json=body,
-                    params=params,
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=self.timeout,
-                )
+                with self.limiter.slot(category):
+                    response = self.session.request(
+                        method,
+                        f"{self.api_url}{path}",
+                        json=body,
+                        params=params,
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=self.timeout,
+                    )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not safe:
                     pending = isinstance(exc, requests.ReadTimeout)
                     raise Uncertain(f"Zoom's answer was lost ({type(exc).__name__})", pending) from None
+                last = f"the connection failed ({type(exc).__name__})"
                 self._pause(attempt)
                 continue
             code = _json(response).get("code") if response.status_code >= 400 else None
-            if response.status_code == 401 and code == 124 and not fresh_token:
+            if response.status_code == 401 and code == 124:
+                refused_tokens += 1
+                if refused_tokens > FRESH_TOKENS:
+                    raise _tokens_revoked(refused_tokens, response)
+                if refused_tokens > 1:
+                    self._pause(refused_tokens)  # a revocation on Zoom's side may take a moment
                 self.token(refused=token)
-                fresh_token = True
                 continue
             if response.status_code == 429:
                 self._wait_out_429(response, attempt)
+                last = "Zoom's per-second rate limit (429)"
                 continue
             if response.status_code >= 500:
-                if not safe and attempt == ATTEMPTS:
+                if not safe:
                     pending = response.status_code == 504
                     raise Uncertain(f"Zoom answered {response.status_code}{_tracking(response)}", pending)
+                last = f"HTTP {response.status_code}{_tracking(response)}"
                 self._pause(attempt)
                 continue
             if response.status_code >= 300:
                 raise zoom_error(response)
             return response
-        raise ProviderError(f"Zoom did not answer {method} {path} after {ATTEMPTS} attempts")
+        raise ProviderError(
+            f"Zoom did not carry out {method} {path} in {ATTEMPTS} attempts (last: {last}); try again later"
+        )
 
     def _wait_out_429(self, response: requests.Response, attempt: int) -> None:
-        if response.headers.get("X-RateLimit-Type", "").lower().startswith("daily"):
+        message = _json(response).get("message", "")
+        # The X-RateLimit-* headers are sometimes absent: Zoom's message also names a daily limit.
+        daily = response.headers.get("X-RateLimit-Type", "").lower().startswith("daily") or "daily" in message.lower()
+        if daily:
             reset = _parse_reset(response.headers.get("Retry-After"))
             raise DailyLimit(
-                f"Zoom's daily limit is reached; it resets at {times.iso_utc(reset)}: "
-                f"{_json(response).get('message', '')}{_tracking(response)}",
+                f"Zoom's daily limit is reached; it resets at {times.iso_utc(reset)}: {message}{_tracking(response)}",
                 reset,
             )
         retry_after = response.headers.get("Retry-After", "")
@@ -254,6 +288,21 @@ class ZoomClient:
         time.sleep(min(0.25 * 2 ** (attempt - 1), 8.0))
 
 
+def renewal_time(fetched: datetime, lifetime: int) -> datetime:
+    """When to fetch a token again that was fetched at `fetched` and lives `lifetime` seconds:
+    a minute before it expires, or a quarter of its life before if it lives under four minutes."""
+    margin = min(TOKEN_MARGIN, timedelta(seconds=lifetime * TOKEN_MARGIN_SHARE))
+    return fetched + timedelta(seconds=lifetime) - margin
+
+
+def _tokens_revoked(refused: int, response: requests.Response) -> ProviderError:
+    return ProviderError(
+        f"Zoom refused {refused} fresh access tokens in a row (Zoom 124: invalid access token): the app's tokens "
+        "were revoked, which is usually brief; the calls were retried, so try again in a few minutes, and if it "
+        f"persists check that the app is activated in Zoom's App Marketplace{_tracking(response)}"
+    )
+
+
 def zoom_error(response: requests.Response) -> ZoomError:
     """A Zoom error reply as a sentence for the organiser, with Zoom's tracking id."""
     body = _json(response)
@@ -261,12 +310,18 @@ def zoom_error(response: requests.Response) -> ZoomError:
     message = body.get("message") or response.reason
     fields = [f"{e.get('field')}: {e.get('message')}" for e in body.get("errors", []) if isinstance(e, dict)]
     if code in _MESSAGES:
-        text = f"{_MESSAGES[code]} (Zoom {code}: {message})"
+        text = f"{_MESSAGES[code].format(scopes=_scopes_named(message))} (Zoom {code}: {message})"
     elif fields:
         text = f"Zoom refused a field: {'; '.join(fields)} (Zoom {code})"
     else:
         text = f"Zoom refused the request: {message} (HTTP {response.status_code}, Zoom code {code})"
     return ZoomError(text + _tracking(response), code)
+
+
+def _scopes_named(message: str) -> str:
+    """The scopes Zoom's 4711 message names ("…does not contain scopes:[a, b]"), or a hint."""
+    found = re.search(r"scopes?:\s*\[([^\]]*)\]", message)
+    return found.group(1).strip() if found and found.group(1).strip() else "the scope Zoom names below"
 
 
 def _json(response: requests.Response) -> dict:
@@ -308,16 +363,18 @@ class ZoomProvider:
     # -- the webinar --------------------------------------------------------------------
 
     def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
-        body = webinar_body(definition)
+        # A webinar attached to ([provider] webinar_id) was made by its host: the agenda and
+        # the contact shown on Zoom's site are theirs to keep.
+        body = webinar_body(definition, hosts_own=not definition.provider.creates)
         if webinar_id is None:
             created = self._create(body)
             return _hosted(created)
         current = _json(self.client.call("GET", f"/webinars/{webinar_id}", "light"))
-        if _differs(current, body):
-            # Each host has 100 creates and updates a day: update only what changed.
-            self.client.call("PATCH", f"/webinars/{webinar_id}", "light", body=body)
-            current = _json(self.client.call("GET", f"/webinars/{webinar_id}", "light"))
-        return _hosted(current)
+        if not _differs(current, body):
+            return _hosted(current, updated=False)
+        # Each host has 100 creates and updates a day: update only what changed.
+        self.client.call("PATCH", f"/webinars/{webinar_id}", "light", body=body)
+        return _hosted(_json(self.client.call("GET", f"/webinars/{webinar_id}", "light")))
 
     def _create(self, body: dict) -> dict:
         path = f"/users/{self.user_id}/webinars"
@@ -353,13 +410,23 @@ class ZoomProvider:
         results: dict[str, Registration] = {}
         with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="zoom") as pool:
             for answered in pool.map(
-                lambda batch: self._register_batch(webinar_id, batch, approve), chunks(list(applicants), BATCH_SIZE)
+                lambda batch: self._batch_outcome(webinar_id, batch, approve), chunks(list(applicants), BATCH_SIZE)
             ):
                 results.update(answered)
         return [results[a.email] for a in applicants]
 
+    def _batch_outcome(
+        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int = ATTEMPTS
+    ) -> dict[str, Registration]:
+        """One batch's registrations; a failure is this batch's alone, never its neighbours'."""
+        try:
+            return self._register_batch(webinar_id, batch, approve, tries)
+        except ProviderError as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            return {a.email: Registration(a.email, error=str(exc), retry_after=retry_after) for a in batch}
+
     def _register_batch(
-        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int = 3
+        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int = ATTEMPTS
     ) -> dict[str, Registration]:
         status = "approved" if approve else "pending"
         body = {"auto_approve": approve, "registrants": [_batch_entry(a) for a in batch]}
@@ -402,7 +469,7 @@ class ZoomProvider:
         }
         missing = [a for a in batch if a.email not in held]
         if missing:
-            results.update(self._register_batch(webinar_id, missing, approve, tries))
+            results.update(self._batch_outcome(webinar_id, missing, approve, tries))
         return results
 
     def _one_by_one(self, webinar_id: str, batch: Sequence[Applicant], approve: bool) -> dict[str, Registration]:
@@ -459,8 +526,9 @@ class ZoomProvider:
         self.client.call("PUT", f"/webinars/{webinar_id}/registrants/status", "medium", body=body)
 
 
-def webinar_body(definition: Definition) -> dict:
-    """The create/update body for a definition: a scheduled webinar (type 5) in UTC."""
+def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
+    """The create/update body for a definition: a scheduled webinar (type 5) in UTC. With
+    `hosts_own` (a webinar its host made on Zoom), without the agenda and the contact."""
     contact = next((c for c in definition.contacts if c.purpose == "registration"), None) or next(
         iter(definition.contacts), None
     )
@@ -468,17 +536,19 @@ def webinar_body(definition: Definition) -> dict:
         "approval_type": 0 if definition.provider.approval == "automatic" else 1,  # never 2: nobody could register
         "registrants_email_notification": False,  # webinar-ops sends the mails
     }
-    if contact:
+    if contact and not hosts_own:
         settings.update(contact_name=contact.name, contact_email=contact.email)
-    return {
+    body = {
         "topic": definition.title[:TOPIC_LIMIT],
         "type": 5,
         "start_time": times.iso_utc(definition.start),
         "duration": int(definition.duration.total_seconds() // 60),
         "timezone": definition.time_zone,
-        "agenda": agenda_text(definition),
         "settings": settings,
     }
+    if not hosts_own:
+        body["agenda"] = agenda_text(definition)
+    return body
 
 
 def agenda_text(definition: Definition) -> str:
@@ -504,12 +574,13 @@ def _differs(current: dict, body: dict) -> bool:
     )
 
 
-def _hosted(webinar: dict) -> HostedWebinar:
+def _hosted(webinar: dict, updated: bool = True) -> HostedWebinar:
     # start_url is the host's key to the webinar: it is deliberately not kept.
     return HostedWebinar(
         webinar_id=str(webinar["id"]),
         join_url=webinar.get("join_url"),
         registration_url=webinar.get("registration_url"),
+        updated=updated,
     )
 
 
