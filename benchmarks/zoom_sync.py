@@ -6,8 +6,8 @@ limits allow for the requests the sync made: for each category, a burst of `rate
 then `rate` a second; the slowest category sets it. The target is a ratio of at most 1.1.
 
 A last run, not timed against the bound, switches the fake's faults on (5xx replies, dropped
-connections, lost batch answers, and every token expiring mid-sync) and checks that everyone is
-still registered exactly once.
+connections, lost batch answers, writes applied then answered 5xx, and every token expiring
+mid-sync) and checks that everyone is still registered exactly once.
 
     .venv/bin/python benchmarks/zoom_sync.py [--registrants 3000] [--runs 3] [--no-faults]
 """
@@ -39,7 +39,7 @@ from webinar_ops.sync import sync_webinar
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "webinars" / "undesa-snu-session-5.toml"
 TARGET = 1.1
-FAULTS = {"seed": 4, "error_rate": 0.05, "drop_rate": 0.02, "lost_batch_rate": 0.05}
+FAULTS = {"seed": 4, "error_rate": 0.05, "drop_rate": 0.02, "lost_batch_rate": 0.05, "late_error_rate": 0.05}
 
 
 def start_fake_zoom(plan: str) -> tuple[subprocess.Popen, dict[str, str]]:
