@@ -1467,3 +1467,27 @@ def test_refused_credentials_say_which_settings_to_check(zoom, open_desk):
     assert "refused the webinar" not in message
     assert "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET" in message
     assert "not-the-secret-1234" not in message
+
+
+def test_the_command_line_says_when_there_is_nothing_to_change_and_when_credentials_are_refused(
+    make_zoom, run, workdir
+):
+    fake = make_zoom(plan="business", seed=2)
+    env = {"WEBINAR_OPS_PROVIDER": "zoom", **fake.environment()}
+    definition = definition_variant(workdir, FUTURE, name="webinar.toml")
+    assert run("init", env=env).code == 0
+    assert run("webinar", "add", str(definition), env=env).code == 0
+    assert run("sync", SAMPLE_SLUG, env=env).stdout.startswith("Webinar created at zoom.")
+    fake.clear_requests()
+
+    republished = run("sync", SAMPLE_SLUG, "--republish", env=env)
+    refused = run("sync", SAMPLE_SLUG, "--republish", env={**env, "ZOOM_CLIENT_SECRET": "rotated-0000"})
+
+    assert republished.code == 0
+    assert "Nothing to change at zoom." in republished.stdout
+    assert "Webinar updated" not in republished.stdout
+    assert not sent(fake, "PATCH", f"/webinars/{fake.state()['webinars'][0]['id']}")
+    assert refused.code != 0
+    assert "did not publish the webinar" in refused.stderr
+    assert "check ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET" in refused.stderr
+    assert "rotated-0000" not in refused.stderr + refused.stdout
