@@ -274,3 +274,8 @@ def test_webinar_ops_serve_listens_on_the_base_urls_port(workdir):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_token_with_a_non_ascii_digit_is_an_unknown_link(confirmed, site):
+    for path in ("/u/%C2%B2.abc", "/c/%C2%B2.abc/invite.ics"):
+        assert requests.get(site + path, timeout=10).status_code == 404, path

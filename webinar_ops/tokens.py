@@ -57,7 +57,8 @@ def _registration_token(secret_key: str, purpose: str, registrant_id: int, email
 
 def _registration_id(secret_key: str, purpose: str, token: str, email_of: Callable[[int], str | None]) -> int | None:
     raw_id, _, signature = token.partition(".")
-    if not raw_id.isdigit() or len(raw_id) > 18 or not signature:
+    # isascii: str.isdigit also takes digits such as "²", which int() refuses.
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18 or not signature:
         return None
     email = email_of(int(raw_id))
     if email is None or not verify(secret_key, signature, purpose, raw_id, email):
