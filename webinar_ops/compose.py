@@ -703,12 +703,7 @@ def _reply_contact(contacts: tuple[Contact, ...], fallback: str | None) -> tuple
         for contact in contacts:
             if contact.purpose == purpose:
                 return contact.name, contact.email
-    if fallback:
-        from email.utils import parseaddr
-
-        name, address = parseaddr(fallback)
-        return name or None, address
-    return None
+    return validate.mailbox(fallback) if fallback else None
 
 
 @lru_cache(maxsize=64)  # each mail asks three times about its reader's link

@@ -666,7 +666,7 @@ class _Checker:
             person = self.safe(self.person, table, path, CONTACT_KEYS)
             purpose = self.safe(self.text, table, path, "purpose", required=True, check=_PURPOSE)
             address = self.safe(
-                self.text, table, path, "email", required=True, check=validate.email_address, fix=_EMAIL_FIX
+                self.text, table, path, "email", required=True, check=validate.mailbox_address, fix=_EMAIL_FIX
             )
             if person and purpose and address:
                 contacts.append(Contact(purpose=purpose, email=address, **asdict(person)))
@@ -829,6 +829,7 @@ def _fix_for(check: Callable[[str], str] | None) -> str:
         validate.language: "use an ISO 639-1 code such as en, fr, es, ar, zh or ru",
         validate.url: _URL_FIX,
         validate.email_address: _EMAIL_FIX,
+        validate.mailbox_address: "write an address such as name@example.org or Name <name@example.org>",
         _PURPOSE: f"write one of: {', '.join(CONTACT_PURPOSES)}",
         _APPROVAL: f"write one of: {', '.join(APPROVAL_MODES)}",
         str: _OFFSET_FIX,

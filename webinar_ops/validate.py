@@ -91,6 +91,39 @@ def first_bad_utf8_byte(path: Path) -> tuple[int, int]:
             line += chunk.count(b"\n")
 
 
+def mailbox(text: str) -> tuple[str | None, str]:
+    """Validate one address as people write it and return (display name or None, address).
+
+    Takes a plain address (`webinars@example.org`), one in angle brackets
+    (`<webinars@example.org>`) and one with a display name (`Webinar team <webinars@example.org>`,
+    quoted or not). A second address, a line break, or a display name that is itself an
+    address (a sender seen as "ceo@bank.com") is refused, rather than left to the mail
+    program to read.
+    """
+    from email.utils import getaddresses, parseaddr
+
+    if not isinstance(text, str):
+        raise ValueError("an email address must be text")
+    if has_control(text):
+        raise ValueError("contains a line break or another control character")
+    if len(getaddresses([text])) != 1:
+        raise ValueError("holds more than one address; give one, such as Webinar team <webinars@example.org>")
+    name, address = parseaddr(text)
+    if not address:
+        raise ValueError(f"{shown(text.strip())} is not an email address (write name@domain)")
+    if not name.strip() and text.strip() in (address, f"<{address}>"):
+        return None, email_address(address)  # a plain or bracketed address: no display name
+    name = person_text(name, "display name")
+    if "@" in name:
+        raise ValueError("has a display name that looks like an address; write a name, such as Webinar team")
+    return name, email_address(address)
+
+
+def mailbox_address(text: str) -> str:
+    """The address of `mailbox(text)`: for settings where the name is given elsewhere."""
+    return mailbox(text)[1]
+
+
 def email_address(text: str) -> str:
     """Validate a bare address (`name@example.org`) and return it normalised to lower case.
 
