@@ -36,13 +36,13 @@ from conftest import SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 
-from jobs import sync_registrations
 from webinar_ops import fakezoom, times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.demo import demo_definition
 from webinar_ops.errors import OperationError
 from webinar_ops.fakezoom import QPS_MESSAGE, FakeZoom, LoggedRequest, ZoomRefusal
+from webinar_ops.jobs import sync_registrations
 from webinar_ops.providers import load_provider
 from webinar_ops.providers.zoom import Credentials, ZoomClient, ZoomError, ZoomProvider
 from webinar_ops.registrants import add_person, apply_import, cancel_person, plan_import

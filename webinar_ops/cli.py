@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from webinar_ops.providers import Provider
     from webinar_ops.store import Store, WebinarRecord
 
-SAMPLE_WEBINAR = Path("data/webinars/undesa-snu-session-5.toml")
-SAMPLE_REGISTRANTS = Path("data/registrants-sample.csv")
+SAMPLE_HINT = "webinar-ops sample . (the sample webinar and its registrants), then webinar-ops webinar add FILE"
 
 
 class App:
@@ -135,7 +134,26 @@ def init(app: App) -> None:
     else:
         click.echo("A signing key is already set.")
     click.echo(f"Database ready: {app.store.path}")
-    click.echo(f"Next: webinar-ops webinar add {SAMPLE_WEBINAR}")
+    click.echo(f"Next: {SAMPLE_HINT}")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option("--force", is_flag=True, help="Overwrite files of the same name.")
+def sample(folder: Path, force: bool) -> None:
+    """Write the sample webinar definition and its registrants CSV into FOLDER (default: here)."""
+    from webinar_ops import shipped
+    from webinar_ops.errors import InputError
+
+    try:
+        definition, people = shipped.write_sample(folder, force=force)
+    except FileExistsError as exc:
+        raise InputError(f"{exc.args[0]} exists already; keep it, or add --force to overwrite it") from None
+    except OSError as exc:
+        raise InputError(f"Cannot write the sample into {folder}: {exc.strerror}") from None
+    click.echo(f"Wrote {definition} and {people}.")
+    click.echo(f"Next: webinar-ops webinar add {definition}")
+    click.echo(f"Then: webinar-ops registrants import undesa-snu-session-5 {people}")
 
 
 @cli.command()
@@ -203,7 +221,7 @@ def webinar_list(app: App, as_json: bool) -> None:
         print_json([_webinar_summary(app.store, r) for r in records])
         return
     if not records:
-        click.echo(f"No webinars yet. Add one with: webinar-ops webinar add {SAMPLE_WEBINAR}")
+        click.echo(f"No webinars yet. Start with: {SAMPLE_HINT}")
         return
     rows = [
         (r.slug, r.title, webinar_when(r), sum(app.store.registrant_counts(r.id).values()), r.provider) for r in records
@@ -525,7 +543,7 @@ def status(app: App, slug: str | None, as_json: bool) -> None:
         print_json(summaries)
         return
     if not records:
-        click.echo(f"No webinars yet. Add one with: webinar-ops webinar add {SAMPLE_WEBINAR}")
+        click.echo(f"No webinars yet. Start with: {SAMPLE_HINT}")
     for record, summary in zip(records, summaries, strict=True):
         print_status(record, summary)
 
@@ -570,7 +588,7 @@ def run(app: App, once: bool) -> None:
     """Run the background service: sends each mail on time, syncs with providers."""
     import logging
 
-    from jobs import send_due, sync_registrations
+    from webinar_ops.jobs import send_due, sync_registrations
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = app.settings
@@ -588,7 +606,7 @@ def run(app: App, once: bool) -> None:
 
 
 def _service(settings: Settings) -> Any:
-    from jobs import send_due, sync_registrations
+    from webinar_ops.jobs import send_due, sync_registrations
     from webinar_ops.schedule import Service
 
     return Service(

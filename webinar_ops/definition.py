@@ -263,12 +263,27 @@ def load_definition(path: Path | str) -> Definition:
         problem = Problem(str(path), f"byte {exc.byte:#04x} is not UTF-8", line=exc.line, fix="save the file as UTF-8")
         raise InputError(f"{path} is not a valid webinar definition:", [problem]) from exc
     definition = parse_definition(text, str(path), default_slug=path.stem)
+    _require_english_templates(path, definition.mail.templates)
     if definition.mail.templates:
         from webinar_ops.compose import check_templates  # compose imports this module
 
         # refuses a sandbox escape, naming file and line, and a language that lacks templates
         check_templates(definition.mail.templates, languages.offered(definition))
     return definition
+
+
+def _require_english_templates(path: Path, custom_folder: str | None) -> None:
+    """Refuse a webinar none of whose mails could be written: templates missing from the install."""
+    missing = languages.missing_english_templates(custom_folder)
+    if missing:
+        fix = (
+            f"reinstall webinar-ops (its templates belong in {languages.DEFAULT_TEMPLATES}), "
+            "or give them in a folder of your own ([mail] templates)"
+        )
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise InputError(
+            f"{path}: no mail could be written:", [Problem("templates", f"{shown} cannot be found", fix=fix)]
+        )
 
 
 def parse_definition(text: str, source: str = "<definition>", default_slug: str | None = None) -> Definition:

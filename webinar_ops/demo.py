@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from webinar_ops import times
+from webinar_ops import shipped, times
 from webinar_ops.config import ENV_FILE, ensure_secret_key
 from webinar_ops.definition import load_definition
 from webinar_ops.plan import plan_webinar
@@ -23,8 +23,8 @@ from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.sync import sync_webinar
 
-SAMPLE = Path("data/webinars/undesa-snu-session-5.toml")
-SAMPLE_REGISTRANTS = Path("data/registrants-sample.csv")
+SAMPLE = shipped.SAMPLE_WEBINAR
+SAMPLE_REGISTRANTS = shipped.SAMPLE_REGISTRANTS
 DEMO_FOLDER = Path("data/demo")
 TERMINAL = ("sent", "failed", "skipped", "missed")
 

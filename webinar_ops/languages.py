@@ -20,13 +20,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webinar_ops import validate, wording
+from webinar_ops import shipped, validate, wording
 
 if TYPE_CHECKING:
     from webinar_ops.definition import Definition
 
 DEFAULT_LANGUAGE = wording.ENGLISH  # the templates at the root of a template folder
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = shipped.TEMPLATES
 TEMPLATE_SUFFIXES = (".txt", ".html")
 # Zoom's registrant languages that are not BCP 47 tags as written (its own list, "jp-JP", "ko-KO").
 _PROVIDER_PRIMARY = {"jp": "ja"}
@@ -102,15 +102,13 @@ def _own_folders(custom_folder: str | None, language: str) -> list[str]:
     return [str(Path(folder) / tag) for tag in tags for folder in _english_folders(custom_folder)]
 
 
+MAIL_KINDS = ("confirmation", "reminder", "update", "cancellation", "after")
+MAIL_TEMPLATES = tuple(sorted(f"{kind}{part}" for kind in MAIL_KINDS for part in (".subject.txt", ".txt", ".html")))
+
+
 def mail_templates() -> tuple[str, ...]:
-    """The templates every language needs: those of the English mails (not their `_parts`)."""
-    return tuple(
-        sorted(
-            p.name
-            for p in DEFAULT_TEMPLATES.iterdir()
-            if p.is_file() and p.suffix in TEMPLATE_SUFFIXES and not p.name.startswith("_")
-        )
-    )
+    """The templates every language needs: a subject, a text and an HTML part of each kind of mail."""
+    return MAIL_TEMPLATES
 
 
 def missing_templates(language: str, custom_folder: str | None = None) -> tuple[str, ...]:
@@ -119,7 +117,18 @@ def missing_templates(language: str, custom_folder: str | None = None) -> tuple[
     for English, nor for `en-GB`, whose missing ones are the English ones."""
     if wording.primary(language) == DEFAULT_LANGUAGE:
         return ()
-    folders = [Path(folder) for folder in _own_folders(custom_folder, language)]
+    return _lacking(_own_folders(custom_folder, language))
+
+
+def missing_english_templates(custom_folder: str | None = None) -> tuple[str, ...]:
+    """The mail templates found neither in the organiser's folder nor in the defaults: none in
+    a sound install, every one where the package was installed without its templates."""
+    return _lacking(_english_folders(custom_folder))
+
+
+def _lacking(folders: Iterable[str]) -> tuple[str, ...]:
+    """The mail templates that none of `folders` holds."""
+    folders = [Path(folder) for folder in folders]
     return tuple(name for name in mail_templates() if not any((folder / name).is_file() for folder in folders))
 
 
