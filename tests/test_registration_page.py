@@ -8,15 +8,19 @@ The same page in a real browser is in test_browser.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email
 import re
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import faulty_db
 import pytest
@@ -329,3 +333,73 @@ def test_a_database_that_takes_no_writes_gets_a_page_that_says_try_again(setting
     assert "Nothing was changed" in answer.get_data(as_text=True)
     monkeypatch.undo()
     assert people(published) == {}
+
+
+# -- the service as it meets the internet: slow clients, huge bodies, bots --------------------------
+
+
+@pytest.fixture
+def base(settings: Settings, published) -> Iterator[str]:
+    """The web service with the options `webinar-ops serve` gives waitress."""
+    with serving(create_app(settings, clock=lambda: NOW), **server_options(settings)) as base_url:
+        yield base_url
+
+
+def connect(base_url: str) -> socket.socket:
+    parts = urlsplit(base_url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=5)
+
+
+def test_a_body_over_the_limit_is_refused_from_its_content_length_before_it_is_read(base):
+    with contextlib.closing(connect(base)) as client:
+        client.sendall(
+            b"POST /zoom/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 900000000\r\n\r\n"
+        )
+        started = time.monotonic()
+        answer = client.recv(200)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert time.monotonic() - started < 2, "answered at once, without waiting for 900 MB"
+
+
+def test_two_hundred_slow_clients_do_not_keep_the_health_check_waiting(base):
+    slow = []
+    try:
+        for _ in range(200):
+            client = connect(base)
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the end of the headers
+            slow.append(client)
+        started = time.monotonic()
+        answer = requests.get(base + "/healthz", timeout=5)
+        assert answer.status_code == 200
+        assert time.monotonic() - started < 2
+    finally:
+        for client in slow:
+            client.close()
+
+
+def test_the_limit_on_submissions_holds_for_those_that_fill_the_hidden_field(base, published):
+    site = f"{base}/register/{SAMPLE_SLUG}"
+    answers = [
+        requests.post(site, data={**FORM, "leave_empty": "http://spam.example"}, timeout=10).status_code
+        for _ in range(6)
+    ]
+    assert answers == [200] * 5 + [429]
+    assert people(published) == {}
+
+
+def test_a_page_that_shows_what_was_typed_is_never_cached(base):
+    site = f"{base}/register/{SAMPLE_SLUG}"
+    refused = requests.post(site, data={**FORM, "first_name": ""}, timeout=10)
+    assert refused.status_code == 422
+    assert "mei.tanaka@example.org" in refused.text
+    assert refused.headers["Cache-Control"] == "no-store"
+    asked_again = requests.post(site, data={**FORM, "leave_empty": "x"}, timeout=10)
+    assert asked_again.headers["Cache-Control"] == "no-store"
+
+
+def test_a_confirmation_mark_of_four_hundred_nines_is_not_an_error(base):
+    site = f"{base}/register/{SAMPLE_SLUG}"
+    answer = requests.post(site, data={**FORM, "leave_empty": "x", "confirm": "9" * 400 + ".x"}, timeout=10)
+    assert answer.status_code == 200
+    assert "press Register again" in answer.text

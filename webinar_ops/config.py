@@ -29,6 +29,8 @@ class Settings:
     base_url: str = "http://localhost:8080"
     secret_key: str | None = field(default=None, repr=False)
     trusted_proxy: str | None = None
+    connection_limit: int = 1000
+    channel_timeout: float = 30.0
     mail_transport: str = "maildir"
     mail_outbox_dir: Path = Path("data/outbox")
     mail_from: str | None = None
@@ -112,6 +114,12 @@ def _port(value: str) -> int:
     return int(value)
 
 
+def _connections(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or not 10 <= int(value) <= 10000:
+        raise ValueError("must be a whole number of connections from 10 to 10000")
+    return int(value)
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -173,6 +181,8 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "WEBINAR_OPS_BASE_URL": ("base_url", _base_url),
     "WEBINAR_OPS_SECRET_KEY": ("secret_key", _secret_key),
     "WEBINAR_OPS_TRUSTED_PROXY": ("trusted_proxy", _proxy_address),
+    "WEBINAR_OPS_CONNECTION_LIMIT": ("connection_limit", _connections),
+    "WEBINAR_OPS_CHANNEL_TIMEOUT": ("channel_timeout", _seconds),
     "MAIL_TRANSPORT": ("mail_transport", _transport),
     "MAIL_OUTBOX_DIR": ("mail_outbox_dir", Path),
     "MAIL_FROM": ("mail_from", _mail_address),

@@ -102,7 +102,7 @@ def registration_blueprint(
         return redirect(url_for("registration.form", slug=webinar.slug), 302)
 
     @pages.get("/register/<slug>")
-    def form(slug: str) -> Response | str:
+    def form(slug: str) -> Response:
         with open_store() as db:
             webinar = _open_webinar(db, slug, clock())
             if isinstance(webinar, Response):
@@ -110,30 +110,31 @@ def registration_blueprint(
             return _form_page(webinar, values={"language": _preferred_language(webinar)}, problems={})
 
     @pages.post("/register/<slug>")
-    def submit(slug: str) -> Response | str:
+    def submit(slug: str) -> Response:
         values = {name: request.form.get(name, "")[:500] for name in FIELDS}
         with open_store() as db:
             webinar = _open_webinar(db, slug, clock())
             if isinstance(webinar, Response):
                 return webinar
-            if request.form.get(HONEYPOT) and not _confirmed(secret_key, slug, values["email"], clock()):
-                # Filled by a bot, or by a browser's autofill: ask once more rather than lose a
-                # person; the second form carries a signed mark that lets it through.
-                log.info("registration page: the hidden field was filled for %s; asked to confirm", slug)
-                mark = _confirm_mark(secret_key, slug, values["email"], clock())
-                return _form_page(webinar, values, {}, confirm=mark), 200
+            # The limits come first: every submission counts, a bot's that fills the honeypot too.
             address_key = "address:" + values["email"].strip().lower()
             client_key = "client:" + (request.remote_addr or "?")
             for throttle, key in ((per_client, client_key), (per_address, address_key)):
                 if not throttle.allow(key):
                     return _too_many(throttle.retry_after(key))
+            if request.form.get(HONEYPOT) and not _confirmed(secret_key, slug, values["email"], clock()):
+                # Filled by a bot, or by a browser's autofill: ask once more rather than lose a
+                # person; the second form carries a signed mark that lets it through.
+                log.info("registration page: the hidden field was filled for %s; asked to confirm", slug)
+                mark = _confirm_mark(secret_key, slug, values["email"], clock())
+                return _form_page(webinar, values, {}, confirm=mark)
             try:
                 person, _ = register_online(db, webinar, values, clock(), zones=time_zones())
             except InputError as exc:
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
                     problems.setdefault(problem.field, _problem_text(problem))
-                return _form_page(webinar, values, problems), 422
+                return _form_page(webinar, values, problems, status=422)
         return _done_page(webinar, person.first_name, person.email)
 
     return pages
@@ -150,8 +151,11 @@ def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Respon
     return webinar
 
 
-def _form_page(webinar: WebinarRecord, values: dict, problems: dict, confirm: str | None = None) -> str:
-    return render_template(
+def _form_page(
+    webinar: WebinarRecord, values: dict, problems: dict, confirm: str | None = None, status: int = 200
+) -> Response:
+    """The form, filled with what was typed: never cached, since it can show a person's address."""
+    page = render_template(
         "register.html",
         confirm=confirm,
         webinar=_shown(webinar),
@@ -161,6 +165,7 @@ def _form_page(webinar: WebinarRecord, values: dict, problems: dict, confirm: st
         languages=[(tag, languages.display_name(tag)) for tag in languages.offered(webinar.definition)],
         honeypot=HONEYPOT,
     )
+    return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 
 def _preferred_language(webinar: WebinarRecord) -> str:
@@ -186,7 +191,9 @@ def _confirmed(secret_key: str, slug: str, email: str, now: datetime) -> bool:
     """Whether the form carries the mark of a "press Register again" form, for this address,
     made within CONFIRM_WITHIN seconds."""
     stamp, _, signature = request.form.get("confirm", "").partition(".")
-    if not stamp.isdigit() or not 0 <= now.timestamp() - int(stamp) <= CONFIRM_WITHIN:
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):  # a Unix time, not 400 nines
+        return False
+    if not 0 <= now.timestamp() - int(stamp) <= CONFIRM_WITHIN:
         return False
     return tokens.verify(secret_key, signature, "register-again", slug, email.strip().lower(), stamp)
 

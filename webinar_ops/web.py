@@ -135,17 +135,32 @@ def _unsubscribe_page(state: str, heading: str, title: str, status: int) -> Resp
     return Response(page, status=status, mimetype="text/html", headers=PRIVATE)
 
 
+MAX_HEADER_BYTES = 16 * 1024  # a browser's request headers are 1 to 2 KB; cookies are not used
+
+
 def server_options(settings: Settings) -> dict:
-    """waitress's options: behind the proxy named by WEBINAR_OPS_TRUSTED_PROXY, the visitor's
-    address is the one that proxy adds to X-Forwarded-For; without it, the direct peer."""
-    if not settings.trusted_proxy:
-        return {}
-    return {
-        "trusted_proxy": settings.trusted_proxy,
-        "trusted_proxy_count": 1,
-        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
-        "clear_untrusted_proxy_headers": True,
+    """waitress's options for a service exposed to the internet: bodies over MAX_BODY_BYTES are
+    refused from their Content-Length before a byte is read (no temporary file), headers are
+    bounded, and the connection limit is far above what slow clients that trickle their headers
+    take (they hold a connection, not a thread), with poll() so that more than 1024 sockets
+    can be open. Behind the proxy named by WEBINAR_OPS_TRUSTED_PROXY, the visitor's address is
+    the one that proxy adds to X-Forwarded-For; without it, the direct peer."""
+    options = {
+        "max_request_body_size": MAX_BODY_BYTES,
+        "max_request_header_size": MAX_HEADER_BYTES,
+        "connection_limit": settings.connection_limit,
+        "channel_timeout": settings.channel_timeout,
+        "cleanup_interval": max(1, int(settings.channel_timeout // 3)),
+        "asyncore_use_poll": True,
     }
+    if settings.trusted_proxy:
+        options |= {
+            "trusted_proxy": settings.trusted_proxy,
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True,
+        }
+    return options
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
