@@ -507,3 +507,32 @@ def test_remind_sends_through_smtp_and_the_outbox_shows_it(run, workdir):
     assert {row["message_id"] for row in manual} == {m["Message-ID"] for m in messages}
     assert after_dry.json() == listed.json(), "--dry-run writes nothing to the outbox"
     assert AMELIE in dry.stdout
+
+
+def test_a_mail_server_that_cannot_be_reached_is_said_and_exits_1_with_the_mail_kept(run, workdir):
+    variant = starting_in(workdir, timedelta(days=2))
+    port = free_port()  # nothing listens there
+    env = {
+        "MAIL_TRANSPORT": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(port),
+        "SMTP_SECURITY": "none",
+        "SMTP_PASSWORD": "hunter2-secret",
+        "SMTP_USERNAME": "webinars",
+    }
+    for command in (
+        ["init"],
+        ["webinar", "add", variant],
+        ["registrants", "add", SAMPLE_SLUG, "--email", AMELIE, "--first-name", "Amélie"],
+    ):
+        assert run(*command, env=env).code == 0
+
+    once = run("run", "--once", env=env)
+    assert once.code == 1
+    assert f"cannot reach 127.0.0.1:{port}" in once.stderr
+    assert "hunter2-secret" not in once.stderr + once.stdout
+    remind = run("remind", SAMPLE_SLUG, "--to", AMELIE, env=env)
+    assert remind.code == 1
+    assert f"cannot reach 127.0.0.1:{port}" in remind.stderr
+    states = {row["kind"]: row["state"] for row in run("outbox", SAMPLE_SLUG, "--json", env=env).json()}
+    assert states["confirmation"] == "pending", "the mail stays in the queue for a later run"

@@ -601,8 +601,17 @@ def run(app: App, once: bool) -> None:
         )
         if following:
             click.echo(f"Next mail due at {following:%Y-%m-%d %H:%M:%S} UTC.")
+        _exit_if_stopped(report)
         return
     _serve_until_signalled(_service(settings))
+
+
+def _exit_if_stopped(report: Any) -> None:
+    """A wave the mail server could not take (it cannot be reached) is no success: say so, exit 1.
+    The mail stays pending and goes out on a later run."""
+    if report.stopped:
+        click.echo(f"error: the mail could not be sent: {report.stopped}. It stays pending for a later run.", err=True)
+        sys.exit(1)
 
 
 def _service(settings: Settings) -> Any:
@@ -668,6 +677,7 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
         click.echo(
             f"{kind}: sent {report.sent}, retrying {report.retrying}, failed {report.failed}, skipped {report.skipped}."
         )
+    _exit_if_stopped(report)
     if report.failed:
         sys.exit(1)
 
