@@ -9,8 +9,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
+from conftest import SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
 
+from webinar_ops import times
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.tomlines import LineIndex
@@ -747,3 +748,32 @@ def test_two_array_elements_on_one_line():
     text = 'items = [\n  "a", "b",\n  "c",\n]\n'
     index = LineIndex(text)
     assert [index.line(("items", i)) for i in range(3)] == [2, 2, 3]
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "Factory", "right/UTC", "posix/Asia/Seoul"])
+def test_host_files_that_are_not_iana_zones_are_refused(run, workdir, name):
+    variant = definition_variant(workdir, {'time_zone = "Asia/Seoul"': f'time_zone = "{name}"'})
+    added = run("webinar", "add", variant, env={"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY})
+    assert added.code == 2
+    assert f"unknown time zone {name!r}" in added.stderr
+    person = run(
+        "registrants", "add", SAMPLE_SLUG, "--email", "a@example.org", "--first-name", "A", "--time-zone", name
+    )
+    assert person.code == 2
+
+
+@pytest.mark.parametrize(
+    "name", ["Asia/Seoul", "Asia/Calcutta", "US/Eastern", "UTC", "Etc/GMT+5", "America/Argentina/Salta"]
+)
+def test_canonical_zones_and_their_links_are_taken(name):
+    assert times.zone(name).key == name
+
+
+@pytest.mark.parametrize(("folder", "what"), [("\\u0000", "'\\x00'"), ("x" * 6000, "xxx...'"), ("a/" * 300, "...'")])
+def test_a_template_folder_the_system_cannot_look_up_is_refused_with_exit_2(run, workdir, folder, what):
+    variant = definition_variant(workdir, {"[reminders]\n": f'[mail]\ntemplates = "{folder}"\n\n[reminders]\n'})
+    added = run("webinar", "add", variant, env={"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY})
+    assert added.code == 2, added.stderr
+    assert "mail.templates" in added.stderr
+    assert what in added.stderr
+    assert len(added.stderr) < 1000, "a long name is shown cut short"

@@ -787,11 +787,16 @@ class _Checker:
         text = self.text(table, path, "templates")
         if text is None:
             return None
-        folder = (Path(self.source).parent / text).resolve()
-        if not folder.is_dir():
-            raise self.fail(
-                (*path, "templates"), f"{folder} is not a folder", "give a folder path relative to this file"
-            )
+        where, fix = (*path, "templates"), "give a folder path relative to this file"
+        if validate.has_control(text) or len(text) > 1024:
+            raise self.fail(where, f"{validate.shown(text)} is not a folder name", fix)
+        try:
+            folder = (Path(self.source).parent / text).resolve()
+            found = folder.is_dir()
+        except (OSError, ValueError):  # a name the system cannot look up: too long, odd bytes
+            found = False
+        if not found:
+            raise self.fail(where, f"{validate.shown(text)} is not a folder", fix)
         return str(folder)
 
 

@@ -37,18 +37,30 @@ def zone(name: str) -> ZoneInfo:
     """Return the IANA zone `name`, or raise ValueError naming the closest real zones."""
     if not isinstance(name, str) or not name or name != name.strip() or name.startswith("/"):
         raise ValueError(f"{name!r} is not an IANA time zone name")
+    if name not in iana_zone_names():
+        # ZoneInfo also opens the host's own files (localtime, posixrules, posix/..., right/...):
+        # not zones, or zones with leap seconds that no calendar client reads the same way
+        raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError, UnicodeError) as exc:  # OSError: a name too long for a file
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
+@lru_cache(maxsize=1)
+def iana_zone_names() -> frozenset[str]:
+    """The canonical IANA zones and their links, as tzdata lists them (less its `Factory`)."""
+    from importlib import resources
+
+    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(listed) - {"Factory"}
+
+
 def suggest_zones(name: str) -> str:
     """A fix text for an unknown zone: the closest IANA names, or an example."""
     import difflib
-    from zoneinfo import available_timezones
 
-    names = sorted(available_timezones())
+    names = sorted(iana_zone_names())
     by_lower = {n.lower(): n for n in names}
     close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=3, cutoff=0.6)
     if close:
