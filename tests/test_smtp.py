@@ -536,3 +536,28 @@ def test_a_mail_server_that_cannot_be_reached_is_said_and_exits_1_with_the_mail_
     assert f"cannot reach 127.0.0.1:{port}" in remind.stderr
     states = {row["kind"]: row["state"] for row in run("outbox", SAMPLE_SLUG, "--json", env=env).json()}
     assert states["confirmation"] == "pending", "the mail stays in the queue for a later run"
+
+
+def test_a_recipient_refused_as_postfix_words_it_fails_alone_and_everyone_else_gets_mail(run, workdir):
+    variant = starting_in(workdir, timedelta(days=2))
+    with smtp_server() as server:
+        server.handler.reject(AMELIE, reply=f"554 5.7.1 <{AMELIE}>: Recipient address rejected: Access denied")
+        env = {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port)}
+        env["SMTP_SECURITY"] = "none"
+        for command in (
+            ["init"],
+            ["webinar", "add", variant],
+            ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
+        ):
+            assert run(*command, env=env).code == 0
+        once = run("run", "--once", env=env)
+        rows = run("outbox", SAMPLE_SLUG, "--json", env=env).json()
+
+    confirmations = {row["email"]: row for row in rows if row["kind"] == "confirmation"}
+    assert confirmations[AMELIE]["state"] == "failed"
+    assert "Recipient address rejected" in confirmations[AMELIE]["last_error"]
+    others = [row["state"] for email, row in confirmations.items() if email != AMELIE]
+    assert len(others) >= 10
+    assert set(others) == {"sent"}, "one refused recipient does not stop the others' mail"
+    assert "fix the mail settings" not in once.stderr
+    assert len(server.handler.received) == len(others)

@@ -59,10 +59,13 @@ class SmtpTransport:
         except smtplib.SMTPRecipientsRefused as exc:
             self._forget_if_closed(connection)
             code, reply = exc.recipients.get(recipient, (550, b"refused"))
-            raise _classify(code, reply) from None
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise _classify(code, reply, "rcpt") from None
+        except smtplib.SMTPSenderRefused as exc:
             self._forget_if_closed(connection)
-            raise _classify(exc.smtp_code, exc.smtp_error) from None
+            raise _classify(exc.smtp_code, exc.smtp_error, "mail") from None
+        except smtplib.SMTPDataError as exc:
+            self._forget_if_closed(connection)
+            raise _classify(exc.smtp_code, exc.smtp_error, "data") from None
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError) as exc:
             raise TransportConfigError(f"the server refused the session: {exc}") from None
         except smtplib.SMTPResponseException as exc:
@@ -77,7 +80,7 @@ class SmtpTransport:
             connection.while_waiting = None
         if refused:
             code, reply = refused[recipient]
-            raise _classify(code, reply)
+            raise _classify(code, reply, "rcpt")
 
     def check(self) -> str:
         """Open one session (connect, secure, log in) and close it again; returns what it did."""
@@ -178,17 +181,37 @@ def _by_code(code: int, reply: bytes | str) -> Exception:
     return TemporaryFailure(text) if 400 <= code < 500 else PermanentFailure(text)
 
 
-def _classify(code: int, reply: bytes | str) -> Exception:
-    """A reply as a failure of this message, or of our setup (which stops the wave)."""
-    if code >= 500 and _is_about_us(code, reply):
+def _classify(code: int, reply: bytes | str, stage: str) -> Exception:
+    """A reply as a failure of this message, or of our setup (which stops the wave). `stage` is
+    the command refused: "mail" (MAIL FROM), "rcpt" (RCPT TO) or "data" (the message)."""
+    if code >= 500 and _is_about_us(code, reply, stage):
         return TransportConfigError(f"the server refused us: {code} {_text(reply)}")
     return _by_code(code, reply)
 
 
-def _is_about_us(code: int, reply: bytes | str) -> bool:
-    """530 (authentication or STARTTLS required) and 5.7.x (policy, relaying, authentication)
-    are about our setup, not about the recipient: do not mark every registrant failed."""
-    return code == 530 or _text(reply).startswith("5.7.")
+# Words of a refusal that is about the sender even when it answers a recipient or the message.
+_ABOUT_US_AT_RCPT = ("relay access denied", "relaying denied", "authentication required", "not authenticated")
+_ABOUT_US_AT_DATA = ("spf", "dkim", "dmarc", "not authorized to send", "sender address")
+
+
+def _is_about_us(code: int, reply: bytes | str, stage: str = "mail") -> bool:
+    """Whether a 5xx is about our setup, not about one recipient: do not mark every registrant
+    failed, and do not let one refused recipient stop the mail of everyone else.
+
+    530 (authentication or STARTTLS required) always is. Refusing the sender (MAIL FROM), a
+    5.7.x (policy, relaying, authentication) is. Refusing a recipient, 5.7.1 is what Postfix
+    says of that address ("<ADDR>: Recipient address rejected: Access denied"): only relaying
+    and authentication refusals are ours. Refusing the message, sender authentication is ours
+    (5.7.20 to 5.7.27, SPF, DKIM, DMARC); anything else is that message's failure."""
+    text = _text(reply)
+    lower = text.lower()
+    if code == 530:
+        return True
+    if stage == "rcpt":
+        return any(words in lower for words in _ABOUT_US_AT_RCPT)
+    if stage == "data":
+        return text.startswith(tuple(f"5.7.{n} " for n in range(20, 28))) or any(w in lower for w in _ABOUT_US_AT_DATA)
+    return text.startswith("5.7.")
 
 
 def _text(reply: bytes | str) -> str:
