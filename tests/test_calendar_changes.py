@@ -195,6 +195,43 @@ def test_a_new_title_alone_is_an_update_too(store, settings, confirmed, workdir)
     assert "Title: Strengthening Data Governance" in text_of(update)
 
 
+def test_webinar_add_reports_a_pure_move_alone_and_says_that_run_sends_the_updates(run, workdir):
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
+    future = definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2031-04-30 15:00"'}, "future.toml")
+    assert run("webinar", "add", future, env=env).code == 0
+    assert run("registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv", env=env).code == 0
+    assert run("run", "--once", env=env).code == 0  # the confirmations, each with an invite, go out
+    moved = definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2031-05-07 15:00"'}, "moved.toml")
+
+    added = run("webinar", "add", moved, env=env)
+
+    assert added.code == 0, added.stderr
+    assert "changed start: 2031-04-30 15:00 Asia/Seoul → 2031-05-07 15:00 Asia/Seoul" in added.stdout
+    assert "agenda" not in added.stdout, "the agenda moved with the start: its items did not change"
+    assert "15 people get a calendar update" in added.stdout
+    assert "The updates go out with `webinar-ops run` (or `run --once`)." in added.stdout
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {'start = "15:45"\nend = "16:05"': 'start = "15:50"\nend = "16:05"'},
+        {'title = "Opening by the Moderator"': 'title = "Welcome"'},
+        {'name = "Mr. Sung Joo Son"': 'name = "Someone Else"'},
+    ],
+    ids=["an item's time", "an item's title", "a speaker"],
+)
+def test_a_real_change_of_the_agenda_is_reported_even_when_the_date_moves_too(run, workdir, edit):
+    assert run("webinar", "add", "data/webinars/undesa-snu-session-5.toml").code == 0
+    moved = definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2021-05-07 15:00"', **edit})
+
+    added = run("webinar", "add", moved)
+
+    assert added.code == 0, added.stderr
+    assert "changed agenda: changed (5 items)" in added.stdout
+    assert "changed start: 2021-04-30 15:00 Asia/Seoul → 2021-05-07 15:00 Asia/Seoul" in added.stdout
+
+
 # -- a cancellation ----------------------------------------------------------------------------
 
 

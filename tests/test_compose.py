@@ -581,6 +581,37 @@ def test_a_personal_join_link_is_only_in_its_owners_mail(store, synced, settings
                 assert token.encode() not in raw
 
 
+def one_click_link(message: EmailMessage) -> str:
+    """The reader's one-click unsubscribe link, as the List-Unsubscribe header gives it."""
+    [link] = re.findall(r"<(https?://[^>]+)>", str(message["List-Unsubscribe"]))
+    return link
+
+
+@pytest.mark.parametrize("delivery", [confirmation(), reminder()], ids=["confirmation", "reminder"])
+def test_the_mail_shows_its_readers_own_unsubscribe_link_where_the_header_has_it(store, synced, settings, delivery):
+    composer = Composer(synced, settings)
+    people = [store.registrant(synced.id, a) for a in (AMELIE, "ji-woo.kim@example.org")]
+    mails = {row["email"]: parse(composer.message_bytes(delivery, row, AN_HOUR_BEFORE)) for row in people}
+    links = {owner: one_click_link(message) for owner, message in mails.items()}
+
+    for owner, message in mails.items():
+        text = the_part(message, "text/plain").get_content()
+        markup = the_part(message, "text/html").get_content()
+        assert links[owner] in text
+        assert f'href="{links[owner]}"' in markup
+        assert 'reply with "unsubscribe"' not in text + markup, "nothing records such a reply"
+        seen = readable(message.as_bytes())
+        others = [o for o, link in links.items() if o != owner and link.rsplit("/", 1)[1] in seen]
+        assert others == [], f"the mail to {owner} holds the unsubscribe link of {others}"
+
+
+def test_a_mail_without_an_unsubscribe_link_does_not_offer_one(composer):
+    words = composer.render("reminder", person(), AN_HOUR_BEFORE, 60)  # a preview's reader: no id, no link
+
+    assert "/u/" not in words.text + words.html
+    assert 'reply with "unsubscribe"' not in words.text + words.html
+
+
 # -- 6. injection -----------------------------------------------------------------------------
 
 
@@ -863,7 +894,8 @@ SNAPSHOT_CASES = {
 
 def rendered_for_snapshot(composer: Composer, name: str) -> Rendered:
     template, offset, language = SNAPSHOT_CASES[name]
-    return composer.render(template, person(language=language), AN_HOUR_BEFORE, offset)
+    reader = person(language=language, id=42)  # from the database, so with her unsubscribe link
+    return composer.render(template, reader, AN_HOUR_BEFORE, offset)
 
 
 @pytest.mark.parametrize("name", sorted(SNAPSHOT_CASES))

@@ -291,6 +291,8 @@ WHAT_TEMPLATES_DO = {
     "Dear {{ person.first_name }},\n{{ join_url or 'no link yet' }}\n": True,
     "{% if person.last_name %}Dear {{ person.first_name }} {{ person.last_name }}{% endif %}\n": True,
     "{{ person.first_name if join_url else 'Hello' }} ({{ person.time_zone }})\n": True,
+    "{% if person.last_name or join_url %}Dear {{ person.first_name }}{% endif %}\n": True,
+    "{% if (person.last_name or join_url) == 'x' %}Hello{% endif %}\n": False,
     "Dear {{ person.first_name | upper }},\n": False,
     "{% if person.first_name == 'Ana' %}Hola{% else %}Hello{% endif %}\n": False,
     "{{ person.first_name ~ '!' }}\n": False,

@@ -305,6 +305,31 @@ def test_every_french_template_renders_from_its_stencils_as_it_renders_alone(sto
     assert "Bonjour Amélie," in fast.text
 
 
+@pytest.mark.parametrize("template", ["confirmation", "reminder", "update", "after"])
+def test_her_french_mails_carry_her_own_unsubscribe_link_and_ask_for_no_reply(store, settings, webinar, template):
+    composer = Composer(webinar, settings)
+    amelie = store.registrant(webinar.id, AMELIE)
+    link = composer.unsubscribe_url(amelie)
+
+    fast = composer.fast_render(template, amelie, WRITTEN, 60)
+
+    assert link in fast.text
+    assert f'href="{link}"' in fast.html
+    assert "lien de désabonnement" in flat(fast.text.replace(NBSP, " "))
+    for said in (fast.text, fast.html):
+        assert "« désabonnement »" not in flat(said.replace(NBSP, " ")), "nothing records such a reply"
+
+
+def test_a_cancellation_offers_no_unsubscribe_link_as_nothing_is_left_to_stop(store, settings, webinar):
+    cancelled = store.cancel_webinar(webinar, None, WRITTEN)
+    amelie = store.registrant(webinar.id, AMELIE)
+
+    words = Composer(cancelled, settings).fast_render("cancellation", amelie, WRITTEN)
+
+    assert "/u/" not in words.text + words.html
+    assert "désabonnement" not in words.text
+
+
 def test_every_english_template_has_a_french_twin():
     english = {p.name for p in languages.DEFAULT_TEMPLATES.iterdir() if p.is_file() and p.suffix != ".py"}
     french = {p.name for p in (languages.DEFAULT_TEMPLATES / "fr").iterdir() if p.is_file()}

@@ -512,6 +512,7 @@ DISGUISED_ESCAPES = [
     "{% include join_url %}",
     "{% include google_calendar_link %}",  # the join link inside, percent-encoded
     "{% include calendar_file_link %}",
+    "{% include unsubscribe_link %}",
 ]
 
 
@@ -566,6 +567,7 @@ def test_a_template_changed_after_webinar_add_is_refused_when_a_mail_is_written(
         assert_refused_plainly(ran, cli)
         assert not any(token_of(link) in ran.stderr for link in links.values()), "an error shows a join link"
         assert "/c/" not in ran.stderr, "an error shows a calendar file link"
+        assert "/u/" not in ran.stderr, "an error shows an unsubscribe link"
     # Nothing the edited (English) template writes went out; Amélie's French mail, written from
     # the default French templates, may have gone before the wave met the first English one.
     outbox = workdir / "data" / "outbox"

@@ -207,6 +207,8 @@ def webinar_add(app: App, file: Path, as_json: bool) -> None:
         click.echo(f"  changed {change}")
     if planned.moved or planned.updates:
         click.echo(f"  {planned.moved} unsent mails follow the change; {planned.updates} people get a calendar update")
+    if planned.updates:
+        click.echo("The updates go out with `webinar-ops run` (or `run --once`).")
 
 
 @webinar.command("list")

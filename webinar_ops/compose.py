@@ -426,6 +426,8 @@ class Composer:
             "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
             **(self._calendar_links(join_url, language) if template not in (AFTER, CANCELLATION) else {}),
             "calendar_file_link": self.calendar_file_url(registrant) if template not in (AFTER, CANCELLATION) else None,
+            # The link List-Unsubscribe has; a cancellation is the last mail, with nothing left to stop.
+            "unsubscribe_link": self.unsubscribe_url(registrant) if template != CANCELLATION else None,
             "starts_in": times.describe_lead(lead, language),
             "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if template == AFTER else None,

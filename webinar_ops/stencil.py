@@ -26,7 +26,7 @@ from markupsafe import escape
 from webinar_ops import calendar_entry
 
 PERSON_VALUES = ("first_name", "last_name", "email")  # of `person`
-LINK_VALUES = ("join_url", *calendar_entry.LINK_NAMES, "calendar_file_link")  # the reader's own links
+LINK_VALUES = ("join_url", *calendar_entry.LINK_NAMES, "calendar_file_link", "unsubscribe_link")  # the reader's own
 VALUES = (*PERSON_VALUES, *LINK_VALUES)  # at most ten: a placeholder holds one digit
 _PLACEHOLDER = re.compile("\ue000([0-9])\ue001")
 # Nodes whose body's output may be changed after it is printed, or that hide where values go.
@@ -119,6 +119,8 @@ def _printed_or_tested(value: nodes.Node, parents: tuple) -> bool:
         return True
     if isinstance(parent, nodes.If | nodes.CondExpr) and parent.test is value:
         return True
+    if isinstance(parent, nodes.Or | nodes.And) and isinstance(grandparent, nodes.If) and grandparent.test is parent:
+        return True  # `{% if a or link %}`: only the truth of each is used
     if isinstance(parent, nodes.CondExpr | nodes.Or | nodes.And):
         return isinstance(grandparent, nodes.Output)
     return False

@@ -616,7 +616,24 @@ def _comparable(definition: Definition) -> dict[str, Any]:
     local_start = definition.local(definition.start)
     data["start"] = f"{local_start:%Y-%m-%d %H:%M} {definition.time_zone}"
     data["end"] = f"{definition.local(definition.end):%Y-%m-%d %H:%M}"
+    data["agenda"] = [
+        {
+            **shown,
+            "start": _minutes_after_start(item.start, definition),
+            "end": _minutes_after_start(item.end, definition),
+        }
+        for shown, item in zip(data["agenda"], definition.agenda, strict=True)
+    ]
     return dict(sorted(data.items()))
+
+
+def _minutes_after_start(instant: datetime | None, definition: Definition) -> int | None:
+    """An agenda time as wall-clock minutes after the webinar's start. The agenda is written as
+    times on the webinar's day, so a new date moves every item without changing the agenda."""
+    if instant is None:
+        return None
+    wall = definition.local(instant).replace(tzinfo=None) - definition.local(definition.start).replace(tzinfo=None)
+    return int(wall.total_seconds() // 60)
 
 
 def _short(value: Any) -> str:
