@@ -777,3 +777,21 @@ def test_a_template_folder_the_system_cannot_look_up_is_refused_with_exit_2(run,
     assert "mail.templates" in added.stderr
     assert what in added.stderr
     assert len(added.stderr) < 1000, "a long name is shown cut short"
+
+
+def test_a_definition_asking_for_five_thousand_reminders_is_refused_before_anything_is_stored(run, workdir):
+    offsets = ", ".join(f'"{minutes}m"' for minutes in range(10, 5010))
+    variant = definition_variant(workdir, {'offsets = ["7d", "1d", "1h"]': f"offsets = [{offsets}]"})
+    added = run("webinar", "add", variant, env={"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY})
+    assert added.code == 2
+    assert "reminders.offsets[10]: has 5000 items; a webinar holds at most 10" in added.stderr
+    assert "docs/definition.md" in added.stderr
+    assert run("webinar", "list", "--json").json() == []
+
+
+def test_more_than_ten_messages_after_the_webinar_are_refused(run, workdir):
+    after = "".join(f'\n[[after]]\nsend = "{n}d"\nnote = "Day {n}."\n' for n in range(1, 12))
+    variant = definition_variant(workdir, {"[reminders]\n": after.lstrip() + "\n[reminders]\n"})
+    added = run("webinar", "add", variant, env={"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY})
+    assert added.code == 2
+    assert "after[10]: has 11 items; a webinar holds at most 10" in added.stderr

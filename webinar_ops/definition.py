@@ -77,6 +77,20 @@ PROVIDER_KEYS = {
     "join_url": "shared join link",
 }
 CONTACT_KEYS = {**PERSON_KEYS, "purpose": "what to contact them for", "email": "address"}
+# How many items a list may hold: far more than a real webinar needs, few enough that a typo or
+# a generated file cannot fill the outbox (docs/definition.md, "Bounds").
+LIST_LIMITS = {
+    "offsets": 10,
+    "after": 10,
+    "agenda": 100,
+    "speakers": 20,
+    "questions": 20,
+    "items": 30,
+    "readings": 50,
+    "contacts": 20,
+    "organisers": 20,
+    "languages": 20,
+}
 REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']", "grace": "how late a reminder may still go out"}
 MAIL_KEYS = {
     "templates": "folder of your own templates, relative to this file",
@@ -390,7 +404,7 @@ class _Checker:
             return default
 
     def tables(self, data: dict, key: str, parent: tuple = ()) -> list[tuple[tuple, dict]]:
-        value = data.get(key, [])
+        value = self.bounded(data.get(key, []), (*parent, key))
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             where = _dotted((*parent, key))
             self.report(
@@ -473,8 +487,21 @@ class _Checker:
             )
         return value
 
+    def bounded(self, value: Any, path: tuple) -> Any:
+        """`value`, or its first LIST_LIMITS items, reporting the excess: a definition that asks
+        for 5,000 reminders would make a million outbox rows for 200 people."""
+        limit = LIST_LIMITS.get(path[-1])
+        if not isinstance(value, list) or limit is None or len(value) <= limit:
+            return value
+        self.report(
+            (*path, limit),
+            f"has {len(value)} items; a webinar holds at most {limit}",
+            f"keep at most {limit} (see the bounds in docs/definition.md)",
+        )
+        return value[:limit]
+
     def strings(self, table: dict, path: tuple, key: str, check: Callable[[str], str]) -> tuple[str, ...]:
-        values = self.get(table, path, key, list) or []
+        values = self.bounded(self.get(table, path, key, list) or [], (*path, key))
         result = []
         for i, value in enumerate(values):
             if not isinstance(value, str) or not value.strip():
