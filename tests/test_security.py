@@ -429,8 +429,9 @@ def test_each_persons_join_link_reaches_their_own_mail_and_nothing_else(terminal
         server.handler.fail_temporarily(KWAME, reply=f"451 4.7.1 Greylisted, see {token_of(links[KWAME])}")
 
         cli("run", "--once")  # the confirmations, over SMTP
-        # A policy refusal (5.7.1) stops the wave: the error printed must not show the link either.
-        server.handler.reject(AMELIE, at="data", reply=f"554 5.7.1 Policy: {links[AMELIE]} is not allowed")
+        # A refusal of the sender's authentication (DMARC) stops the wave: the error printed must
+        # not show the link either.
+        server.handler.reject(AMELIE, at="data", reply=f"554 5.7.1 DMARC policy: {links[AMELIE]} is not allowed")
         stopped = cli("remind", SAMPLE_SLUG, "--to", AMELIE, expect=1)
         assert "Sending stopped" in cli.redact(stopped.stderr)
         cli("remind", SAMPLE_SLUG, MAIL_TRANSPORT="maildir")  # a reminder to everyone, into the Maildir

@@ -561,3 +561,34 @@ def test_a_recipient_refused_as_postfix_words_it_fails_alone_and_everyone_else_g
     assert set(others) == {"sent"}, "one refused recipient does not stop the others' mail"
     assert "fix the mail settings" not in once.stderr
     assert len(server.handler.received) == len(others)
+
+
+def test_remind_dry_run_lists_exactly_whom_the_send_reaches_and_why_not_the_others(run, workdir):
+    variant = starting_in(workdir, timedelta(days=2))
+    env = {"WEBINAR_OPS_SECRET_KEY": "dry-run-key-0123456789-abcdefghijklmnop"}
+    for command in (
+        ["init"],
+        ["webinar", "add", variant],
+        ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
+        ["sync", SAMPLE_SLUG],
+        ["registrants", "add", SAMPLE_SLUG, "--email", "late@example.org", "--first-name", "Late"],
+        ["registrants", "cancel", SAMPLE_SLUG, AMELIE],
+    ):
+        assert run(*command, env=env).code == 0, command
+
+    dry = run("remind", SAMPLE_SLUG, "--dry-run", "--json", env=env).json()
+    left_out = {row["email"]: row["why"] for row in dry["left_out"]}
+    assert left_out[AMELIE] == "registration cancelled"
+    assert left_out["late@example.org"].startswith("not yet registered with the provider")
+    sent = run("remind", SAMPLE_SLUG, env=env)
+    assert sent.code == 0, sent.stderr
+    kinds = {row["kind"] for row in run("outbox", SAMPLE_SLUG, "--json", env=env).json()}
+    (manual,) = [kind for kind in kinds if kind.startswith("manual-")]
+    reached = {row["email"] for row in run("outbox", SAMPLE_SLUG, "--json", env=env).json() if row["kind"] == manual}
+    assert reached == set(dry["would_send"]), "the dry run names exactly whom the send reaches"
+
+    one = run("remind", SAMPLE_SLUG, "--dry-run", "--to", dry["would_send"][0], env=env)
+    assert "Would send the reminder to 1 person:" in one.stdout
+    assert run("remind", SAMPLE_SLUG, "--dry-run", "--to", "nobody@example.org", env=env).code == 2
+    assert run("webinar", "cancel", SAMPLE_SLUG, env=env).code == 0
+    assert run("remind", SAMPLE_SLUG, "--dry-run", env=env).code == 2, "as the send, on a cancelled webinar"

@@ -608,6 +608,28 @@ def run(app: App, once: bool) -> None:
     _serve_until_signalled(_service(settings))
 
 
+def _people(count: int) -> str:
+    return f"{count} person" if count == 1 else f"{count} people"
+
+
+def _print_audience(audience: Any, template: str, as_json: bool) -> None:
+    """What `remind --dry-run` says: exactly whom the send would reach, and why not the others."""
+    from webinar_ops.console import print_json
+
+    reached = [person["email"] for person in audience.reached]
+    if as_json:
+        left_out = [{"email": email, "why": why} for email, why in audience.left_out]
+        print_json({"would_send": reached, "left_out": left_out})
+        return
+    click.echo(
+        f"Would send the {template} to {_people(len(reached))}" + (": " + ", ".join(reached) if reached else ".")
+    )
+    if audience.left_out:
+        click.echo(f"Left out: {_people(len(audience.left_out))}:")
+        for email, why in audience.left_out:
+            click.echo(f"  {email}: {why}")
+
+
 def _exit_if_stopped(report: Any) -> None:
     """A wave the mail server could not take (it cannot be reached) is no success: say so, exit 1.
     The mail stays pending and goes out on a later run."""
@@ -660,16 +682,12 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
     """
     from webinar_ops.console import print_json
     from webinar_ops.deliver import send_due
-    from webinar_ops.plan import plan_manual
+    from webinar_ops.plan import manual_audience, plan_manual
     from webinar_ops.transports import load_transport
 
     record = app.webinar(slug)
     if dry_run:
-        people = [r["email"] for r in app.store.registrants(record.id, "status = 'approved'")]
-        people = [p for p in people if to is None or p == to.strip().lower()]
-        print_json({"would_send": people}) if as_json else click.echo(
-            f"Would send the {template} to {len(people)} people: " + ", ".join(people)
-        )
+        _print_audience(manual_audience(app.store, record, template, app.now(), to=to), template, as_json)
         return
     kind = plan_manual(app.store, record, template, app.now(), app.settings.mail_domain, to=to)
     report = send_due(app.store, app.settings, load_transport(app.settings), kind=kind)

@@ -34,7 +34,7 @@ from webinar_ops import times, tokens
 from webinar_ops.compose import Composer, TemplateRefused
 from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
-from webinar_ops.plan import AFTER, AFTER_PATIENCE, CANCELLATION, REMINDER
+from webinar_ops.plan import AFTER, AFTER_PATIENCE, CANCELLATION, REMINDER, person_verdict
 from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
@@ -339,10 +339,9 @@ def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: date
     d = webinar.definition
     if webinar.cancelled_at and delivery["template"] != CANCELLATION:
         return "skipped", "the webinar was cancelled"
-    if registrant["status"] != "approved":
-        return "skipped", f"registration {registrant['status']}"
-    if registrant.get("unsubscribed_at") and delivery["template"] in (REMINDER, AFTER):
-        return "skipped", "they unsubscribed from the reminders"
+    why = person_verdict(delivery["template"], registrant)
+    if why:
+        return "skipped", why
     scheduled_reminder = delivery["template"] == REMINDER and not delivery["kind"].startswith("manual-")
     if scheduled_reminder and now >= d.start:
         return "missed", "the webinar had started before it could be sent"

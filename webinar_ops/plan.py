@@ -355,31 +355,77 @@ def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
     return changes
 
 
+@dataclass
+class Audience:
+    """Whom a manual send reaches, and why each other registrant is left out (address, why)."""
+
+    reached: list[dict]
+    left_out: list[tuple[str, str]]
+
+
+def person_verdict(template: str, registrant: dict) -> str | None:
+    """Why `registrant` must not get a `template` mail, or None: the rule of both the planning
+    of a manual send and the verdict at send time (deliver)."""
+    if registrant["status"] != "approved":
+        return f"registration {registrant['status']}"
+    if registrant.get("unsubscribed_at") and template in (REMINDER, AFTER):
+        return "they unsubscribed from the reminders"
+    return None
+
+
+def manual_audience(
+    store: Store, webinar: WebinarRecord, template: str, now: datetime, to: str | None = None
+) -> Audience:
+    """Who a manual send of `template` (to everyone, or only `to`) reaches now, and why each
+    other registrant is left out. `remind` sends to exactly these; `remind --dry-run` lists them.
+    Refuses (InputError) a cancelled webinar, an unknown kind and a `to` that is no registrant."""
+    if template not in TEMPLATES:
+        raise InputError(f"Unknown kind {template!r}: use one of {', '.join(TEMPLATES)}.")
+    webinar.require_not_cancelled("mail but the cancellation goes")
+    wanted = to.strip().lower() if to is not None else None
+    people = store.registrants(webinar.id, "email = ?", [wanted]) if wanted else store.registrants(webinar.id)
+    if wanted and not people:
+        raise InputError(
+            f"{to} is not a registrant of {webinar.slug} (see `webinar-ops registrants list {webinar.slug}`)."
+        )
+    audience = Audience([], [])
+    for person in people:
+        why = _left_out_because(template, webinar, person, now)
+        if why:
+            audience.left_out.append((person["email"], why))
+        else:
+            audience.reached.append(person)
+    return audience
+
+
+def _left_out_because(template: str, webinar: WebinarRecord, person: dict, now: datetime) -> str | None:
+    why = person_verdict(template, person)
+    if why is None and person["provider_registrant_id"] is None:
+        why = f"not yet registered with the provider (run `webinar-ops sync {webinar.slug}`)"
+    if why is None and now >= webinar.definition.end:
+        why = "the webinar was over"
+    return why
+
+
 def plan_manual(
     store: Store, webinar: WebinarRecord, template: str, now: datetime, domain: str, to: str | None = None
 ) -> str:
-    """Create a manual send of `template` to every approved registrant (or only `to`), due now.
+    """Create a manual send of `template` to everyone `manual_audience` reaches, due now.
 
     Returns the kind of the new deliveries (`manual-reminder-20210430T050000000000Z`): it
     carries the time of the request, so a later manual send is a new mail, and none of them
     touches the scheduled reminders.
     """
-    if template not in TEMPLATES:
-        raise InputError(f"Unknown kind {template!r}: use one of {', '.join(TEMPLATES)}.")
-    webinar.require_not_cancelled("mail but the cancellation goes")
-    pages = _eligible(store, webinar)
-    if to is not None:
-        pages = iter([[p for page in pages for p in page if p["email"] == to.strip().lower()]])
+    audience = manual_audience(store, webinar, template, now, to)
+    if to is not None and not audience.reached:
+        ((email, why),) = audience.left_out
+        raise InputError(f"{email} would not get it: {why}.")
     kind = f"manual-{template}-{now:%Y%m%dT%H%M%S%fZ}"
     with store.transaction():
-        for people in pages:
-            rows = [{**_new_row(webinar, p, kind, None, now, domain), "template": template} for p in people]
+        for first in range(0, len(audience.reached), PAGE):
+            page = audience.reached[first : first + PAGE]
+            rows = [{**_new_row(webinar, p, kind, None, now, domain), "template": template} for p in page]
             for row in rows:
                 row.update(state="pending", reason=None)
             store.db["deliveries"].insert_all(rows)
-            if to is not None and not rows:
-                raise InputError(
-                    f"{to} is not an approved registrant of {webinar.slug} registered with the provider "
-                    f"(see `webinar-ops registrants list {webinar.slug}`; run `webinar-ops sync {webinar.slug}` first)."
-                )
     return kind
