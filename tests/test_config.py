@@ -230,6 +230,9 @@ def test_init_does_not_write_a_key_when_the_environment_gives_one(run, workdir):
 def test_init_after_copying_env_example_fills_in_the_key(run, workdir):
     (workdir / ".env").write_text((REPO / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
     assert run("init").code == 0
+    lines = (workdir / ".env").read_text(encoding="utf-8").splitlines()
+    assert len([line for line in lines if line.startswith("WEBINAR_OPS_SECRET_KEY=")]) == 1, "the empty line is filled"
+    assert len(lines) == len((REPO / ".env.example").read_text(encoding="utf-8").splitlines())
     settings = load_settings(env_file=workdir / ".env", environ={})
     assert settings.secret_key is not None
     assert len(settings.secret_key) >= 32

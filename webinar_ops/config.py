@@ -7,6 +7,7 @@ listed in `.env.example`; the names are an interface that outside tooling relies
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,10 +278,16 @@ def ensure_secret_key(env_file: Path = ENV_FILE) -> bool:
 
     if load_settings(env_file).secret_key:
         return False
-    descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    line = f"WEBINAR_OPS_SECRET_KEY={new_secret_key()}\n"
+    text = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    empty = re.search(r"^WEBINAR_OPS_SECRET_KEY=[ \t]*(#.*)?$\n?", text, flags=re.M)
+    if empty:  # a copied .env.example: fill its empty line rather than add a second one
+        text = text[: empty.start()] + line + text[empty.end() :]
+    else:
+        text += ("\n" if text and not text.endswith("\n") else "") + line
+    descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT, 0o600)
     os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-        if env_file.stat().st_size and not env_file.read_text(encoding="utf-8").endswith("\n"):
-            handle.write("\n")
-        handle.write(f"WEBINAR_OPS_SECRET_KEY={new_secret_key()}\n")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.truncate()
+        handle.write(text)
     return True
