@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import icalendar
 import pytest
-from conftest import TEST_SECRET_KEY
+from conftest import SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
 
 from webinar_ops import calendar_entry, languages, times
 from webinar_ops.compose import POLICY, Composer
@@ -665,3 +665,19 @@ def test_no_zone_is_named_with_a_wrong_elision_or_article():
     for zone_name in sorted(available_timezones()):
         label = times.zone_label(zone_name, "fr")
         assert not re.match(r"heure (d'[YyÎî]|de [AEIOUÀÂÉÈÊÎÏÔÛÜ]|de (Le|Les|La Barbade) )", label), label
+
+
+def test_preview_shows_the_reminder_of_the_offset_asked_for(run, workdir):
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
+    assert run("webinar", "add", SAMPLE_DEFINITION, env=env).code == 0
+    assert run("registrants", "add", SAMPLE_SLUG, "--email", "a@example.org", "--first-name", "A", env=env).code == 0
+    subjects = {
+        offset: run("preview", SAMPLE_SLUG, "--offset", offset, env=env).stdout.splitlines()[1]
+        for offset in ("7d", "1d", "1h")
+    }
+    assert subjects["7d"].startswith("Subject: Starts in 7 days:")
+    assert subjects["1d"].startswith("Subject: Tomorrow:")
+    assert subjects["1h"].startswith("Subject: Starts in 1 hour:")
+    refused = run("preview", SAMPLE_SLUG, "--offset", "2d", env=env)
+    assert refused.code == 2
+    assert "its reminders: 7d, 1d, 1h" in refused.stderr

@@ -716,6 +716,7 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write the HTML part to this file.")
 @click.option("--eml", "eml_file", type=click.Path(path_type=Path), help="Also write the whole message to this file.")
 @click.option("--language", help="Show it as a reader of this language would get it, such as fr (default: theirs).")
+@click.option("--offset", help="With --kind reminder: which reminder, such as 7d or 1h (default: the last one).")
 @pass_app
 def preview(
     app: App,
@@ -725,6 +726,7 @@ def preview(
     html_file: Path | None,
     eml_file: Path | None,
     language: str | None,
+    offset: str | None,
 ) -> None:
     """Show a mail as one registrant would receive it, without sending anything."""
     from webinar_ops.compose import Composer
@@ -736,7 +738,7 @@ def preview(
         registrant = {**registrant, "language": _language_option(language)}
     composer = Composer(record, app.settings)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
-    delivery = _preview_delivery(app.store, record, template)
+    delivery = _preview_delivery(app.store, record, template, offset)
     words = composer.render(template, registrant, app.now(), delivery["offset_minutes"], delivery.get("details"))
     click.echo(f"To: {registrant['email']}\nSubject: {words.subject}\n\n{words.text}")
     if html_file:
@@ -749,15 +751,36 @@ def preview(
         click.echo(f"Message written to {eml_file}", err=True)
 
 
-def _preview_delivery(store: Store, record: WebinarRecord, template: str) -> dict:
+def _preview_offset(record: WebinarRecord, offset: str | None) -> timedelta:
+    """The reminder offset to preview: the one asked for, which the webinar must have, or its last."""
+    from webinar_ops import times
+    from webinar_ops.errors import InputError
+
+    offsets = record.definition.reminder_offsets
+    if offset is None:
+        return min(offsets, default=timedelta(hours=1))
+    listed = ", ".join(times.format_duration(o) for o in sorted(offsets, reverse=True)) or "none"
+    try:
+        wanted = times.parse_duration(offset)
+    except ValueError as exc:
+        raise InputError(f"--offset {offset!r}: {exc}; {record.slug} has the reminders {listed}.") from None
+    if wanted not in offsets:
+        raise InputError(f"{record.slug} has no reminder {offset} before the start; its reminders: {listed}.")
+    return wanted
+
+
+def _preview_delivery(store: Store, record: WebinarRecord, template: str, offset: str | None = None) -> dict:
     """A delivery of `template` as planning would make it, for the preview: a reminder at the
-    last offset, an update from the revision before this one, the first after-message."""
+    offset asked for (default: the last), an update from the revision before this one, the
+    first after-message."""
     from webinar_ops.errors import InputError
 
     d = record.definition
+    if offset is not None and template != "reminder":
+        raise InputError("--offset goes with --kind reminder.")
     delivery: dict = {"template": template, "offset_minutes": None, "message_id": "<preview@webinar-ops>"}
     if template == "reminder":
-        delivery["offset_minutes"] = int(min(d.reminder_offsets, default=timedelta(hours=1)).total_seconds() // 60)
+        delivery["offset_minutes"] = int(_preview_offset(record, offset).total_seconds() // 60)
     elif template == "update":
         if record.revision == 0:
             raise InputError(
