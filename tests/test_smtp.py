@@ -592,3 +592,29 @@ def test_remind_dry_run_lists_exactly_whom_the_send_reaches_and_why_not_the_othe
     assert run("remind", SAMPLE_SLUG, "--dry-run", "--to", "nobody@example.org", env=env).code == 2
     assert run("webinar", "cancel", SAMPLE_SLUG, env=env).code == 0
     assert run("remind", SAMPLE_SLUG, "--dry-run", env=env).code == 2, "as the send, on a cancelled webinar"
+
+
+def test_status_groups_manual_sends_in_one_row_per_kind_and_says_when_each_was_asked(run, workdir):
+    variant = starting_in(workdir, timedelta(days=2))
+    for command in (
+        ["init"],
+        ["webinar", "add", variant],
+        ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
+        ["sync", SAMPLE_SLUG],
+        ["remind", SAMPLE_SLUG],
+        ["remind", SAMPLE_SLUG, "--to", AMELIE],
+    ):
+        assert run(*command).code == 0, command
+    people = len([row for row in run("outbox", SAMPLE_SLUG, "--json").json() if row["kind"] == "confirmation"])
+
+    summary = run("status", SAMPLE_SLUG, "--json").json()[0]
+    assert summary["mail"]["manual-reminder"] == {"sent": people + 1}
+    assert not [kind for kind in summary["mail"] if kind.startswith("manual-reminder-")]
+    assert [send["states"] for send in summary["manual_sends"]] == [{"sent": people}, {"sent": 1}]
+    shown = run("status", SAMPLE_SLUG).stdout
+    assert "manual-reminder-2" not in shown, "the raw kind with its stamp is no row of its own"
+    asked = [line.strip() for line in shown.splitlines() if line.strip().startswith("manual-reminder asked")]
+    assert len(asked) == 2
+    assert asked[0].endswith(
+        f"{people} sent, last sent {summary['manual_sends'][0]['last_sent_at'][:16].replace('T', ' ')} UTC"
+    )

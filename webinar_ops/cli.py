@@ -557,6 +557,7 @@ def _status_summary(store: Store, record: WebinarRecord) -> dict:
         "sync": store.sync_counts(record.id),
         "unsubscribed": store.unsubscribed_count(record.id),
         "mail": store.delivery_counts(record.id),
+        "manual_sends": store.manual_sends(record.id),
         "next_mail": store.next_delivery(record.id),
         "not_sent": store.delivery_reasons(record.id),
     }

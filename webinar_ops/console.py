@@ -136,6 +136,20 @@ def _item_time(item: Any, zone_name: str) -> str:
     return f"{start:%H:%M}–{times.in_zone(item.end, zone_name):%H:%M}"
 
 
+def _manual_send_line(record: WebinarRecord, send: dict) -> str:
+    """`manual-reminder asked 2026-12-02 12:59 UTC (Wed 02 Dec 21:59 KST): 12 sent, last at 13:00 UTC`."""
+    asked = times.parse_iso_utc(send["asked_at"])
+    zone = times.zone_label(record.definition.time_zone)
+    states = ", ".join(f"{n} {state}" for state, n in sorted(send["states"].items()))
+    line = (
+        f"manual-{send['template']} asked {asked:%Y-%m-%d %H:%M} UTC "
+        f"({record.definition.local(asked):%a %d %b %H:%M} {zone}): {states}"
+    )
+    if send["last_sent_at"]:
+        line += f", last sent {times.parse_iso_utc(send['last_sent_at']):%Y-%m-%d %H:%M} UTC"
+    return line
+
+
 def print_status(record: WebinarRecord, summary: dict) -> None:
     """One webinar's status: registrants, registration at the provider, and mail by kind."""
     import click
@@ -166,6 +180,8 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
     rows = [(kind, *(by_state.get(state, 0) for state in states)) for kind, by_state in summary["mail"].items()]
     if rows:
         print_table(("mail", *states), rows, title="Mail")
+    for send in summary["manual_sends"]:
+        click.echo(f"  {_manual_send_line(record, send)}")
     nxt = summary["next_mail"]
     if nxt:
         due = times.parse_iso_utc(nxt["due_at"])

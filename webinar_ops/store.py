@@ -499,25 +499,40 @@ class Store:
 
     def delivery_counts(self, webinar_id: int) -> dict[str, dict[str, int]]:
         """For each kind of mail, how many deliveries are in each state."""
-        sql = "SELECT kind, state, count(*) AS n FROM deliveries WHERE webinar_id = ? GROUP BY kind, state"
+        sql = f"""SELECT {_KIND_FAMILY} AS family, state, count(*) AS n FROM deliveries
+                  WHERE webinar_id = ? GROUP BY family, state"""
         counts: dict[str, dict[str, int]] = {}
         for row in self.db.query(sql, [webinar_id]):
-            counts.setdefault(row["kind"], {})[row["state"]] = row["n"]
+            counts.setdefault(row["family"], {})[row["state"]] = row["n"]
         return dict(sorted(counts.items(), key=lambda item: _kind_order(item[0])))
 
     def next_delivery(self, webinar_id: int) -> dict | None:
         """The next mail due: its kind, due time and how many share it."""
-        sql = """SELECT kind, send_after AS due_at, count(*) AS recipients FROM deliveries
-                 WHERE webinar_id = ? AND state IN ('pending', 'sending')
-                 GROUP BY kind, send_after ORDER BY send_after LIMIT 1"""
+        sql = f"""SELECT {_KIND_FAMILY} AS kind, send_after AS due_at, count(*) AS recipients FROM deliveries
+                  WHERE webinar_id = ? AND state IN ('pending', 'sending')
+                  GROUP BY 1, send_after ORDER BY send_after LIMIT 1"""
         return next(iter(self.db.query(sql, [webinar_id])), None)
 
     def delivery_reasons(self, webinar_id: int) -> list[dict]:
         """Why mail was skipped, missed or failed, with how many each."""
-        sql = """SELECT kind, state, coalesce(reason, last_error) AS why, count(*) AS n FROM deliveries
-                 WHERE webinar_id = ? AND state IN ('skipped', 'missed', 'failed')
-                 GROUP BY kind, state, why ORDER BY kind, state"""
+        sql = f"""SELECT {_KIND_FAMILY} AS kind, state, coalesce(reason, last_error) AS why, count(*) AS n
+                  FROM deliveries WHERE webinar_id = ? AND state IN ('skipped', 'missed', 'failed')
+                  GROUP BY 1, state, why ORDER BY 1, state"""
         return list(self.db.query(sql, [webinar_id]))
+
+    def manual_sends(self, webinar_id: int) -> list[dict]:
+        """Each manual send, oldest first: its template, when it was asked for and when its
+        last mail went, and how many of its mails are in each state."""
+        sql = """SELECT kind, template, min(created_at) AS asked_at, max(sent_at) AS last_sent_at,
+                        state, count(*) AS n FROM deliveries
+                 WHERE webinar_id = ? AND kind LIKE 'manual-%' GROUP BY kind, state ORDER BY kind"""
+        sends: dict[str, dict] = {}
+        for row in self.db.query(sql, [webinar_id]):
+            send = sends.setdefault(row["kind"], {"kind": row["kind"], "template": row["template"], "states": {}})
+            send["states"][row["state"]] = row["n"]
+            send["asked_at"] = min(filter(None, (send.get("asked_at"), row["asked_at"])))
+            send["last_sent_at"] = max(filter(None, (send.get("last_sent_at"), row["last_sent_at"])), default=None)
+        return sorted(sends.values(), key=lambda send: send["asked_at"])
 
     def deliveries(self, webinar_id: int | None = None, state: str | None = None, limit: int = 1000) -> list[dict]:
         """Outbox rows with the recipient's address, soonest first."""
@@ -574,6 +589,11 @@ class Store:
                     [stamp, registrant_id],
                 )
             self.db["registrants"].update(registrant_id, {**changes, "updated_at": stamp})
+
+
+# Every manual send is a kind of its own (`manual-reminder-20261202T125905698068Z`) so that a
+# second send is a new mail; counts and reasons show them as one family per template.
+_KIND_FAMILY = "CASE WHEN kind LIKE 'manual-%' THEN 'manual-' || template ELSE kind END"
 
 
 def _kind_order(kind: str) -> tuple:
