@@ -507,3 +507,24 @@ def test_preview_shows_an_update_a_cancellation_and_a_message_after_the_end(run,
     assert cancellation.stdout.startswith("To: ana.silva@example.org\nSubject: Cancelled: ")
     assert "https://example.org/recordings/session-5" in after.stdout
     assert not list((workdir / "data" / "outbox").glob("new/*")), "a preview sends nothing"
+
+
+def test_preview_of_an_update_after_two_quick_moves_shows_the_time_the_readers_calendar_holds(run, workdir):
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
+    assert run("webinar", "add", with_after(workdir, start="2027-03-05 15:00"), env=env).code == 0
+    assert run("registrants", "add", SAMPLE_SLUG, "--email", PEOPLE[0], "--first-name", "Ana", env=env).code == 0
+    assert run("run", "--once", env=env).code == 0, "her confirmation puts 5 March in her calendar"
+    for start in ("2027-03-12 15:00", "2027-03-19 15:00"):  # two moves before the next run
+        assert run("webinar", "add", with_after(workdir, start=start), env=env).code == 0
+
+    shown = run("preview", SAMPLE_SLUG, "--kind", "update", env=env)
+    assert run("run", "--once", env=env).code == 0
+    [*_, sent] = sorted((workdir / "data" / "outbox" / "new").iterdir(), key=lambda path: path.stat().st_mtime)
+
+    assert shown.code == 0, shown.stderr
+    no_longer = shown.stdout.split("NO LONGER")[1].split("WHEN")[0]
+    assert "Friday 5 March 2027" in no_longer, "her calendar holds 5 March, not 12 March"
+    assert "Friday 19 March 2027" in shown.stdout
+    mail = email.message_from_bytes(sent.read_bytes(), policy=policy.default)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert text.split("NO LONGER")[1].split("WHEN")[0] == no_longer, "the preview says what the real mail says"

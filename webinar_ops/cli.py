@@ -711,7 +711,8 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
     type=click.Choice(["reminder", "confirmation", "update", "cancellation", "after"]),
     default="reminder",
     show_default=True,
-    help="update: as after the last change of time or title; after: the first [[after]] message.",
+    help="update: as the real update after the last move or new title, from what the reader was last told; "
+    "after: the first [[after]] message.",
 )
 @click.option("--registrant", "email", metavar="EMAIL", help="Whose mail to show (default: the first registrant).")
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write the HTML part to this file.")
@@ -739,7 +740,7 @@ def preview(
         registrant = {**registrant, "language": _language_option(language)}
     composer = Composer(record, app.settings)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
-    delivery = _preview_delivery(app.store, record, template, offset)
+    delivery = _preview_delivery(app.store, record, template, offset, registrant)
     words = composer.render(template, registrant, app.now(), delivery["offset_minutes"], delivery.get("details"))
     click.echo(f"To: {registrant['email']}\nSubject: {words.subject}\n\n{words.text}")
     if html_file:
@@ -770,10 +771,12 @@ def _preview_offset(record: WebinarRecord, offset: str | None) -> timedelta:
     return wanted
 
 
-def _preview_delivery(store: Store, record: WebinarRecord, template: str, offset: str | None = None) -> dict:
+def _preview_delivery(
+    store: Store, record: WebinarRecord, template: str, offset: str | None = None, registrant: dict | None = None
+) -> dict:
     """A delivery of `template` as planning would make it, for the preview: a reminder at the
-    offset asked for (default: the last), an update from the revision before this one, the
-    first after-message."""
+    offset asked for (default: the last), an update from the revision the reader's calendar
+    holds (as the real update says it), the first after-message."""
     from webinar_ops.errors import InputError
 
     d = record.definition
@@ -788,13 +791,21 @@ def _preview_delivery(store: Store, record: WebinarRecord, template: str, offset
                 f"{record.slug} has not changed since it was added, so no update would go: an update follows "
                 "a new start, duration or title given with `webinar-ops webinar add`."
             )
-        was = store.revision_of(record.id, record.revision - 1)
-        delivery["details"] = {"revision": record.revision - 1, "was": was}
+        told = _told_revision(store, record, registrant)
+        delivery["details"] = {"revision": told, "was": store.revision_of(record.id, told)}
     elif template == "after":
         if not d.after:
             raise InputError(f"{record.slug} has no [[after]] messages; docs/definition.md shows how to add one.")
         delivery["offset_minutes"] = int(d.after[0].delay.total_seconds() // 60)
     return delivery
+
+
+def _told_revision(store: Store, record: WebinarRecord, registrant: dict | None) -> int:
+    """The revision an update to this reader starts from: the one their last mail described
+    (after two quick moves, the one before both); for a reader told nothing yet or already
+    told this revision, the one before it."""
+    told = store.told_revision(registrant["id"]) if registrant and "id" in registrant else None
+    return told if told is not None and told < record.revision else record.revision - 1
 
 
 def _language_option(value: str) -> str:

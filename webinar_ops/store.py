@@ -375,6 +375,12 @@ class Store:
         fields = {key: row[key] for key in ("title", "start_at", "end_at", "time_zone")}
         self.db["webinar_revisions"].insert({"webinar_id": webinar_id, "revision": revision, **fields}, replace=True)
 
+    def told_revision(self, registrant_id: int) -> int | None:
+        """The revision of the webinar that the registrant's calendar holds: that of the last
+        mail sent to them (None before any)."""
+        sql = "SELECT max(revision) AS told FROM deliveries WHERE registrant_id = ? AND state = 'sent'"
+        return next(iter(self.db.query(sql, [registrant_id])))["told"]
+
     def revision_of(self, webinar_id: int, revision: int) -> dict | None:
         """The title, start, end and zone that revision `revision` of the webinar had."""
         rows = list(self.db["webinar_revisions"].rows_where("webinar_id = ? AND revision = ?", [webinar_id, revision]))
