@@ -563,6 +563,34 @@ def test_a_recipient_refused_as_postfix_words_it_fails_alone_and_everyone_else_g
     assert len(server.handler.received) == len(others)
 
 
+def test_a_refusal_worded_as_ours_waits_behind_the_others_so_the_next_run_sends_everyone_else(run, workdir):
+    # A relay that relays only to some domains words its refusal of one recipient as a setup
+    # problem; the wave stops there, but that row must not be claimed first for ever after.
+    variant = starting_in(workdir, timedelta(days=2))
+    with smtp_server() as server:
+        server.handler.reject(AMELIE, reply=f"554 5.7.1 <{AMELIE}>: Relay access denied")
+        env = {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port)}
+        env["SMTP_SECURITY"] = "none"
+        for command in (
+            ["init"],
+            ["webinar", "add", variant],
+            ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
+        ):
+            assert run(*command, env=env).code == 0
+        first = run("run", "--once", env=env)
+        second = run("run", "--once", env=env)
+        rows = run("outbox", SAMPLE_SLUG, "--json", env=env).json()
+
+    assert "fix the mail settings" in first.stderr
+    confirmations = {row["email"]: row for row in rows if row["kind"] == "confirmation"}
+    assert confirmations[AMELIE]["state"] == "pending", "kept for a later run, not failed"
+    assert "Relay access denied" in confirmations[AMELIE]["last_error"]
+    others = [row["state"] for email, row in confirmations.items() if email != AMELIE]
+    assert len(others) >= 10
+    assert set(others) == {"sent"}, (first.stdout, second.stdout)
+    assert len(server.handler.received) == len(others)
+
+
 def test_remind_dry_run_lists_exactly_whom_the_send_reaches_and_why_not_the_others(run, workdir):
     variant = starting_in(workdir, timedelta(days=2))
     env = {"WEBINAR_OPS_SECRET_KEY": "dry-run-key-0123456789-abcdefghijklmnop"}

@@ -38,6 +38,7 @@ from webinar_ops.plan import AFTER, AFTER_PATIENCE, CANCELLATION, REMINDER, pers
 from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
+    RefusedAsSetup,
     TemporaryFailure,
     Transport,
     TransportConfigError,
@@ -289,7 +290,7 @@ def _send_batch(
         try:
             _send(transport, sender, registrant, message, compose_next)
         except TransportConfigError as exc:
-            release(store, batch[position:])
+            _release_after_refusal(store, batch[position:], exc, now)
             raise OperationError(f"Sending stopped: {exc}. Nothing more was sent; fix the mail settings.") from exc
         except TransportUnavailable as exc:
             release(store, batch[position:], later=now + UNAVAILABLE_PAUSE, error=str(exc))
@@ -415,6 +416,17 @@ def _retry_later(
         },
     )
     report.retrying += 1
+
+
+def _release_after_refusal(store: Store, rows: list[dict], refusal: TransportConfigError, now: datetime) -> None:
+    """Give the rows back after a refusal of our setup stopped the wave. When the refusal
+    answered the first row's recipient or message, its words say our setup but it may still be
+    that message's alone (a relay that relays to some domains only): that row waits behind the
+    others, so it cannot be claimed first and stop every wave for good."""
+    if isinstance(refusal, RefusedAsSetup):
+        release(store, rows[:1], later=now + UNAVAILABLE_PAUSE, error=str(refusal))
+        rows = rows[1:]
+    release(store, rows)
 
 
 def release(store: Store, rows: list[dict], later: datetime | None = None, error: str | None = None) -> None:

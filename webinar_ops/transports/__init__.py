@@ -33,6 +33,11 @@ class TransportConfigError(Exception):
     """The transport cannot work as configured (bad login, no TLS); stop and tell the organiser."""
 
 
+class RefusedAsSetup(TransportConfigError):
+    """A refusal of one recipient or message worded as a problem of our setup (relaying,
+    sender authentication). It stops the wave, but may still be that message's alone."""
+
+
 class TransportUnavailable(TemporaryFailure):
     """The server cannot be reached at all: stop this wave and try again later."""
 

@@ -13,7 +13,13 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from webinar_ops.transports import PermanentFailure, TemporaryFailure, TransportConfigError, TransportUnavailable
+from webinar_ops.transports import (
+    PermanentFailure,
+    RefusedAsSetup,
+    TemporaryFailure,
+    TransportConfigError,
+    TransportUnavailable,
+)
 
 if TYPE_CHECKING:
     from webinar_ops.config import Settings
@@ -185,7 +191,8 @@ def _classify(code: int, reply: bytes | str, stage: str) -> Exception:
     """A reply as a failure of this message, or of our setup (which stops the wave). `stage` is
     the command refused: "mail" (MAIL FROM), "rcpt" (RCPT TO) or "data" (the message)."""
     if code >= 500 and _is_about_us(code, reply, stage):
-        return TransportConfigError(f"the server refused us: {code} {_text(reply)}")
+        refusal = TransportConfigError if stage == "mail" or code == 530 else RefusedAsSetup
+        return refusal(f"the server refused us: {code} {_text(reply)}")
     return _by_code(code, reply)
 
 
