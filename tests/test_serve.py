@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,12 +20,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import icalendar
 import pytest
 import requests
-from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+import vobject
+from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
 from web_server import serving
 
 from webinar_ops.config import Settings
@@ -279,3 +281,137 @@ def test_webinar_ops_serve_listens_on_the_base_urls_port(workdir):
 def test_a_token_with_a_non_ascii_digit_is_an_unknown_link(confirmed, site):
     for path in ("/u/%C2%B2.abc", "/c/%C2%B2.abc/invite.ics"):
         assert requests.get(site + path, timeout=10).status_code == 404, path
+
+
+# -- cancelled registrations ---------------------------------------------------------------
+
+
+@pytest.fixture
+def from_the_command_line(run, workdir: Path) -> Settings:
+    """The sample webinar, moved to 2031, added, its 15 registrants imported and synced with
+    the local provider, and their confirmations written to the Maildir, all through the
+    command line."""
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
+    definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2031-04-30 15:00"'}, "future.toml")
+    for command in (
+        ("webinar", "add", "future.toml"),
+        ("registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"),
+        ("sync", SAMPLE_SLUG),
+        ("run", "--once"),
+    ):
+        ran = run(*command, env=env)
+        assert ran.code == 0, ran.stderr
+    return Settings(
+        db_path=workdir / "data" / "webinar_ops.db",
+        secret_key=TEST_SECRET_KEY,
+        mail_outbox_dir=workdir / "data" / "outbox",
+    )
+
+
+def join_urls(settings: Settings) -> dict[str, str]:
+    with Store.open(settings.db_path) as store:
+        return {row["email"]: row["join_url"] for row in store.db.query("SELECT email, join_url FROM registrants")}
+
+
+def mails(settings: Settings) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in sorted((settings.mail_outbox_dir / "new").iterdir())
+    ]
+
+
+def assert_closed(answer: requests.Response, why: str, join_url: str) -> None:
+    assert answer.status_code == 410
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert why in answer.text
+    assert urlsplit(join_url).path not in answer.text
+
+
+def test_a_cancelled_persons_join_link_answers_410_gone_while_the_others_still_open(run, from_the_command_line):
+    settings = from_the_command_line
+    links = join_urls(settings)
+    [ana, ben, *_] = sorted(links)
+
+    cancelled = run("registrants", "cancel", SAMPLE_SLUG, ana, env={"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY})
+
+    assert cancelled.code == 0, cancelled.stderr
+    with serving(create_app(settings)) as site:
+        closed = requests.get(site + urlsplit(links[ana]).path, timeout=10)
+        still_open = requests.get(site + urlsplit(links[ben]).path, timeout=10)
+    assert_closed(closed, "This registration was cancelled.", links[ana])
+    assert still_open.status_code == 200
+
+
+def test_a_registration_the_organiser_cancelled_closes_its_join_link_before_the_provider_is_told(
+    from_the_command_line,
+):
+    settings = from_the_command_line
+    links = join_urls(settings)
+    ana = min(links)
+    with Store.open(settings.db_path) as store:  # as `registrants cancel` leaves it when the provider is away
+        store.db.execute("UPDATE registrants SET status = 'cancelled' WHERE email = ?", [ana])
+        store.db.conn.commit()
+
+    with serving(create_app(settings)) as site:
+        answer = requests.get(site + urlsplit(links[ana]).path, timeout=10)
+
+    assert_closed(answer, "This registration was cancelled.", links[ana])
+
+
+def test_cancelling_the_webinar_closes_every_join_link_and_its_cancellations_carry_none(run, from_the_command_line):
+    settings = from_the_command_line
+    links = join_urls(settings)
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
+    shutil.rmtree(settings.mail_outbox_dir)  # only the cancellations are read below
+
+    assert run("webinar", "cancel", SAMPLE_SLUG, env=env).code == 0
+    assert run("run", "--once", env=env).code == 0
+
+    with serving(create_app(settings)) as site:
+        for link in links.values():
+            assert_closed(requests.get(site + urlsplit(link).path, timeout=10), "This webinar was cancelled.", link)
+    cancellations = mails(settings)
+    assert len(cancellations) == len(links)
+    for message in cancellations:
+        link = links[message["To"].addresses[0].addr_spec]
+        for part in message.walk():
+            if part.get_content_maintype() != "multipart":
+                text = part_text(part)
+                assert link not in text, part.get_content_type()
+                assert quote(link, safe="") not in text, part.get_content_type()
+        assert_invite_has_no_join_link(message, link)
+
+
+def part_text(part: email.message.EmailMessage) -> str:
+    content = part.get_content()
+    return content.decode() if isinstance(content, bytes) else content
+
+
+def assert_invite_has_no_join_link(message: email.message.EmailMessage, link: str) -> None:
+    text = next(part_text(p) for p in message.walk() if p.get_content_type() == "text/calendar")
+    calendar = icalendar.Calendar.from_ical(text)
+    assert str(calendar["METHOD"]) == "CANCEL"
+    [event] = calendar.walk("VEVENT")
+    assert "URL" not in event
+    assert "LOCATION" not in event
+    assert all(link not in str(value) for value in event.values())
+    parsed = vobject.readOne(text)
+    assert not hasattr(parsed.vevent, "url")
+    assert not hasattr(parsed.vevent, "location")
+    assert link not in parsed.vevent.description.value
+
+
+def test_a_cancelled_persons_calendar_file_still_cancels_the_event_but_carries_no_join_link(confirmed, settings, site):
+    path = calendar_file_path(settings, ANA)
+    [link] = [r["join_url"] for r in confirmed.db.query("SELECT join_url FROM registrants WHERE email = ?", [ANA])]
+    confirmed.db.execute("UPDATE registrants SET status = 'cancelled' WHERE email = ?", [ANA])
+    confirmed.db.conn.commit()
+
+    answer = requests.get(site + path, timeout=10)
+
+    assert answer.status_code == 200, "a calendar that imported the file needs the CANCEL to drop the entry"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert link not in answer.text
+    event = icalendar.Calendar.from_ical(answer.content).walk("VEVENT")[0]
+    assert "URL" not in event
+    assert "LOCATION" not in event

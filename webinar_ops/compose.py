@@ -409,7 +409,8 @@ class Composer:
         local_zone = zone if zone and zone != d.time_zone else None
         lead = timedelta(minutes=offset_minutes) if offset_minutes is not None else d.start - now
         language = self.language_for(registrant)
-        join_url = self._join_link(registrant)
+        # A cancellation's reader has nothing left to join: a link in it would be a live door.
+        join_url = None if template == CANCELLATION else self._join_link(registrant)
         return {
             "language": language,
             "person": {
@@ -423,7 +424,7 @@ class Composer:
             else None,
             "local_times": self._local_times(local_zone, language) if local_zone else None,
             "join_url": join_url,
-            "join_is_personal": _plain_link(registrant.get("join_url")) is not None,
+            "join_is_personal": join_url is not None and _plain_link(registrant.get("join_url")) is not None,
             **(self._calendar_links(join_url, language) if template not in (AFTER, CANCELLATION) else {}),
             "calendar_file_link": self.calendar_file_url(registrant) if template not in (AFTER, CANCELLATION) else None,
             # The link List-Unsubscribe has; a cancellation is the last mail, with nothing left to stop.
@@ -605,8 +606,9 @@ class Composer:
 
     def _invite(self, registrant: dict, now: datetime, write: Callable[..., bytes], method: str) -> bytes:
         """The person's invite, written by `write` (InviteBuilder.invite or .fast_invite). Its
-        DESCRIPTION is in the reader's language; the rest (the title) is the programme's own."""
-        join_url = self._join_link(registrant)
+        DESCRIPTION is in the reader's language; the rest (the title) is the programme's own.
+        A CANCEL carries no join link: calendars find the entry by UID, and nobody should join."""
+        join_url = None if method == "CANCEL" else self._join_link(registrant)
         language = self.language_for(registrant)
         shared = self._shared(language)
         agenda = [

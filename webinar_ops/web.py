@@ -11,7 +11,8 @@
   `local` provider's registration link, leads to it.
 - `/c/TOKEN/invite.ics`: the reader's calendar invite as a file, the "Add to calendar" link for
   calendars that take a file; the same UID and SEQUENCE as the mails' invites.
-- `/j/TOKEN`: the `local` provider's join link; it says which webinar and person it is for.
+- `/j/TOKEN`: the `local` provider's join link; it says which webinar and person it is for,
+  and answers 410 Gone once the registration or the webinar is cancelled.
 - `/zoom/webhook`: Zoom's signed registration events, taken in at once (webhooks.py).
 - `/healthz`: the database answers.
 
@@ -91,8 +92,12 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
     def join(token: str) -> Response | tuple[str, int]:
         with store() as db:
             found = registration_by_join_token(db, token)
+            ended = found and _why_closed(db, found)
         if found is None:
             return render_template("unknown_link.html", what="join"), 404
+        if ended:
+            page = render_template("join_closed.html", topic=found["topic"], why=ended)
+            return Response(page, status=410, mimetype="text/html", headers=PRIVATE)
         page = render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"])
         return Response(page, mimetype="text/html", headers=PRIVATE)
 
@@ -123,6 +128,19 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
+
+
+def _why_closed(store: Store, found: dict) -> str | None:
+    """Why a local join link no longer opens (the webinar or the registration was cancelled,
+    or the registration denied), or None while it does. The store is asked as well as the
+    provider: it is the organiser's word, before the provider has been told."""
+    webinar = store.webinar_by_provider_id("local", found["webinar_id"])
+    if found["cancelled_at"] or (webinar and webinar.cancelled_at):
+        return "This webinar was cancelled."
+    rows = store.registrants(webinar.id, "provider_registrant_id = ?", [found["registrant_id"]]) if webinar else []
+    if {found["status"], *(row["status"] for row in rows)} & {"cancelled", "denied"}:
+        return "This registration was cancelled."
+    return None
 
 
 def _email_of(store: Store, registrant_id: int) -> str | None:

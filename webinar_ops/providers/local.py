@@ -145,13 +145,14 @@ class LocalProvider:
 
 
 def registration_by_join_token(store: Store, token: str) -> dict | None:
-    """The registration (email, first_name, join_url, and the webinar's topic) whose join
-    link ends in `/j/TOKEN`, or None."""
+    """The registration (email, first_name, join_url, status, registrant_id, webinar_id, and
+    the webinar's topic and cancelled_at) whose join link ends in `/j/TOKEN`, or None."""
     if not token or len(token) > 64 or not token.replace("-", "").replace("_", "").isalnum():
         return None
     if "local_registrants" not in store.db.table_names():
         return None
-    sql = """SELECT r.email, r.first_name, r.join_url, w.topic FROM local_registrants r
+    sql = """SELECT r.email, r.first_name, r.join_url, r.status, r.registrant_id, r.webinar_id, w.topic,
+             w.cancelled_at FROM local_registrants r
              JOIN local_webinars w ON w.id = r.webinar_id WHERE instr(r.join_url, ?) > 0"""
     rows = [row for row in store.db.query(sql, [f"/j/{token}"]) if row["join_url"].endswith(f"/j/{token}")]
     return rows[0] if rows else None
