@@ -115,7 +115,8 @@ def test_a_visitor_registers_gets_the_confirmation_and_unsubscribes_in_one_click
     assert json.loads(status.stdout)[0]["unsubscribed"] == 1
     assert "unsubscribed" in run("status", SLUG, env=service["env"]).stdout
     reminded = run("remind", SLUG, "--json", env=service["env"])
-    assert reminded.code == 0, reminded.stderr
+    assert reminded.code == 2, reminded.stderr
+    assert "1 person: they unsubscribed from the reminders" in reminded.stderr
     assert len(mails_to(service["outbox"], "rosa.martinez@example.org")) == 1, "no reminder after the unsubscribe"
 
 

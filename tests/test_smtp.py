@@ -646,3 +646,24 @@ def test_status_groups_manual_sends_in_one_row_per_kind_and_says_when_each_was_a
     assert asked[0].endswith(
         f"{people} sent, last sent {summary['manual_sends'][0]['last_sent_at'][:16].replace('T', ' ')} UTC"
     )
+
+
+def test_remind_before_anyone_is_synced_says_nobody_would_get_it_and_why_and_plans_nothing(run, workdir):
+    variant = starting_in(workdir, timedelta(days=2))
+    for command in (
+        ["init"],
+        ["webinar", "add", variant],
+        ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
+    ):
+        assert run(*command).code == 0, command
+
+    nobody = run("remind", SAMPLE_SLUG)
+
+    assert nobody.code == 2
+    assert "Nobody would get the reminder; sent nothing." in nobody.stderr
+    assert f"15 people: not yet registered with the provider (run `webinar-ops sync {SAMPLE_SLUG}`)" in nobody.stderr
+    assert run("outbox", SAMPLE_SLUG, "--json").json() == [], "no empty manual send is left behind"
+    assert run("sync", SAMPLE_SLUG).code == 0
+    sent = run("remind", SAMPLE_SLUG, "--kind", "confirmation")
+    assert sent.stdout.startswith("The confirmation, sent now: sent 15, retrying 0, failed 0, skipped 0."), sent.stdout
+    assert "manual-" not in sent.stdout, "the stamped kind is for the database, not for the reader"

@@ -696,7 +696,8 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
         print_json({"kind": kind, **report.__dict__})
     else:
         click.echo(
-            f"{kind}: sent {report.sent}, retrying {report.retrying}, failed {report.failed}, skipped {report.skipped}."
+            f"The {template}, sent now: sent {report.sent}, retrying {report.retrying}, failed {report.failed}, "
+            f"skipped {report.skipped}."
         )
     _exit_if_stopped(report)
     if report.failed:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -398,6 +399,14 @@ def manual_audience(
     return audience
 
 
+def _why_nobody(audience: Audience) -> str:
+    """The reasons everyone was left out, most common first, each with how many it kept out."""
+    if not audience.left_out:
+        return "The webinar has no registrants yet."
+    counts = Counter(why for _, why in audience.left_out).most_common()
+    return "; ".join(f"{n} {'person' if n == 1 else 'people'}: {why}" for why, n in counts) + "."
+
+
 def _left_out_because(template: str, webinar: WebinarRecord, person: dict, now: datetime) -> str | None:
     why = person_verdict(template, person)
     if why is None and person["provider_registrant_id"] is None:
@@ -420,6 +429,8 @@ def plan_manual(
     if to is not None and not audience.reached:
         ((email, why),) = audience.left_out
         raise InputError(f"{email} would not get it: {why}.")
+    if not audience.reached:
+        raise InputError(f"Nobody would get the {template}; sent nothing. {_why_nobody(audience)}")
     kind = f"manual-{template}-{now:%Y%m%dT%H%M%S%fZ}"
     with store.transaction():
         for first in range(0, len(audience.reached), PAGE):
