@@ -30,6 +30,8 @@ LUCAS = {
     "join_url": "https://webinars.example.org/j/lucas-personal-join-token-0123456789",
 }
 KINDS = ("confirmation", "reminder")
+A_COMMON_PHONE = {"width": 390, "height": 844}
+A_NARROW_DESKTOP = {"width": 800, "height": 900}
 
 
 @pytest.fixture
@@ -42,8 +44,8 @@ def composer(store: Store, workdir: Path) -> Composer:
     return Composer(record, settings)
 
 
-def html_of(composer: Composer, kind: str) -> str:
-    return composer.render(kind, LUCAS, NOW, 60 if kind == "reminder" else None).html
+def html_of(composer: Composer, kind: str, reader: dict = LUCAS) -> str:
+    return composer.render(kind, reader, NOW, 60 if kind == "reminder" else None).html
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -90,8 +92,53 @@ def test_the_agenda_is_a_table_with_a_header_for_each_clock(chromium, composer):
     headers = page.locator("table th").all_inner_texts()
     first_row = page.locator("table tr").nth(1).locator("td").all_inner_texts()
 
-    assert headers == ["Seoul time", "Your time", "Session"]
-    assert first_row[:2] == ["15:00", "03:00"], "15:00 in Seoul is 03:00 in São Paulo"
+    assert headers == ["Seoul time\nYour time", "Session"], "the reader's clock under the event's"
+    assert first_row[0] == "15:00\n03:00", "15:00 in Seoul is 03:00 in São Paulo"
+    page.close()
+
+
+def agenda_rows(page) -> list[dict]:
+    """Where each agenda row's time cell and session cell sit on the page."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("table tbody tr")].map(row => {
+            const cells = row.querySelectorAll("td");
+            const [time, session] = [cells[0], cells[cells.length - 1]].map(c => c.getBoundingClientRect());
+            return {time: {x: time.x, y: time.y, width: time.width},
+                    session: {x: session.x, y: session.y, width: session.width}};
+        })"""
+    )
+
+
+# French clocks read `15 h 00–15 h 45`, a third wider than `15:00–15:45`. DejaVu Sans, which
+# stands in for Arial here, is wider than the Arial, Helvetica or Roboto of a phone.
+@pytest.mark.parametrize(("language", "least_width"), [("en", 250), ("fr", 215)])
+@pytest.mark.parametrize("kind", KINDS)
+def test_on_a_phone_the_agenda_gives_each_session_title_most_of_the_width(
+    chromium, composer, kind, language, least_width
+):
+    page = chromium.new_page(viewport=A_COMMON_PHONE)
+    page.set_content(html_of(composer, kind, {**LUCAS, "language": language}))
+
+    rows = agenda_rows(page)
+    assert len(rows) == 5
+    for row in rows:
+        assert row["session"]["width"] >= least_width, "a title a reader can read, not a word per line"
+    assert page.evaluate("document.documentElement.scrollWidth") <= A_COMMON_PHONE["width"]
+    screenshot(page, f"mail-{kind}-{language}-agenda-390")
+    page.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_on_a_desktop_the_agenda_keeps_the_times_beside_each_session(chromium, composer, kind):
+    page = chromium.new_page(viewport=A_NARROW_DESKTOP)
+    page.set_content(html_of(composer, kind))
+
+    for row in agenda_rows(page):
+        assert row["time"]["y"] == row["session"]["y"], "the time and the title start on one line"
+        assert row["time"]["x"] + row["time"]["width"] <= row["session"]["x"]
+        assert row["session"]["width"] >= 400
+    assert not overflows_sideways(page)
+    screenshot(page, f"mail-{kind}-agenda-800")
     page.close()
 
 
