@@ -118,6 +118,21 @@ def test_smtp_port_must_be_a_port_number(env_file, port):
     assert "must be a port number from 1 to 65535" in str(error)
 
 
+@pytest.mark.parametrize("user", ["me/../../accounts/x", "me?page_size=1", "me#", "two words", "x" * 65])
+def test_a_zoom_user_id_that_would_change_the_request_path_is_refused(env_file, user):
+    error = refusal(env_file, {"ZOOM_USER_ID": user})
+    assert [problem.field for problem in error.problems] == ["ZOOM_USER_ID"]
+    assert "must be `me`, a Zoom user id (letters, digits, - and _) or the user's address" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("user", "kept"),
+    [("me", "me"), ("KDcuGIm1QgePTO8WbOqwIQ", "KDcuGIm1QgePTO8WbOqwIQ"), ("Host@Example.org", "host@example.org")],
+)
+def test_a_zoom_user_is_me_an_id_or_an_address(env_file, user, kept):
+    assert load_settings(env_file=env_file, environ={"ZOOM_USER_ID": user}).zoom_user_id == kept
+
+
 def test_a_bad_value_says_where_it_came_from(env_file):
     write_env(env_file, SMTP_SECURITY="tls")
     error = refusal(env_file, {"MAIL_TRANSPORT": "pigeon"})

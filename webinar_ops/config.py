@@ -109,6 +109,20 @@ def _transport(value: str) -> str:
     return _choice(*available_transports())(value)
 
 
+ZOOM_USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # "me", or the id Zoom shows for a user
+
+
+def _zoom_user(value: str) -> str:
+    """`me`, a Zoom user id, or the user's address: what Zoom takes in /users/{userId}. It goes
+    into the request's path, so nothing else (a slash, a `?`) may get through."""
+    if ZOOM_USER_ID.fullmatch(value):
+        return value
+    try:
+        return validate.email_address(value)
+    except ValueError:
+        raise ValueError("must be `me`, a Zoom user id (letters, digits, - and _) or the user's address") from None
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise ValueError("must be a port number from 1 to 65535")
@@ -200,7 +214,7 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ZOOM_ACCOUNT_ID": ("zoom_account_id", _text),
     "ZOOM_CLIENT_ID": ("zoom_client_id", _text),
     "ZOOM_CLIENT_SECRET": ("zoom_client_secret", _text),
-    "ZOOM_USER_ID": ("zoom_user_id", _text),
+    "ZOOM_USER_ID": ("zoom_user_id", _zoom_user),
     "ZOOM_API_BASE_URL": ("zoom_api_base_url", _base_url),
     "ZOOM_OAUTH_URL": ("zoom_oauth_url", validate.url),
     "ZOOM_PLAN": ("zoom_plan", _choice("free", "pro", "business")),

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import requests
 
@@ -362,6 +363,10 @@ class ZoomProvider:
 
     # -- the webinar --------------------------------------------------------------------
 
+    def _webinars_path(self) -> str:
+        # The id is checked where it is configured; quoting keeps it one path segment anyway.
+        return f"/users/{quote(self.user_id, safe='@')}/webinars"
+
     def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
         # A webinar attached to ([provider] webinar_id) was made by its host: the agenda and
         # the contact shown on Zoom's site are theirs to keep.
@@ -377,7 +382,7 @@ class ZoomProvider:
         return _hosted(_json(self.client.call("GET", f"/webinars/{webinar_id}", "light")))
 
     def _create(self, body: dict) -> dict:
-        path = f"/users/{self.user_id}/webinars"
+        path = self._webinars_path()
         try:
             return _json(self.client.call("POST", path, "light", body=body, safe=False))
         except Uncertain as exc:
@@ -398,7 +403,7 @@ class ZoomProvider:
         return found
 
     def _find_created(self, body: dict) -> dict | None:
-        listing = _json(self.client.call("GET", f"/users/{self.user_id}/webinars", "medium", params={"page_size": 300}))
+        listing = _json(self.client.call("GET", self._webinars_path(), "medium", params={"page_size": 300}))
         for webinar in listing.get("webinars", []):
             if webinar.get("topic") == body["topic"] and webinar.get("start_time") == body["start_time"]:
                 return _json(self.client.call("GET", f"/webinars/{webinar['id']}", "light"))
