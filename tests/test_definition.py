@@ -779,6 +779,26 @@ def test_a_template_folder_the_system_cannot_look_up_is_refused_with_exit_2(run,
     assert len(added.stderr) < 1000, "a long name is shown cut short"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [("webinar", "add", "{long}.toml"), ("registrants", "import", SAMPLE_SLUG, "{long}.csv"), ("status",)],
+)
+def test_a_path_of_thousands_of_characters_is_named_cut_short_with_its_file_name(run, command):
+    long = "d" * 250 + "/" + "e" * 6000
+    env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY, "WEBINAR_OPS_DB": f"{long}.db"}
+    if command != ("status",):
+        env.pop("WEBINAR_OPS_DB")
+    assert run("webinar", "add", "data/webinars/undesa-snu-session-5.toml", env=env).code in (0, 1)
+
+    ran = run(*(part.format(long=long) for part in command), env=env)
+
+    assert ran.code in (1, 2), ran.stderr
+    assert "File name too long" in ran.stderr
+    assert "…" in ran.stderr
+    assert len(ran.stderr) < 400, "the whole path is not echoed"
+    assert "Traceback" not in ran.stderr
+
+
 def test_a_definition_asking_for_five_thousand_reminders_is_refused_before_anything_is_stored(run, workdir):
     offsets = ", ".join(f'"{minutes}m"' for minutes in range(10, 5010))
     variant = definition_variant(workdir, {'offsets = ["7d", "1d", "1h"]': f"offsets = [{offsets}]"})

@@ -262,7 +262,7 @@ def load_definition(path: Path | str) -> Definition:
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+        raise InputError(f"Cannot read {validate.shown_path(path)}: {exc.strerror or exc}.") from exc
     if len(raw) > MAX_FILE_BYTES:
         problem = Problem(
             str(path), "the file is larger than 1 MB", line=1, fix="check that this is a webinar definition (TOML)"

@@ -142,7 +142,7 @@ def _shaped_rows(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         handle = path.open("rb")
     except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+        raise InputError(f"Cannot read {validate.shown_path(path)}: {exc.strerror or exc}.") from exc
     with handle:
         if validate.looks_like_utf16(handle.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]):
             raise InputError(

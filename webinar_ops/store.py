@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from sqlite_utils import Database, Migrations
 
-from webinar_ops import times
+from webinar_ops import times, validate
 from webinar_ops.definition import Definition, parse_definition
 from webinar_ops.errors import InputError, NotFound, OperationError
 
@@ -283,7 +283,8 @@ class Store:
             db.execute("PRAGMA synchronous = NORMAL")
             migrations.apply(db)
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise OperationError(f"Cannot open the database {path}: {exc}") from exc
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc  # strerror: without the path again
+            raise OperationError(f"Cannot open the database {validate.shown_path(path)}: {why}") from exc
         return cls(db, path)
 
     def close(self) -> None:

@@ -291,6 +291,13 @@ def shown(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "...'"
 
 
+def shown_path(path: Path | str) -> str:
+    """A path for an error message: whole when it is of a usual length, else its start and its
+    end (the file's name), so that a path of thousands of characters does not fill the screen."""
+    text = str(path)
+    return text if len(text) <= 160 else f"{text[:40]}…{text[-100:]}"
+
+
 @lru_cache(maxsize=1024)  # a wave's subjects are mostly one text
 def header_text(text: str) -> str:
     """One line fit for a mail header: control characters and bidirectional controls become
