@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import event, given, settings
+from babel import Locale
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from webinar_ops import times
@@ -383,3 +385,146 @@ def test_any_text_is_either_a_positive_duration_or_a_value_error(text):
     except ValueError:
         return
     assert delta > timedelta(0)
+
+
+# -- a reminder's lead -------------------------------------------------------------------------------
+
+# How each language writes a lead, from outside the code: each unit's word by CLDR plural category
+# (None: one word for both, as French `mois`), and how long each unit is.
+LEAD_WORDS = {
+    "en": {"in": "in", "tomorrow": "tomorrow", "one": {"in 1 hour": "hour", "in 1 minute": "minute"},
+           "units": {"minute": "minute", "minutes": "minute", "hour": "hour", "hours": "hour", "day": "day",
+                     "days": "day", "month": "month", "months": "month", "year": "year", "years": "year"}},
+    "fr": {"in": "dans", "tomorrow": "demain", "one": {"dans une heure": "hour", "dans une minute": "minute"},
+           "units": {"minute": "minute", "minutes": "minute", "heure": "hour", "heures": "hour", "jour": "day",
+                     "jours": "day", "mois": "month", "an": "year", "ans": "year"}},
+}  # fmt: skip
+PLURAL_WORDS = {"minutes", "hours", "days", "months", "years", "heures", "jours", "ans"}
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "month": 365.2425 / 12 * 86400, "year": 365.2425 * 86400}
+FIVE_YEARS = 5 * UNIT_SECONDS["year"]
+# The most a person writes of each unit said alone (hours next to minutes stop at 5).
+MOST = {"minute": 59, "hour": 23, "day": 46, "month": 18, "year": 5}
+LEADS = st.one_of(
+    st.floats(0, FIVE_YEARS),  # mostly months and years
+    st.floats(0, 3 * UNIT_SECONDS["day"]),  # hours, tomorrow, 2 days
+    st.floats(0, math.log(FIVE_YEARS)).map(math.exp),  # as many minutes as years
+).map(lambda seconds: timedelta(seconds=seconds))
+THRESHOLDS = [
+    0,
+    29,
+    31,
+    59.5 * 60,
+    359.5 * 60,
+    23.5 * 3600,
+    36 * 3600,
+    1.5 * UNIT_SECONDS["month"],
+    1.5 * UNIT_SECONDS["year"],
+]
+
+
+def read_lead(phrase: str, language: str) -> list[tuple[int, str, str | None]]:
+    """(count, unit, word) for each count in a lead; word is None where the count is a word too."""
+    words = LEAD_WORDS[language]
+    if phrase == words["tomorrow"]:
+        return [(1, "day", None)]
+    if phrase in words["one"]:
+        return [(1, words["one"][phrase], None)]
+    match = re.fullmatch(rf"{words['in']} (\d+) (\w+)(?: (\d+) (\w+))?", phrase)
+    assert match, f"{phrase!r} is no lead as {language} writes one"
+    counts = [(match[1], match[2])] + ([(match[3], match[4])] if match[3] else [])
+    return [(int(n), words["units"][word], word) for n, word in counts]
+
+
+def named_seconds(phrase: str, language: str) -> float:
+    return sum(n * UNIT_SECONDS[unit] for n, unit, _ in read_lead(phrase, language))
+
+
+@property_test
+@given(LEADS, st.sampled_from(["en", "fr"]))
+@example(timedelta(minutes=148321), "en")
+def test_a_lead_is_a_count_a_person_writes_in_a_unit_that_agrees_with_it(lead, language):
+    phrase = times.describe_lead(lead, language)
+    counts = read_lead(phrase, language)
+    event(counts[0][1] + ("s and minutes" if len(counts) == 2 else ""))
+
+    if len(counts) == 2:
+        (hours, hour, _), (minutes, minute, _) = counts
+        assert (hour, minute) == ("hour", "minute"), phrase
+        assert 1 <= hours <= 5, phrase
+        assert 1 <= minutes <= 59, phrase
+    else:
+        [(n, unit, _)] = counts
+        assert n <= MOST[unit], phrase
+        assert (n == 0) == (lead <= timedelta(0)), phrase
+    for n, _, word in counts:
+        if word is not None and word != "mois":
+            one = Locale.parse(language).plural_form(n) == "one"
+            assert (word not in PLURAL_WORDS) == one, f"{phrase!r}: {n} is {'one' if one else 'other'} in {language}"
+    assert abs(named_seconds(phrase, language) - lead.total_seconds()) <= lead.total_seconds() / 3 + 60, phrase
+
+
+@property_test
+@given(LEADS, LEADS, st.sampled_from(["en", "fr"]))
+def test_a_longer_lead_never_reads_as_less_time(one, other, language):
+    shorter, longer = sorted((one, other))
+    said = [times.describe_lead(lead, language) for lead in (shorter, longer)]
+
+    assert named_seconds(said[0], language) <= named_seconds(said[1], language), said
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_leads_half_a_minute_then_an_hour_apart_up_to_five_years_read_as_ever_more_time(language):
+    # Every change of unit is crossed, and each one also a thousandth of a second either side.
+    walk = [30 * step for step in range(2 * 24 * 120)] + [3600 * step for step in range(int(FIVE_YEARS // 3600))]
+    edges = [edge + step for edge in THRESHOLDS for step in (-0.001, 0, 0.001) if edge + step >= 0]
+    leads = [timedelta(seconds=seconds) for seconds in sorted(walk + edges)]
+    said = [times.describe_lead(lead, language) for lead in leads]
+    named = [named_seconds(phrase, language) for phrase in said]
+
+    for i in range(1, len(leads)):
+        assert named[i - 1] <= named[i], (leads[i - 1], said[i - 1], leads[i], said[i])
+
+
+@pytest.mark.parametrize(
+    ("lead", "english", "french"),
+    [
+        (timedelta(0), "in 0 minutes", "dans 0 minute"),  # French counts 0 as one
+        (timedelta(minutes=-10), "in 0 minutes", "dans 0 minute"),  # a manual reminder after the start
+        (timedelta(seconds=20), "in 1 minute", "dans une minute"),
+        (timedelta(minutes=45), "in 45 minutes", "dans 45 minutes"),
+        (timedelta(minutes=59, seconds=40), "in 1 hour", "dans une heure"),
+        (timedelta(hours=1), "in 1 hour", "dans une heure"),
+        (timedelta(minutes=61), "in 1 hour 1 minute", "dans 1 heure 1 minute"),
+        (timedelta(minutes=90), "in 1 hour 30 minutes", "dans 1 heure 30 minutes"),
+        (timedelta(hours=2), "in 2 hours", "dans 2 heures"),
+        (timedelta(hours=5, minutes=59), "in 5 hours 59 minutes", "dans 5 heures 59 minutes"),
+        (timedelta(hours=7, minutes=40), "in 8 hours", "dans 8 heures"),
+        (timedelta(hours=23, minutes=29), "in 23 hours", "dans 23 heures"),
+        (timedelta(hours=23, minutes=30), "tomorrow", "demain"),
+        (timedelta(days=1), "tomorrow", "demain"),
+        (timedelta(hours=35, minutes=59), "tomorrow", "demain"),
+        (timedelta(hours=36), "in 2 days", "dans 2 jours"),
+        (timedelta(days=7), "in 7 days", "dans 7 jours"),
+        (timedelta(days=14), "in 14 days", "dans 14 jours"),
+        (timedelta(days=45), "in 45 days", "dans 45 jours"),
+        (timedelta(days=46), "in 2 months", "dans 2 mois"),
+        (timedelta(minutes=148321), "in 3 months", "dans 3 mois"),
+        (timedelta(days=365), "in 12 months", "dans 12 mois"),
+        (timedelta(days=548), "in 2 years", "dans 2 ans"),
+        (timedelta(days=4 * 365), "in 4 years", "dans 4 ans"),
+    ],
+)
+def test_a_lead_reads_as_a_person_writes_it(lead, english, french):
+    assert times.describe_lead(lead, "en") == english
+    assert times.describe_lead(lead, "fr") == french
+
+
+@pytest.mark.parametrize("language", ["ko", "ar", "pl", "fr-CA"])
+def test_the_words_of_a_lead_are_counted_by_the_rules_of_the_language_they_are_in(language):
+    # A Korean, Arabic or Polish reader gets the English words, which English plural rules count
+    # (Korean rules have no `one`: `1 hours`; Arabic says 2 is `two`, Polish that it is `few`).
+    french = language.startswith("fr")
+    assert times.describe_lead(timedelta(minutes=61), language) == (
+        "dans 1 heure 1 minute" if french else "in 1 hour 1 minute"
+    )
+    assert times.describe_lead(timedelta(days=50), language) == ("dans 2 mois" if french else "in 2 months")

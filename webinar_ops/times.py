@@ -13,6 +13,7 @@ inside each time so that a wrapped line never splits one.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -280,14 +281,56 @@ def _weekday(day: date, language: str) -> str:
 
 
 def describe_lead(lead: timedelta, language: str = ENGLISH) -> str:
-    """How long before the start a reminder goes: `in 7 days`, `tomorrow`, `in 1 hour`,
-    `in 90 minutes`; in French `dans 7 jours`, `demain`, `dans une heure`, `dans 90 minutes`."""
+    """How long before the start a reminder goes, as a person writes it: `in 30 minutes`,
+    `in 1 hour 30 minutes`, `in 8 hours`, `tomorrow`, `in 12 days`, `in 3 months`, `in 2
+    years`; in French `dans 30 minutes`, `dans une heure`, `dans 1 heure 30 minutes`, `demain`,
+    `dans 3 mois`, `dans 2 ans`. Each count agrees with its unit by CLDR's plural rules."""
     words = wording.of(language)
-    minutes = round(lead.total_seconds() / 60)
-    if minutes >= 24 * 60 and minutes % (24 * 60) == 0:
-        days = minutes // (24 * 60)
-        return words.tomorrow if days == 1 else words.in_days.format(n=days)
-    if minutes >= 60 and minutes % 60 == 0:
-        hours = minutes // 60
-        return words.in_one_hour if hours == 1 else words.in_hours.format(n=hours)
-    return words.in_one_minute if minutes == 1 else words.in_minutes.format(n=max(minutes, 0))
+    parts = lead_parts(lead)
+    if parts == (("days", 1),):
+        return words.tomorrow
+    if parts == (("hours", 1),):
+        return words.in_one_hour
+    if parts == (("minutes", 1),):
+        return words.in_one_minute
+    counts = [words.count(getattr(words, unit), n) for unit, n in parts]
+    if len(counts) == 2:
+        return words.in_time.format(time=words.hours_and_minutes.format(hours=counts[0], minutes=counts[1]))
+    return words.in_time.format(time=counts[0])
+
+
+_MONTH = timedelta(days=365.2425 / 12)  # the mean Gregorian month, 30.44 days
+_YEAR = timedelta(days=365.2425)
+
+
+def lead_parts(lead: timedelta) -> tuple[tuple[str, int], ...]:
+    """The units and counts a person would say a lead in, the largest first: `(("minutes",
+    45),)`, `(("hours", 1), ("minutes", 30))`, `(("days", 1),)` for tomorrow, `(("months", 3),)`.
+
+    Each count is the lead rounded to its unit, so that a longer lead never reads as less time.
+    The unit grows when a person would round to it: hours with minutes from 1 hour (the minutes
+    still matter then), whole hours from 6, days from about 24 hours, months and years once the
+    lead is 2 of them when rounded (from about 45 days and 18 months: `in 44 days` is not
+    followed by `in 1 month`).
+    """
+    seconds = lead.total_seconds()
+    if seconds <= 0:  # a manual reminder sent after the start
+        return (("minutes", 0),)
+    minutes = max(_nearest(seconds / 60), 1)  # a few seconds are still a minute away
+    if minutes < 60:
+        return (("minutes", minutes),)
+    if minutes < 6 * 60:
+        hours, minutes = divmod(minutes, 60)
+        return (("hours", hours), ("minutes", minutes)) if minutes else (("hours", hours),)
+    if (hours := _nearest(seconds / 3600)) < 24:
+        return (("hours", hours),)
+    if (months := _nearest(lead / _MONTH)) < 2:
+        return (("days", _nearest(seconds / 86400)),)
+    if (years := _nearest(lead / _YEAR)) < 2:
+        return (("months", months),)
+    return (("years", years),)
+
+
+def _nearest(amount: float) -> int:
+    """`amount` rounded half up (round() goes to the even neighbour: 2.5 would read as 2)."""
+    return math.floor(amount + 0.5)

@@ -13,7 +13,7 @@ mayo de 2021`). Adding a language's words is one entry in WORDS.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from babel import Locale
 
 ENGLISH = "en"
+
+# A count's words in each CLDR plural category of the language (`one`, `other`, and for some
+# languages `zero`, `two`, `few`, `many`); `other` is the form for a category it lacks.
+Plural = Mapping[str, str]
 
 
 def upper_first(text: str) -> str:
@@ -41,14 +45,25 @@ class Wording:
     zone_places_from_cldr: bool  # the place named as the language names it (`Séoul`), or as the zone ID does
     zone_joiner: str  # between a time span and its zone: `15:00–16:30 Seoul time`
     your_time: str  # the reader's own clock
-    tomorrow: str
-    in_days: str
-    in_one_hour: str
-    in_hours: str
+    plural_rules: str  # the language whose CLDR plural rules choose among the counts' forms below
+    in_time: str  # a reminder's lead: `in {time}`, `dans {time}`
+    tomorrow: str  # a lead of about a day
+    in_one_hour: str  # a lead of exactly one hour, as the language says it: `dans une heure`
     in_one_minute: str
-    in_minutes: str
+    minutes: Plural  # `{n} minute`, `{n} minutes`
+    hours: Plural
+    hours_and_minutes: str  # `{hours} {minutes}`: `1 hour 30 minutes`
+    days: Plural
+    months: Plural
+    years: Plural
     join: str  # the first line of a calendar entry
     link_to_follow: str  # ... when there is no join link yet
+
+    def count(self, forms: Plural, n: int) -> str:
+        """`n` with the form of its unit that agrees with it: `1 month`, `3 months`; in French
+        `1 an`, `2 ans`, and `0 minute` (French counts 0 as one)."""
+        category = locale(self.plural_rules).plural_form(n)
+        return forms.get(category, forms["other"]).format(n=n)
 
 
 def heure_de(place: str) -> str:
@@ -118,12 +133,17 @@ ENGLISH_WORDS = Wording(
     zone_places_from_cldr=False,  # the zone ID's own English: `Buenos Aires time`
     zone_joiner=" ",
     your_time="your time ({zone})",
+    plural_rules=ENGLISH,
+    in_time="in {time}",
     tomorrow="tomorrow",
-    in_days="in {n} days",
     in_one_hour="in 1 hour",
-    in_hours="in {n} hours",
     in_one_minute="in 1 minute",
-    in_minutes="in {n} minutes",
+    minutes={"one": "{n} minute", "other": "{n} minutes"},
+    hours={"one": "{n} hour", "other": "{n} hours"},
+    hours_and_minutes="{hours} {minutes}",
+    days={"one": "{n} day", "other": "{n} days"},
+    months={"one": "{n} month", "other": "{n} months"},
+    years={"one": "{n} year", "other": "{n} years"},
     join="Join: {link}",
     link_to_follow="The join link will follow by mail.",
 )
@@ -140,17 +160,24 @@ WORDS = {
         zone_places_from_cldr=True,
         zone_joiner=", ",
         your_time="votre heure locale ({zone})",
+        plural_rules="fr",
+        in_time="dans {time}",
         tomorrow="demain",
-        in_days="dans {n} jours",
         in_one_hour="dans une heure",
-        in_hours="dans {n} heures",
         in_one_minute="dans une minute",
-        in_minutes="dans {n} minutes",
+        minutes={"one": "{n} minute", "other": "{n} minutes"},
+        hours={"one": "{n} heure", "other": "{n} heures"},
+        hours_and_minutes="{hours} {minutes}",
+        days={"one": "{n} jour", "other": "{n} jours"},
+        months={"one": "{n} mois", "other": "{n} mois"},
+        years={"one": "{n} an", "other": "{n} ans"},
         join="Lien pour participer\u00a0: {link}",
         link_to_follow="Le lien pour participer vous sera envoyé par courriel.",
     ),
 }
-_OTHERS = dataclasses.replace(ENGLISH_WORDS, day=None)  # English words, the language's own dates
+# English words (counted by English plural rules: a Polish reader's `in 2 months`, not the form
+# Polish rules would pick), the language's own dates
+_OTHERS = dataclasses.replace(ENGLISH_WORDS, day=None)
 
 
 def of(language: str) -> Wording:
