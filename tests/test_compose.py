@@ -433,7 +433,13 @@ def test_the_agenda_shows_both_clocks_for_a_reader_in_paris(composer):
 
 @pytest.mark.parametrize(
     ("offset_minutes", "opening"),
-    [(10080, "Starts in 7 days: "), (1440, "Tomorrow: "), (60, "Starts in 1 hour: "), (30, "Starts in 30 minutes: ")],
+    [
+        (10080, "Starts in 7 days: "),
+        (1440, "Tomorrow: "),
+        (90, "Starts in 1 hour 30 minutes: "),
+        (60, "Starts in 1 hour: "),
+        (30, "Starts in 30 minutes: "),
+    ],
 )
 def test_the_reminder_subject_says_how_soon(composer, webinar, offset_minutes, opening):
     words = composer.render("reminder", person(), AN_HOUR_BEFORE, offset_minutes)

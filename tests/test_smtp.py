@@ -17,6 +17,7 @@ from smtp_servers import free_port, smtp_server
 
 from webinar_ops import times
 from webinar_ops.config import Settings
+from webinar_ops.definition import load_definition
 from webinar_ops.deliver import BACKOFF_FIRST, BACKOFF_LONGEST, Composers, Drafts, backoff, send_due
 from webinar_ops.errors import OperationError
 from webinar_ops.plan import plan_webinar
@@ -589,6 +590,29 @@ def test_a_refusal_worded_as_ours_waits_behind_the_others_so_the_next_run_sends_
     assert len(others) >= 10
     assert set(others) == {"sent"}, (first.stdout, second.stdout)
     assert len(server.handler.received) == len(others)
+
+
+def test_a_reminder_for_a_webinar_months_away_says_in_3_months_in_english_and_french(run, workdir):
+    variant = starting_in(workdir, timedelta(minutes=148321))  # 103 days: no longer `in 148321 minutes`
+    for command in (
+        ["init"],
+        ["webinar", "add", variant],
+        ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
+        ["sync", SAMPLE_SLUG],
+        ["remind", SAMPLE_SLUG],  # into the Maildir, the default transport
+    ):
+        ran = run(*command)
+        assert ran.code == 0, (command, ran.stdout, ran.stderr)
+
+    mails = [
+        message_from_bytes(path.read_bytes(), policy=policy.default) for path in (workdir / "data/outbox/new").iterdir()
+    ]
+    subjects = {parseaddr(mail["To"])[1]: mail["Subject"] for mail in mails}
+    title = load_definition(variant).title
+    assert subjects["kwame.mensah@example.org"] == f"Starts in 3 months: {title}"
+    assert subjects[AMELIE] == f"Dans 3 mois\u00a0: {title}"  # French keeps a no-break space before its colon
+    french = next(mail for mail in mails if parseaddr(mail["To"])[1] == AMELIE)
+    assert "commence dans 3 mois." in " ".join(french.get_body(preferencelist=("plain",)).get_content().split())
 
 
 def test_remind_dry_run_lists_exactly_whom_the_send_reaches_and_why_not_the_others(run, workdir):
