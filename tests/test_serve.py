@@ -119,6 +119,18 @@ def test_a_one_click_post_stops_the_reminders_for_that_person_only(confirmed, se
     assert reasons == {(ANA, "skipped", "they unsubscribed from the reminders"), (BEN, "sent", None)}
 
 
+def test_a_one_click_post_that_a_mail_client_sends_from_another_site_still_unsubscribes(confirmed, settings, site):
+    # RFC 8058: the mail client posts from its own site (or none), with no form and no token.
+    cross_site = {"Origin": "https://mail.example.com", "Sec-Fetch-Site": "cross-site"}
+
+    answer = requests.post(
+        site + one_click_path(settings, ANA), data={"List-Unsubscribe": "One-Click"}, headers=cross_site, timeout=10
+    )
+
+    assert answer.status_code == 200
+    assert unsubscribed(confirmed)[ANA] is not None
+
+
 def test_opening_the_link_only_shows_a_button(confirmed, settings, site):
     answer = requests.get(site + one_click_path(settings, ANA), timeout=10)
 

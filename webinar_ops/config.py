@@ -19,6 +19,8 @@ from webinar_ops.errors import InputError, Problem
 ENV_FILE = Path(".env")
 MIN_SECRET_KEY_LENGTH = 32
 SMTP_SECURITY = ("none", "starttls", "ssl")
+DEFAULT_BASE_URL = "http://localhost:8080"  # .env.example's value too: a setup not yet on the internet
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Settings:
 
     db_path: Path = Path("data/webinar_ops.db")
     provider: str = "local"
-    base_url: str = "http://localhost:8080"
+    base_url: str = DEFAULT_BASE_URL
     secret_key: str | None = field(default=None, repr=False)
     trusted_proxy: str | None = None
     connection_limit: int = 1000
@@ -63,6 +65,14 @@ class Settings:
         return "Webinar team", f"webinars@{urlsplit(self.base_url).hostname}"
 
     @property
+    def public_origin(self) -> str | None:
+        """The origin (`https://host[:port]`) that browsers name in `Origin` on the service's own
+        pages, from WEBINAR_OPS_BASE_URL; None while it is the default, which names no public site."""
+        if self.base_url == DEFAULT_BASE_URL:
+            return None
+        return web_origin(self.base_url)
+
+    @property
     def mail_domain(self) -> str:
         """The domain of the sender address, used in Message-IDs."""
         return self.sender[1].rpartition("@")[2]
@@ -82,6 +92,21 @@ class Settings:
                 ],
             )
         return self.secret_key
+
+
+def web_origin(url: str) -> str | None:
+    """`scheme://host[:port]` of `url` as a browser writes an Origin header: the host in lower
+    case, the scheme's default port left out; None when `url` has no http(s) origin."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is no number, or out of range
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    shown_port = "" if port in (None, DEFAULT_PORTS[parts.scheme]) else f":{port}"
+    return f"{parts.scheme}://{host}{shown_port}"
 
 
 def _text(value: str) -> str:

@@ -9,6 +9,15 @@ confirmation follows through the outbox like any other.
 Abuse is kept small: a honeypot field that people never see, and a limit on submissions per
 address and per client. Sending the form twice (a double click, a reload) registers once.
 A page never tells whether some address was registered before: anyone can type anyone's.
+
+Another site must not make its visitors' browsers register people (cross-site request
+forgery). A browser says where a form comes from: a submission whose `Sec-Fetch-Site` is
+not `same-origin` (or `none`, typed in by the person), or whose `Origin` is not the site of
+WEBINAR_OPS_BASE_URL (the request's own Host while that is the default), is refused with
+403. A client that sends neither header (an old browser) must bring the signed token that
+the form holds: made for the client's address within FORM_WITHIN, which another site can
+neither read nor make. The one-click unsubscribe (web.py) is exempt by design: mail clients
+post it from no page at all.
 """
 
 from __future__ import annotations
@@ -21,10 +30,12 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from importlib import resources
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from webinar_ops import languages, times, tokens, wording
+from webinar_ops.config import web_origin
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.registrants import register_online
 from webinar_ops.store import Store, WebinarRecord
@@ -37,6 +48,9 @@ PER_ADDRESS = (5, 3600.0)  # submissions, seconds: a person retrying a typo is w
 PER_CLIENT = (60, 3600.0)  # a campus or an office behind one address registers together
 MAX_KEYS = 100_000  # addresses and clients a throttle remembers: a few MB at most
 CONFIRM_WITHIN = 1800  # seconds a "press Register again" form stays good
+FORM_WITHIN = 24 * 3600  # seconds a form's token stays good: a tab left open over night
+FORM_TOKEN = "form_token"
+SAME_SITE_FETCHES = ("same-origin", "none")  # `none`: the person typed the address or chose a bookmark
 
 
 class Throttle:
@@ -87,8 +101,11 @@ def registration_blueprint(
     clock: Callable[[], datetime] = times.utc_now,
     per_address: Throttle | None = None,
     per_client: Throttle | None = None,
+    public_origin: str | None = None,
 ) -> Blueprint:
-    """The pages under /register/ (and /r/ID, the local provider's registration link)."""
+    """The pages under /register/ (and /r/ID, the local provider's registration link).
+    `public_origin` is the site browsers show the pages on (Settings.public_origin); None
+    compares a submission's Origin with the request's Host instead."""
     pages = Blueprint("registration", __name__)
     per_address = per_address or Throttle(*PER_ADDRESS)
     per_client = per_client or Throttle(*PER_CLIENT)
@@ -107,11 +124,16 @@ def registration_blueprint(
             webinar = _open_webinar(db, slug, clock())
             if isinstance(webinar, Response):
                 return webinar
-            return _form_page(webinar, values={"language": _preferred_language(webinar)}, problems={})
+            values = {"language": _preferred_language(webinar)}
+            return _form_page(webinar, values, {}, _form_token(secret_key, slug, clock()))
 
     @pages.post("/register/<slug>")
     def submit(slug: str) -> Response:
+        if not _from_our_own_page(secret_key, slug, public_origin, clock()):
+            log.info("registration page: refused a form for %s not sent from its own page", slug)
+            return _cross_site(slug)
         values = {name: request.form.get(name, "")[:500] for name in FIELDS}
+        form_token = _form_token(secret_key, slug, clock())
         with open_store() as db:
             webinar = _open_webinar(db, slug, clock())
             if isinstance(webinar, Response):
@@ -127,14 +149,14 @@ def registration_blueprint(
                 # person; the second form carries a signed mark that lets it through.
                 log.info("registration page: the hidden field was filled for %s; asked to confirm", slug)
                 mark = _confirm_mark(secret_key, slug, values["email"], clock())
-                return _form_page(webinar, values, {}, confirm=mark)
+                return _form_page(webinar, values, {}, form_token, confirm=mark)
             try:
                 person, _ = register_online(db, webinar, values, clock(), zones=time_zones())
             except InputError as exc:
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
                     problems.setdefault(problem.field, _problem_text(problem))
-                return _form_page(webinar, values, problems, status=422)
+                return _form_page(webinar, values, problems, form_token, status=422)
         return _done_page(webinar, person.first_name, person.email)
 
     return pages
@@ -152,12 +174,19 @@ def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Respon
 
 
 def _form_page(
-    webinar: WebinarRecord, values: dict, problems: dict, confirm: str | None = None, status: int = 200
+    webinar: WebinarRecord,
+    values: dict,
+    problems: dict,
+    form_token: str,
+    confirm: str | None = None,
+    status: int = 200,
 ) -> Response:
     """The form, filled with what was typed: never cached, since it can show a person's address."""
     page = render_template(
         "register.html",
         confirm=confirm,
+        form_token=form_token,
+        form_token_name=FORM_TOKEN,
         webinar=_shown(webinar),
         values=values,
         problems=problems,
@@ -182,20 +211,76 @@ def _done_page(webinar: WebinarRecord, first_name: str, email: str) -> Response:
     return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})  # it shows the address
 
 
+def _from_our_own_page(secret_key: str, slug: str, public_origin: str | None, now: datetime) -> bool:
+    """Whether this submission comes from the registration page on our own site, as far as
+    the browser says (Sec-Fetch-Site, Origin) or, when it says nothing, by the form's token."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.strip() == "null":
+        # Our pages' Referrer-Policy: no-referrer makes browsers write `null` for our own form
+        # too (as for a sandboxed frame anywhere): it tells nothing, the other signs decide.
+        origin = None
+    if fetch_site is not None and fetch_site.strip().lower() not in SAME_SITE_FETCHES:
+        return False
+    if origin is not None:
+        sender = web_origin(origin)
+        return sender is not None and sender == _our_origin(origin, public_origin)
+    if fetch_site is not None:
+        return True
+    return _signed_in_time(
+        request.form.get(FORM_TOKEN, ""), now, FORM_WITHIN, secret_key, "register-form", slug, _client()
+    )
+
+
+def _our_origin(origin: str, public_origin: str | None) -> str | None:
+    # Without a configured public site, the one the browser asked: the Host it sent, read
+    # with the Origin's own scheme (behind a proxy the request's scheme may be http).
+    if public_origin:
+        return public_origin
+    return web_origin(f"{urlsplit(origin).scheme}://{request.host}")
+
+
+def _client() -> str:
+    """The visitor's address (behind WEBINAR_OPS_TRUSTED_PROXY, the one it names)."""
+    return request.remote_addr or "?"
+
+
+def _form_token(secret_key: str, slug: str, now: datetime) -> str:
+    """The form's token for this visitor: another site can neither read it (the browser keeps
+    our page from it) nor fetch one that holds for the visitor's address."""
+    return _signed_stamp(now, secret_key, "register-form", slug, _client())
+
+
 def _confirm_mark(secret_key: str, slug: str, email: str, now: datetime) -> str:
-    stamp = str(int(now.timestamp()))
-    return f"{stamp}.{tokens.sign(secret_key, 'register-again', slug, email.strip().lower(), stamp)}"
+    return _signed_stamp(now, secret_key, "register-again", slug, email.strip().lower())
 
 
 def _confirmed(secret_key: str, slug: str, email: str, now: datetime) -> bool:
     """Whether the form carries the mark of a "press Register again" form, for this address,
     made within CONFIRM_WITHIN seconds."""
-    stamp, _, signature = request.form.get("confirm", "").partition(".")
+    mark = request.form.get("confirm", "")
+    return _signed_in_time(mark, now, CONFIRM_WITHIN, secret_key, "register-again", slug, email.strip().lower())
+
+
+def _signed_stamp(now: datetime, secret_key: str, purpose: str, *subject: str) -> str:
+    """`UNIXTIME.SIGNATURE`: a signature of `subject` that holds for a while from `now`."""
+    stamp = str(int(now.timestamp()))
+    return f"{stamp}.{tokens.sign(secret_key, purpose, *subject, stamp)}"
+
+
+def _signed_in_time(value: str, now: datetime, within: int, secret_key: str, purpose: str, *subject: str) -> bool:
+    """Whether `value` is a `_signed_stamp` of `subject` made at most `within` seconds ago."""
+    stamp, _, signature = value.partition(".")
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):  # a Unix time, not 400 nines
         return False
-    if not 0 <= now.timestamp() - int(stamp) <= CONFIRM_WITHIN:
+    if not 0 <= now.timestamp() - int(stamp) <= within:
         return False
-    return tokens.verify(secret_key, signature, "register-again", slug, email.strip().lower(), stamp)
+    return tokens.verify(secret_key, signature, purpose, *subject, stamp)
+
+
+def _cross_site(slug: str) -> Response:
+    page = render_template("cross_site.html", form=url_for("registration.form", slug=slug))
+    return Response(page, status=403, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 
 def _closed(webinar: WebinarRecord, why: str) -> Response:

@@ -52,7 +52,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
     def store() -> Store:
         return Store.open(settings.db_path)
 
-    app.register_blueprint(registration_blueprint(store, secret_key, clock))
+    app.register_blueprint(registration_blueprint(store, secret_key, clock, public_origin=settings.public_origin))
     app.after_request(_security_headers)
     app.register_error_handler(StoreUnavailable, _busy)
 
