@@ -7,6 +7,9 @@
 2. What people type (names, titles, speakers, readings, questions, addresses, links) reaches a
    mail only as text: never a header of its own, never markup, never a template to evaluate.
    Checked in the composed message bytes: headers parsed back, HTML escaped, invite lines.
+3. Whatever a link's token holds (a mail client's mangling, a prober's guesses, bytes that are
+   no UTF-8, digits of other scripts, numbers of any size), the real web service answers it as
+   an unknown link, 404, never an error; a form's damaged mark or token is refused as such.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import http.client
 import io
 import os
 import random
@@ -23,11 +27,13 @@ import sys
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
-from conftest import KEYS, NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
-from hypothesis import HealthCheck, given
+from conftest import KEYS, NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
+from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from markupsafe import escape
@@ -978,3 +984,155 @@ def test_a_sender_address_with_a_trick_is_refused_by_the_configuration(workdir, 
         load_settings(env_file=workdir / ".env", environ={key: value})
 
     assert [p.field for p in caught.value.problems] == [key]
+
+
+# -- 3. what a link's token holds, against the real web service ---------------------------------------
+
+WEB_BASE_URL = "https://webinars.example.org"
+PERCENT_TRICKS = [
+    "", ".", "..", "%2e", "%2E%2E", "%00", "%ff", "%C2", "%C2%B2", "%ef%bf%bd", "%ed%a0%80", "%", "%zz", "%25",
+    "%2F", "%5C", "+", "%20", "~", "-", "_", "=", "%3D%3D", "%0d%0a", "%E2%80%AE",
+]  # fmt: skip
+ODD_DIGITS = ["²", "١٢٣", "٣", "߁", "໑", "𝟙", "Ⅻ", "½", "0x1f", "1e9", "-1", "+1", " 1", "01", "٠"]
+
+
+def encoded(text: str) -> str:
+    return quote(text, safe="")
+
+
+# Any text, percent-encoded as a browser would; bytes that are no UTF-8; digits of other scripts
+# and numbers of any size; all of it joined by the token's dots, or empty parts.
+encoded_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40).map(encoded)
+token_part = st.one_of(
+    encoded_text,
+    st.sampled_from(PERCENT_TRICKS),
+    st.sampled_from(ODD_DIGITS).map(encoded),
+    st.integers(min_value=-(10**40), max_value=10**40).map(str),
+    st.text(alphabet="0123456789", min_size=17, max_size=400),
+)
+link_token = st.lists(token_part, max_size=5).map(".".join) | token_part | encoded_text
+
+
+@dataclasses.dataclass(frozen=True)
+class Links:
+    """The web service, and the real tokens of one registration in it."""
+
+    base: str
+    unsubscribe: str
+    calendar: str
+    join: str
+
+
+@pytest.fixture(scope="module")
+def links(tmp_path_factory) -> Iterator[Links]:
+    """One real service for every example: the sample webinar at the local provider with Ana
+    registered, served by waitress with `serve`'s options behind a trusted proxy (so that each
+    example is its own client of the form's limits)."""
+    from web_server import serving
+
+    from webinar_ops.config import Settings
+    from webinar_ops.providers import load_provider
+    from webinar_ops.registrants import add_person
+    from webinar_ops.store import Store
+    from webinar_ops.sync import sync_webinar
+    from webinar_ops.tokens import calendar_token, unsubscribe_token
+    from webinar_ops.web import create_app, server_options
+
+    folder = tmp_path_factory.mktemp("web")
+    settings = Settings(
+        db_path=folder / "test.db", secret_key=TEST_SECRET_KEY, base_url=WEB_BASE_URL, trusted_proxy="127.0.0.1"
+    )
+    with Store.open(settings.db_path) as store:
+        record = save(store, SAMPLE_DEFINITION)
+        add_person(store, record, {"email": "ana.silva@example.org", "first_name": "Ana"}, NOW)
+        sync_webinar(store, load_provider("local", settings, store), store.webinar(SAMPLE_SLUG), NOW)
+        [ana] = store.db.query("SELECT id, email, join_url FROM registrants")
+    with serving(create_app(settings, clock=lambda: NOW), **server_options(settings)) as base:
+        yield Links(
+            base=base,
+            unsubscribe=unsubscribe_token(TEST_SECRET_KEY, ana["id"], ana["email"]),
+            calendar=calendar_token(TEST_SECRET_KEY, ana["id"], ana["email"]),
+            join=ana["join_url"].rpartition("/j/")[2],
+        )
+
+
+def answer_to(base: str, method: str, path: str, body: str = "", headers: dict | None = None) -> tuple[int, str]:
+    """The status and page for a request sent exactly as written: no client tidies the path."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        form = {"Content-Type": "application/x-www-form-urlencoded"} if method == "POST" else {}
+        connection.request(method, path, body=body.encode("ascii"), headers={**form, **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def near_misses(real: str) -> st.SearchStrategy[str]:
+    """A real token with its id or its signature replaced, cut short, or something added."""
+    registrant_id, _, signature = real.partition(".")
+    return st.one_of(
+        st.builds(lambda part: f"{registrant_id}.{part}", link_token),
+        st.builds(lambda part: f"{part}.{signature}", link_token),
+        st.builds(lambda part: real + part, link_token.filter(bool)),
+        st.integers(min_value=1, max_value=len(real) - 1).map(lambda n: real[:n]),
+    )
+
+
+TOKEN_ROUTES = {
+    "unsubscribe page": ("GET", "/u/{}", lambda links: links.unsubscribe),
+    "one-click unsubscribe": ("POST", "/u/{}", lambda links: links.unsubscribe),
+    "calendar file": ("GET", "/c/{}/invite.ics", lambda links: links.calendar),
+    "join page": ("GET", "/j/{}", lambda links: links.join),
+    "registration link": ("GET", "/r/{}", lambda links: "no real id"),
+    "registration page": ("GET", "/register/{}", lambda links: SAMPLE_SLUG),
+    "registration form": ("POST", "/register/{}", lambda links: SAMPLE_SLUG),
+}
+
+
+@pytest.mark.parametrize("route", TOKEN_ROUTES)
+@hostile
+@given(data=st.data())
+def test_every_malformed_token_in_a_link_is_an_unknown_link_never_an_error(links, route, data):
+    method, path, real_of = TOKEN_ROUTES[route]
+    real = real_of(links)
+    token = data.draw(link_token | near_misses(real) if "." in real else link_token, label="token")
+    assume(unquote(token) != real)
+
+    status, page = answer_to(links.base, method, path.format(token), body="List-Unsubscribe=One-Click")
+
+    assert status == 404, (route, token, page[-300:])
+    assert "Traceback" not in page
+
+
+FORM_BODY = "first_name=Ana&email=ana{n}%40example.org"
+clients = iter(range(1, 10**9))  # each example its own client and address: the form's limits stay out of it
+
+
+def form_post(links: Links, body: str, headers: dict) -> tuple[int, str]:
+    n = next(clients)
+    client = {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+    return answer_to(
+        links.base, "POST", f"/register/{SAMPLE_SLUG}", FORM_BODY.format(n=n) + body, {**client, **headers}
+    )
+
+
+@hostile
+@given(mark=link_token | near_misses("1617267600.signature"))
+def test_every_malformed_confirmation_mark_asks_once_more_never_an_error(links, mark):
+    same_origin = {"Origin": WEB_BASE_URL, "Sec-Fetch-Site": "same-origin"}
+
+    status, page = form_post(links, f"&leave_empty=x&confirm={mark}", same_origin)
+
+    assert status == 200, (mark, page[-300:])
+    assert "press Register again" in page
+
+
+@hostile
+@given(token=link_token | near_misses("1617267600.signature"))
+def test_every_malformed_form_token_from_a_client_that_names_no_origin_is_refused_never_an_error(links, token):
+    status, page = form_post(links, f"&form_token={token}", {})
+
+    assert status == 403, (token, page[-300:])
+    assert "Nobody was registered" in page

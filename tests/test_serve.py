@@ -291,7 +291,7 @@ def test_webinar_ops_serve_listens_on_the_base_urls_port(workdir):
 
 
 def test_a_token_with_a_non_ascii_digit_is_an_unknown_link(confirmed, site):
-    for path in ("/u/%C2%B2.abc", "/c/%C2%B2.abc/invite.ics"):
+    for path in ("/u/%C2%B2.abc", "/c/%C2%B2.abc/invite.ics", "/j/%EF%BC%A1%EF%BC%A2%D9%A3"):  # ＡＢ٣
         assert requests.get(site + path, timeout=10).status_code == 404, path
 
 
@@ -427,3 +427,12 @@ def test_a_cancelled_persons_calendar_file_still_cancels_the_event_but_carries_n
     event = icalendar.Calendar.from_ical(answer.content).walk("VEVENT")[0]
     assert "URL" not in event
     assert "LOCATION" not in event
+
+
+def test_a_token_ending_in_an_encoded_slash_is_an_unknown_link_not_a_redirect(confirmed, settings, site):
+    token = calendar_file_path(settings, ANA).split("/")[2]
+
+    answer = requests.get(f"{site}/c/{token}%2F/invite.ics", allow_redirects=False, timeout=10)
+
+    assert answer.status_code == 404
+    assert "Location" not in answer.headers

@@ -129,15 +129,15 @@ def registration_blueprint(
 
     @pages.post("/register/<slug>")
     def submit(slug: str) -> Response:
-        if not _from_our_own_page(secret_key, slug, public_origin, clock()):
-            log.info("registration page: refused a form for %s not sent from its own page", slug)
-            return _cross_site(slug)
         values = {name: request.form.get(name, "")[:500] for name in FIELDS}
         form_token = _form_token(secret_key, slug, clock())
         with open_store() as db:
             webinar = _open_webinar(db, slug, clock())
             if isinstance(webinar, Response):
                 return webinar
+            if not _from_our_own_page(secret_key, slug, public_origin, clock()):
+                log.info("registration page: refused a form for %s not sent from its own page", slug)
+                return _cross_site(slug)
             # The limits come first: every submission counts, a bot's that fills the honeypot too.
             address_key = "address:" + values["email"].strip().lower()
             client_key = "client:" + (request.remote_addr or "?")

@@ -47,6 +47,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
     """The web service over the database in `settings`; each request opens its own store."""
     app = _App("webinar_ops", template_folder="pages", static_folder="pages/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # A link we made never has `//`: Werkzeug would redirect `/c/1.x//invite.ics` (a token
+    # ending in an encoded slash) to another path; it is an unknown link like any other.
+    app.url_map.merge_slashes = False
     secret_key = settings.require_secret_key()
 
     def store() -> Store:

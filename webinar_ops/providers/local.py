@@ -9,6 +9,7 @@ person's link.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 migrations = Migrations("local_provider")
 LISTING_PAGE = 300  # as Zoom's largest page
+_JOIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # URL-safe base64, as tokens.sign writes it
 
 
 @migrations()
@@ -147,7 +149,7 @@ class LocalProvider:
 def registration_by_join_token(store: Store, token: str) -> dict | None:
     """The registration (email, first_name, join_url, status, registrant_id, webinar_id, and
     the webinar's topic and cancelled_at) whose join link ends in `/j/TOKEN`, or None."""
-    if not token or len(token) > 64 or not token.replace("-", "").replace("_", "").isalnum():
+    if not _JOIN_TOKEN.fullmatch(token):  # str.isalnum would take any script's letters and digits
         return None
     if "local_registrants" not in store.db.table_names():
         return None
