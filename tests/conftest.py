@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -47,23 +48,76 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def run_cli(workdir: Path, args: tuple[str, ...], env: dict[str, str] | None, preexec_fn=None) -> Ran:
+    """`webinar-ops ARGS` in the project folder, as a separate process."""
+    base_env = {k: v for k, v in os.environ.items() if k not in KEYS}
+    process = subprocess.run(
+        [sys.executable, "-m", "webinar_ops", *map(str, args)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**base_env, **(env or {})},
+        timeout=120,
+        preexec_fn=preexec_fn,
+    )
+    return Ran(process.returncode, process.stdout, process.stderr)
+
+
 @pytest.fixture
 def run(workdir: Path):
     """Run the real `webinar-ops` entry point in the project folder, as a separate process."""
-    base_env = {k: v for k, v in os.environ.items() if k not in KEYS}
 
     def run(*args: str, env: dict[str, str] | None = None) -> Ran:
-        process = subprocess.run(
-            [sys.executable, "-m", "webinar_ops", *map(str, args)],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            env={**base_env, **(env or {})},
-            timeout=120,
-        )
-        return Ran(process.returncode, process.stdout, process.stderr)
+        return run_cli(workdir, args, env)
 
     return run
+
+
+# Root ignores file modes, so a command run by root cannot show what a chmod does to an
+# organiser. For root, `run_as_user` takes away, in the command's process only, the
+# capabilities that set root apart where files are concerned (CAP_CHOWN, CAP_DAC_OVERRIDE,
+# CAP_DAC_READ_SEARCH, CAP_FOWNER): the process stays uid 0, the owner of the test's files,
+# and modes and owners bind it as they bind any user. Becoming another user (`nobody`) would
+# need the interpreter and the project to be readable by that user, which a virtualenv built
+# from an interpreter in root's home is not.
+PR_CAPBSET_DROP = 24
+FILE_MODE_OVERRIDES = (0, 1, 2, 3)  # CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _give_up_file_mode_overrides() -> None:
+    # Runs in the child between fork and exec: what the bounding set lacks, the program
+    # exec'd next never gets.
+    for capability in FILE_MODE_OVERRIDES:
+        _LIBC.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+
+
+def _modes_bind(folder: Path) -> bool:
+    """Whether a process started by `run_as_user` is refused a write to a 0444 file."""
+    probe = folder / "mode-probe"
+    probe.write_text("")
+    probe.chmod(0o444)
+    try:
+        attempt = subprocess.run(
+            [sys.executable, "-c", f"open({str(probe)!r}, 'a')"],
+            capture_output=True,
+            preexec_fn=_give_up_file_mode_overrides,
+            timeout=60,
+        )
+    finally:
+        probe.unlink()
+    return attempt.returncode != 0
+
+
+@pytest.fixture
+def run_as_user(workdir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Like `run`, in a process that file modes bind as they bind an organiser, also when the
+    tests run as root (see above)."""
+    if os.geteuid() != 0:
+        return lambda *args, env=None: run_cli(workdir, args, env)
+    if not _modes_bind(tmp_path_factory.mktemp("probe")):
+        pytest.skip("running as root, and this process may not give up root's power to ignore file modes")
+    return lambda *args, env=None: run_cli(workdir, args, env, preexec_fn=_give_up_file_mode_overrides)
 
 
 @pytest.fixture

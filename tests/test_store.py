@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import textwrap
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
@@ -252,3 +254,112 @@ def test_a_write_waits_for_another_process_holding_the_lock(store, workdir):
     assert saved.outcome == "updated"
     assert waited >= 0.5
     assert store.webinar(SAMPLE_SLUG).title.startswith("Better Data Governance")
+
+
+# -- a database whose mode was changed -----------------------------------------------------------------
+# These run the real command line in a process that file modes bind (`run_as_user`), since
+# root would write a 0444 file anyway.
+
+NOBODY = 65534
+
+
+def database_files(workdir) -> dict[str, int]:
+    """The database's files as {name: mode}: the file itself and any -wal and -shm."""
+    return {path.name: mode_of(path) for path in sorted((workdir / "data").glob("webinar_ops.db*"))}
+
+
+def leave_a_read_only_shm(database) -> None:
+    """What an earlier version left after reading a 0444 database: SQLite made its -wal and
+    -shm as it makes them, with the database's mode, and nobody may write them any more."""
+    database.chmod(0o444)
+    reader = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    reader.execute("SELECT count(*) FROM webinars").fetchall()
+    reader.close()
+    assert mode_of(database.with_name("webinar_ops.db-shm")) == 0o444
+    database.chmod(0o600)
+
+
+def test_a_database_that_was_read_only_for_a_while_takes_writes_again_once_its_mode_is_mended(run_as_user, workdir):
+    assert run_as_user("init").code == 0
+    database = workdir / "data" / "webinar_ops.db"
+    database.chmod(0o444)
+    assert run_as_user("status").code == 0
+    database.chmod(0o600)
+
+    added = run_as_user("webinar", "add", SAMPLE_DEFINITION)
+
+    assert added.code == 0, added.stderr
+    assert SAMPLE_SLUG in run_as_user("webinar", "list").stdout
+
+
+def test_reading_a_read_only_database_leaves_no_read_only_wal_or_shm_behind(run_as_user, workdir):
+    assert run_as_user("init").code == 0
+    database = workdir / "data" / "webinar_ops.db"
+    database.chmod(0o444)
+
+    assert run_as_user("status").code == 0
+
+    files = database_files(workdir)
+    assert files.pop("webinar_ops.db") == 0o444
+    assert all(mode & 0o600 == 0o600 for mode in files.values()), files
+
+
+def test_a_read_only_shm_left_by_an_earlier_reader_is_made_writable_again(run_as_user, workdir):
+    assert run_as_user("init").code == 0
+    database = workdir / "data" / "webinar_ops.db"
+    leave_a_read_only_shm(database)
+
+    added = run_as_user("webinar", "add", SAMPLE_DEFINITION)
+
+    assert added.code == 0, added.stderr
+    assert all(mode == 0o600 for mode in database_files(workdir).values())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_stale_shm_of_another_user_is_removed_when_no_one_has_the_database_open(run_as_user, workdir):
+    assert run_as_user("init").code == 0
+    database = workdir / "data" / "webinar_ops.db"
+    leave_a_read_only_shm(database)
+    shm = database.with_name("webinar_ops.db-shm")
+    os.chown(shm, NOBODY, NOBODY)  # so the owner of the database may not chmod it
+
+    added = run_as_user("webinar", "add", SAMPLE_DEFINITION)
+
+    assert added.code == 0, added.stderr
+    assert not shm.exists() or shm.stat().st_uid != NOBODY
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_shm_of_another_user_is_kept_while_another_process_has_the_database_open(run_as_user, workdir):
+    assert run_as_user("init").code == 0
+    database = workdir / "data" / "webinar_ops.db"
+    leave_a_read_only_shm(database)
+    shm = database.with_name("webinar_ops.db-shm")
+    # Root may use the -shm whatever its mode; SQLite run by root gives it to the database's
+    # owner when it opens it, so it is given away afterwards.
+    reader = sqlite3.connect(database)
+    reader.execute("SELECT count(*) FROM webinars").fetchall()
+    os.chown(shm, NOBODY, NOBODY)
+    try:
+        added = run_as_user("webinar", "add", SAMPLE_DEFINITION)
+        assert shm.stat().st_uid == NOBODY
+    finally:
+        reader.close()
+
+    assert added.code == 1
+    assert f"{Path('data/webinar_ops.db-shm')} belongs to nobody" in added.stderr
+    assert "Traceback" not in added.stderr
+
+
+def test_writing_to_a_read_only_database_names_the_file_and_the_fix(run_as_user, workdir):
+    assert run_as_user("init").code == 0
+    (workdir / "data" / "webinar_ops.db").chmod(0o444)
+
+    added = run_as_user("webinar", "add", SAMPLE_DEFINITION)
+
+    assert added.code == 1
+    database = Path("data/webinar_ops.db")
+    assert f"error: Cannot write to the database {database}: " in added.stderr
+    assert f"{database} is read-only for this user (mode 444): run `chmod 600 {database}`" in added.stderr
+    assert "Traceback" not in added.stderr
+    assert "unexpected" not in added.stderr

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from sqlite_utils import Database, Migrations
 
-from webinar_ops import times, validate
+from webinar_ops import db_files, times, validate
 from webinar_ops.definition import Definition, parse_definition
 from webinar_ops.errors import InputError, NotFound, OperationError
 
@@ -251,14 +251,20 @@ class StoreUnavailable(OperationError):
         "SQLITE_LOCKED": f"another process kept it locked; waiting up to {BUSY_TIMEOUT_SECONDS} seconds did not help",
     }
 
+    # The codes for which the modes and owners of the database's files may be the cause.
+    ACCESS: ClassVar[set[str]] = {"SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"}
+
     @classmethod
     def from_sqlite(cls, path: Path, exc: sqlite3.Error) -> StoreUnavailable | None:
-        """The error worded for a person, or None when `exc` is not about the file."""
+        """The error worded for a person, or None when `exc` is not about the file. When a
+        file or folder the database needs is not writable, the error names it and its fix."""
         name = getattr(exc, "sqlite_errorname", None) or ""
         primary = "_".join(name.split("_")[:2])  # SQLITE_READONLY_DBMOVED -> SQLITE_READONLY
         if primary not in cls.REASONS:
             return None
-        return cls(f"Cannot write to the database {path}: {exc} ({cls.REASONS[primary]}).")
+        problems = db_files.access_problems(path) if primary in cls.ACCESS else []
+        fix = "; ".join(problems) or cls.REASONS[primary]
+        return cls(f"Cannot write to the database {path}: {exc} ({fix}).")
 
 
 class Store:
@@ -270,18 +276,30 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
-        """Open (creating if needed, mode 0600) and migrate the database at `path`."""
+        """Open (creating if needed, mode 0600) and migrate the database at `path`.
+
+        A -wal or -shm left unwritable by a reader of the database while it was read-only is
+        put right first (see `db_files.mend_companions`). A database file this user may not
+        write is opened read-only: reading works, and the first write says what to fix."""
         path = Path(path)
         try:
             _create_private_file(path)
-            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS)
+            db_files.mend_companions(path)
+            read_only = not db_files.may_write(path)
+            if read_only:
+                connection = db_files.connect_read_only(path, timeout=BUSY_TIMEOUT_SECONDS)
+            else:
+                connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS)
             db = Database(connection, execute_plugins=False)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            if not read_only and db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.enable_wal()
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("PRAGMA synchronous = NORMAL")
             migrations.apply(db)
+        except sqlite3.OperationalError as exc:
+            worded = StoreUnavailable.from_sqlite(path, exc)
+            raise worded or OperationError(f"Cannot open the database {validate.shown_path(path)}: {exc}") from exc
         except (sqlite3.DatabaseError, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc  # strerror: without the path again
             raise OperationError(f"Cannot open the database {validate.shown_path(path)}: {why}") from exc
