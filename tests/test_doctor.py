@@ -80,6 +80,48 @@ def test_a_database_others_can_read_is_to_be_made_private(run, ready, workdir: P
     assert f"chmod 600 {Path('data/webinar_ops.db')}" in lines(result.stdout)["database"]
 
 
+def test_a_shm_this_user_may_not_write_is_reported_with_the_fix(run_as_user, workdir: Path):
+    assert run_as_user("init").code == 0
+    shm = workdir / "data" / "webinar_ops.db-shm"
+    shm.write_bytes(b"")
+    shm.chmod(0o444)  # as SQLite leaves it after reading the database while that was 0444
+
+    result = run_as_user("doctor")
+
+    assert result.code == 1
+    line = lines(result.stdout)["database"]
+    assert line.startswith("FIX")
+    shown = Path("data/webinar_ops.db-shm")
+    assert f"{shown} is read-only for this user (mode 444): run `chmod 600 {shown}`" in line
+    assert "restore it from a backup" not in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_read_only_database_is_to_be_made_writable(run_as_user, workdir: Path):
+    assert run_as_user("init").code == 0
+    (workdir / "data" / "webinar_ops.db").chmod(0o400)
+
+    result = run_as_user("doctor")
+
+    assert result.code == 1
+    shown = Path("data/webinar_ops.db")
+    assert f"{shown} is read-only for this user (mode 400): run `chmod 600 {shown}`" in lines(result.stdout)["database"]
+
+
+def test_a_database_folder_this_user_may_not_write_is_reported_with_the_fix(run_as_user, workdir: Path):
+    assert run_as_user("init").code == 0
+    folder = workdir / "data"
+    folder.chmod(0o555)
+    try:
+        result = run_as_user("doctor")
+    finally:
+        folder.chmod(0o755)
+
+    assert result.code == 1
+    assert "the folder data is not writable for this user (mode 555)" in lines(result.stdout)["database"]
+    assert "run `chmod u+rwx data`" in lines(result.stdout)["database"]
+
+
 def test_a_damaged_database_is_to_be_restored(run, ready, workdir: Path):
     database = workdir / "data" / "webinar_ops.db"
     data = bytearray(database.read_bytes())

@@ -126,10 +126,10 @@ def _remove_unused_shm(path: Path, shm: Path) -> None:
 
 
 def connect_read_only(path: Path, timeout: float) -> sqlite3.Connection:
-    """A read-only connection to the database at `path`. A -wal or -shm that SQLite makes
-    for it is made writable by its owner, which SQLite would not do while the database file
-    is read-only; those that were there already are left as they were."""
-    existing = {companion for companion in companions(path) if companion.exists()}
+    """A read-only connection to the database at `path`. While the database file is
+    read-only, SQLite gives the -wal and -shm it makes, and an empty -wal it opens, the same
+    mode; this undoes that for those it changed, and leaves the others as they were."""
+    writable_before = {companion for companion in companions(path) if _writable_or_absent(companion)}
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
     try:
         connection.execute("PRAGMA schema_version").fetchone()  # the first read opens, or makes, both
@@ -137,9 +137,13 @@ def connect_read_only(path: Path, timeout: float) -> sqlite3.Connection:
         connection.close()
         raise
     database_mode = stat.S_IMODE(path.stat().st_mode)
-    for companion in set(companions(path)) - existing:
+    for companion in writable_before:
         _make_writable(companion, database_mode)
     return connection
+
+
+def _writable_or_absent(path: Path) -> bool:
+    return not path.exists() or os.access(path, os.R_OK | os.W_OK)
 
 
 def _make_writable(companion: Path, database_mode: int) -> None:

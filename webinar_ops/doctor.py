@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from webinar_ops import db_files
 from webinar_ops.config import ENV_FILE, Settings, load_settings
 from webinar_ops.errors import InputError, Problem, WebinarOpsError
 from webinar_ops.providers import ProviderError, available_providers
@@ -68,26 +69,37 @@ def check_configuration(settings: Settings) -> Finding:
 
 
 def check_database(path: Path) -> list[Finding]:
-    """The database exists, is private, passes SQLite's integrity check and is migrated."""
+    """The database exists, is private, may be read and written by this user (with its
+    folder and its -wal and -shm), passes SQLite's integrity check and is migrated."""
     if not path.exists():
         return [Finding("database", False, f"there is no database at {path}: run `webinar-ops init`")]
-    findings = [_check_private(path)]
+    files = _check_files(path)
+    findings = [files]
     try:
         with _read_only(path) as connection:
             findings.append(_check_integrity(path, connection))
             findings.append(_check_migrations(Database(connection)))
     except sqlite3.DatabaseError as exc:
-        findings.append(
-            Finding("database", False, f"{path} cannot be read as a database ({exc}): restore it from a backup")
-        )
+        if files.ok:
+            detail = f"{path} cannot be read as a database ({exc}): restore it from a backup"
+        else:  # not damage: what keeps SQLite from using it is on the line above
+            detail = f"not checked: SQLite cannot use {path} ({exc}) until the database's files are put right"
+        findings.append(Finding("integrity", False, detail))
     return findings
 
 
-def _check_private(path: Path) -> Finding:
+def _check_files(path: Path) -> Finding:
+    problems = db_files.access_problems(path)
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        return Finding("database", False, f"{path} is readable by others (mode {mode:o}): run `chmod 600 {path}`")
-    return Finding("database", True, f"{path}, readable by its owner only")
+    if mode & 0o077 and not problems:  # a problem with the database's own access has the same fix
+        problems.append(f"{path} is readable by others (mode {mode:o}): run `chmod 600 {path}`")
+    if problems:
+        return Finding("database", False, "; ".join(problems))
+    return Finding(
+        "database",
+        True,
+        f"{path}, readable by its owner only; this user may write it, its folder and its -wal and -shm",
+    )
 
 
 def _check_integrity(path: Path, connection: sqlite3.Connection) -> Finding:
@@ -119,7 +131,7 @@ def _check_migrations(db: Database) -> Finding:
 def _read_only(path: Path) -> contextlib.closing[sqlite3.Connection]:
     """A read-only connection, closed at the end of the `with` (sqlite3's own context
     manager only ends a transaction)."""
-    return contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5))
+    return contextlib.closing(db_files.connect_read_only(path, timeout=5))
 
 
 def providers_in_use(settings: Settings) -> list[str]:
