@@ -364,3 +364,18 @@ def test_writing_to_a_read_only_database_names_the_file_and_the_fix(run_as_user,
     assert f"{database} is read-only for this user (mode 444): run `chmod 600 {database}`" in added.stderr
     assert "Traceback" not in added.stderr
     assert "unexpected" not in added.stderr
+
+
+def test_publishing_to_a_read_only_database_names_the_file_and_the_fix(run_as_user, workdir):
+    """`sync` records the provider's ids with a plain update, outside a transaction."""
+    assert run_as_user("init").code == 0
+    assert run_as_user("webinar", "add", SAMPLE_DEFINITION).code == 0
+    (workdir / "data" / "webinar_ops.db").chmod(0o444)
+
+    synced = run_as_user("sync", SAMPLE_SLUG)
+
+    assert synced.code == 1
+    database = Path("data/webinar_ops.db")
+    assert f"run `chmod 600 {database}`" in synced.stderr
+    assert "unexpected" not in synced.stderr
+    assert "Traceback" not in synced.stderr

@@ -83,13 +83,14 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except WebinarOpsError as exc:
-            if ctx.obj and ctx.obj.debug:
+        except Exception as exc:
+            worded = exc if isinstance(exc, WebinarOpsError) else _worded_store_error(ctx.obj, exc)
+            if worded is None or (ctx.obj and ctx.obj.debug):
                 raise
             from webinar_ops.console import error
 
-            error(f"error: {exc}")
-            ctx.exit(exc.exit_code)
+            error(f"error: {worded}")
+            ctx.exit(worded.exit_code)
         except KeyboardInterrupt:
             from webinar_ops.console import error
 
@@ -98,6 +99,20 @@ class _Group(click.Group):
         finally:
             if ctx.obj:
                 ctx.obj.close()
+
+
+def _worded_store_error(app: App | None, exc: Exception) -> WebinarOpsError | None:
+    """A write that the database's file refused (read-only, a full disk) outside
+    `Store.transaction`, which words its own, worded the same way; None for anything else."""
+    if app is None or "store" not in app.__dict__:
+        return None
+    import sqlite3
+
+    from webinar_ops.store import StoreUnavailable
+
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    return StoreUnavailable.from_sqlite(app.store.path, exc)
 
 
 def _internal_error(exc: BaseException) -> None:
