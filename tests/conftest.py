@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run_cli(workdir: Path, args: tuple[str, ...], env: dict[str, str] | None, preexec_fn=None) -> Ran:
+def run_cli(
+    workdir: Path, args: tuple[str, ...], env: dict[str, str] | None, preexec_fn: Callable[[], None] | None = None
+) -> Ran:
     """`webinar-ops ARGS` in the project folder, as a separate process."""
     base_env = {k: v for k, v in os.environ.items() if k not in KEYS}
     process = subprocess.run(

@@ -126,9 +126,10 @@ def _remove_unused_shm(path: Path, shm: Path) -> None:
 
 
 def connect_read_only(path: Path, timeout: float) -> sqlite3.Connection:
-    """A read-only connection to the database at `path`. While the database file is
-    read-only, SQLite gives the -wal and -shm it makes, and an empty -wal it opens, the same
-    mode; this undoes that for those it changed, and leaves the others as they were."""
+    """A read-only connection to the database at `path`. SQLite gives a -wal or -shm that it
+    makes, and an empty one that it opens, the database file's mode, even when that is 0444
+    (also with `mode=ro`); this undoes that for the files it changed, and leaves the others
+    as they were."""
     writable_before = {companion for companion in companions(path) if _writable_or_absent(companion)}
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
     try:
@@ -147,8 +148,7 @@ def _writable_or_absent(path: Path) -> bool:
 
 
 def _make_writable(companion: Path, database_mode: int) -> None:
-    # SQLite gives a new -wal or -shm the database file's mode, even when that is 0444. Only
-    # the owner may chmod, and another user's file stays as it is.
+    # Only the owner may chmod: another user's file stays as it is.
     try:
         if companion.stat().st_uid == os.geteuid() and not os.access(companion, os.R_OK | os.W_OK):
             os.chmod(companion, _companion_mode(database_mode))
