@@ -10,6 +10,7 @@ alone. Running it twice in a row changes nothing the second time.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from webinar_ops.errors import OperationError
 from webinar_ops.providers import Applicant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
 from webinar_ops.store import REGISTRANT_STATUSES, Store, WebinarRecord
 
+log = logging.getLogger("webinar_ops.sync")
 PULL_CHUNK = 500  # people taken in from the provider's list at a time
 Progress = Callable[[int, int], None]
 """Called with (people done so far, people to do) as a long sync advances."""
@@ -285,12 +287,13 @@ def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str,
 
 def pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:
     """The new registrant row for someone the provider holds and the store does not (they
-    signed up on the provider's own page): their names cleaned, the provider's status."""
+    signed up on the provider's own page): their names checked, the provider's status."""
+    first_name, last_name = pulled_names(webinar, email, remote)
     return {
         "webinar_id": webinar.id,
         "email": email,
-        "first_name": _clean_name(remote.first_name) or email.split("@")[0],
-        "last_name": _clean_name(remote.last_name),
+        "first_name": first_name,
+        "last_name": last_name,
         "status": remote.status,
         "source": "provider",
         "provider_registrant_id": remote.registrant_id,
@@ -300,15 +303,43 @@ def pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> 
     }
 
 
-def _clean_name(name: str | None) -> str | None:
-    """Names typed on a provider's page get the same checks as imported ones; a name that
-    fails them is dropped rather than trusted."""
+def pulled_names(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> tuple[str, str | None]:
+    """The first and last name of someone the provider holds, held to the checks of names
+    typed here: the provider's page checks none of them, and the names go into signed mail.
+    A refused name is replaced, and the replacement logged, rather than the person dropped:
+    the first name by the part of their address before the @ (itself checked, else empty)."""
+    first_name, first_refusal = _checked_name(remote.first_name, "first name")
+    last_name, last_refusal = _checked_name(remote.last_name, "last name")
+    if first_name is None:
+        first_name = _checked_name(email.split("@")[0], "first name")[0] or ""
+    if first_refusal:
+        replacement = "the part of their address before the @" if first_name else "nothing"
+        _log_replaced(webinar, remote, first_refusal, replacement)
+    if last_refusal:
+        _log_replaced(webinar, remote, last_refusal, "nothing")
+    return first_name, last_name
+
+
+def _checked_name(name: str | None, what: str) -> tuple[str | None, str | None]:
+    """The name when it passes the checks for names, else None and why (None for no name)."""
     if not name:
-        return None
+        return None, None
     try:
-        return validate.person_text(name, "name", 64) or None
-    except ValueError:
-        return None
+        return validate.person_name(name, what) or None, None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _log_replaced(webinar: WebinarRecord, remote: RemoteRegistrant, refusal: str, replacement: str) -> None:
+    # The registrant's id says who it is; their address, name and join link stay out of logs.
+    log.warning(
+        "Registrant %s of %s, from %s: %s, so it was replaced by %s",
+        remote.registrant_id,
+        webinar.slug,
+        webinar.provider,
+        refusal,
+        replacement,
+    )
 
 
 _ENDED = ("cancelled", "denied")

@@ -8,11 +8,15 @@ the command line, so a value is judged the same way wherever it comes from.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from webinar_ops.tlds import TOP_LEVEL_DOMAINS
 
 _LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -208,6 +212,88 @@ def person_text(text: str, what: str = "name", max_length: int = 200) -> str:
     if not _has_visible(value):
         raise ValueError(f"the {what} has no visible letters, only invisible or combining characters")
     return value
+
+
+def person_name(text: str, what: str = "name", max_length: int = 64) -> str:
+    """Validate a person's name, as `person_text` does, and refuse one that holds a web or
+    mail address (`reads_as_address`): the name is written into mail the service signs, so
+    a stranger must not be able to put their link there."""
+    value = person_text(text, what, max_length)
+    if reads_as_address(value):
+        raise ValueError(f"the {what} looks like a link or an address")
+    return value
+
+
+def reads_as_address(text: str) -> bool:
+    """Whether a reader or a mail program would take part of `text` for a web or mail address:
+    a scheme (`https:`, `mailto:`), an `@`, `www.`, an IPv4 address, or a word joined by a
+    dot to a top-level domain that exists (`evil.com`, `bit.ly`, `example.co.uk`, `пример.рф`).
+
+    The text is read as a browser would read a host name: NFKC folds the full-width letters,
+    colons and @ to plain ones, the ideographic full stops count as dots, and invisible
+    format characters (a zero-width space between `evil` and `.com`) are left out.
+
+    A real top-level domain is asked for, rather than any two or more letters after a dot,
+    because names join parts with dots too: `J.R.R.Tolkien`, `Mr.Smith`, `А.С.Пушкин`, or
+    `ana.lima`, the part before the @ that a provider's nameless sign-up falls back to.
+    Those pass; the price is that `James.Bond` (.bond exists) must be written with a space.
+    """
+    view = _as_a_browser_reads(text)
+    if not any(mark in view for mark in ".:@"):
+        return False  # the common case: no rule below can match without one of them
+    if "@" in view or _SCHEME_RE.search(view) or _WWW_RE.search(view) or _IPV4_RE.search(view):
+        return True
+    return any(_names_a_domain(word) for word in _dotted_words(view))
+
+
+def _as_a_browser_reads(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).translate(_DOTS)
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
+def _dotted_words(text: str) -> Iterator[str]:
+    """The runs of letters, digits, marks, hyphens and dots that hold a dot: `J.R.R`, `evil.com`."""
+    word: list[str] = []
+    for ch in [*text, " "]:
+        if ch == "." or ch == "-" or ch.isalnum() or unicodedata.category(ch)[0] == "M":
+            word.append(ch)
+            continue
+        if "." in word:
+            yield "".join(word)
+        word = []
+
+
+def _names_a_domain(word: str) -> bool:
+    """Whether a label after a dot in `word` is a top-level domain (`evil.com`, also
+    `evil.com.Smith`: a reader still sees evil.com), short of an academic title."""
+    if word.rstrip(".").casefold() in _TITLES_LIKE_DOMAINS:
+        return False
+    labels = word.split(".")
+    if any(label.casefold().startswith("xn--") for label in labels):
+        return True  # punycode: how a host name is written, never a name
+    return any(before and _is_top_level_domain(label) for before, label in itertools.pairwise(labels))
+
+
+def _is_top_level_domain(label: str) -> bool:
+    if not label or label.isascii():
+        return label.lower() in TOP_LEVEL_DOMAINS
+    try:
+        return label.encode("idna").decode("ascii").lower() in TOP_LEVEL_DOMAINS  # рф is xn--p1ai
+    except UnicodeError:
+        return False
+
+
+# The dots that browsers take for a dot in a host name (IDNA): ideographic, full-width, half-width.
+_DOTS = str.maketrans(dict.fromkeys("\u3002\uff0e\uff61", "."))
+# A scheme, with something straight after the colon: `http://`, `mailto:ana`, `javascript:x`.
+# "Ana: speaker" (a space after the colon) is no link.
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?=\S)")
+_WWW_RE = re.compile(r"(?i)www\.")
+_IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+# Degrees whose last part is also a top-level domain (.sc, .com, .tech, .med, .ing, .vet).
+_TITLES_LIKE_DOMAINS = frozenset(
+    "b.sc m.sc d.sc b.com m.com b.tech m.tech dr.med dr.med.dent dr.med.vet dr.ing dipl.ing".split()
+)
 
 
 def prose(text: str, what: str = "text", max_length: int = 2000) -> str:
