@@ -26,6 +26,52 @@ SAMPLE_SLUG = "undesa-snu-session-5"
 TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
 NOW = datetime(2021, 4, 1, 9, 0, tzinfo=UTC)
 
+# Names that carry a web or mail address into signed mail, each with the address a reader
+# would see in it, which no mail may show.
+HOSTILE_NAMES = {
+    "evil.com?claim=1": "evil.com",
+    "Visit evil.com now": "evil.com",
+    "bit.ly": "bit.ly",
+    "192.168.1.1/x": "192.168.1.1",
+    "Ana 10.0.0.1": "10.0.0.1",
+    "evil\u3002com/x": "evil\u3002com",  # the ideographic full stop, a dot to browsers
+    "evil\uff0ecom": "evil\uff0ecom",  # the full-width full stop
+    "evil\uff61com": "evil\uff61com",  # the half-width ideographic full stop
+    "http\uff1a//evil.com": "evil.com",  # a full-width colon
+    "bob\uff20evil.com": "evil.com",  # a full-width @
+    "evil\u200b.com": "evil\u200b.com",  # a zero-width space before the dot
+    "example.co.uk": "example.co.uk",
+    "Evil.Com": "Evil.Com",
+    "EVIL.COM": "EVIL.COM",
+    "evil.com.Smith": "evil.com",
+    "пример.рф": "пример.рф",
+    "xn--e1afmkfd.xn--p1ai": "xn--p1ai",
+    "www.evil": "www.evil",
+    "mailto:bob": "mailto:bob",
+    "javascript:alert(1)": "javascript:",
+    "win@evil.example": "evil.example",
+}
+
+# Real names, with dots, apostrophes, hyphens and any script: kept as typed.
+LEGITIMATE_NAMES = (
+    "J. R. R. Tolkien",
+    "J.R.R. Tolkien",
+    "J.R.R.Tolkien",
+    "Mr.Smith",
+    "Dr. Ana María López-García",
+    "O'Brien",
+    "St. John",
+    "Jean-Luc Picard",
+    "Ana López, Ph.D.",
+    "Ana López, M.Sc.",
+    "Dr.med. Hans Müller",
+    "이민준",
+    "محمد بن سلمان",
+    "Nguyễn Văn An",
+    "А.С.Пушкин",
+    "ana.lima",
+)
+
 
 @dataclass(frozen=True)
 class Ran:

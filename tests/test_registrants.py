@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG
+from conftest import HOSTILE_NAMES, LEGITIMATE_NAMES, NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG
 
 from webinar_ops import validate
 from webinar_ops.errors import InputError, NotFound
@@ -128,6 +131,48 @@ def test_the_fixed_file_imports_once_and_again_changes_nothing(cli, write):
     assert "0 were added, 0 were updated, 6 unchanged" in again.stdout
     assert listed(cli) == before
     assert [row["email"] for row in before] == [f"{n}@example.org" for n in ("ana", "bob", "cleo", "dan", "eve", "fay")]
+
+
+def people_csv(names: Iterable[str], column: str) -> str:
+    """A file of one person per name, the name in `column` (the other name plain)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "first_name", "last_name"])
+    for n, name in enumerate(names):
+        writer.writerow([f"person{n}@example.org", *((name, "Lima") if column == "first_name" else ("Ana", name))])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("column", ["first_name", "last_name"])
+def test_an_import_with_names_carrying_links_reports_each_line_and_imports_nothing(cli, write, column):
+    write(people_csv(HOSTILE_NAMES, column))
+
+    ran = cli("registrants", "import", SAMPLE_SLUG, "people.csv")
+
+    what = column.replace("_", " ")
+    lines = range(2, 2 + len(HOSTILE_NAMES))
+    expected = [f"people.csv:{line}: {column}: the {what} looks like a link or an address" for line in lines]
+    assert_refused_cleanly(ran, f"{len(HOSTILE_NAMES)} lines need fixing", *expected)
+    assert "fix: write just the name on one line: no < or >, no web or mail address" in ran.stderr
+    assert listed(cli) == []
+
+
+@pytest.mark.parametrize("column", ["first_name", "last_name"])
+def test_an_import_of_real_names_with_dots_or_in_any_script_keeps_them_as_typed(cli, write, column):
+    write(people_csv(LEGITIMATE_NAMES, column))
+
+    ran = cli("registrants", "import", SAMPLE_SLUG, "people.csv")
+
+    assert ran.code == 0, ran.stderr
+    by_address = {row["email"]: row[column] for row in listed(cli)}
+    assert [by_address[f"person{n}@example.org"] for n in range(len(LEGITIMATE_NAMES))] == list(LEGITIMATE_NAMES)
+
+
+def test_add_with_a_name_carrying_a_link_names_the_option(cli):
+    ran = cli("registrants", "add", SAMPLE_SLUG, "--email=ana@example.org", "--first-name=Visit evil\u3002com now")
+
+    assert_refused_cleanly(ran, "command line: --first-name: the first name looks like a link or an address")
+    assert listed(cli) == []
 
 
 # -- line numbers ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import faulty_db
 import pytest
 import requests
-from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from conftest import HOSTILE_NAMES, LEGITIMATE_NAMES, NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
 from web_server import serving
 
 from webinar_ops.config import DEFAULT_BASE_URL, Settings
@@ -190,12 +190,30 @@ def test_bad_answers_are_shown_next_to_their_fields_and_nothing_is_kept(site, pu
     assert people(published) == {}
 
 
-@pytest.mark.parametrize("name", ["Visit https://evil.example now", "www.evil.example", "win@evil.example"])
-def test_a_name_carrying_a_link_is_refused_so_no_signed_mail_carries_it(site, published, name):
-    answer = submit(site, {**FORM, "first_name": name})
+@pytest.mark.parametrize("name", ["Visit https://evil.example now", "www.evil.example", *HOSTILE_NAMES])
+@pytest.mark.parametrize(("field", "label"), [("first_name", "The first name"), ("last_name", "The last name")])
+def test_a_name_carrying_a_link_is_refused_so_no_signed_mail_carries_it(site, published, name, field, label):
+    answer = submit(site, {**FORM, field: name})
 
     assert answer.status_code == 422
-    assert "The first name looks like a link or an address. Write just the name" in answer.text
+    assert f"{label} looks like a link or an address. Write just the name" in answer.text
+    assert people(published) == {}
+
+
+@pytest.mark.parametrize("name", LEGITIMATE_NAMES)
+def test_a_real_name_with_dots_or_in_any_script_registers_as_typed(site, published, name):
+    answer = submit(site, {**FORM, "first_name": name, "last_name": name})
+
+    assert answer.status_code == 200, answer.text
+    mei = people(published)["mei.tanaka@example.org"]
+    assert (mei["first_name"], mei["last_name"]) == (name, name)
+
+
+def test_an_organisation_carrying_a_link_is_refused_on_the_public_page(site, published):
+    answer = submit(site, {**FORM, "organisation": "Visit evil.com now"})
+
+    assert answer.status_code == 422
+    assert "The organisation looks like a link or an address. Write just its name" in answer.text
     assert people(published) == {}
 
 
