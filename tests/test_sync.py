@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
-from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from conftest import (
+    HOSTILE_NAMES,
+    LEGITIMATE_NAMES,
+    NOW,
+    SAMPLE_CSV,
+    SAMPLE_DEFINITION,
+    SAMPLE_SLUG,
+    TEST_SECRET_KEY,
+    definition_variant,
+)
+from test_zoom import zoom_settings
 
 from webinar_ops import times, tokens
 from webinar_ops.config import Settings
 from webinar_ops.definition import Definition, load_definition
+from webinar_ops.deliver import send_due
+from webinar_ops.fakezoom import FakeZoom
+from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import (
     Applicant,
     HostedWebinar,
@@ -24,6 +40,7 @@ from webinar_ops.providers import (
 from webinar_ops.registrants import add_person, apply_import, cancel_person, plan_import
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
+from webinar_ops.transports.maildir import MaildirTransport
 
 PEOPLE = 15
 KWAME = "kwame.mensah@example.org"
@@ -219,6 +236,129 @@ def test_a_name_from_the_provider_that_fails_the_checks_is_not_trusted(store, lo
     local.register(webinar_id, [Applicant("mallory@example.org", "<script>alert(1)</script>")], approve=True)
     sync(store, local, LATER)
     assert rows(store, webinar)["mallory@example.org"]["first_name"] == "mallory"
+
+
+# -- names from Zoom's own page ----------------------------------------------------------------------
+
+IN_2031 = datetime(2031, 4, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def zoom() -> Iterator[FakeZoom]:
+    with FakeZoom(plan="business", seed=11) as fake:
+        yield fake
+
+
+@pytest.fixture
+def zoom_settings_(zoom: FakeZoom, workdir: Path) -> Settings:
+    return zoom_settings(zoom, workdir / "data" / "zoom.db", base_url=BASE_URL, mail_outbox_dir=workdir / "out")
+
+
+@pytest.fixture
+def at_zoom(zoom_settings_: Settings, workdir: Path) -> Iterator[Store]:
+    """The sample webinar, moved to 2031 and published to the local Zoom by the real sync."""
+    path = definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2031-04-30 15:00"'})
+    with Store.open(zoom_settings_.db_path) as store:
+        store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), "zoom", IN_2031)
+        sync_at_zoom(store, zoom_settings_)
+        yield store
+
+
+def sync_at_zoom(store: Store, settings: Settings) -> None:
+    sync_webinar(store, load_provider("zoom", settings, store), store.webinar(SAMPLE_SLUG), IN_2031)
+
+
+def sign_up_at_zoom(zoom: FakeZoom, store: Store, people: dict[str, tuple[str, str]]) -> None:
+    """Each address signs up on Zoom's own page with its (first name, last name)."""
+    zoom_id = store.webinar(SAMPLE_SLUG).provider_webinar_id
+    for address, (first_name, last_name) in people.items():
+        zoom.add_registrant_from_zoom_page(zoom_id, address, first_name, last_name)
+
+
+def what_readers_see(settings: Settings) -> dict[str, str]:
+    """Each mail written to the outbox, by its recipient's address: its headers and the text of every part."""
+    seen = {}
+    for path in (settings.mail_outbox_dir / "new").iterdir():
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
+        seen[message["To"].addresses[0].addr_spec] = "\n".join([*(str(v) for v in message.values()), *parts])
+    return seen
+
+
+@pytest.mark.parametrize("column", ["first name", "last name"])
+def test_a_name_from_zoom_carrying_a_link_is_replaced_and_no_mail_shows_the_link(zoom, at_zoom, zoom_settings_, column):
+    people = {
+        f"ana.lima{n}@example.org": (name, "Lima") if column == "first name" else ("Ana", name)
+        for n, name in enumerate(HOSTILE_NAMES)
+    }
+    sign_up_at_zoom(zoom, at_zoom, people)
+
+    sync_at_zoom(at_zoom, zoom_settings_)
+    plan_webinar(at_zoom, at_zoom.webinar(SAMPLE_SLUG), IN_2031, zoom_settings_.mail_domain)
+    sent = send_due(at_zoom, zoom_settings_, MaildirTransport(zoom_settings_.mail_outbox_dir), clock=lambda: IN_2031)
+
+    stored = {
+        row["email"]: (row["first_name"], row["last_name"])
+        for row in at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
+    }
+    expected = {
+        address: (address.split("@")[0], "Lima") if column == "first name" else ("Ana", None) for address in people
+    }
+    assert stored == expected, "nobody is dropped: the name is replaced"
+    assert sent.sent == len(HOSTILE_NAMES)
+    seen = what_readers_see(zoom_settings_)
+    for address, shown in zip(people, HOSTILE_NAMES.values(), strict=True):
+        assert f"Dear {expected[address][0]}," in seen[address]
+        assert shown not in seen[address]
+
+
+def test_the_part_of_the_address_standing_in_for_a_name_is_checked_too(zoom, at_zoom, zoom_settings_, caplog):
+    caplog.set_level(logging.WARNING, logger="webinar_ops.sync")
+    sign_up_at_zoom(zoom, at_zoom, {"evil.com@example.org": ("Visit bit.ly now", "Lima")})
+
+    sync_at_zoom(at_zoom, zoom_settings_)
+
+    [row] = at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
+    assert (row["first_name"], row["last_name"]) == ("", "Lima")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "webinar_ops.sync"]
+    assert line == (
+        f"Registrant {row['provider_registrant_id']} of {SAMPLE_SLUG}, from zoom: the first name looks like a link "
+        "or an address, so it was replaced by nothing"
+    )
+
+
+def test_replacing_a_name_is_logged_without_the_address_the_name_or_the_join_link(
+    zoom, at_zoom, zoom_settings_, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    sign_up_at_zoom(zoom, at_zoom, {"ana.lima@example.org": ("Visit evil.com now", "www.evil")})
+
+    sync_at_zoom(at_zoom, zoom_settings_)
+
+    [row] = at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
+    assert (row["first_name"], row["last_name"]) == ("ana.lima", None)
+    lines = [r.getMessage() for r in caplog.records if r.name == "webinar_ops.sync"]
+    assert lines == [
+        f"Registrant {row['provider_registrant_id']} of {SAMPLE_SLUG}, from zoom: the first name looks like a link "
+        "or an address, so it was replaced by the part of their address before the @",
+        f"Registrant {row['provider_registrant_id']} of {SAMPLE_SLUG}, from zoom: the last name looks like a link "
+        "or an address, so it was replaced by nothing",
+    ]
+    for secret in ("ana.lima", "evil", row["join_url"], TOKEN.search(row["join_url"]).group()):
+        assert secret not in caplog.text
+
+
+def test_real_names_from_zoom_with_dots_or_in_any_script_are_kept_as_typed(zoom, at_zoom, zoom_settings_):
+    people = {f"person{n}@example.org": (name, name) for n, name in enumerate(LEGITIMATE_NAMES)}
+    sign_up_at_zoom(zoom, at_zoom, people)
+
+    sync_at_zoom(at_zoom, zoom_settings_)
+
+    stored = {
+        row["email"]: (row["first_name"], row["last_name"])
+        for row in at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
+    }
+    assert stored == people
 
 
 # -- cancellations ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
+from conftest import HOSTILE_NAMES, LEGITIMATE_NAMES, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
 from web_server import serving
 
 from webinar_ops.config import Settings, load_settings
@@ -598,6 +598,54 @@ def test_a_name_with_a_line_break_or_html_breaks_nothing(zoom_id, store, setting
     assert b"victim" not in raw
     assert b"<script>" not in raw
     assert mail["Bcc"] is None
+
+
+def readable(message: email.message.EmailMessage) -> str:
+    """What a reader can see of a mail: its headers and the text of every part."""
+    parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
+    return "\n".join([*(str(value) for value in message.values()), *parts])
+
+
+# Where the name is typed on Zoom's page, what is kept of the two names, and what the log says stood in.
+HOSTILE_FIRST = ("first_name", ("ines.duarte", "Duarte"), "the part of their address before the @")
+HOSTILE_LAST = ("last_name", ("Inês", None), "nothing")
+
+
+@pytest.mark.parametrize(("column", "kept", "replacement"), [HOSTILE_FIRST, HOSTILE_LAST], ids=["first", "last"])
+@pytest.mark.parametrize(("name", "shown"), HOSTILE_NAMES.items())
+def test_a_name_from_zooms_page_carrying_a_link_is_replaced_and_the_confirmation_does_not_show_it(
+    zoom, zoom_id, store, settings, clock, caplog, name, shown, column, kept, replacement
+):
+    caplog.set_level(logging.INFO)
+    names = {"first_name": "Inês", "last_name": "Duarte", column: name}
+    at_zoom = zoom.add_registrant_from_zoom_page(zoom_id, INES, **names)
+
+    row = people(store)[INES]
+    assert (row["status"], row["first_name"], row["last_name"]) == ("approved", *kept), "kept, the name replaced"
+    assert send(store, settings, clock()).sent == 1
+    [confirmation] = received(settings, INES)
+    assert f"Dear {kept[0]}," in text_of(confirmation)
+    assert shown not in readable(confirmation)
+    what = column.replace("_", " ")
+    assert [r.getMessage() for r in caplog.records if r.name == "webinar_ops.sync"] == [
+        f"Registrant {at_zoom['id']} of {SAMPLE_SLUG}, from zoom: the {what} looks like a link or an address, "
+        f"so it was replaced by {replacement}"
+    ]
+    assert INES not in caplog.text
+    assert at_zoom["join_url"] not in caplog.text
+
+
+@pytest.mark.parametrize("name", LEGITIMATE_NAMES)
+def test_a_real_name_from_zooms_page_with_dots_or_in_any_script_is_kept_and_greets_them(
+    zoom, zoom_id, store, settings, clock, name
+):
+    zoom.add_registrant_from_zoom_page(zoom_id, INES, name, name)
+
+    row = people(store)[INES]
+    assert (row["first_name"], row["last_name"]) == (name, name)
+    assert send(store, settings, clock()).sent == 1
+    [confirmation] = received(settings, INES)
+    assert f"Dear {name}," in text_of(confirmation)
 
 
 def test_the_language_given_on_zooms_form_chooses_the_language_of_the_confirmation(
