@@ -787,35 +787,36 @@ def import_one(store, record, write, **values: str) -> dict:
     return {**store.registrant(record.id, AMELIE), "join_url": None}
 
 
-@pytest.mark.parametrize(
-    ("name", "in_the_to_header"),
-    [
-        *((syntax, syntax) for syntax in TEMPLATE_SYNTAX),
-        ('Lima, Ana "the ceo@bank.com"', "Lima Ana the ceo bank.com"),
-    ],
-    ids=["jinja-expression", "jinja-loop", "jinja-globals", "display-name-trick"],
-)
-def test_a_name_with_template_syntax_or_quotes_is_only_text_in_the_mail(store, settings, write, name, in_the_to_header):
+@pytest.mark.parametrize("name", TEMPLATE_SYNTAX, ids=["jinja-expression", "jinja-loop", "jinja-globals"])
+def test_a_name_with_template_syntax_is_only_text_in_the_mail(store, settings, write, name):
     record = save(store, SAMPLE_DEFINITION)
     row = import_one(store, record, write, first_name=name, time_zone="Europe/Paris")
 
     raw, parts = message_of(Composer(record, settings), row)
 
     assert_headers_are_only_ours(raw, AMELIE)
-    assert parse(raw)["To"].addresses[0].display_name == in_the_to_header
+    assert parse(raw)["To"].addresses[0].display_name == name
     assert f"Dear {name}," in parts["plain"]
     assert f"Dear {escape(name)}," in parts["html"]
     assert "49" not in parts["plain"] + parts["html"]
     assert "xxx" not in parts["plain"] + parts["html"]
 
 
-def test_a_long_name_ending_in_an_address_stays_a_name_when_the_header_is_folded(store, settings, write):
-    """Names may hold ':' and '@'. This Python drops the quotes around a display name when it
-    folds a long header, and `Name: evil@x.org` then reads as a group holding that address."""
-    record = save(store, SAMPLE_DEFINITION)
-    row = import_one(store, record, write, first_name="Anastasia " + "Maria " * 9, last_name="Bcc: evil@x.org")
+def test_an_older_databases_name_with_quotes_and_an_address_is_only_text_in_the_to_header(composer):
+    """Names holding an address are refused on the way in now; a database may still hold one."""
+    raw, _ = message_of(composer, person(first_name='Lima, Ana "the ceo@bank.com"', last_name=None))
 
-    raw, _ = message_of(Composer(record, settings), row)
+    assert_headers_are_only_ours(raw, AMELIE)
+    assert parse(raw)["To"].addresses[0].display_name == "Lima Ana the ceo bank.com"
+
+
+def test_a_long_name_ending_in_an_address_stays_a_name_when_the_header_is_folded(composer):
+    """Names stored before they were checked for addresses may hold ':' and '@'. This Python
+    drops the quotes around a display name when it folds a long header, and `Name: evil@x.org`
+    then reads as a group holding that address."""
+    row = person(first_name="Anastasia " + "Maria " * 9, last_name="Bcc: evil@x.org")
+
+    raw, _ = message_of(composer, row)
 
     assert_headers_are_only_ours(raw, AMELIE)
     assert b"evil@x.org" not in raw.split(b"\r\n\r\n", 1)[0]
