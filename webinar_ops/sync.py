@@ -288,7 +288,7 @@ def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str,
 def pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:
     """The new registrant row for someone the provider holds and the store does not (they
     signed up on the provider's own page): their names checked, the provider's status."""
-    first_name, last_name = pulled_names(webinar, email, remote)
+    first_name, last_name = _pulled_names(webinar, email, remote)
     return {
         "webinar_id": webinar.id,
         "email": email,
@@ -303,7 +303,7 @@ def pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> 
     }
 
 
-def pulled_names(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> tuple[str, str | None]:
+def _pulled_names(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> tuple[str, str | None]:
     """The first and last name of someone the provider holds, held to the checks of names
     typed here: the provider's page checks none of them, and the names go into signed mail.
     A refused name is replaced, and the replacement logged, rather than the person dropped:
