@@ -539,18 +539,24 @@ def test_a_mail_server_that_cannot_be_reached_is_said_and_exits_1_with_the_mail_
     assert states["confirmation"] == "pending", "the mail stays in the queue for a later run"
 
 
+def sample_added_over_smtp(run, variant, server) -> dict[str, str]:
+    """`init`, the webinar in `variant` and the sample registrants, with mail going to `server`
+    over plain SMTP; returns the environment that says so."""
+    env = {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port), "SMTP_SECURITY": "none"}
+    for command in (
+        ["init"],
+        ["webinar", "add", variant],
+        ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
+    ):
+        assert run(*command, env=env).code == 0
+    return env
+
+
 def test_a_recipient_refused_as_postfix_words_it_fails_alone_and_everyone_else_gets_mail(run, workdir):
     variant = starting_in(workdir, timedelta(days=2))
     with smtp_server() as server:
         server.handler.reject(AMELIE, reply=f"554 5.7.1 <{AMELIE}>: Recipient address rejected: Access denied")
-        env = {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port)}
-        env["SMTP_SECURITY"] = "none"
-        for command in (
-            ["init"],
-            ["webinar", "add", variant],
-            ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
-        ):
-            assert run(*command, env=env).code == 0
+        env = sample_added_over_smtp(run, variant, server)
         once = run("run", "--once", env=env)
         rows = run("outbox", SAMPLE_SLUG, "--json", env=env).json()
 
@@ -570,14 +576,7 @@ def test_a_refusal_worded_as_ours_waits_behind_the_others_so_the_next_run_sends_
     variant = starting_in(workdir, timedelta(days=2))
     with smtp_server() as server:
         server.handler.reject(AMELIE, reply=f"554 5.7.1 <{AMELIE}>: Relay access denied")
-        env = {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port)}
-        env["SMTP_SECURITY"] = "none"
-        for command in (
-            ["init"],
-            ["webinar", "add", variant],
-            ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"],
-        ):
-            assert run(*command, env=env).code == 0
+        env = sample_added_over_smtp(run, variant, server)
         first = run("run", "--once", env=env)
         second = run("run", "--once", env=env)
         rows = run("outbox", SAMPLE_SLUG, "--json", env=env).json()
