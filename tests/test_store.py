@@ -268,15 +268,19 @@ def database_files(workdir) -> dict[str, int]:
     return {path.name: mode_of(path) for path in sorted((workdir / "data").glob("webinar_ops.db*"))}
 
 
-def leave_a_read_only_shm(database) -> None:
-    """What an earlier version left after reading a 0444 database: SQLite made its -wal and
-    -shm as it makes them, with the database's mode, and nobody may write them any more."""
+def a_database_with_a_read_only_shm(run_as_user, workdir) -> Path:
+    """A new project's database, with what an earlier version left after reading it while it
+    was 0444: SQLite made its -wal and -shm as it makes them, with the database's mode, and
+    nobody may write them any more."""
+    assert run_as_user("init").code == 0
+    database = workdir / "data" / "webinar_ops.db"
     database.chmod(0o444)
     reader = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     reader.execute("SELECT count(*) FROM webinars").fetchall()
     reader.close()
     assert mode_of(database.with_name("webinar_ops.db-shm")) == 0o444
     database.chmod(0o600)
+    return database
 
 
 def test_a_database_that_was_read_only_for_a_while_takes_writes_again_once_its_mode_is_mended(run_as_user, workdir):
@@ -306,9 +310,7 @@ def test_reading_a_read_only_database_leaves_no_read_only_wal_or_shm_behind(run_
 
 
 def test_a_read_only_shm_left_by_an_earlier_reader_is_made_writable_again(run_as_user, workdir):
-    assert run_as_user("init").code == 0
-    database = workdir / "data" / "webinar_ops.db"
-    leave_a_read_only_shm(database)
+    a_database_with_a_read_only_shm(run_as_user, workdir)
 
     added = run_as_user("webinar", "add", SAMPLE_DEFINITION)
 
@@ -318,9 +320,7 @@ def test_a_read_only_shm_left_by_an_earlier_reader_is_made_writable_again(run_as
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_stale_shm_of_another_user_is_removed_when_no_one_has_the_database_open(run_as_user, workdir):
-    assert run_as_user("init").code == 0
-    database = workdir / "data" / "webinar_ops.db"
-    leave_a_read_only_shm(database)
+    database = a_database_with_a_read_only_shm(run_as_user, workdir)
     shm = database.with_name("webinar_ops.db-shm")
     os.chown(shm, NOBODY, NOBODY)  # so the owner of the database may not chmod it
 
@@ -332,9 +332,7 @@ def test_a_stale_shm_of_another_user_is_removed_when_no_one_has_the_database_ope
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_shm_of_another_user_is_kept_while_another_process_has_the_database_open(run_as_user, workdir):
-    assert run_as_user("init").code == 0
-    database = workdir / "data" / "webinar_ops.db"
-    leave_a_read_only_shm(database)
+    database = a_database_with_a_read_only_shm(run_as_user, workdir)
     shm = database.with_name("webinar_ops.db-shm")
     # Root may use the -shm whatever its mode; SQLite run by root gives it to the database's
     # owner when it opens it, so it is given away afterwards.
