@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import warnings
 from collections.abc import Iterator
 
 import waitress
+from waitress import wasyncore
 
 
 @contextlib.contextmanager
@@ -30,25 +30,25 @@ def serving(app, **options) -> Iterator[str]:
 
 
 def stop(server, thread: threading.Thread) -> None:
-    """End the server's loop and close its sockets, then its worker threads."""
-    channels = list(server._map.values())
-    try:
-        server.trigger.pull_trigger(lambda: [channel.close() for channel in channels])
-    except OSError as exc:
-        # Once seen on CI (EBADF): the trigger's pipe was gone although every request had been
-        # answered. Emptying the map without closing anything also ends the loop, within one
-        # select timeout, and the sockets can then be closed here without a race.
-        warnings.warn(f"waitress's trigger could not be pulled ({exc}); {describe(server, thread)}", stacklevel=3)
-        server._map.clear()
-        thread.join(timeout=server.adj.asyncore_loop_timeout + 5)
-        server.trigger._fds = []  # closed already, or by now the numbers of someone else's files
-        for channel in channels:
-            with contextlib.suppress(OSError):
+    """End the server's loop and close its sockets, then its trigger and its worker threads.
+
+    The trigger must outlive the loop. `pull_trigger` queues the closing before it writes to
+    the trigger's pipe, and a worker's earlier wake-up can make the loop run the queue in
+    between: had the closing closed the pipe, the write would go to a closed descriptor, or
+    to whatever file had been given its number since (seen on CI as EBADF).
+    """
+
+    def close_all_but_the_trigger() -> None:
+        for channel in list(server._map.values()):
+            if channel is server.trigger:
+                channel.del_channel()  # out of the loop's map, its pipe still open
+            elif channel is server:
+                wasyncore.dispatcher.close(server)  # the listening socket: the server's close() takes the trigger too
+            else:
                 channel.close()
+
+    server.trigger.pull_trigger(close_all_but_the_trigger)
     thread.join(timeout=5)
+    assert not thread.is_alive(), "waitress's loop did not end"
+    server.trigger.close()
     server.task_dispatcher.shutdown()
-
-
-def describe(server, thread: threading.Thread) -> str:
-    """What the server looked like when its trigger failed, for the warning."""
-    return f"trigger closed: {server.trigger._closed}, loop running: {thread.is_alive()}, channels: {len(server._map)}"
