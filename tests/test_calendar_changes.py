@@ -22,11 +22,11 @@ import pytest
 import vobject
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
 
-from webinar_ops.compose import POLICY, Composer
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
+from webinar_ops.mail.compose import POLICY, Composer
 from webinar_ops.plan import plan_manual, plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import add_person

@@ -31,10 +31,10 @@ from jinja2.exceptions import SecurityError
 from markupsafe import escape
 
 from webinar_ops import calendar_entry, times, validate
-from webinar_ops.compose import Composer, Rendered, TemplateRefused, wrap_text
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import InputError
+from webinar_ops.mail.compose import Composer, Rendered, TemplateRefused, wrap_text
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import

@@ -27,12 +27,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from smtp_servers import smtp_server
 
-from webinar_ops import mime
-from webinar_ops.compose import POLICY, Composer
 from webinar_ops.config import Settings, load_settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
+from webinar_ops.mail import mime
+from webinar_ops.mail.compose import POLICY, Composer
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import

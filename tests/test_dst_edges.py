@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 from test_compose import confirmation, flat, parse, person, the_part
 
-from webinar_ops.compose import Composer
 from webinar_ops.definition import load_definition
+from webinar_ops.mail.compose import Composer
 from webinar_ops.store import Store
 
 STAMP = datetime(2021, 1, 1, tzinfo=UTC)

@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from webinar_ops import calendar_entry, mime, stencil
-from webinar_ops.compose import POLICY, Composer, template_environment
+from webinar_ops import calendar_entry
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
-from webinar_ops.invite import InviteBuilder
+from webinar_ops.mail import mime, stencil
+from webinar_ops.mail.compose import POLICY, Composer, template_environment
+from webinar_ops.mail.invite import InviteBuilder
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import

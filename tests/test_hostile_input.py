@@ -40,10 +40,10 @@ from markupsafe import escape
 from test_compose import AMELIE, AN_HOUR_BEFORE, header_lines, parse, person, reminder, save, the_part
 from test_registrants import assert_refused_cleanly, listed
 
-from webinar_ops.compose import Composer
 from webinar_ops.config import load_settings
 from webinar_ops.definition import Definition, load_definition
 from webinar_ops.errors import InputError
+from webinar_ops.mail.compose import Composer
 from webinar_ops.registrants import COLUMNS, ImportPlan, apply_import, plan_import
 
 hostile = hypothesis_settings(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import REPO, SAMPLE_CSV, SAMPLE_DEFINITION, TEST_SECRET_KEY
@@ -17,13 +18,30 @@ from conftest import REPO, SAMPLE_CSV, SAMPLE_DEFINITION, TEST_SECRET_KEY
 def wheel_names(tmp_path_factory) -> list[str]:
     folder = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(folder), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(folder), str(source_tree(folder))],
         check=True,
         capture_output=True,
         timeout=300,
     )
     (wheel,) = folder.glob("webinar_ops-*.whl")
     return zipfile.ZipFile(wheel).namelist()
+
+
+def source_tree(folder) -> Path:
+    """The checkout's files as a clean clone would have them, with the changes not yet committed:
+    a build/ folder left by an earlier build would otherwise lend the wheel its old files."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    tree = folder / "source"
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, tree / name)
+    return tree
 
 
 def test_the_wheel_carries_every_mail_template_in_every_language(wheel_names):
@@ -37,6 +55,12 @@ def test_the_wheel_carries_the_sample_and_the_jobs_inside_the_package(wheel_name
     assert "webinar_ops/sample/webinars/undesa-snu-session-5.toml" in wheel_names
     assert "webinar_ops/sample/registrants-sample.csv" in wheel_names
     assert "webinar_ops/jobs/send_due.py" in wheel_names
+
+
+def test_the_wheel_carries_every_module_of_the_package(wheel_names):
+    package = REPO / "webinar_ops"
+    for module in package.rglob("*.py"):
+        assert f"webinar_ops/{module.relative_to(package).as_posix()}" in wheel_names
 
 
 def test_the_wheel_installs_no_top_level_name_but_webinar_ops(wheel_names):

@@ -29,11 +29,11 @@ import pytest
 from conftest import SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
 
 from webinar_ops import calendar_entry, languages, times
-from webinar_ops.compose import POLICY, Composer
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
+from webinar_ops.mail.compose import POLICY, Composer
 from webinar_ops.plan import plan_manual, plan_webinar
 from webinar_ops.providers import RemoteRegistrant, load_provider
 from webinar_ops.registrants import apply_import, plan_import

@@ -14,9 +14,9 @@ import pytest
 from browser import DESKTOP, PHONE, overflows_sideways, screenshot
 from conftest import NOW, SAMPLE_DEFINITION, TEST_SECRET_KEY
 
-from webinar_ops.compose import Composer
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
+from webinar_ops.mail.compose import Composer
 from webinar_ops.store import Store
 
 LUCAS = {

@@ -747,7 +747,7 @@ def preview(
     offset: str | None,
 ) -> None:
     """Show a mail as one registrant would receive it, without sending anything."""
-    from webinar_ops.compose import Composer
+    from webinar_ops.mail.compose import Composer
     from webinar_ops.private_files import write_private
 
     record = app.webinar(slug)

@@ -279,7 +279,7 @@ def load_definition(path: Path | str) -> Definition:
     definition = parse_definition(text, str(path), default_slug=path.stem)
     _require_english_templates(path, definition.mail.templates)
     if definition.mail.templates:
-        from webinar_ops.compose import check_templates  # compose imports this module
+        from webinar_ops.mail.compose import check_templates  # compose imports this module
 
         # refuses a sandbox escape, naming file and line, and a language that lacks templates
         check_templates(definition.mail.templates, languages.offered(definition))

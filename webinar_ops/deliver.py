@@ -31,9 +31,9 @@ from functools import partial
 from pathlib import Path
 
 from webinar_ops import times, tokens
-from webinar_ops.compose import Composer, TemplateRefused
 from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
+from webinar_ops.mail.compose import Composer, TemplateRefused
 from webinar_ops.plan import AFTER, AFTER_PATIENCE, CANCELLATION, REMINDER, person_verdict
 from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (

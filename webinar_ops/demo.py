@@ -111,7 +111,7 @@ def _waiting_for(app: Any, webinar: Any) -> str:
 
 
 def _summary(app: Any, webinar: Any) -> None:
-    from webinar_ops.compose import Composer
+    from webinar_ops.mail.compose import Composer
     from webinar_ops.private_files import write_private
 
     store, settings = app.store, app.settings

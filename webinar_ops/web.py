@@ -28,8 +28,8 @@ from datetime import datetime
 from flask import Flask, Response, render_template, request
 
 from webinar_ops import times, tokens, webhooks
-from webinar_ops.compose import Composer
 from webinar_ops.config import Settings
+from webinar_ops.mail.compose import Composer
 from webinar_ops.providers.local import registration_by_join_token
 from webinar_ops.registration_page import registration_blueprint
 from webinar_ops.store import Store, StoreUnavailable

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress
 
 from webinar_ops import times, validate
-from webinar_ops.mime import fold_ical_line
+from webinar_ops.mail.mime import fold_ical_line
 
 PRODID = "-//webinar-ops//Webinar invites//EN"
 ZONE_SPAN = timedelta(days=366)  # the VTIMEZONE covers this much around the event, no more

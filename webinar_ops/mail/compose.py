@@ -43,11 +43,12 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, nodes, selec
 from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from webinar_ops import calendar_entry, languages, mime, stencil, times, tokens, validate, wording
+from webinar_ops import calendar_entry, languages, times, tokens, validate, wording
 from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
-from webinar_ops.invite import InviteBuilder
+from webinar_ops.mail import mime, stencil
+from webinar_ops.mail.invite import InviteBuilder
 from webinar_ops.plan import AFTER, CANCELLATION
 from webinar_ops.signing import Signer
 from webinar_ops.store import WebinarRecord
