@@ -26,7 +26,9 @@ from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, defin
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import WaveReport, next_due, retry_failed, send_due
-from webinar_ops.plan import PlanReport, plan_manual, plan_webinar, reminder_kind
+from webinar_ops.mail import kinds
+from webinar_ops.mail.kinds import reminder_name as reminder_kind
+from webinar_ops.plan import PlanReport, manual_audience, plan_manual, plan_webinar
 from webinar_ops.providers import Applicant, load_provider
 from webinar_ops.registrants import add_person, cancel_person
 from webinar_ops.store import Store, WebinarRecord
@@ -568,6 +570,25 @@ def test_manual_sends_go_in_addition_to_the_scheduled_mails(store, settings, web
     assert second_kind == "manual-reminder-20210420T100000000000Z"
     assert kinds_received(store, settings, ANA) == {**dict.fromkeys(EVERY_KIND, 1), first_kind: 1}
     assert kinds_received(store, settings, BEN) == {**dict.fromkeys(EVERY_KIND, 1), first_kind: 1, second_kind: 1}
+
+
+@pytest.mark.parametrize("template", kinds.BY_HAND)
+def test_the_dry_run_of_a_send_by_hand_lists_exactly_whom_the_send_reaches(store, settings, webinar, template):
+    webinar = register(store, settings, [ANA, BEN, CHO], NOW)
+    cancel_person(store, webinar, BEN, NOW)
+    store.unsubscribe(store.registrant(webinar.id, CHO)["id"], NOW)
+    add_person(store, webinar, {"email": "dan.lee@example.org", "first_name": "Dan"}, NOW)  # not synced yet
+    asked = NOW + timedelta(days=1)
+
+    audience = manual_audience(store, store.webinar(SAMPLE_SLUG), template, asked)
+    kind = plan_manual(store, store.webinar(SAMPLE_SLUG), template, asked, DOMAIN)
+    send(store, settings, asked)
+
+    reached = {address for (address, _, got), n in received(store, settings).items() if got == kind and n == 1}
+    assert reached == {person["email"] for person in audience.reached}
+    assert {address for address, _ in audience.left_out} == {BEN, "dan.lee@example.org"} | (
+        {CHO} if kinds.of(template).skips_unsubscribed else set()
+    )
 
 
 # -- rule f: the webinar moves -----------------------------------------------------------------

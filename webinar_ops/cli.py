@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,7 @@ import click
 
 from webinar_ops import __version__
 from webinar_ops.errors import WebinarOpsError
+from webinar_ops.mail import kinds
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -677,12 +679,17 @@ def _serve_until_signalled(service: Any, until: Any = None) -> None:
     service.run_until_stopped(until)
 
 
+def _reminder_first(names: Iterable[str]) -> list[str]:
+    """The kinds of mail for a `--kind` option: the reminder, its default, first."""
+    return sorted(names, key=lambda name: name != kinds.REMINDER.template)
+
+
 @cli.command()
 @click.argument("slug")
 @click.option(
     "--kind",
     "template",
-    type=click.Choice(["reminder", "confirmation"]),
+    type=click.Choice(_reminder_first(kinds.BY_HAND)),
     default="reminder",
     show_default=True,
     help="Which mail to send.",
@@ -724,7 +731,7 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
 @click.option(
     "--kind",
     "template",
-    type=click.Choice(["reminder", "confirmation", "update", "cancellation", "after"]),
+    type=click.Choice(_reminder_first(kinds.KINDS)),
     default="reminder",
     show_default=True,
     help="update: as the real update after the last move or new title, from what the reader was last told; "
@@ -790,38 +797,15 @@ def _preview_offset(record: WebinarRecord, offset: str | None) -> timedelta:
 def _preview_delivery(
     store: Store, record: WebinarRecord, template: str, offset: str | None = None, registrant: dict | None = None
 ) -> dict:
-    """A delivery of `template` as planning would make it, for the preview: a reminder at the
-    offset asked for (default: the last), an update from the revision the reader's calendar
-    holds (as the real update says it), the first after-message."""
+    """The delivery planning would make of `template` for the preview (plan.preview_delivery),
+    with the reminder asked for by `--offset`."""
     from webinar_ops.errors import InputError
+    from webinar_ops.plan import preview_delivery
 
-    d = record.definition
-    if offset is not None and template != "reminder":
+    if offset is not None and template != kinds.REMINDER.template:
         raise InputError("--offset goes with --kind reminder.")
-    delivery: dict = {"template": template, "offset_minutes": None, "message_id": "<preview@webinar-ops>"}
-    if template == "reminder":
-        delivery["offset_minutes"] = int(_preview_offset(record, offset).total_seconds() // 60)
-    elif template == "update":
-        if record.revision == 0:
-            raise InputError(
-                f"{record.slug} has not changed since it was added, so no update would go: an update follows "
-                "a new start, duration or title given with `webinar-ops webinar add`."
-            )
-        told = _told_revision(store, record, registrant)
-        delivery["details"] = {"revision": told, "was": store.revision_of(record.id, told)}
-    elif template == "after":
-        if not d.after:
-            raise InputError(f"{record.slug} has no [[after]] messages; docs/definition.md shows how to add one.")
-        delivery["offset_minutes"] = int(d.after[0].delay.total_seconds() // 60)
-    return delivery
-
-
-def _told_revision(store: Store, record: WebinarRecord, registrant: dict | None) -> int:
-    """The revision an update to this reader starts from: the one their last mail described
-    (after two quick moves, the one before both); for a reader told nothing yet or already
-    told this revision, the one before it."""
-    told = store.told_revision(registrant["id"]) if registrant and "id" in registrant else None
-    return told if told is not None and told < record.revision else record.revision - 1
+    lead = _preview_offset(record, offset) if template == kinds.REMINDER.template else None
+    return preview_delivery(store, record, template, lead, registrant)
 
 
 def _language_option(value: str) -> str:

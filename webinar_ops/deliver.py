@@ -33,8 +33,8 @@ from pathlib import Path
 from webinar_ops import times, tokens
 from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
+from webinar_ops.mail import kinds
 from webinar_ops.mail.compose import Composer, TemplateRefused
-from webinar_ops.plan import AFTER, AFTER_PATIENCE, CANCELLATION, REMINDER, person_verdict
 from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
@@ -337,29 +337,15 @@ def _registrants(store: Store, ids: list[int]) -> dict[int, dict]:
 
 def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: datetime) -> tuple[str, str] | None:
     """Why this delivery must not go now (rules a, c and d of plan.py), or None to send it."""
-    d = webinar.definition
-    if webinar.cancelled_at and delivery["template"] != CANCELLATION:
+    kind = kinds.of(delivery["template"])
+    if webinar.cancelled_at and not kind.outlives_cancellation:
         return "skipped", "the webinar was cancelled"
-    why = person_verdict(delivery["template"], registrant)
+    why = kind.reason_to_skip(registrant)
     if why:
         return "skipped", why
-    scheduled_reminder = delivery["template"] == REMINDER and not delivery["kind"].startswith("manual-")
-    if scheduled_reminder and now >= d.start:
-        return "missed", "the webinar had started before it could be sent"
+    tried = delivery["attempts"] > 0 or delivery["last_error"] is not None
     due = times.parse_iso_utc(delivery["due_at"])
-    never_tried = delivery["attempts"] == 0 and delivery["last_error"] is None
-    if scheduled_reminder and never_tried and now > due + d.reminder_grace:
-        return "missed", (
-            f"it fell due at {times.iso_utc(due)} while no sender was running, "
-            f"and the grace period ({times.format_duration(d.reminder_grace)}) had passed"
-        )
-    if delivery["template"] == AFTER:
-        if now > due + AFTER_PATIENCE:
-            return "skipped", f"it could not go within {times.format_duration(AFTER_PATIENCE)} of its time"
-        return None
-    if now >= d.end:
-        return "skipped", "the webinar was over"
-    return None
+    return kind.too_late(webinar.definition, due, now, scheduled=not kinds.is_manual(delivery["kind"]), tried=tried)
 
 
 def _mark_sent(store: Store, delivery: dict, now: datetime) -> None:
@@ -396,10 +382,7 @@ def _retry_later(
 ) -> None:
     attempts = delivery["attempts"] + 1
     later = now + retry_delay(attempts)
-    deadline = {
-        REMINDER: webinar.definition.start,
-        AFTER: times.parse_iso_utc(delivery["due_at"]) + AFTER_PATIENCE,
-    }.get(delivery["template"], webinar.definition.end)
+    deadline = kinds.of(delivery["template"]).deadline(webinar.definition, times.parse_iso_utc(delivery["due_at"]))
     if later >= deadline:
         _fail(store, delivery, f"gave up after {attempts} attempts, as the next would be too late: {error}", now)
         report.failed += 1

@@ -44,15 +44,10 @@ from datetime import datetime, timedelta
 
 from webinar_ops import times
 from webinar_ops.errors import InputError
+from webinar_ops.mail import kinds
+from webinar_ops.mail.kinds import AFTER, CANCELLATION, CONFIRMATION, REMINDER, UPDATE, Due
 from webinar_ops.store import Store, WebinarRecord
 
-CONFIRMATION = "confirmation"
-REMINDER = "reminder"
-UPDATE = "update"
-CANCELLATION = "cancellation"
-AFTER = "after"
-AFTER_PATIENCE = timedelta(days=7)  # an after-message that could not go within this is dropped
-TEMPLATES = (CONFIRMATION, REMINDER)  # what `remind` may send by hand
 PAGE = 1000  # rows read at a time: planning a webinar of any size holds no more than this
 
 
@@ -65,16 +60,6 @@ class PlanReport:
     moved: int = 0
     withdrawn: int = 0
     updates: int = 0  # of `created`: updates for calendars that hold an older revision (rule g)
-
-
-def reminder_kind(offset: timedelta) -> str:
-    """`reminder-1d`, `reminder-1h30m`: the kind of the reminder sent `offset` before the start."""
-    return f"{REMINDER}-{times.format_duration(offset)}"
-
-
-def after_kind(delay: timedelta) -> str:
-    """`after-2h`, `after-1d`: the kind of the message sent `delay` after the end."""
-    return f"{AFTER}-{times.format_duration(delay)}"
 
 
 def message_id(webinar: WebinarRecord, registrant_id: int, kind: str, revision: int, domain: str) -> str:
@@ -129,36 +114,28 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
     created = skipped = 0
     d = webinar.definition
     wanted = [
-        (CONFIRMATION, None, CONFIRMATION),
-        *((reminder_kind(o), o, REMINDER) for o in d.reminder_offsets),
-        *((after_kind(m.delay), m.delay, AFTER) for m in d.after),
+        (CONFIRMATION.template, None, CONFIRMATION),
+        *((kinds.reminder_name(o), o, REMINDER) for o in d.reminder_offsets),
+        *((kinds.after_name(m.delay), m.delay, AFTER) for m in d.after),
     ]
-    for kind, offset, template in wanted:
-        for people in _eligible(store, webinar, without=kind):
-            rows = [_new_row(webinar, registrant, kind, offset, now, domain, template) for registrant in people]
+    for name, offset, kind in wanted:
+        for people in _eligible(store, webinar, without=name):
+            rows = [_new_row(webinar, registrant, name, offset, now, domain, kind) for registrant in people]
             store.db["deliveries"].insert_all(rows, batch_size=PAGE)
             created += len(rows)
             skipped += sum(row["state"] == "skipped" for row in rows)
     return created, skipped
 
 
-def _due(webinar: WebinarRecord, template: str, offset: timedelta | None, now: datetime) -> datetime:
-    """When a mail falls due: a reminder `offset` before the start, an after-message `offset`
-    after the end, anything else at once."""
-    if offset is None:
-        return now
-    return webinar.definition.end + offset if template == AFTER else webinar.definition.start - offset
-
-
 def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
     """Rule g: an update for everyone whose last invite was of an older revision."""
     if webinar.revision == 0:
         return 0
-    kind = f"{UPDATE}-{webinar.revision}"
+    kind = kinds.update_name(webinar.revision)
     store.db.execute(
         """UPDATE deliveries SET state = 'skipped', reason = 'a newer update replaced it', updated_at = ?
            WHERE webinar_id = ? AND state = 'pending' AND template = ? AND kind != ?""",
-        [times.iso_utc(now), webinar.id, UPDATE, kind],
+        [times.iso_utc(now), webinar.id, UPDATE.template, kind],
     )
     told = "(SELECT max(s.revision) FROM deliveries s WHERE s.registrant_id = r.id AND s.state = 'sent')"
     created = 0
@@ -170,7 +147,7 @@ def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: s
                 revisions[person["told"]] = store.revision_of(webinar.id, person["told"])
             was = revisions[person["told"]]
             details = json.dumps({"revision": person["told"], "was": was})
-            rows.append({**_new_row(webinar, person, kind, None, now, domain), "template": UPDATE, "details": details})
+            rows.append({**_new_row(webinar, person, kind, None, now, domain, UPDATE), "details": details})
         store.db["deliveries"].insert_all(rows, batch_size=PAGE)
         created += len(rows)
     return created
@@ -178,18 +155,20 @@ def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: s
 
 def _withdraw_for_cancellation(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Rule h: nothing but the cancellation goes to anyone."""
+    outliving = [kind.template for kind in kinds.KINDS.values() if kind.outlives_cancellation]
     cursor = store.db.execute(
-        """UPDATE deliveries SET state = 'skipped', reason = 'the webinar was cancelled', updated_at = ?
-           WHERE webinar_id = ? AND state = 'pending' AND template != ?""",
-        [times.iso_utc(now), webinar.id, CANCELLATION],
+        f"""UPDATE deliveries SET state = 'skipped', reason = 'the webinar was cancelled', updated_at = ?
+           WHERE webinar_id = ? AND state = 'pending' AND template NOT IN ({", ".join("?" * len(outliving))})""",
+        [times.iso_utc(now), webinar.id, *outliving],
     )
     return cursor.rowcount
 
 
 def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
     created = 0
-    for people in _eligible(store, webinar, without=CANCELLATION):
-        rows = [{**_new_row(webinar, p, CANCELLATION, None, now, domain), "template": CANCELLATION} for p in people]
+    name = CANCELLATION.template
+    for people in _eligible(store, webinar, without=name):
+        rows = [_new_row(webinar, p, name, None, now, domain, CANCELLATION) for p in people]
         for row in rows:
             row.update(state="pending", reason=None)
         store.db["deliveries"].insert_all(rows, batch_size=PAGE)
@@ -200,32 +179,38 @@ def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, dom
 def _new_row(
     webinar: WebinarRecord,
     registrant: dict,
-    kind: str,
+    name: str,
     offset: timedelta | None,
     now: datetime,
     domain: str,
-    template: str | None = None,
+    kind: kinds.Kind,
 ) -> dict:
+    """The delivery of the mail `name`, of `kind`, to `registrant`: pending, or skipped with
+    the reason planning found (rule b)."""
     stamp = times.iso_utc(now)
-    template = template or (CONFIRMATION if offset is None else REMINDER)
-    due = _due(webinar, template, offset, now)
+    due = kind.due_at(webinar.definition, offset, now)
     row = {
         "webinar_id": webinar.id,
         "registrant_id": registrant["id"],
-        "kind": kind,
-        "template": template,
+        "kind": name,
+        "template": kind.template,
         "offset_minutes": None if offset is None else int(offset.total_seconds() // 60),
         "revision": webinar.revision,
         "due_at": times.iso_utc(due),
         "send_after": times.iso_utc(due),
         "state": "pending",
-        "message_id": message_id(webinar, registrant["id"], kind, webinar.revision, domain),
+        "message_id": message_id(webinar, registrant["id"], name, webinar.revision, domain),
         "attempts": 0,
         "created_at": stamp,
         "updated_at": stamp,
     }
-    reason = _skip_reason(webinar, registrant, None if template == AFTER else offset, due, now)
+    reason = _skip_reason(webinar, registrant, _lead(kind, offset), due, now)
     return {**row, "state": "skipped", "reason": reason} if reason else row
+
+
+def _lead(kind: kinds.Kind, offset: timedelta | None) -> timedelta | None:
+    """The offset rule b weighs: a reminder's before the start; other mail has none."""
+    return offset if kind.due is Due.BEFORE_START else None
 
 
 def _skip_reason(
@@ -262,8 +247,8 @@ def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datet
     """A reminder or after-message taken out of the definition is not sent to anyone who has
     not had it yet."""
     d = webinar.definition
-    kinds = [reminder_kind(o) for o in d.reminder_offsets] + [after_kind(m.delay) for m in d.after]
-    marks = ", ".join("?" * len(kinds)) or "''"
+    names = [kinds.reminder_name(o) for o in d.reminder_offsets] + [kinds.after_name(m.delay) for m in d.after]
+    marks = ", ".join("?" * len(names)) or "''"
     cursor = store.db.execute(
         f"""
         UPDATE deliveries SET state = 'skipped', updated_at = ?,
@@ -272,7 +257,7 @@ def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datet
         WHERE webinar_id = ? AND state = 'pending' AND template IN ('reminder', 'after')
           AND (kind LIKE 'reminder-%' OR kind LIKE 'after-%') AND kind NOT IN ({marks})
         """,
-        [times.iso_utc(now), webinar.id, *kinds],
+        [times.iso_utc(now), webinar.id, *names],
     )
     return cursor.rowcount
 
@@ -283,14 +268,14 @@ def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetim
     sql = """
         SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
         WHERE d.webinar_id = :webinar AND d.state = 'skipped' AND d.reason LIKE 'registration %'
-          AND d.kind NOT LIKE 'manual-%' AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+          AND d.kind NOT LIKE :manual AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
     """
     reopened = 0
-    for row in _rows(store, sql, {"webinar": webinar.id}):
+    for row in _rows(store, sql, {"webinar": webinar.id, "manual": f"{kinds.MANUAL_PREFIX}%"}):
         reopened += 1
-        offset = None if row["offset_minutes"] is None else timedelta(minutes=row["offset_minutes"])
-        due = _due(webinar, row["template"], offset, now)
-        reason = _skip_reason(webinar, row, None if row["template"] == AFTER else offset, due, now)
+        kind, offset = kinds.of(row["template"]), _offset(row)
+        due = kind.due_at(webinar.definition, offset, now)
+        reason = _skip_reason(webinar, row, _lead(kind, offset), due, now)
         store.db["deliveries"].update(
             row["id"],
             {
@@ -313,14 +298,15 @@ def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> 
         SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
         WHERE d.webinar_id = :webinar
           AND (d.state = 'pending' OR (d.state = 'skipped' AND d.reason LIKE 'it fell due%'))
-          AND (d.revision != :revision OR (d.offset_minutes IS NOT NULL AND d.kind NOT LIKE 'manual-%'
+          AND (d.revision != :revision OR (d.offset_minutes IS NOT NULL AND d.kind NOT LIKE :manual
                AND d.due_at != (CASE d.template
-                   WHEN 'after' THEN strftime('%Y-%m-%dT%H:%M:%SZ', :end, d.offset_minutes || ' minutes')
+                   WHEN :after THEN strftime('%Y-%m-%dT%H:%M:%SZ', :end, d.offset_minutes || ' minutes')
                    ELSE strftime('%Y-%m-%dT%H:%M:%SZ', :start, -d.offset_minutes || ' minutes') END)))
     """
     moved = 0
     d = webinar.definition
     params = {"webinar": webinar.id, "revision": webinar.revision, "start": times.iso_utc(d.start)}
+    params |= {"manual": f"{kinds.MANUAL_PREFIX}%", "after": AFTER.template}
     for row in _rows(store, sql, {**params, "end": times.iso_utc(d.end)}):
         changes = _moved(webinar, row, now)
         if changes:
@@ -340,16 +326,21 @@ def _rows(store: Store, sql: str, params: dict) -> Iterator[dict]:
         after = page[-1]["id"]
 
 
+def _offset(row: dict) -> timedelta | None:
+    """A delivery's offset before the start or after the end, if it has one."""
+    return None if row["offset_minutes"] is None else timedelta(minutes=row["offset_minutes"])
+
+
 def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
     changes: dict = {}
     if row["revision"] != webinar.revision:
         changes["revision"] = webinar.revision
-    if row["offset_minutes"] is not None and not row["kind"].startswith("manual-"):
-        offset = timedelta(minutes=row["offset_minutes"])
-        due = _due(webinar, row["template"], offset, now)
+    if row["offset_minutes"] is not None and not kinds.is_manual(row["kind"]):
+        kind, offset = kinds.of(row["template"]), _offset(row)
+        due = kind.due_at(webinar.definition, offset, now)
         if times.iso_utc(due) != row["due_at"]:
             changes.update(due_at=times.iso_utc(due), send_after=times.iso_utc(due))
-            reason = _skip_reason(webinar, row, None if row["template"] == AFTER else offset, due, now)
+            reason = _skip_reason(webinar, row, _lead(kind, offset), due, now)
             changes.update(state="skipped" if reason else "pending", reason=reason)
     if row["state"] == "skipped" and "due_at" not in changes:
         return {}  # a skipped reminder that did not move stays as it is
@@ -364,24 +355,14 @@ class Audience:
     left_out: list[tuple[str, str]]
 
 
-def person_verdict(template: str, registrant: dict) -> str | None:
-    """Why `registrant` must not get a `template` mail, or None: the rule of both the planning
-    of a manual send and the verdict at send time (deliver)."""
-    if registrant["status"] != "approved":
-        return f"registration {registrant['status']}"
-    if registrant.get("unsubscribed_at") and template in (REMINDER, AFTER):
-        return "they unsubscribed from the reminders"
-    return None
-
-
 def manual_audience(
     store: Store, webinar: WebinarRecord, template: str, now: datetime, to: str | None = None
 ) -> Audience:
     """Who a manual send of `template` (to everyone, or only `to`) reaches now, and why each
     other registrant is left out. `remind` sends to exactly these; `remind --dry-run` lists them.
     Refuses (InputError) a cancelled webinar, an unknown kind and a `to` that is no registrant."""
-    if template not in TEMPLATES:
-        raise InputError(f"Unknown kind {template!r}: use one of {', '.join(TEMPLATES)}.")
+    if template not in kinds.BY_HAND:
+        raise InputError(f"Unknown kind {template!r}: use one of {', '.join(kinds.BY_HAND)}.")
     webinar.require_not_cancelled("mail but the cancellation goes")
     wanted = to.strip().lower() if to is not None else None
     people = store.registrants(webinar.id, "email = ?", [wanted]) if wanted else store.registrants(webinar.id)
@@ -408,11 +389,15 @@ def _why_nobody(audience: Audience) -> str:
 
 
 def _left_out_because(template: str, webinar: WebinarRecord, person: dict, now: datetime) -> str | None:
-    why = person_verdict(template, person)
+    """Why a send by hand of `template` now leaves `person` out: the rules its sending
+    applies (deliver), and the provider's registration that its join link comes from."""
+    kind = kinds.of(template)
+    why = kind.reason_to_skip(person)
     if why is None and person["provider_registrant_id"] is None:
         why = f"not yet registered with the provider (run `webinar-ops sync {webinar.slug}`)"
-    if why is None and now >= webinar.definition.end:
-        why = "the webinar was over"
+    if why is None:
+        late = kind.too_late(webinar.definition, now, now, scheduled=False, tried=False)
+        why = late[1] if late else None
     return why
 
 
@@ -431,12 +416,45 @@ def plan_manual(
         raise InputError(f"{email} would not get it: {why}.")
     if not audience.reached:
         raise InputError(f"Nobody would get the {template}; sent nothing. {_why_nobody(audience)}")
-    kind = f"manual-{template}-{now:%Y%m%dT%H%M%S%fZ}"
+    name = kinds.manual_name(template, now)
     with store.transaction():
         for first in range(0, len(audience.reached), PAGE):
             page = audience.reached[first : first + PAGE]
-            rows = [{**_new_row(webinar, p, kind, None, now, domain), "template": template} for p in page]
+            rows = [_new_row(webinar, p, name, None, now, domain, kinds.of(template)) for p in page]
             for row in rows:
                 row.update(state="pending", reason=None)
             store.db["deliveries"].insert_all(rows)
-    return kind
+    return name
+
+
+def preview_delivery(
+    store: Store, webinar: WebinarRecord, template: str, lead: timedelta | None, registrant: dict | None
+) -> dict:
+    """The delivery of `template` that planning would make for `registrant`, for `preview`: a
+    reminder `lead` before the start, an update from the revision the reader's calendar holds
+    (as the real update says it), the first after-message. Refuses (InputError) a kind the
+    webinar would not send."""
+    delivery: dict = {"template": template, "offset_minutes": None, "message_id": "<preview@webinar-ops>"}
+    if template == REMINDER.template:
+        delivery["offset_minutes"] = int(lead.total_seconds() // 60)
+    elif template == UPDATE.template:
+        if webinar.revision == 0:
+            raise InputError(
+                f"{webinar.slug} has not changed since it was added, so no update would go: an update follows "
+                "a new start, duration or title given with `webinar-ops webinar add`."
+            )
+        told = _told_revision(store, webinar, registrant)
+        delivery["details"] = {"revision": told, "was": store.revision_of(webinar.id, told)}
+    elif template == AFTER.template:
+        if not webinar.definition.after:
+            raise InputError(f"{webinar.slug} has no [[after]] messages; docs/definition.md shows how to add one.")
+        delivery["offset_minutes"] = int(webinar.definition.after[0].delay.total_seconds() // 60)
+    return delivery
+
+
+def _told_revision(store: Store, webinar: WebinarRecord, registrant: dict | None) -> int:
+    """The revision an update to this reader starts from: the one their last mail described
+    (after two quick moves, the one before both); for a reader told nothing yet or already
+    told this revision, the one before it."""
+    told = store.told_revision(registrant["id"]) if registrant and "id" in registrant else None
+    return told if told is not None and told < webinar.revision else webinar.revision - 1

@@ -23,6 +23,7 @@ from sqlite_utils import Database, Migrations
 from webinar_ops import db_files, times, validate
 from webinar_ops.definition import Definition, parse_definition
 from webinar_ops.errors import InputError, NotFound, OperationError
+from webinar_ops.mail import kinds
 
 BUSY_TIMEOUT_SECONDS = 30
 REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled")
@@ -529,7 +530,7 @@ class Store:
         counts: dict[str, dict[str, int]] = {}
         for row in self.db.query(sql, [webinar_id]):
             counts.setdefault(row["family"], {})[row["state"]] = row["n"]
-        return dict(sorted(counts.items(), key=lambda item: _kind_order(item[0])))
+        return dict(sorted(counts.items(), key=lambda item: kinds.status_order(item[0])))
 
     def next_delivery(self, webinar_id: int) -> dict | None:
         """The next mail due: its kind, due time and how many share it."""
@@ -550,9 +551,9 @@ class Store:
         last mail went, and how many of its mails are in each state."""
         sql = """SELECT kind, template, min(created_at) AS asked_at, max(sent_at) AS last_sent_at,
                         state, count(*) AS n FROM deliveries
-                 WHERE webinar_id = ? AND kind LIKE 'manual-%' GROUP BY kind, state ORDER BY kind"""
+                 WHERE webinar_id = ? AND kind LIKE ? GROUP BY kind, state ORDER BY kind"""
         sends: dict[str, dict] = {}
-        for row in self.db.query(sql, [webinar_id]):
+        for row in self.db.query(sql, [webinar_id, f"{kinds.MANUAL_PREFIX}%"]):
             send = sends.setdefault(row["kind"], {"kind": row["kind"], "template": row["template"], "states": {}})
             send["states"][row["state"]] = row["n"]
             send["asked_at"] = min(filter(None, (send.get("asked_at"), row["asked_at"])))
@@ -618,16 +619,7 @@ class Store:
 
 # Every manual send is a kind of its own (`manual-reminder-20261202T125905698068Z`) so that a
 # second send is a new mail; counts and reasons show them as one family per template.
-_KIND_FAMILY = "CASE WHEN kind LIKE 'manual-%' THEN 'manual-' || template ELSE kind END"
-
-
-def _kind_order(kind: str) -> tuple:
-    """Confirmation first, then reminders from the earliest (7d) to the last (1h), then manual sends."""
-    if kind == "confirmation":
-        return (0, 0, kind)
-    if kind.startswith("reminder-"):
-        return (1, -times.parse_duration(kind.removeprefix("reminder-")).total_seconds(), kind)
-    return (2, 0, kind)
+_KIND_FAMILY = f"CASE WHEN kind LIKE '{kinds.MANUAL_PREFIX}%' THEN '{kinds.MANUAL_PREFIX}' || template ELSE kind END"
 
 
 def _approved_at(row: dict, stamp: str) -> str | None:

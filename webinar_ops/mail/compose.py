@@ -47,9 +47,8 @@ from webinar_ops import calendar_entry, languages, times, tokens, validate, word
 from webinar_ops.config import Settings
 from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
-from webinar_ops.mail import mime, stencil
+from webinar_ops.mail import kinds, mime, stencil
 from webinar_ops.mail.invite import InviteBuilder
-from webinar_ops.plan import AFTER, CANCELLATION
 from webinar_ops.signing import Signer
 from webinar_ops.store import WebinarRecord
 
@@ -410,8 +409,10 @@ class Composer:
         local_zone = zone if zone and zone != d.time_zone else None
         lead = timedelta(minutes=offset_minutes) if offset_minutes is not None else d.start - now
         language = self.language_for(registrant)
+        kind = kinds.KINDS.get(template)  # None: the words any mail shares (a page, a calendar)
         # A cancellation's reader has nothing left to join: a link in it would be a live door.
-        join_url = None if template == CANCELLATION else self._join_link(registrant)
+        join_url = self._join_link(registrant) if kind is None or kind.join_link else None
+        calendar_links = kind is None or kind.calendar_links
         return {
             "language": language,
             "person": {
@@ -426,13 +427,13 @@ class Composer:
             "local_times": self._local_times(local_zone, language) if local_zone else None,
             "join_url": join_url,
             "join_is_personal": join_url is not None and _plain_link(registrant.get("join_url")) is not None,
-            **(self._calendar_links(join_url, language) if template not in (AFTER, CANCELLATION) else {}),
-            "calendar_file_link": self.calendar_file_url(registrant) if template not in (AFTER, CANCELLATION) else None,
+            **(self._calendar_links(join_url, language) if calendar_links else {}),
+            "calendar_file_link": self.calendar_file_url(registrant) if calendar_links else None,
             # The link List-Unsubscribe has; a cancellation is the last mail, with nothing left to stop.
-            "unsubscribe_link": self.unsubscribe_url(registrant) if template != CANCELLATION else None,
+            "unsubscribe_link": self.unsubscribe_url(registrant) if kind is None or kind.unsubscribe else None,
             "starts_in": times.describe_lead(lead, language),
             "was": self._was((details or {}).get("was"), local_zone, language),
-            "after": self._after_message(offset_minutes) if template == AFTER else None,
+            "after": self._after_message(offset_minutes) if kind is kinds.AFTER else None,
         }
 
     def _local_times(self, zone: str, language: str) -> list[str]:
@@ -664,7 +665,7 @@ def _details(delivery: dict) -> dict | None:
 def _method(delivery: dict) -> str | None:
     """The invite's iTIP method: a cancellation removes the event, a message after the end
     has no invite (None), anything else sets the event."""
-    return {CANCELLATION: "CANCEL", AFTER: None}.get(delivery["template"], "REQUEST")
+    return kinds.of(delivery["template"]).invite_method
 
 
 def _boundary_seed(message_id: str) -> str:
