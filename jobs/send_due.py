@@ -8,7 +8,8 @@ from datetime import datetime
 
 from webinar_ops import times
 from webinar_ops.config import Settings
-from webinar_ops.deliver import WaveReport, next_due, release_orphans, send_due
+from webinar_ops.deliver import WaveReport, release_orphans, send_due
+from webinar_ops.mail.outbox import Outbox
 from webinar_ops.store import Store
 from webinar_ops.transports import load_transport
 
@@ -21,4 +22,4 @@ def run(
     with Store.open(settings.db_path) as store:
         release_orphans(store)
         report = send_due(store, settings, load_transport(settings), clock, stop)
-        return report, next_due(store)
+        return report, Outbox(store).next_due()

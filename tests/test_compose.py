@@ -35,6 +35,7 @@ from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer, Rendered, TemplateRefused, wrap_text
+from webinar_ops.mail.outbox import Outbox
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -224,13 +225,13 @@ def test_headers_say_who_it_is_from_and_to_where_replies_go_and_that_it_is_autom
 def test_the_stored_message_id_is_used_and_reused_on_every_composition(store, synced, settings):
     composer = Composer(synced, settings)
     amelie = store.registrant(synced.id, AMELIE)
-    [delivery] = [d for d in store.deliveries(synced.id) if d["email"] == AMELIE and d["kind"] == "reminder-1h"]
+    [delivery] = [d for d in Outbox(store).listing(synced.id) if d["email"] == AMELIE and d["kind"] == "reminder-1h"]
 
     first = parse(composer.message_bytes(delivery, amelie, AN_HOUR_BEFORE))
     retry = parse(composer.message_bytes(delivery, amelie, LATER))
 
     assert first["Message-ID"] == retry["Message-ID"] == delivery["message_id"]
-    others = {d["message_id"] for d in store.deliveries(synced.id) if d["id"] != delivery["id"]}
+    others = {d["message_id"] for d in Outbox(store).listing(synced.id) if d["id"] != delivery["id"]}
     assert delivery["message_id"] not in others
 
 

@@ -50,8 +50,9 @@ from test_service import (  # the service's helpers and fixtures: one set for bo
 from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
-from webinar_ops.deliver import Backoff, WaveReport, next_due, send_due
+from webinar_ops.deliver import Backoff, WaveReport, send_due
 from webinar_ops.demo import demo_definition
+from webinar_ops.mail.outbox import Outbox
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -173,7 +174,7 @@ def send_until_nothing_waits(store: Store, settings: Settings, retry_delay, time
     next due time (a retry's), and again, until no delivery waits."""
     reports = []
     deadline = time.monotonic() + timeout
-    while (following := next_due(store)) is not None:
+    while (following := Outbox(store).next_due()) is not None:
         assert time.monotonic() < deadline, f"still sending after {timeout} s: {states(settings.db_path)}"
         time.sleep(max(0.0, (following - times.utc_now()).total_seconds()))
         reports.append(send_due(store, settings, load_transport(settings), retry_delay=retry_delay))

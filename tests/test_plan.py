@@ -25,9 +25,10 @@ from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, defin
 
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
-from webinar_ops.deliver import WaveReport, next_due, retry_failed, send_due
+from webinar_ops.deliver import WaveReport, send_due
 from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import reminder_name as reminder_kind
+from webinar_ops.mail.outbox import Outbox
 from webinar_ops.plan import PlanReport, manual_audience, plan_manual, plan_webinar
 from webinar_ops.providers import Applicant, load_provider
 from webinar_ops.registrants import add_person, cancel_person
@@ -145,7 +146,7 @@ def send(store: Store, settings: Settings, at: datetime, transport=None) -> Wave
 def send_everything_due(store: Store, settings: Settings, until: datetime) -> None:
     """A sender that never misses a beat: a wave at each due time, up to `until`."""
     for _ in range(1000):
-        due = next_due(store)
+        due = Outbox(store).next_due()
         if due is None or due > until:
             return
         send(store, settings, due)
@@ -162,7 +163,7 @@ def mailbox(settings: Settings) -> list[Message]:
 
 def received(store: Store, settings: Settings) -> Counter:
     """How many messages each (address, webinar, kind) has in the Maildir."""
-    rows = {row["message_id"]: row for row in store.deliveries(limit=100_000)}
+    rows = {row["message_id"]: row for row in Outbox(store).listing(limit=100_000)}
     got: Counter = Counter()
     for message in mailbox(settings):
         row = rows[message["Message-ID"].strip()]
@@ -178,14 +179,14 @@ def kinds_received(store: Store, settings: Settings, address: str, slug: str = S
 
 def delivery(store: Store, address: str, kind: str, slug: str = SAMPLE_SLUG) -> dict:
     webinar = store.webinar(slug)
-    [row] = [r for r in store.deliveries(webinar.id) if r["email"] == address and r["kind"] == kind]
+    [row] = [r for r in Outbox(store).listing(webinar.id) if r["email"] == address and r["kind"] == kind]
     return row
 
 
 def states(store: Store, address: str, slug: str = SAMPLE_SLUG) -> dict[str, str]:
     """Kind → state of one person's mail."""
     webinar = store.webinar(slug)
-    return {r["kind"]: r["state"] for r in store.deliveries(webinar.id) if r["email"] == address}
+    return {r["kind"]: r["state"] for r in Outbox(store).listing(webinar.id) if r["email"] == address}
 
 
 def row_count(store: Store) -> int:
@@ -691,7 +692,7 @@ def test_removing_a_reminder_from_the_definition_skips_it_for_those_who_have_not
 
 def test_message_ids_are_made_at_planning_unique_per_row_and_used_when_sending(store, settings, webinar):
     register(store, settings, [ANA, BEN, CHO], NOW)
-    rows = store.deliveries()
+    rows = Outbox(store).listing()
     ids = [row["message_id"] for row in rows]
 
     assert len(ids) == 12
@@ -700,7 +701,7 @@ def test_message_ids_are_made_at_planning_unique_per_row_and_used_when_sending(s
 
     send_everything_due(store, settings, until=START + timedelta(hours=3))
     assert sorted(message["Message-ID"].strip() for message in mailbox(settings)) == sorted(ids)
-    assert [row["message_id"] for row in store.deliveries()] == ids
+    assert [row["message_id"] for row in Outbox(store).listing()] == ids
 
 
 # -- temporary failures ------------------------------------------------------------------------
@@ -722,7 +723,7 @@ def test_a_reminder_whose_next_retry_would_come_after_the_start_fails_and_retry_
     assert (
         HOUR_BEFORE + timedelta(minutes=10, seconds=15) <= retry_at <= HOUR_BEFORE + timedelta(minutes=10, seconds=45)
     )
-    assert next_due(store) == retry_at
+    assert Outbox(store).next_due() == retry_at
 
     report = send(store, settings, START - timedelta(seconds=10), ben_refused)  # any backoff now ends after 06:00
 
@@ -735,7 +736,7 @@ def test_a_reminder_whose_next_retry_would_come_after_the_start_fails_and_retry_
     assert kinds_received(store, settings, BEN) == {CONFIRMATION: 1}
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1, REMINDER_1H: 1}
 
-    assert retry_failed(store, store.webinar(SAMPLE_SLUG), START - timedelta(seconds=8)) == 1
+    assert Outbox(store).retry_failed(store.webinar(SAMPLE_SLUG), START - timedelta(seconds=8)) == 1
     back = delivery(store, BEN, REMINDER_1H)
     assert (back["state"], back["send_after"]) == ("pending", "2021-04-30T05:59:52Z")
 
@@ -773,7 +774,7 @@ def test_a_1d_reminder_across_the_change_to_summer_time_is_due_exactly_24_hours_
 
     send_everything_due(store, settings, until=datetime(2021, 3, 27, tzinfo=UTC))
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1, REMINDER_7D: 1}
-    assert next_due(store) == datetime(2021, 3, 27, 14, 0, tzinfo=UTC)
+    assert Outbox(store).next_due() == datetime(2021, 3, 27, 14, 0, tzinfo=UTC)
 
     assert send(store, settings, datetime(2021, 3, 27, 13, 59, 59, tzinfo=UTC)).handled == 0
     assert send(store, settings, datetime(2021, 3, 27, 14, 0, tzinfo=UTC)).sent == 1

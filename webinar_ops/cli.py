@@ -21,6 +21,7 @@ import click
 from webinar_ops import __version__
 from webinar_ops.errors import WebinarOpsError
 from webinar_ops.mail import kinds
+from webinar_ops.mail.outbox import State
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -568,15 +569,18 @@ def status(app: App, slug: str | None, as_json: bool) -> None:
 
 
 def _status_summary(store: Store, record: WebinarRecord) -> dict:
+    from webinar_ops.mail.outbox import Outbox
+
+    mail = Outbox(store)
     return {
         **_webinar_summary(store, record),
         "provider_error": record.provider_error,
         "sync": store.sync_counts(record.id),
         "unsubscribed": store.unsubscribed_count(record.id),
-        "mail": store.delivery_counts(record.id),
-        "manual_sends": store.manual_sends(record.id),
-        "next_mail": store.next_delivery(record.id),
-        "not_sent": store.delivery_reasons(record.id),
+        "mail": mail.counts(record.id),
+        "manual_sends": mail.manual_sends(record.id),
+        "next_mail": mail.next_delivery(record.id),
+        "not_sent": mail.reasons(record.id),
     }
 
 
@@ -840,16 +844,17 @@ def _preview_registrant(store: Store, record: WebinarRecord, email: str | None) 
 
 @cli.command()
 @click.argument("slug", required=False)
-@click.option("--state", type=click.Choice(["pending", "sending", "sent", "failed", "skipped", "missed"]))
+@click.option("--state", type=click.Choice([state.value for state in State]))
 @click.option("--limit", default=200, show_default=True, help="At most this many rows.")
 @json_option
 @pass_app
 def outbox(app: App, slug: str | None, state: str | None, limit: int, as_json: bool) -> None:
     """List outgoing mail with its state and, where it did not go, why."""
     from webinar_ops.console import print_json, print_table
+    from webinar_ops.mail.outbox import Outbox
 
     webinar_id = app.webinar(slug).id if slug else None
-    rows = app.store.deliveries(webinar_id, state, limit)
+    rows = Outbox(app.store).listing(webinar_id, state, limit)
     fields = (
         "slug",
         "email",
@@ -880,9 +885,9 @@ def outbox(app: App, slug: str | None, state: str | None, limit: int, as_json: b
 @pass_app
 def retry(app: App, slug: str) -> None:
     """Put SLUG's failed mail back in the queue, due now."""
-    from webinar_ops.deliver import retry_failed
+    from webinar_ops.mail.outbox import Outbox
 
-    count = retry_failed(app.store, app.webinar(slug), app.now())
+    count = Outbox(app.store).retry_failed(app.webinar(slug), app.now())
     click.echo(f"{count} failed deliveries are queued again; `webinar-ops run` (or run --once) sends them.")
 
 

@@ -35,6 +35,7 @@ from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
 from webinar_ops.mail import kinds
 from webinar_ops.mail.compose import Composer, TemplateRefused
+from webinar_ops.mail.outbox import Outbox, State
 from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
@@ -50,7 +51,6 @@ LEASE = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_LONGEST = timedelta(minutes=30)
 UNAVAILABLE_PAUSE = timedelta(seconds=30)
-STATES = ("pending", "sending", "sent", "failed", "skipped", "missed")
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Composers:
     def for_webinar(self, webinar_id: int) -> Composer:
         # One cheap lookup per message notices a new revision mid-wave; the definition is
         # parsed only when the revision is new.
-        revision = self.store.db.execute("SELECT revision FROM webinars WHERE id = ?", [webinar_id]).fetchone()[0]
+        revision = self.store.revision(webinar_id)
         key = (webinar_id, revision)
         if key not in self._made:
             self._made[key] = Composer(self.store.webinar_by_id(webinar_id), self.settings)
@@ -135,7 +135,7 @@ def send_due(
                 batch = claim(store, clock(), CLAIM_BATCH, kind)
                 if not batch:
                     break
-                drafts = Drafts(composers, _registrants(store, [row["registrant_id"] for row in batch]), clock)
+                drafts = Drafts(composers, store.registrants_by_id([row["registrant_id"] for row in batch]), clock)
                 _send_batch(store, settings, transport, drafts, batch, clock, stop, report, retry_delay)
             except StoreUnavailable as exc:
                 held.hold(batch)
@@ -199,7 +199,7 @@ class Unrecorded:
     def write(self, store: Store) -> None:
         """Record what is held; raises StoreUnavailable, keeping the rest, if it cannot."""
         for delivery_id, accepted_at in list(self.sent.items()):
-            _mark_sent(store, {"id": delivery_id}, accepted_at)
+            Outbox(store).mark_sent(delivery_id, accepted_at)
             del self.sent[delivery_id]
         if self.claimed:
             release(store, [{"id": delivery_id} for delivery_id in self.claimed])
@@ -224,33 +224,7 @@ def unrecorded(store: Store) -> Unrecorded:
 
 def claim(store: Store, now: datetime, limit: int, kind: str | None = None) -> list[dict]:
     """Take up to `limit` due rows for this process, in due order, in one statement."""
-    only_kind = "AND kind = :kind" if kind else ""
-    with store.transaction() as db:
-        rows = db.execute(
-            f"""
-            UPDATE deliveries SET state = 'sending', lease_until = :lease, claimed_by = :me, updated_at = :now
-            WHERE id IN (
-                SELECT id FROM (
-                    SELECT id, send_after FROM deliveries
-                    WHERE state = 'pending' AND send_after <= :now {only_kind}
-                    UNION ALL
-                    SELECT id, send_after FROM deliveries
-                    WHERE state = 'sending' AND lease_until < :now {only_kind}
-                ) ORDER BY send_after, id LIMIT :limit
-            )
-            RETURNING *
-            """,
-            {
-                "lease": times.iso_utc(now + LEASE),
-                "me": worker_id(),
-                "now": times.iso_utc(now),
-                "limit": limit,
-                "kind": kind,
-            },
-        )
-        columns = [c[0] for c in rows.description]
-        claimed = [dict(zip(columns, row, strict=True)) for row in rows.fetchall()]
-    return sorted(claimed, key=lambda row: (row["send_after"], row["id"]))
+    return Outbox(store).claim(now, now + LEASE, worker_id(), limit, kind)
 
 
 def _send_batch(
@@ -274,8 +248,9 @@ def _send_batch(
         composer = drafts.composer(delivery)
         verdict = _verdict(delivery, composer.webinar, registrant, now)
         if verdict:
-            _close(store, delivery, *verdict, now)
-            setattr(report, verdict[0], getattr(report, verdict[0]) + 1)
+            state, reason = verdict
+            Outbox(store).close(delivery["id"], state, reason, now)
+            setattr(report, state, getattr(report, state) + 1)
             continue
         try:
             message = drafts.take(delivery, composer)
@@ -283,7 +258,7 @@ def _send_batch(
             release(store, batch[position:])
             raise OperationError(f"Sending stopped: {exc}\nNothing was sent from it; mend the template.") from exc
         except ValueError as exc:  # this one person's row cannot make a safe mail: the others go on
-            _fail(store, delivery, f"not sent: {exc}", now)
+            Outbox(store).fail(delivery["id"], f"not sent: {exc}", now)
             report.failed += 1
             continue
         compose_next = partial(drafts.prepare, batch[position + 1]) if position + 1 < len(batch) else None
@@ -300,12 +275,12 @@ def _send_batch(
             _retry_later(store, delivery, composer.webinar, str(exc), now, report, retry_delay)
             continue
         except PermanentFailure as exc:
-            _fail(store, delivery, str(exc), now)
+            Outbox(store).fail(delivery["id"], str(exc), now)
             report.failed += 1
             continue
         accepted_at = clock()
         try:
-            _mark_sent(store, delivery, accepted_at)
+            Outbox(store).mark_sent(delivery["id"], accepted_at)
         except StoreUnavailable as exc:
             unrecorded(store).sent[delivery["id"]] = accepted_at
             raise StoreUnavailable(
@@ -330,45 +305,17 @@ def _send(
         raise type(exc)(concealed) from None
 
 
-def _registrants(store: Store, ids: list[int]) -> dict[int, dict]:
-    marks = ", ".join("?" * len(ids))
-    return {row["id"]: row for row in store.db.query(f"SELECT * FROM registrants WHERE id IN ({marks})", ids)}
-
-
-def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: datetime) -> tuple[str, str] | None:
+def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: datetime) -> tuple[State, str] | None:
     """Why this delivery must not go now (rules a, c and d of plan.py), or None to send it."""
     kind = kinds.of(delivery["template"])
     if webinar.cancelled_at and not kind.outlives_cancellation:
-        return "skipped", "the webinar was cancelled"
+        return State.SKIPPED, "the webinar was cancelled"
     why = kind.reason_to_skip(registrant)
     if why:
-        return "skipped", why
+        return State.SKIPPED, why
     tried = delivery["attempts"] > 0 or delivery["last_error"] is not None
     due = times.parse_iso_utc(delivery["due_at"])
     return kind.too_late(webinar.definition, due, now, scheduled=not kinds.is_manual(delivery["kind"]), tried=tried)
-
-
-def _mark_sent(store: Store, delivery: dict, now: datetime) -> None:
-    store.write(
-        """UPDATE deliveries SET state = 'sent', sent_at = :now, attempts = attempts + 1, last_error = NULL,
-           lease_until = NULL, updated_at = :now WHERE id = :id""",
-        {"now": times.iso_utc(now), "id": delivery["id"]},
-    )
-
-
-def _close(store: Store, delivery: dict, state: str, reason: str, now: datetime) -> None:
-    store.write(
-        "UPDATE deliveries SET state = :state, reason = :reason, lease_until = NULL, updated_at = :now WHERE id = :id",
-        {"state": state, "reason": reason, "now": times.iso_utc(now), "id": delivery["id"]},
-    )
-
-
-def _fail(store: Store, delivery: dict, error: str, now: datetime) -> None:
-    store.write(
-        """UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = :error,
-           lease_until = NULL, updated_at = :now WHERE id = :id""",
-        {"error": error, "now": times.iso_utc(now), "id": delivery["id"]},
-    )
 
 
 def _retry_later(
@@ -384,20 +331,11 @@ def _retry_later(
     later = now + retry_delay(attempts)
     deadline = kinds.of(delivery["template"]).deadline(webinar.definition, times.parse_iso_utc(delivery["due_at"]))
     if later >= deadline:
-        _fail(store, delivery, f"gave up after {attempts} attempts, as the next would be too late: {error}", now)
+        message = f"gave up after {attempts} attempts, as the next would be too late: {error}"
+        Outbox(store).fail(delivery["id"], message, now)
         report.failed += 1
         return
-    store.write(
-        """UPDATE deliveries SET state = 'pending', attempts = :attempts, last_error = :error, send_after = :later,
-           lease_until = NULL, claimed_by = NULL, updated_at = :now WHERE id = :id""",
-        {
-            "attempts": attempts,
-            "error": error,
-            "later": times.iso_utc(later),
-            "now": times.iso_utc(now),
-            "id": delivery["id"],
-        },
-    )
+    Outbox(store).retry_at(delivery["id"], attempts, error, later, now)
     report.retrying += 1
 
 
@@ -416,19 +354,7 @@ def release(store: Store, rows: list[dict], later: datetime | None = None, error
     """Give this process's claimed rows back to the queue: untouched on a stop; after a pause,
     and with the error recorded, when the mail server could not be reached (which exempts
     them from the grace rule: they fell due while the service was running)."""
-    if not rows:
-        return
-    marks = ", ".join("?" * len(rows))
-    ids = [row["id"] for row in rows]
-    mine = f"state = 'sending' AND claimed_by = ? AND id IN ({marks})"
-    if later is None:
-        sql = "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL"
-        store.write(f"{sql} WHERE {mine}", [worker_id(), *ids])
-        return
-    sql = (
-        "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL, send_after = ?, last_error = ?"
-    )
-    store.write(f"{sql} WHERE {mine}", [times.iso_utc(later), error, worker_id(), *ids])
+    Outbox(store).release([row["id"] for row in rows], worker_id(), later, error)
 
 
 def _renew_lease_if_needed(store: Store, rows: list[dict], now: datetime) -> None:
@@ -436,29 +362,15 @@ def _renew_lease_if_needed(store: Store, rows: list[dict], now: datetime) -> Non
         lease = times.iso_utc(now + LEASE)
         for row in rows:
             row["lease_until"] = lease
-        marks = ", ".join("?" * len(rows))
-        store.write(f"UPDATE deliveries SET lease_until = ? WHERE id IN ({marks})", [lease, *(r["id"] for r in rows)])
+        Outbox(store).renew_lease([row["id"] for row in rows], now + LEASE)
 
 
 def release_orphans(store: Store) -> int:
     """Give back the rows claimed by processes of this machine that no longer run (after a
     crash or `kill -9`), so a restarted service need not wait for their leases to end."""
-    host = socket.gethostname()
-    holders = [
-        row["claimed_by"]
-        for row in store.db.query(
-            "SELECT DISTINCT claimed_by FROM deliveries WHERE state = 'sending' AND claimed_by IS NOT NULL"
-        )
-    ]
-    dead = [h for h in holders if h.rpartition(":")[0] == host and not _alive(int(h.rpartition(":")[2]))]
-    released = 0
-    for holder in dead:
-        released += store.write(
-            "UPDATE deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL "
-            "WHERE state = 'sending' AND claimed_by = ?",
-            [holder],
-        )
-    return released
+    host, outbox = socket.gethostname(), Outbox(store)
+    dead = [h for h in outbox.holders() if h.rpartition(":")[0] == host and not _alive(int(h.rpartition(":")[2]))]
+    return sum(outbox.release_all_of(holder) for holder in dead)
 
 
 def _alive(pid: int) -> bool:
@@ -471,26 +383,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def next_due(store: Store) -> datetime | None:
-    """When the next delivery falls due (or a lease runs out), or None when nothing waits."""
-    row = next(
-        iter(
-            store.db.query(
-                """SELECT min(t) AS t FROM (
-               SELECT min(send_after) AS t FROM deliveries WHERE state = 'pending'
-               UNION ALL SELECT min(lease_until) FROM deliveries WHERE state = 'sending')"""
-            )
-        )
-    )
-    return times.parse_iso_utc(row["t"]) if row["t"] else None
-
-
-def retry_failed(store: Store, webinar: WebinarRecord, now: datetime) -> int:
-    """Put the webinar's failed deliveries back in the queue, due now."""
-    return store.write(
-        """UPDATE deliveries SET state = 'pending', send_after = :now, lease_until = NULL, claimed_by = NULL,
-           updated_at = :now WHERE webinar_id = :webinar AND state = 'failed'""",
-        {"now": times.iso_utc(now), "webinar": webinar.id},
-    )

@@ -18,6 +18,7 @@ import click
 from webinar_ops import shipped, times
 from webinar_ops.config import ENV_FILE, ensure_secret_key
 from webinar_ops.definition import load_definition
+from webinar_ops.mail.outbox import Outbox
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -60,7 +61,7 @@ def run_demo(app: Any, start_in: int, make_service: Any, serve: Any) -> None:
         f"Imported {len(plan.new)} registrants; {report.registered} registered with the {webinar.provider} provider."
     )
     plan_webinar(store, store.webinar(webinar.slug), app.now(), settings.mail_domain)
-    total = sum(sum(by_state.values()) for by_state in store.delivery_counts(webinar.id).values())
+    total = sum(sum(by_state.values()) for by_state in Outbox(store).counts(webinar.id).values())
     leads = ", ".join(times.format_duration(o) for o in d.reminder_offsets)
     click.echo(f"{total} mails planned: a confirmation now, and reminders {leads} before the start.")
     _serve_with_progress(app, webinar, total, make_service(settings), serve)
@@ -87,7 +88,7 @@ def _serve_with_progress(app: Any, webinar: Any, total: int, service: Any, serve
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     def done() -> int:
-        counts = app.store.delivery_counts(webinar.id)
+        counts = Outbox(app.store).counts(webinar.id)
         return sum(n for by_state in counts.values() for state, n in by_state.items() if state in TERMINAL)
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -103,7 +104,7 @@ def _serve_with_progress(app: Any, webinar: Any, total: int, service: Any, serve
 
 
 def _waiting_for(app: Any, webinar: Any) -> str:
-    nxt = app.store.next_delivery(webinar.id)
+    nxt = Outbox(app.store).next_delivery(webinar.id)
     if not nxt:
         return "Mails out"
     seconds = max(0, int((times.parse_iso_utc(nxt["due_at"]) - times.utc_now()).total_seconds()))
@@ -116,7 +117,7 @@ def _summary(app: Any, webinar: Any) -> None:
 
     store, settings = app.store, app.settings
     click.echo("")
-    for kind, by_state in store.delivery_counts(webinar.id).items():
+    for kind, by_state in Outbox(store).counts(webinar.id).items():
         click.echo(f"  {kind:<14} " + ", ".join(f"{n} {state}" for state, n in sorted(by_state.items())))
     person = store.registrant(webinar.id, "amelie.laurent@example.org") or store.registrants(webinar.id)[0]
     preview = DEMO_FOLDER / f"{webinar.slug}-reminder.html"

@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,9 +45,8 @@ from webinar_ops import times
 from webinar_ops.errors import InputError
 from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import AFTER, CANCELLATION, CONFIRMATION, REMINDER, UPDATE, Due
+from webinar_ops.mail.outbox import PAGE, Outbox, State
 from webinar_ops.store import Store, WebinarRecord
-
-PAGE = 1000  # rows read at a time: planning a webinar of any size holds no more than this
 
 
 @dataclass
@@ -92,24 +90,6 @@ def plan_upcoming(store: Store, now: datetime, domain: str) -> dict[str, PlanRep
     return {w.slug: plan_webinar(store, w, now, domain) for w in store.webinars() if w.definition.end > now}
 
 
-def _eligible(
-    store: Store, webinar: WebinarRecord, without: str | None = None, where: str = "", columns: str = ""
-) -> Iterator[list[dict]]:
-    """The webinar's approved people that the provider has registered, a page at a time, by
-    address; only those with no `without` mail yet, if given, and matching `where`."""
-    missing = "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind = :kind)"
-    sql = f"""
-        SELECT r.* {columns} FROM registrants r
-        WHERE r.webinar_id = :webinar AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
-          AND r.email > :after {missing if without else ""} {where}
-        ORDER BY r.email LIMIT {PAGE}
-    """
-    after = ""
-    while page := list(store.db.query(sql, {"webinar": webinar.id, "after": after, "kind": without})):
-        yield page
-        after = page[-1]["email"]
-
-
 def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> tuple[int, int]:
     created = skipped = 0
     d = webinar.definition
@@ -118,12 +98,13 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
         *((kinds.reminder_name(o), o, REMINDER) for o in d.reminder_offsets),
         *((kinds.after_name(m.delay), m.delay, AFTER) for m in d.after),
     ]
+    outbox = Outbox(store)
     for name, offset, kind in wanted:
-        for people in _eligible(store, webinar, without=name):
+        for people in outbox.people_without(webinar, name):
             rows = [_new_row(webinar, registrant, name, offset, now, domain, kind) for registrant in people]
-            store.db["deliveries"].insert_all(rows, batch_size=PAGE)
+            outbox.add(rows)
             created += len(rows)
-            skipped += sum(row["state"] == "skipped" for row in rows)
+            skipped += sum(row["state"] == State.SKIPPED for row in rows)
     return created, skipped
 
 
@@ -131,16 +112,12 @@ def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: s
     """Rule g: an update for everyone whose last invite was of an older revision."""
     if webinar.revision == 0:
         return 0
-    kind = kinds.update_name(webinar.revision)
-    store.db.execute(
-        """UPDATE deliveries SET state = 'skipped', reason = 'a newer update replaced it', updated_at = ?
-           WHERE webinar_id = ? AND state = 'pending' AND template = ? AND kind != ?""",
-        [times.iso_utc(now), webinar.id, UPDATE.template, kind],
-    )
-    told = "(SELECT max(s.revision) FROM deliveries s WHERE s.registrant_id = r.id AND s.state = 'sent')"
+    kind, outbox = kinds.update_name(webinar.revision), Outbox(store)
+    outbox.skip_pending(webinar, "a newer update replaced it", now, templates=[UPDATE.template], except_kind=kind)
+    told = outbox.told_column()
     created = 0
     revisions: dict[int, dict | None] = {}  # most readers hold the same older revision
-    for people in _eligible(store, webinar, kind, f"AND {told} < {webinar.revision}", f", {told} AS told"):
+    for people in outbox.people_without(webinar, kind, f"AND {told} < {webinar.revision}", f", {told} AS told"):
         rows = []
         for person in people:
             if person["told"] not in revisions:
@@ -148,30 +125,25 @@ def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: s
             was = revisions[person["told"]]
             details = json.dumps({"revision": person["told"], "was": was})
             rows.append({**_new_row(webinar, person, kind, None, now, domain, UPDATE), "details": details})
-        store.db["deliveries"].insert_all(rows, batch_size=PAGE)
+        outbox.add(rows)
         created += len(rows)
     return created
 
 
 def _withdraw_for_cancellation(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Rule h: nothing but the cancellation goes to anyone."""
-    outliving = [kind.template for kind in kinds.KINDS.values() if kind.outlives_cancellation]
-    cursor = store.db.execute(
-        f"""UPDATE deliveries SET state = 'skipped', reason = 'the webinar was cancelled', updated_at = ?
-           WHERE webinar_id = ? AND state = 'pending' AND template NOT IN ({", ".join("?" * len(outliving))})""",
-        [times.iso_utc(now), webinar.id, *outliving],
-    )
-    return cursor.rowcount
+    ending = [kind.template for kind in kinds.KINDS.values() if not kind.outlives_cancellation]
+    return Outbox(store).skip_pending(webinar, "the webinar was cancelled", now, templates=ending)
 
 
 def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
     created = 0
-    name = CANCELLATION.template
-    for people in _eligible(store, webinar, without=name):
+    name, outbox = CANCELLATION.template, Outbox(store)
+    for people in outbox.people_without(webinar, name):
         rows = [_new_row(webinar, p, name, None, now, domain, CANCELLATION) for p in people]
         for row in rows:
-            row.update(state="pending", reason=None)
-        store.db["deliveries"].insert_all(rows, batch_size=PAGE)
+            row.update(state=State.PENDING, reason=None)
+        outbox.add(rows)
         created += len(rows)
     return created
 
@@ -198,14 +170,14 @@ def _new_row(
         "revision": webinar.revision,
         "due_at": times.iso_utc(due),
         "send_after": times.iso_utc(due),
-        "state": "pending",
+        "state": State.PENDING,
         "message_id": message_id(webinar, registrant["id"], name, webinar.revision, domain),
         "attempts": 0,
         "created_at": stamp,
         "updated_at": stamp,
     }
     reason = _skip_reason(webinar, registrant, _lead(kind, offset), due, now)
-    return {**row, "state": "skipped", "reason": reason} if reason else row
+    return {**row, "state": State.SKIPPED, "reason": reason} if reason else row
 
 
 def _lead(kind: kinds.Kind, offset: timedelta | None) -> timedelta | None:
@@ -231,16 +203,7 @@ def _skip_reason(
 
 def _withdraw_for_inactive(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Rule d: a cancelled or denied registrant's unsent mail is skipped."""
-    cursor = store.db.execute(
-        """
-        UPDATE deliveries SET state = 'skipped', updated_at = :now,
-            reason = 'registration ' || (SELECT status FROM registrants r WHERE r.id = deliveries.registrant_id)
-        WHERE webinar_id = :webinar AND state = 'pending'
-          AND registrant_id IN (SELECT id FROM registrants WHERE webinar_id = :webinar AND status != 'approved')
-        """,
-        {"now": times.iso_utc(now), "webinar": webinar.id},
-    )
-    return cursor.rowcount
+    return Outbox(store).skip_pending_of_inactive(webinar, now)
 
 
 def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datetime) -> int:
@@ -248,38 +211,22 @@ def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datet
     not had it yet."""
     d = webinar.definition
     names = [kinds.reminder_name(o) for o in d.reminder_offsets] + [kinds.after_name(m.delay) for m in d.after]
-    marks = ", ".join("?" * len(names)) or "''"
-    cursor = store.db.execute(
-        f"""
-        UPDATE deliveries SET state = 'skipped', updated_at = ?,
-            reason = 'this ' || (CASE template WHEN 'after' THEN 'message' ELSE 'reminder' END)
-                     || ' was removed from the definition'
-        WHERE webinar_id = ? AND state = 'pending' AND template IN ('reminder', 'after')
-          AND (kind LIKE 'reminder-%' OR kind LIKE 'after-%') AND kind NOT IN ({marks})
-        """,
-        [times.iso_utc(now), webinar.id, *names],
-    )
-    return cursor.rowcount
+    return Outbox(store).skip_pending_scheduled_but(webinar, names, now)
 
 
 def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Someone cancelled (or denied, or pending) and approved again gets the mail still to
     come: the rows skipped for their registration's state are planned afresh."""
-    sql = """
-        SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
-        WHERE d.webinar_id = :webinar AND d.state = 'skipped' AND d.reason LIKE 'registration %'
-          AND d.kind NOT LIKE :manual AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
-    """
-    reopened = 0
-    for row in _rows(store, sql, {"webinar": webinar.id, "manual": f"{kinds.MANUAL_PREFIX}%"}):
+    reopened, outbox = 0, Outbox(store)
+    for row in outbox.skipped_for_registration(webinar):
         reopened += 1
         kind, offset = kinds.of(row["template"]), _offset(row)
         due = kind.due_at(webinar.definition, offset, now)
         reason = _skip_reason(webinar, row, _lead(kind, offset), due, now)
-        store.db["deliveries"].update(
+        outbox.change(
             row["id"],
             {
-                "state": "skipped" if reason else "pending",
+                "state": State.SKIPPED if reason else State.PENDING,
                 "reason": reason,
                 "due_at": times.iso_utc(due),
                 "send_after": times.iso_utc(due),
@@ -293,37 +240,13 @@ def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetim
 def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Rule f: unsent mail takes the webinar's new time and revision. A reminder skipped
     under rule b is weighed again against its new due time."""
-    # Only rows of another revision or due time are read: when nothing moved, nothing is.
-    sql = """
-        SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
-        WHERE d.webinar_id = :webinar
-          AND (d.state = 'pending' OR (d.state = 'skipped' AND d.reason LIKE 'it fell due%'))
-          AND (d.revision != :revision OR (d.offset_minutes IS NOT NULL AND d.kind NOT LIKE :manual
-               AND d.due_at != (CASE d.template
-                   WHEN :after THEN strftime('%Y-%m-%dT%H:%M:%SZ', :end, d.offset_minutes || ' minutes')
-                   ELSE strftime('%Y-%m-%dT%H:%M:%SZ', :start, -d.offset_minutes || ' minutes') END)))
-    """
-    moved = 0
-    d = webinar.definition
-    params = {"webinar": webinar.id, "revision": webinar.revision, "start": times.iso_utc(d.start)}
-    params |= {"manual": f"{kinds.MANUAL_PREFIX}%", "after": AFTER.template}
-    for row in _rows(store, sql, {**params, "end": times.iso_utc(d.end)}):
+    moved, outbox = 0, Outbox(store)
+    for row in outbox.out_of_step(webinar):
         changes = _moved(webinar, row, now)
         if changes:
-            store.db["deliveries"].update(row["id"], {**changes, "updated_at": times.iso_utc(now)})
+            outbox.change(row["id"], {**changes, "updated_at": times.iso_utc(now)})
             moved += 1
     return moved
-
-
-def _rows(store: Store, sql: str, params: dict) -> Iterator[dict]:
-    """The rows `sql` selects, read a page at a time in id order (`d` is the deliveries table),
-    so that the caller may change each row as it goes."""
-    after = 0
-    while page := list(
-        store.db.query(f"{sql} AND d.id > :after ORDER BY d.id LIMIT {PAGE}", {**params, "after": after})
-    ):
-        yield from page
-        after = page[-1]["id"]
 
 
 def _offset(row: dict) -> timedelta | None:
@@ -341,8 +264,8 @@ def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
         if times.iso_utc(due) != row["due_at"]:
             changes.update(due_at=times.iso_utc(due), send_after=times.iso_utc(due))
             reason = _skip_reason(webinar, row, _lead(kind, offset), due, now)
-            changes.update(state="skipped" if reason else "pending", reason=reason)
-    if row["state"] == "skipped" and "due_at" not in changes:
+            changes.update(state=State.SKIPPED if reason else State.PENDING, reason=reason)
+    if row["state"] == State.SKIPPED and "due_at" not in changes:
         return {}  # a skipped reminder that did not move stays as it is
     return changes
 
@@ -422,8 +345,8 @@ def plan_manual(
             page = audience.reached[first : first + PAGE]
             rows = [_new_row(webinar, p, name, None, now, domain, kinds.of(template)) for p in page]
             for row in rows:
-                row.update(state="pending", reason=None)
-            store.db["deliveries"].insert_all(rows)
+                row.update(state=State.PENDING, reason=None)
+            Outbox(store).add(rows)
     return name
 
 
@@ -456,5 +379,5 @@ def _told_revision(store: Store, webinar: WebinarRecord, registrant: dict | None
     """The revision an update to this reader starts from: the one their last mail described
     (after two quick moves, the one before both); for a reader told nothing yet or already
     told this revision, the one before it."""
-    told = store.told_revision(registrant["id"]) if registrant and "id" in registrant else None
+    told = Outbox(store).told_revision(registrant["id"]) if registrant and "id" in registrant else None
     return told if told is not None and told < webinar.revision else webinar.revision - 1

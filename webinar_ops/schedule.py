@@ -29,8 +29,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from webinar_ops import times
 from webinar_ops.config import Settings
-from webinar_ops.deliver import WaveReport, next_due, release_orphans
+from webinar_ops.deliver import WaveReport, release_orphans
 from webinar_ops.errors import WebinarOpsError
+from webinar_ops.mail.outbox import Outbox
 from webinar_ops.plan import plan_upcoming
 from webinar_ops.store import Store, StoreUnavailable
 
@@ -73,7 +74,7 @@ class Service:
         with Store.open(self.settings.db_path) as store:
             _take_back_orphans(store)
             plan_upcoming(store, self.clock(), self.settings.mail_domain)
-            first = next_due(store)
+            first = Outbox(store).next_due()
         self.scheduler.start()
         self.scheduler.add_job(
             self._sync,
@@ -147,7 +148,7 @@ class Service:
                 _take_back_orphans(store)
             except WebinarOpsError as exc:
                 log.error("could not take back a stopped sender's deliveries: %s", exc)
-            self.wake_at(next_due(store))
+            self.wake_at(Outbox(store).next_due())
 
     def _sync(self) -> None:
         try:

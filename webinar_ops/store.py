@@ -1,4 +1,5 @@
-"""The SQLite store: webinars and registrants (and, from the reminders issue, deliveries).
+"""The SQLite store: webinars and registrants, and the schema of every table (the statements on
+the deliveries are the outbox's, webinar_ops/mail/outbox.py).
 
 One `Store` wraps one connection, through sqlite-utils. The schema is created and evolved
 by sqlite-utils' `Migrations`. Every connection runs in WAL mode with foreign keys on and a
@@ -23,7 +24,6 @@ from sqlite_utils import Database, Migrations
 from webinar_ops import db_files, times, validate
 from webinar_ops.definition import Definition, parse_definition
 from webinar_ops.errors import InputError, NotFound, OperationError
-from webinar_ops.mail import kinds
 
 BUSY_TIMEOUT_SECONDS = 30
 REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled")
@@ -395,12 +395,6 @@ class Store:
         fields = {key: row[key] for key in ("title", "start_at", "end_at", "time_zone")}
         self.db["webinar_revisions"].insert({"webinar_id": webinar_id, "revision": revision, **fields}, replace=True)
 
-    def told_revision(self, registrant_id: int) -> int | None:
-        """The revision of the webinar that the registrant's calendar holds: that of the last
-        mail sent to them (None before any)."""
-        sql = "SELECT max(revision) AS told FROM deliveries WHERE registrant_id = ? AND state = 'sent'"
-        return next(iter(self.db.query(sql, [registrant_id])))["told"]
-
     def revision_of(self, webinar_id: int, revision: int) -> dict | None:
         """The title, start, end and zone that revision `revision` of the webinar had."""
         rows = list(self.db["webinar_revisions"].rows_where("webinar_id = ? AND revision = ?", [webinar_id, revision]))
@@ -442,6 +436,10 @@ class Store:
         sql = "SELECT id FROM webinars WHERE provider = ? AND provider_webinar_id = ?"
         row = self.db.execute(sql, [provider, provider_webinar_id]).fetchone()
         return self.webinar_by_id(row[0]) if row else None
+
+    def revision(self, webinar_id: int) -> int:
+        """The webinar's revision, read alone: cheap enough to ask before every message."""
+        return self.db.execute("SELECT revision FROM webinars WHERE id = ?", [webinar_id]).fetchone()[0]
 
     def webinar_by_id(self, webinar_id: int) -> WebinarRecord:
         return _webinar_record(self.db["webinars"].get(webinar_id))
@@ -521,59 +519,6 @@ class Store:
         row = next(iter(self.db.query(sql, [webinar_id])))
         return {key: value or 0 for key, value in row.items()}
 
-    # -- the outbox, for reports (planning and sending are in plan.py and deliver.py) --------
-
-    def delivery_counts(self, webinar_id: int) -> dict[str, dict[str, int]]:
-        """For each kind of mail, how many deliveries are in each state."""
-        sql = f"""SELECT {_KIND_FAMILY} AS family, state, count(*) AS n FROM deliveries
-                  WHERE webinar_id = ? GROUP BY family, state"""
-        counts: dict[str, dict[str, int]] = {}
-        for row in self.db.query(sql, [webinar_id]):
-            counts.setdefault(row["family"], {})[row["state"]] = row["n"]
-        return dict(sorted(counts.items(), key=lambda item: kinds.status_order(item[0])))
-
-    def next_delivery(self, webinar_id: int) -> dict | None:
-        """The next mail due: its kind, due time and how many share it."""
-        sql = f"""SELECT {_KIND_FAMILY} AS kind, send_after AS due_at, count(*) AS recipients FROM deliveries
-                  WHERE webinar_id = ? AND state IN ('pending', 'sending')
-                  GROUP BY 1, send_after ORDER BY send_after LIMIT 1"""
-        return next(iter(self.db.query(sql, [webinar_id])), None)
-
-    def delivery_reasons(self, webinar_id: int) -> list[dict]:
-        """Why mail was skipped, missed or failed, with how many each."""
-        sql = f"""SELECT {_KIND_FAMILY} AS kind, state, coalesce(reason, last_error) AS why, count(*) AS n
-                  FROM deliveries WHERE webinar_id = ? AND state IN ('skipped', 'missed', 'failed')
-                  GROUP BY 1, state, why ORDER BY 1, state"""
-        return list(self.db.query(sql, [webinar_id]))
-
-    def manual_sends(self, webinar_id: int) -> list[dict]:
-        """Each manual send, oldest first: its template, when it was asked for and when its
-        last mail went, and how many of its mails are in each state."""
-        sql = """SELECT kind, template, min(created_at) AS asked_at, max(sent_at) AS last_sent_at,
-                        state, count(*) AS n FROM deliveries
-                 WHERE webinar_id = ? AND kind LIKE ? GROUP BY kind, state ORDER BY kind"""
-        sends: dict[str, dict] = {}
-        for row in self.db.query(sql, [webinar_id, f"{kinds.MANUAL_PREFIX}%"]):
-            send = sends.setdefault(row["kind"], {"kind": row["kind"], "template": row["template"], "states": {}})
-            send["states"][row["state"]] = row["n"]
-            send["asked_at"] = min(filter(None, (send.get("asked_at"), row["asked_at"])))
-            send["last_sent_at"] = max(filter(None, (send.get("last_sent_at"), row["last_sent_at"])), default=None)
-        return sorted(sends.values(), key=lambda send: send["asked_at"])
-
-    def deliveries(self, webinar_id: int | None = None, state: str | None = None, limit: int = 1000) -> list[dict]:
-        """Outbox rows with the recipient's address, soonest first."""
-        where, params = ["1"], []
-        if webinar_id is not None:
-            where.append("d.webinar_id = ?")
-            params.append(webinar_id)
-        if state is not None:
-            where.append("d.state = ?")
-            params.append(state)
-        sql = f"""SELECT d.*, r.email, w.slug FROM deliveries d
-                  JOIN registrants r ON r.id = d.registrant_id JOIN webinars w ON w.id = d.webinar_id
-                  WHERE {" AND ".join(where)} ORDER BY d.send_after, d.id LIMIT ?"""
-        return list(self.db.query(sql, [*params, limit]))
-
     def add_registrants(self, rows: list[dict], now: datetime) -> None:
         """Insert new registrants (in the caller's transaction, if any)."""
         stamp = times.iso_utc(now)
@@ -589,6 +534,11 @@ class Store:
         """How many of the webinar's active registrants unsubscribed from the reminders."""
         sql = "SELECT count(*) FROM registrants WHERE webinar_id = ? AND status IN ('pending', 'approved') "
         return self.db.execute(sql + "AND unsubscribed_at IS NOT NULL", [webinar_id]).fetchone()[0]
+
+    def registrants_by_id(self, ids: list[int]) -> dict[int, dict]:
+        """The registrants with these ids, by id."""
+        marks = ", ".join("?" * len(ids))
+        return {row["id"]: row for row in self.db.query(f"SELECT * FROM registrants WHERE id IN ({marks})", ids)}
 
     def registrant_by_id(self, registrant_id: int) -> dict | None:
         rows = list(self.db.query("SELECT * FROM registrants WHERE id = ?", [registrant_id]))
@@ -615,11 +565,6 @@ class Store:
                     [stamp, registrant_id],
                 )
             self.db["registrants"].update(registrant_id, {**changes, "updated_at": stamp})
-
-
-# Every manual send is a kind of its own (`manual-reminder-20261202T125905698068Z`) so that a
-# second send is a new mail; counts and reasons show them as one family per template.
-_KIND_FAMILY = f"CASE WHEN kind LIKE '{kinds.MANUAL_PREFIX}%' THEN '{kinds.MANUAL_PREFIX}' || template ELSE kind END"
 
 
 def _approved_at(row: dict, stamp: str) -> str | None:

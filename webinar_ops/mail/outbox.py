@@ -1,0 +1,347 @@
+"""The outbox: the deliveries table, and every statement on it.
+
+One row is one mail to one registrant (a `kind` of a `template`, see kinds.py), with its due
+time in UTC and its State. A row moves `pending -> sending -> sent | failed`, or is `skipped`
+or `missed` with a reason; `sending` rows are held under a lease by the process that claimed
+them (`claimed_by` is `host:pid`). Planning (plan.py) and sending (deliver.py) decide; the
+outbox reads and writes. The table itself is made by the store's migrations (store.py).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from webinar_ops import times
+from webinar_ops.mail import kinds
+
+if TYPE_CHECKING:  # a lower floor; only its types are named here, so the CLI can read State cheaply
+    from webinar_ops.store import Store, WebinarRecord
+
+PAGE = 1000  # rows read at a time: planning a webinar of any size holds no more than this
+
+
+class State(enum.StrEnum):
+    """Where a delivery stands."""
+
+    PENDING = "pending"  # waits for its send_after
+    SENDING = "sending"  # claimed by a sender, under a lease
+    SENT = "sent"  # the mail server accepted it
+    FAILED = "failed"  # refused for good, or given up on; `outbox retry` queues it again
+    SKIPPED = "skipped"  # not to be sent, with the reason
+    MISSED = "missed"  # too late to be of use, with the reason
+
+
+# Every send by hand is a kind of its own (`manual-reminder-20261202T125905698068Z`) so that a
+# second send is a new mail; counts and reasons show them as one family per template.
+_FAMILY = f"CASE WHEN kind LIKE '{kinds.MANUAL_PREFIX}%' THEN '{kinds.MANUAL_PREFIX}' || template ELSE kind END"
+_MANUAL = f"{kinds.MANUAL_PREFIX}%"
+_NOT_SENT = (State.SKIPPED, State.MISSED, State.FAILED)
+
+
+class Outbox:
+    """The deliveries of one store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.db = store.db
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def add(self, rows: list[dict]) -> None:
+        """Insert planned deliveries (in the caller's transaction)."""
+        self.db["deliveries"].insert_all(rows, batch_size=PAGE)
+
+    def change(self, delivery_id: int, changes: dict) -> None:
+        """Set some columns of one delivery (in the caller's transaction)."""
+        self.db["deliveries"].update(delivery_id, changes)
+
+    def people_without(
+        self, webinar: WebinarRecord, name: str | None = None, where: str = "", columns: str = ""
+    ) -> Iterator[list[dict]]:
+        """The webinar's approved people that the provider has registered, a page at a time, by
+        address; only those with no delivery named `name` yet, if given, and matching `where`."""
+        missing = "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind = :kind)"
+        sql = f"""
+            SELECT r.* {columns} FROM registrants r
+            WHERE r.webinar_id = :webinar AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+              AND r.email > :after {missing if name else ""} {where}
+            ORDER BY r.email LIMIT {PAGE}
+        """
+        after = ""
+        while page := list(self.db.query(sql, {"webinar": webinar.id, "after": after, "kind": name})):
+            yield page
+            after = page[-1]["email"]
+
+    def told_column(self) -> str:
+        """An SQL expression, for `people_without`, of the revision a registrant's calendar
+        holds: that of the last mail sent to them."""
+        return f"(SELECT max(s.revision) FROM deliveries s WHERE s.registrant_id = r.id AND s.state = '{State.SENT}')"
+
+    def skip_pending(
+        self, webinar: WebinarRecord, reason: str, now: datetime, *, templates: Iterable[str], except_kind: str = ""
+    ) -> int:
+        """Skip, with `reason`, the webinar's pending deliveries of these templates (all but
+        the one named `except_kind`)."""
+        templates = list(templates)
+        cursor = self.db.execute(
+            f"""UPDATE deliveries SET state = ?, reason = ?, updated_at = ?
+               WHERE webinar_id = ? AND state = ? AND template IN ({_marks(templates)}) AND kind != ?""",
+            [State.SKIPPED, reason, times.iso_utc(now), webinar.id, State.PENDING, *templates, except_kind],
+        )
+        return cursor.rowcount
+
+    def skip_pending_of_inactive(self, webinar: WebinarRecord, now: datetime) -> int:
+        """Skip the pending deliveries of the webinar's registrants who are not approved, with
+        their registration's state as the reason (`registration cancelled`)."""
+        cursor = self.db.execute(
+            """
+            UPDATE deliveries SET state = :skipped, updated_at = :now,
+                reason = 'registration ' || (SELECT status FROM registrants r WHERE r.id = deliveries.registrant_id)
+            WHERE webinar_id = :webinar AND state = :pending
+              AND registrant_id IN (SELECT id FROM registrants WHERE webinar_id = :webinar AND status != 'approved')
+            """,
+            {"now": times.iso_utc(now), "webinar": webinar.id, "skipped": State.SKIPPED, "pending": State.PENDING},
+        )
+        return cursor.rowcount
+
+    def skip_pending_scheduled_but(self, webinar: WebinarRecord, names: list[str], now: datetime) -> int:
+        """Skip the webinar's pending reminders and after-messages whose names are not in
+        `names`: those taken out of the definition."""
+        reminder, after = kinds.REMINDER.template, kinds.AFTER.template
+        patterns = [f"{reminder}-%", f"{after}-%"]
+        cursor = self.db.execute(
+            f"""
+            UPDATE deliveries SET state = ?, updated_at = ?,
+                reason = 'this ' || (CASE template WHEN ? THEN 'message' ELSE 'reminder' END)
+                         || ' was removed from the definition'
+            WHERE webinar_id = ? AND state = ? AND template IN (?, ?)
+              AND (kind LIKE ? OR kind LIKE ?) AND kind NOT IN ({_marks(names) or "''"})
+            """,
+            [State.SKIPPED, times.iso_utc(now), after, webinar.id, State.PENDING, reminder, after, *patterns, *names],
+        )
+        return cursor.rowcount
+
+    def skipped_for_registration(self, webinar: WebinarRecord) -> Iterator[dict]:
+        """The webinar's scheduled deliveries skipped for a registration's state, of people
+        approved and registered again, with their `approved_at`."""
+        sql = """
+            SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
+            WHERE d.webinar_id = :webinar AND d.state = :skipped AND d.reason LIKE 'registration %'
+              AND d.kind NOT LIKE :manual AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+        """
+        return self._rows(sql, {"webinar": webinar.id, "skipped": State.SKIPPED, "manual": _MANUAL})
+
+    def out_of_step(self, webinar: WebinarRecord) -> Iterator[dict]:
+        """The webinar's unsent deliveries (and reminders skipped as due before the person
+        registered) of another revision or whose due time no longer follows the webinar's
+        start or end, with their registrant's `approved_at`. When nothing moved, none is read."""
+        sql = """
+            SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
+            WHERE d.webinar_id = :webinar
+              AND (d.state = :pending OR (d.state = :skipped AND d.reason LIKE 'it fell due%'))
+              AND (d.revision != :revision OR (d.offset_minutes IS NOT NULL AND d.kind NOT LIKE :manual
+                   AND d.due_at != (CASE d.template
+                       WHEN :after THEN strftime('%Y-%m-%dT%H:%M:%SZ', :end, d.offset_minutes || ' minutes')
+                       ELSE strftime('%Y-%m-%dT%H:%M:%SZ', :start, -d.offset_minutes || ' minutes') END)))
+        """
+        d = webinar.definition
+        params = {"webinar": webinar.id, "revision": webinar.revision, "manual": _MANUAL}
+        params |= {"pending": State.PENDING, "skipped": State.SKIPPED, "after": kinds.AFTER.template}
+        return self._rows(sql, {**params, "start": times.iso_utc(d.start), "end": times.iso_utc(d.end)})
+
+    def _rows(self, sql: str, params: dict) -> Iterator[dict]:
+        """The rows `sql` selects, read a page at a time in id order (`d` is the deliveries
+        table), so that the caller may change each row as it goes."""
+        after = 0
+        paged = f"{sql} AND d.id > :after ORDER BY d.id LIMIT {PAGE}"
+        while page := list(self.db.query(paged, {**params, "after": after})):
+            yield from page
+            after = page[-1]["id"]
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def claim(self, now: datetime, lease_until: datetime, holder: str, limit: int, kind: str | None) -> list[dict]:
+        """Take up to `limit` due rows (pending ones, and sending ones whose lease ran out) for
+        `holder`, in due order, in one statement: two senders never take the same row."""
+        only_kind = "AND kind = :kind" if kind else ""
+        with self.store.transaction() as db:
+            rows = db.execute(
+                f"""
+                UPDATE deliveries SET state = :sending, lease_until = :lease, claimed_by = :me, updated_at = :now
+                WHERE id IN (
+                    SELECT id FROM (
+                        SELECT id, send_after FROM deliveries
+                        WHERE state = :pending AND send_after <= :now {only_kind}
+                        UNION ALL
+                        SELECT id, send_after FROM deliveries
+                        WHERE state = :sending AND lease_until < :now {only_kind}
+                    ) ORDER BY send_after, id LIMIT :limit
+                )
+                RETURNING *
+                """,
+                {
+                    "lease": times.iso_utc(lease_until),
+                    "me": holder,
+                    "now": times.iso_utc(now),
+                    "limit": limit,
+                    "kind": kind,
+                    "pending": State.PENDING,
+                    "sending": State.SENDING,
+                },
+            )
+            columns = [c[0] for c in rows.description]
+            claimed = [dict(zip(columns, row, strict=True)) for row in rows.fetchall()]
+        return sorted(claimed, key=lambda row: (row["send_after"], row["id"]))
+
+    def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        """The mail server accepted it: committed at once, so a crash repeats no other mail."""
+        self.store.write(
+            """UPDATE deliveries SET state = :sent, sent_at = :now, attempts = attempts + 1, last_error = NULL,
+               lease_until = NULL, updated_at = :now WHERE id = :id""",
+            {"now": times.iso_utc(now), "id": delivery_id, "sent": State.SENT},
+        )
+
+    def close(self, delivery_id: int, state: State, reason: str, now: datetime) -> None:
+        """Skip or miss it, with the reason."""
+        self.store.write(
+            """UPDATE deliveries SET state = :state, reason = :reason, lease_until = NULL, updated_at = :now
+               WHERE id = :id""",
+            {"state": state, "reason": reason, "now": times.iso_utc(now), "id": delivery_id},
+        )
+
+    def fail(self, delivery_id: int, error: str, now: datetime) -> None:
+        """It failed for good, with the error, after one more attempt."""
+        self.store.write(
+            """UPDATE deliveries SET state = :failed, attempts = attempts + 1, last_error = :error,
+               lease_until = NULL, updated_at = :now WHERE id = :id""",
+            {"error": error, "now": times.iso_utc(now), "id": delivery_id, "failed": State.FAILED},
+        )
+
+    def retry_at(self, delivery_id: int, attempts: int, error: str, later: datetime, now: datetime) -> None:
+        """Back in the queue after a temporary failure, not before `later`."""
+        self.store.write(
+            """UPDATE deliveries SET state = :pending, attempts = :attempts, last_error = :error, send_after = :later,
+               lease_until = NULL, claimed_by = NULL, updated_at = :now WHERE id = :id""",
+            {
+                "attempts": attempts,
+                "error": error,
+                "later": times.iso_utc(later),
+                "now": times.iso_utc(now),
+                "id": delivery_id,
+                "pending": State.PENDING,
+            },
+        )
+
+    def release(self, ids: list[int], holder: str, later: datetime | None = None, error: str | None = None) -> None:
+        """Give rows `holder` claimed back to the queue: untouched, or not before `later` and
+        with the error recorded."""
+        if not ids:
+            return
+        mine = f"state = ? AND claimed_by = ? AND id IN ({_marks(ids)})"
+        back = "UPDATE deliveries SET state = ?, lease_until = NULL, claimed_by = NULL"
+        if later is None:
+            self.store.write(f"{back} WHERE {mine}", [State.PENDING, State.SENDING, holder, *ids])
+            return
+        params = [State.PENDING, times.iso_utc(later), error, State.SENDING, holder, *ids]
+        self.store.write(f"{back}, send_after = ?, last_error = ? WHERE {mine}", params)
+
+    def renew_lease(self, ids: list[int], lease_until: datetime) -> None:
+        """Hold these claimed rows longer."""
+        self.store.write(
+            f"UPDATE deliveries SET lease_until = ? WHERE id IN ({_marks(ids)})", [times.iso_utc(lease_until), *ids]
+        )
+
+    def holders(self) -> list[str]:
+        """Who holds claimed rows (`host:pid`)."""
+        sql = "SELECT DISTINCT claimed_by FROM deliveries WHERE state = ? AND claimed_by IS NOT NULL"
+        return [row["claimed_by"] for row in self.db.query(sql, [State.SENDING])]
+
+    def release_all_of(self, holder: str) -> int:
+        """Give back every row `holder` claimed; returns how many."""
+        return self.store.write(
+            "UPDATE deliveries SET state = ?, lease_until = NULL, claimed_by = NULL WHERE state = ? AND claimed_by = ?",
+            [State.PENDING, State.SENDING, holder],
+        )
+
+    def next_due(self) -> datetime | None:
+        """When the next delivery falls due (or a lease runs out), or None when nothing waits."""
+        sql = """SELECT min(t) AS t FROM (
+                   SELECT min(send_after) AS t FROM deliveries WHERE state = ?
+                   UNION ALL SELECT min(lease_until) FROM deliveries WHERE state = ?)"""
+        row = next(iter(self.db.query(sql, [State.PENDING, State.SENDING])))
+        return times.parse_iso_utc(row["t"]) if row["t"] else None
+
+    def retry_failed(self, webinar: WebinarRecord, now: datetime) -> int:
+        """Put the webinar's failed deliveries back in the queue, due now."""
+        return self.store.write(
+            """UPDATE deliveries SET state = :pending, send_after = :now, lease_until = NULL, claimed_by = NULL,
+               updated_at = :now WHERE webinar_id = :webinar AND state = :failed""",
+            {"now": times.iso_utc(now), "webinar": webinar.id, "pending": State.PENDING, "failed": State.FAILED},
+        )
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def told_revision(self, registrant_id: int) -> int | None:
+        """The revision of the webinar that the registrant's calendar holds: that of the last
+        mail sent to them (None before any)."""
+        sql = "SELECT max(revision) AS told FROM deliveries WHERE registrant_id = ? AND state = ?"
+        return next(iter(self.db.query(sql, [registrant_id, State.SENT])))["told"]
+
+    def counts(self, webinar_id: int) -> dict[str, dict[str, int]]:
+        """For each kind of mail, how many deliveries are in each state, in the status's order."""
+        sql = f"""SELECT {_FAMILY} AS family, state, count(*) AS n FROM deliveries
+                  WHERE webinar_id = ? GROUP BY family, state"""
+        counts: dict[str, dict[str, int]] = {}
+        for row in self.db.query(sql, [webinar_id]):
+            counts.setdefault(row["family"], {})[row["state"]] = row["n"]
+        return dict(sorted(counts.items(), key=lambda item: kinds.status_order(item[0])))
+
+    def next_delivery(self, webinar_id: int) -> dict | None:
+        """The next mail due: its kind, due time and how many share it."""
+        sql = f"""SELECT {_FAMILY} AS kind, send_after AS due_at, count(*) AS recipients FROM deliveries
+                  WHERE webinar_id = ? AND state IN (?, ?)
+                  GROUP BY 1, send_after ORDER BY send_after LIMIT 1"""
+        return next(iter(self.db.query(sql, [webinar_id, State.PENDING, State.SENDING])), None)
+
+    def reasons(self, webinar_id: int) -> list[dict]:
+        """Why mail was skipped, missed or failed, with how many each."""
+        sql = f"""SELECT {_FAMILY} AS kind, state, coalesce(reason, last_error) AS why, count(*) AS n
+                  FROM deliveries WHERE webinar_id = ? AND state IN (?, ?, ?)
+                  GROUP BY 1, state, why ORDER BY 1, state"""
+        return list(self.db.query(sql, [webinar_id, *_NOT_SENT]))
+
+    def manual_sends(self, webinar_id: int) -> list[dict]:
+        """Each send by hand, oldest first: its template, when it was asked for and when its
+        last mail went, and how many of its mails are in each state."""
+        sql = """SELECT kind, template, min(created_at) AS asked_at, max(sent_at) AS last_sent_at,
+                        state, count(*) AS n FROM deliveries
+                 WHERE webinar_id = ? AND kind LIKE ? GROUP BY kind, state ORDER BY kind"""
+        sends: dict[str, dict] = {}
+        for row in self.db.query(sql, [webinar_id, _MANUAL]):
+            send = sends.setdefault(row["kind"], {"kind": row["kind"], "template": row["template"], "states": {}})
+            send["states"][row["state"]] = row["n"]
+            send["asked_at"] = min(filter(None, (send.get("asked_at"), row["asked_at"])))
+            send["last_sent_at"] = max(filter(None, (send.get("last_sent_at"), row["last_sent_at"])), default=None)
+        return sorted(sends.values(), key=lambda send: send["asked_at"])
+
+    def listing(self, webinar_id: int | None = None, state: str | None = None, limit: int = 1000) -> list[dict]:
+        """Outbox rows with the recipient's address and the webinar's slug, soonest first."""
+        where, params = ["1"], []
+        if webinar_id is not None:
+            where.append("d.webinar_id = ?")
+            params.append(webinar_id)
+        if state is not None:
+            where.append("d.state = ?")
+            params.append(state)
+        sql = f"""SELECT d.*, r.email, w.slug FROM deliveries d
+                  JOIN registrants r ON r.id = d.registrant_id JOIN webinars w ON w.id = d.webinar_id
+                  WHERE {" AND ".join(where)} ORDER BY d.send_after, d.id LIMIT ?"""
+        return list(self.db.query(sql, [*params, limit]))
+
+
+def _marks(values: list) -> str:
+    """The `?, ?, ?` of an SQL list of `values`."""
+    return ", ".join("?" * len(values))
