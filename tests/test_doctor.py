@@ -236,7 +236,7 @@ def test_missing_zoom_keys_are_named(run, ready):
     assert result.code == 1
     line = lines(result.stdout)["provider zoom"]
     for key in ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"):
-        assert f"{key} is not set (fix: see README, 'Using Zoom')" in line
+        assert f"{key} is not set (fix: see docs/zoom.md)" in line
 
 
 def test_a_broken_configuration_is_reported_by_key(run, ready):

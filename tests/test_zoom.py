@@ -1204,7 +1204,7 @@ def test_every_exchange_of_a_full_sync_matches_zooms_openapi_document(zoom, open
         assert response.headers["x-zm-trackingid"].startswith("v=2.0;")
 
 
-# -- the README's flow, through the command line, with the local Zoom in its own process -------------------
+# -- docs/zoom.md's flow, through the command line, with the local Zoom in its own process -------------------
 
 
 def free_port() -> int:
@@ -1221,7 +1221,7 @@ def start_in_about_two_hours(zone: str) -> datetime:
     return start
 
 
-def test_the_readme_flow_through_the_command_line_with_fake_zoom_in_its_own_process(run, workdir):
+def test_the_zoom_pages_flow_through_the_command_line_with_fake_zoom_in_its_own_process(run, workdir):
     port = free_port()
     fake_zoom = subprocess.Popen(
         [sys.executable, "-m", "webinar_ops", "fake-zoom", "--port", str(port), "--plan", "business"],

@@ -58,7 +58,7 @@ REGISTRATION_EVENTS = {
 ARRIVING = ("pending", "approved")  # someone unknown here is added only in these
 NOT_CONFIGURED = (
     "Zoom webhooks are not configured: set ZOOM_WEBHOOK_SECRET_TOKEN to the Secret Token of the Zoom app "
-    "and restart `webinar-ops serve` (see README, 'Zoom webhooks')."
+    "and restart `webinar-ops serve` (see docs/zoom.md, 'Zoom webhooks')."
 )
 
 

@@ -1,7 +1,7 @@
 """The `zoom` provider: Zoom's REST API v2, with Server-to-Server OAuth, through requests.
 
 An organiser sets four keys (ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET and, if the
-host is not the app's owner, ZOOM_USER_ID); README "Using Zoom" says how to get them.
+host is not the app's owner, ZOOM_USER_ID); docs/zoom.md says how to get them.
 
 The client keeps Zoom's rate limits on its own side (per category, at the plan's rate), so
 a sync of thousands runs close to what the plan allows without tripping 429s. A per-second
@@ -621,7 +621,7 @@ def create_provider(settings: Settings, store: Store | None) -> ZoomProvider:
     if missing:
         raise InputError(
             "The zoom provider needs its credentials:",
-            [Problem("configuration", "is not set", field=key, fix="see README, 'Using Zoom'") for key in missing],
+            [Problem("configuration", "is not set", field=key, fix="see docs/zoom.md") for key in missing],
         )
     credentials = Credentials(settings.zoom_account_id, settings.zoom_client_id, settings.zoom_client_secret)
     client = ZoomClient(credentials, settings.zoom_api_base_url, settings.zoom_oauth_url, settings.zoom_plan)
