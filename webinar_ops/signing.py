@@ -30,10 +30,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from webinar_ops.config import Settings
+
+class DkimSettings(Protocol):
+    """What a Signer is made from: the DKIM_* settings (config.Settings has them)."""
+
+    dkim_domain: str | None
+    dkim_selector: str | None
+    dkim_private_key_file: Path | None
 
 # The headers the signature covers, when the message has them. The mail checklist's list:
 # dkimpy's default lacks List-Unsubscribe-Post, which RFC 8058 wants signed, and Gmail checks
@@ -109,7 +114,7 @@ class Signer:
         return f"Signer(d={self.domain}, s={self.selector}, {self.key.describe()})"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Signer | None:
+    def from_settings(cls, settings: DkimSettings) -> Signer | None:
         """The signer the settings describe, or None when DKIM is off; made once per
         settings and kept, so the key file is read once a process, not once a webinar.
         Raises KeyRefused when the key file cannot be used (load_settings refuses such
