@@ -29,6 +29,7 @@ from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
+from webinar_ops.transports.smtp import SmtpSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "webinars" / "undesa-snu-session-5.toml"
@@ -95,10 +96,7 @@ def settings_for(folder: Path, sink: Sink) -> Settings:
         db_path=folder / "bench.db",
         secret_key=SECRET_KEY,
         mail_transport="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=sink.port,
-        smtp_security="none",
-    )
+    ).with_plugin(SmtpSettings(host="127.0.0.1", port=sink.port, security="none"))
 
 
 def service_env(settings: Settings) -> dict[str, str]:
@@ -110,7 +108,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "WEBINAR_OPS_SECRET_KEY": SECRET_KEY,
         "MAIL_TRANSPORT": "smtp",
         "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(settings.smtp_port),
+        "SMTP_PORT": str(settings.of(SmtpSettings).port),
         "SMTP_SECURITY": "none",
     }
 
@@ -291,7 +289,8 @@ def smtp_floor(settings: Settings, sink: Sink, messages: list[tuple[str, bytes]]
     """Seconds for plain smtplib to push these ready-made messages over one connection."""
     before = sink.stats()["messages"]
     began = time.time()
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port) as connection:
+    smtp = settings.of(SmtpSettings)
+    with smtplib.SMTP(smtp.host, smtp.port) as connection:
         for recipient, data in messages:
             connection.sendmail(settings.sender[1], [recipient], data)
     stats = sink.wait_for(before + len(messages), timeout=600)

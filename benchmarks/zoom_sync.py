@@ -31,7 +31,8 @@ import requests
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.providers import load_provider
-from webinar_ops.providers.zoom import PLAN_RATES
+from webinar_ops.providers.zoom import ZoomSettings
+from webinar_ops.providers.zoom.client import PLAN_RATES
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
@@ -74,12 +75,15 @@ def one_run(folder: Path, people: int, plan: str, faults: bool = False) -> tuple
             db_path=folder / "bench.db",
             provider="zoom",
             secret_key="benchmark-secret-key-0123456789abcdef",
-            zoom_account_id=zoom["ZOOM_ACCOUNT_ID"],
-            zoom_client_id=zoom["ZOOM_CLIENT_ID"],
-            zoom_client_secret=zoom["ZOOM_CLIENT_SECRET"],
-            zoom_api_base_url=zoom["ZOOM_API_BASE_URL"],
-            zoom_oauth_url=zoom["ZOOM_OAUTH_URL"],
-            zoom_plan=plan,
+        ).with_plugin(
+            ZoomSettings(
+                account_id=zoom["ZOOM_ACCOUNT_ID"],
+                client_id=zoom["ZOOM_CLIENT_ID"],
+                client_secret=zoom["ZOOM_CLIENT_SECRET"],
+                api_base_url=zoom["ZOOM_API_BASE_URL"],
+                oauth_url=zoom["ZOOM_OAUTH_URL"],
+                plan=plan,
+            )
         )
         with Store.open(settings.db_path) as store:
             webinar = add_webinar(store, folder)

@@ -32,7 +32,7 @@ from webinar_ops.providers import load_provider
 from webinar_ops.registrants import add_person
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
-from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 
 START = datetime(2021, 4, 30, 6, 0, tzinfo=UTC)  # 15:00 in Seoul
 A_WEEK_LATER = START + timedelta(days=7)
@@ -42,7 +42,9 @@ PEOPLE = ["ana.silva@example.org", "ben.okafor@example.org", "cho.minji@example.
 
 @pytest.fixture
 def settings(workdir: Path) -> Settings:
-    return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY, mail_outbox_dir=workdir / "out")
+    return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY).with_plugin(
+        MaildirSettings(outbox_dir=workdir / "out")
+    )
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def sync_and_plan(store: Store, settings: Settings, now: datetime) -> None:
 
 
 def send(store: Store, settings: Settings, at: datetime):
-    return send_due(store, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: at)
+    return send_due(store, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: at)
 
 
 def a_week_later(workdir: Path) -> Path:
@@ -76,7 +78,7 @@ def a_week_later(workdir: Path) -> Path:
 
 
 def mails(settings: Settings) -> list[EmailMessage]:
-    folder = settings.mail_outbox_dir / "new"
+    folder = settings.of(MaildirSettings).outbox_dir / "new"
     paths = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)
     return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in paths]
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TEST_SECRET_KEY
 
-from webinar_ops.config import KEYS, SECRET_KEYS, Settings, load_settings
+from webinar_ops.config import Settings, known_keys, load_settings, secret_keys
 from webinar_ops.errors import InputError
+from webinar_ops.providers.zoom import ZoomSettings
+from webinar_ops.transports.smtp import SmtpSettings
 
 
 @pytest.fixture
@@ -37,8 +39,8 @@ def test_nothing_set_gives_the_defaults(env_file):
     assert settings.base_url == "http://localhost:8080"
     assert settings.secret_key is None
     assert settings.mail_transport == "maildir"
-    assert settings.smtp_security == "starttls"
-    assert settings.smtp_port is None
+    assert settings.of(SmtpSettings).security == "starttls"
+    assert settings.of(SmtpSettings).port is None
 
 
 def test_values_are_read_from_dot_env(env_file):
@@ -59,21 +61,21 @@ def test_values_are_read_from_dot_env(env_file):
     assert settings.secret_key == TEST_SECRET_KEY
     assert settings.mail_transport == "smtp"
     assert settings.mail_from == "Webinar team <webinars@example.org>"
-    assert settings.smtp_host == "smtp.example.org"
-    assert settings.smtp_port == 465
-    assert settings.smtp_security == "ssl"
+    assert settings.of(SmtpSettings).host == "smtp.example.org"
+    assert settings.of(SmtpSettings).port == 465
+    assert settings.of(SmtpSettings).security == "ssl"
 
 
 def test_the_real_environment_wins_over_dot_env(env_file):
     write_env(env_file, WEBINAR_OPS_BASE_URL="https://from-file.example.org", SMTP_PORT="25")
     settings = load_settings(env_file=env_file, environ={"WEBINAR_OPS_BASE_URL": "https://from-env.example.org"})
     assert settings.base_url == "https://from-env.example.org"
-    assert settings.smtp_port == 25
+    assert settings.of(SmtpSettings).port == 25
 
 
 def test_a_bad_value_in_dot_env_is_ignored_when_the_environment_overrides_it(env_file):
     write_env(env_file, SMTP_PORT="abc")
-    assert load_settings(env_file=env_file, environ={"SMTP_PORT": "587"}).smtp_port == 587
+    assert load_settings(env_file=env_file, environ={"SMTP_PORT": "587"}).of(SmtpSettings).port == 587
 
 
 def test_environment_variables_that_are_not_settings_are_ignored(env_file):
@@ -130,7 +132,7 @@ def test_a_zoom_user_id_that_would_change_the_request_path_is_refused(env_file, 
     [("me", "me"), ("KDcuGIm1QgePTO8WbOqwIQ", "KDcuGIm1QgePTO8WbOqwIQ"), ("Host@Example.org", "host@example.org")],
 )
 def test_a_zoom_user_is_me_an_id_or_an_address(env_file, user, kept):
-    assert load_settings(env_file=env_file, environ={"ZOOM_USER_ID": user}).zoom_user_id == kept
+    assert load_settings(env_file=env_file, environ={"ZOOM_USER_ID": user}).of(ZoomSettings).user_id == kept
 
 
 def test_a_bad_value_says_where_it_came_from(env_file):
@@ -157,14 +159,14 @@ def test_secret_values_never_appear_in_the_settings_repr(env_file):
         ZOOM_CLIENT_SECRET="zoom-Sekrit-4712",
     )
     settings = load_settings(env_file=env_file, environ={})
-    assert settings.smtp_password == "smtp-Sekrit-4711"
+    assert settings.of(SmtpSettings).password == "smtp-Sekrit-4711"
     assert "Sekrit" not in repr(settings)
     assert TEST_SECRET_KEY not in repr(settings)
 
 
 def test_every_secret_key_is_a_known_key():
-    assert set(KEYS) >= SECRET_KEYS
-    assert {"WEBINAR_OPS_SECRET_KEY", "SMTP_PASSWORD", "ZOOM_CLIENT_SECRET"} <= SECRET_KEYS
+    assert set(known_keys()) >= secret_keys()
+    assert {"WEBINAR_OPS_SECRET_KEY", "SMTP_PASSWORD", "ZOOM_CLIENT_SECRET"} <= secret_keys()
 
 
 # -- .env.example ---------------------------------------------------------------------------
@@ -176,7 +178,7 @@ def example_keys() -> list[str]:
 
 
 def test_env_example_lists_every_key_once_in_order():
-    assert example_keys() == list(KEYS)
+    assert example_keys() == list(known_keys())
 
 
 def test_env_example_as_is_gives_the_defaults():

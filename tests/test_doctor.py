@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from smtp_servers import smtp_server
 
-from webinar_ops.fakezoom import FakeZoom
+from webinar_ops.providers.zoom.standin import FakeZoom
 
 SMTP_PASSWORD = "doctor-smtp-password-31415"
 

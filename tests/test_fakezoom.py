@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from webinar_ops import fakezoom
-from webinar_ops.fakezoom import HEAVY, LIGHT, MEDIUM, FakeZoom, ZoomRefusal
+from webinar_ops.providers.zoom import standin as fakezoom
+from webinar_ops.providers.zoom.standin import HEAVY, LIGHT, MEDIUM, FakeZoom, ZoomRefusal
 
 openapi_core = pytest.importorskip("openapi_core")
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse  # noqa: E402

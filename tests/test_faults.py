@@ -59,6 +59,7 @@ from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports import load_transport
+from webinar_ops.transports.smtp import SmtpSettings
 
 SEED = 20261127
 
@@ -199,13 +200,8 @@ def test_a_faulty_smtp_server_gets_each_mail_once_and_550s_are_never_retried(run
             server.handler.reject(address, at="data")
         server.handler.random_faults(seed=SEED, temporary=0.10, drop=0.05)
         server.handler.stall(CLIENT_TIMEOUT * 3, recipient=STALLED)
-        smtp = dataclasses.replace(
-            settings,
-            mail_transport="smtp",
-            smtp_host=server.host,
-            smtp_port=server.port,
-            smtp_security="none",
-            smtp_timeout=CLIENT_TIMEOUT,
+        smtp = dataclasses.replace(settings, mail_transport="smtp").with_plugin(
+            SmtpSettings(host=server.host, port=server.port, security="none", timeout=CLIENT_TIMEOUT)
         )
         reports = send_until_nothing_waits(store, smtp, QUICK_BACKOFF)
         received = Counter((r.rcpt_tos[0], r.message()["Message-ID"]) for r in server.handler.received)

@@ -39,7 +39,7 @@ from webinar_ops.providers import RemoteRegistrant, load_provider
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import SyncReport, pull_registrants, sync_webinar
-from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 
 SLUG = "open-data-dst"
 TITLE = "Open Data after COVID-19"
@@ -88,7 +88,9 @@ AMELIE, JEAN, SARAH, LUCIA = (line.split(",")[0] for line in PEOPLE.splitlines()
 
 @pytest.fixture
 def settings(workdir: Path) -> Settings:
-    return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY, mail_outbox_dir=workdir / "out")
+    return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY).with_plugin(
+        MaildirSettings(outbox_dir=workdir / "out")
+    )
 
 
 @pytest.fixture
@@ -124,11 +126,11 @@ def english_templates_in(folder: Path) -> Path:
 
 
 def send(store: Store, settings: Settings, at: datetime) -> None:
-    send_due(store, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: at)
+    send_due(store, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: at)
 
 
 def mails_to(settings: Settings, address: str) -> list[EmailMessage]:
-    folder = settings.mail_outbox_dir / "new"
+    folder = settings.of(MaildirSettings).outbox_dir / "new"
     paths = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)
     found = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in paths]
     return [m for m in found if address in str(m["To"])]

@@ -35,7 +35,7 @@ from webinar_ops.registrants import add_person, cancel_person
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports import TemporaryFailure
-from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 
 BASE_URL = "https://webinars.example.org"
 DOMAIN = "webinars.example.org"
@@ -68,8 +68,7 @@ def settings(workdir: Path) -> Settings:
         db_path=workdir / "data" / "test.db",
         secret_key=TEST_SECRET_KEY,
         base_url=BASE_URL,
-        mail_outbox_dir=workdir / "outbox",
-    )
+    ).with_plugin(MaildirSettings(outbox_dir=workdir / "outbox"))
 
 
 @pytest.fixture
@@ -140,7 +139,9 @@ def plan(store: Store, settings: Settings, now: datetime, slug: str = SAMPLE_SLU
 
 def send(store: Store, settings: Settings, at: datetime, transport=None) -> WaveReport:
     """One wave of the sender, run at `at`, into the Maildir (or through `transport`)."""
-    return send_due(store, settings, transport or MaildirTransport(settings.mail_outbox_dir), clock=lambda: at)
+    return send_due(
+        store, settings, transport or MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: at
+    )
 
 
 def send_everything_due(store: Store, settings: Settings, until: datetime) -> None:
@@ -155,7 +156,7 @@ def send_everything_due(store: Store, settings: Settings, until: datetime) -> No
 
 def mailbox(settings: Settings) -> list[Message]:
     """Every message delivered into the Maildir's new/ folder."""
-    folder = settings.mail_outbox_dir / "new"
+    folder = settings.of(MaildirSettings).outbox_dir / "new"
     if not folder.exists():
         return []
     return [email.message_from_bytes(path.read_bytes()) for path in sorted(folder.iterdir())]
@@ -711,7 +712,7 @@ def test_a_reminder_whose_next_retry_would_come_after_the_start_fails_and_retry_
     store, settings, webinar
 ):
     registered_the_day_before(store, settings, [ANA, BEN])
-    ben_refused = RefusesFor(settings.mail_outbox_dir, BEN)
+    ben_refused = RefusesFor(settings.of(MaildirSettings).outbox_dir, BEN)
 
     report = send(store, settings, HOUR_BEFORE + timedelta(minutes=10), ben_refused)
 

@@ -36,7 +36,7 @@ from webinar_ops.providers import load_provider
 from webinar_ops.registration_page import Throttle
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
-from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 from webinar_ops.web import create_app, server_options
 
 FORM = {"first_name": "Mei", "last_name": "Tanaka", "email": "mei.tanaka@example.org", "organisation": "Kyoto U"}
@@ -48,8 +48,7 @@ def settings(workdir: Path) -> Settings:
         db_path=workdir / "data" / "test.db",
         secret_key=TEST_SECRET_KEY,
         base_url="https://webinars.example.org",
-        mail_outbox_dir=workdir / "out",
-    )
+    ).with_plugin(MaildirSettings(outbox_dir=workdir / "out"))
 
 
 @pytest.fixture
@@ -122,10 +121,10 @@ def test_the_next_sync_registers_them_and_the_confirmation_goes_out(site, publis
 
     sync_webinar(published, load_provider("local", settings, published), published.webinar(SAMPLE_SLUG), NOW)
     plan_webinar(published, published.webinar(SAMPLE_SLUG), NOW, settings.mail_domain)
-    report = send_due(published, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: NOW)
+    report = send_due(published, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: NOW)
 
     assert report.sent == 1
-    [mail] = list((settings.mail_outbox_dir / "new").iterdir())
+    [mail] = list((settings.of(MaildirSettings).outbox_dir / "new").iterdir())
     assert b"To: Mei Tanaka <mei.tanaka@example.org>" in mail.read_bytes()
     assert people(published)["mei.tanaka@example.org"]["join_url"].startswith("https://webinars.example.org/j/")
 
@@ -137,10 +136,10 @@ def test_the_language_the_browser_asks_for_is_offered_first_and_chooses_the_mail
     submit(site, {**FORM, "language": "fr"})
     sync_webinar(published, load_provider("local", settings, published), published.webinar(SAMPLE_SLUG), NOW)
     plan_webinar(published, published.webinar(SAMPLE_SLUG), NOW, settings.mail_domain)
-    send_due(published, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: NOW)
+    send_due(published, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: NOW)
 
     assert people(published)["mei.tanaka@example.org"]["language"] == "fr"
-    [path] = list((settings.mail_outbox_dir / "new").iterdir())
+    [path] = list((settings.of(MaildirSettings).outbox_dir / "new").iterdir())
     mail = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert mail.get_body(("plain",)).get_content().startswith("Bonjour Mei,")
 

@@ -37,7 +37,7 @@ from webinar_ops.providers import load_provider
 from webinar_ops.registrants import add_person
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
-from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 from webinar_ops.web import create_app
 
 START = datetime(2021, 4, 30, 6, 0, tzinfo=UTC)
@@ -50,8 +50,7 @@ def settings(workdir: Path) -> Settings:
         db_path=workdir / "data" / "test.db",
         secret_key=TEST_SECRET_KEY,
         base_url="https://webinars.example.org",
-        mail_outbox_dir=workdir / "out",
-    )
+    ).with_plugin(MaildirSettings(outbox_dir=workdir / "out"))
 
 
 @pytest.fixture
@@ -74,11 +73,11 @@ def site(settings: Settings) -> Iterator[str]:
 
 
 def send(store: Store, settings: Settings, at: datetime):
-    return send_due(store, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: at)
+    return send_due(store, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: at)
 
 
 def mail_to(settings: Settings, address: str) -> email.message.EmailMessage:
-    for path in sorted((settings.mail_outbox_dir / "new").iterdir()):
+    for path in sorted((settings.of(MaildirSettings).outbox_dir / "new").iterdir()):
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         if address in str(message["To"]):
             return message
@@ -170,8 +169,14 @@ def test_the_unsubscribe_link_is_only_in_its_owners_mail(confirmed, settings):
 
     assert (
         ana_path.encode()
-        not in (settings.mail_outbox_dir / "new")
-        .joinpath(next(p.name for p in (settings.mail_outbox_dir / "new").iterdir() if BEN.encode() in p.read_bytes()))
+        not in (settings.of(MaildirSettings).outbox_dir / "new")
+        .joinpath(
+            next(
+                p.name
+                for p in (settings.of(MaildirSettings).outbox_dir / "new").iterdir()
+                if BEN.encode() in p.read_bytes()
+            )
+        )
         .read_bytes()
     )
 
@@ -316,8 +321,7 @@ def from_the_command_line(run, workdir: Path) -> Settings:
     return Settings(
         db_path=workdir / "data" / "webinar_ops.db",
         secret_key=TEST_SECRET_KEY,
-        mail_outbox_dir=workdir / "data" / "outbox",
-    )
+    ).with_plugin(MaildirSettings(outbox_dir=workdir / "data" / "outbox"))
 
 
 def join_urls(settings: Settings) -> dict[str, str]:
@@ -328,7 +332,7 @@ def join_urls(settings: Settings) -> dict[str, str]:
 def mails(settings: Settings) -> list[email.message.EmailMessage]:
     return [
         email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        for path in sorted((settings.mail_outbox_dir / "new").iterdir())
+        for path in sorted((settings.of(MaildirSettings).outbox_dir / "new").iterdir())
     ]
 
 
@@ -374,7 +378,7 @@ def test_cancelling_the_webinar_closes_every_join_link_and_its_cancellations_car
     settings = from_the_command_line
     links = join_urls(settings)
     env = {"WEBINAR_OPS_SECRET_KEY": TEST_SECRET_KEY}
-    shutil.rmtree(settings.mail_outbox_dir)  # only the cancellations are read below
+    shutil.rmtree(settings.of(MaildirSettings).outbox_dir)  # only the cancellations are read below
 
     assert run("webinar", "cancel", SAMPLE_SLUG, env=env).code == 0
     assert run("run", "--once", env=env).code == 0

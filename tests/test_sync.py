@@ -26,7 +26,6 @@ from webinar_ops import times, tokens
 from webinar_ops.config import Settings
 from webinar_ops.definition import Definition, load_definition
 from webinar_ops.deliver import send_due
-from webinar_ops.fakezoom import FakeZoom
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import (
     Applicant,
@@ -37,10 +36,11 @@ from webinar_ops.providers import (
     RemoteRegistrant,
     load_provider,
 )
+from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person, apply_import, cancel_person, plan_import
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
-from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 
 PEOPLE = 15
 KWAME = "kwame.mensah@example.org"
@@ -251,7 +251,8 @@ def zoom() -> Iterator[FakeZoom]:
 
 @pytest.fixture
 def zoom_settings_(zoom: FakeZoom, workdir: Path) -> Settings:
-    return zoom_settings(zoom, workdir / "data" / "zoom.db", base_url=BASE_URL, mail_outbox_dir=workdir / "out")
+    settings = zoom_settings(zoom, workdir / "data" / "zoom.db", base_url=BASE_URL)
+    return settings.with_plugin(MaildirSettings(outbox_dir=workdir / "out"))
 
 
 @pytest.fixture
@@ -278,7 +279,7 @@ def sign_up_at_zoom(zoom: FakeZoom, store: Store, people: dict[str, tuple[str, s
 def what_readers_see(settings: Settings) -> dict[str, str]:
     """Each mail written to the outbox, by its recipient's address: its headers and the text of every part."""
     seen = {}
-    for path in (settings.mail_outbox_dir / "new").iterdir():
+    for path in (settings.of(MaildirSettings).outbox_dir / "new").iterdir():
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
         seen[message["To"].addresses[0].addr_spec] = "\n".join([*(str(v) for v in message.values()), *parts])
@@ -295,7 +296,9 @@ def test_a_name_from_zoom_carrying_a_link_is_replaced_and_no_mail_shows_the_link
 
     sync_at_zoom(at_zoom, zoom_settings_)
     plan_webinar(at_zoom, at_zoom.webinar(SAMPLE_SLUG), IN_2031, zoom_settings_.mail_domain)
-    sent = send_due(at_zoom, zoom_settings_, MaildirTransport(zoom_settings_.mail_outbox_dir), clock=lambda: IN_2031)
+    sent = send_due(
+        at_zoom, zoom_settings_, MaildirTransport(zoom_settings_.of(MaildirSettings).outbox_dir), clock=lambda: IN_2031
+    )
 
     stored = {
         row["email"]: (row["first_name"], row["last_name"])

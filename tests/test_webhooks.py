@@ -29,12 +29,13 @@ from web_server import serving
 from webinar_ops.config import Settings, load_settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
-from webinar_ops.fakezoom import FakeZoom
 from webinar_ops.providers import load_provider
+from webinar_ops.providers.zoom import ZoomSettings
+from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
-from webinar_ops.transports.maildir import MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 from webinar_ops.web import create_app
 
 NOW = datetime(2031, 4, 1, 9, 0, tzinfo=UTC)
@@ -74,15 +75,18 @@ def settings(workdir: Path, zoom: FakeZoom) -> Settings:
         db_path=workdir / "data" / "test.db",
         secret_key=TEST_SECRET_KEY,
         base_url="https://webinars.example.org",
-        mail_outbox_dir=workdir / "out",
         provider="zoom",
-        zoom_account_id=env["ZOOM_ACCOUNT_ID"],
-        zoom_client_id=env["ZOOM_CLIENT_ID"],
-        zoom_client_secret=env["ZOOM_CLIENT_SECRET"],
-        zoom_api_base_url=env["ZOOM_API_BASE_URL"],
-        zoom_oauth_url=env["ZOOM_OAUTH_URL"],
-        zoom_plan=env["ZOOM_PLAN"],
-        zoom_webhook_secret_token=SECRET,
+    ).with_plugin(
+        MaildirSettings(outbox_dir=workdir / "out"),
+        ZoomSettings(
+            account_id=env["ZOOM_ACCOUNT_ID"],
+            client_id=env["ZOOM_CLIENT_ID"],
+            client_secret=env["ZOOM_CLIENT_SECRET"],
+            api_base_url=env["ZOOM_API_BASE_URL"],
+            oauth_url=env["ZOOM_OAUTH_URL"],
+            plan=env["ZOOM_PLAN"],
+            webhook_secret_token=SECRET,
+        ),
     )
 
 
@@ -170,11 +174,11 @@ def everything(store: Store) -> tuple[list, list]:
 
 
 def send(store: Store, settings: Settings, at: datetime):
-    return send_due(store, settings, MaildirTransport(settings.mail_outbox_dir), clock=lambda: at)
+    return send_due(store, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: at)
 
 
 def received(settings: Settings, address: str) -> list[email.message.EmailMessage]:
-    folder = settings.mail_outbox_dir / "new"
+    folder = settings.of(MaildirSettings).outbox_dir / "new"
     found = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*"))]
     return [m for m in found if address in str(m["To"])]
 
@@ -482,7 +486,7 @@ def test_a_body_changed_after_signing_is_refused(zoom_id, store, clock, hook):
 def test_without_a_secret_token_the_endpoint_says_it_is_not_configured_and_takes_nothing(
     settings, store, clock, zoom_id
 ):
-    unconfigured = dataclasses.replace(settings, zoom_webhook_secret_token=None)
+    unconfigured = settings.with_plugin(dataclasses.replace(settings.of(ZoomSettings), webhook_secret_token=None))
     body = registration_event("webinar.registration_created", zoom_id, clock(), id="zr-1", email=INES)
 
     for url in serve(unconfigured, clock):
@@ -677,5 +681,5 @@ def test_the_language_given_on_zooms_form_chooses_the_language_of_the_confirmati
 def test_the_secret_token_is_read_from_the_environment_and_never_shown(tmp_path):
     settings = load_settings(env_file=tmp_path / "none.env", environ={"ZOOM_WEBHOOK_SECRET_TOKEN": SECRET})
 
-    assert settings.zoom_webhook_secret_token == SECRET
+    assert settings.of(ZoomSettings).webhook_secret_token == SECRET
     assert SECRET not in repr(settings)

@@ -1,9 +1,9 @@
 """The zoom provider end to end, driven as in production, against the local Zoom.
 
-Every test builds `Settings(provider="zoom", zoom_*=...)` from the fake's own environment,
+Every test builds `Settings(provider="zoom")` with `ZoomSettings(...)` from the fake's own environment,
 loads the provider with `load_provider("zoom", settings, store)` on a real SQLite store,
 imports people from a CSV written by the test and runs `sync_webinar`, as `webinar-ops sync`
-does. The fake (webinar_ops.fakezoom) is a real HTTP server on loopback that keeps Zoom's
+does. The fake (webinar_ops.providers.zoom.standin) is a real HTTP server on loopback that keeps Zoom's
 limits and can be told to misbehave; what it received and holds is what the tests check.
 The last tests run the real command line, once against a fake in a separate process.
 """
@@ -36,15 +36,17 @@ from conftest import SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 
-from webinar_ops import fakezoom, times
+from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.demo import demo_definition
 from webinar_ops.errors import OperationError
-from webinar_ops.fakezoom import QPS_MESSAGE, FakeZoom, LoggedRequest, ZoomRefusal
 from webinar_ops.jobs import sync_registrations
 from webinar_ops.providers import load_provider
-from webinar_ops.providers.zoom import Credentials, ZoomClient, ZoomError, ZoomProvider
+from webinar_ops.providers.zoom import ZoomSettings
+from webinar_ops.providers.zoom import standin as fakezoom
+from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomError, ZoomProvider
+from webinar_ops.providers.zoom.standin import QPS_MESSAGE, FakeZoom, LoggedRequest, ZoomRefusal
 from webinar_ops.registrants import add_person, apply_import, cancel_person, plan_import
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import SyncReport, cancel_at_provider, sync_webinar
@@ -85,30 +87,29 @@ def zoom(make_zoom) -> FakeZoom:
 
 
 def zoom_settings(fake: FakeZoom, db_path: Path, **overrides: Any) -> Settings:
-    """The settings an organiser writes in .env, with the values the fake prints."""
+    """The settings an organiser writes in .env, with the values the fake prints. An override
+    named `zoom_...` (zoom_plan, for ZOOM_PLAN) changes the zoom provider's own settings."""
     env = fake.environment()
-    values = {
-        "db_path": db_path,
-        "secret_key": TEST_SECRET_KEY,
-        "provider": "zoom",
-        "zoom_account_id": env["ZOOM_ACCOUNT_ID"],
-        "zoom_client_id": env["ZOOM_CLIENT_ID"],
-        "zoom_client_secret": env["ZOOM_CLIENT_SECRET"],
-        "zoom_api_base_url": env["ZOOM_API_BASE_URL"],
-        "zoom_oauth_url": env["ZOOM_OAUTH_URL"],
-        "zoom_plan": env["ZOOM_PLAN"],
-        **overrides,
+    zoom = {
+        "account_id": env["ZOOM_ACCOUNT_ID"],
+        "client_id": env["ZOOM_CLIENT_ID"],
+        "client_secret": env["ZOOM_CLIENT_SECRET"],
+        "api_base_url": env["ZOOM_API_BASE_URL"],
+        "oauth_url": env["ZOOM_OAUTH_URL"],
+        "plan": env["ZOOM_PLAN"],
     }
-    return Settings(**values)
+    zoom |= {key.removeprefix("zoom_"): value for key, value in overrides.items() if key.startswith("zoom_")}
+    core = {key: value for key, value in overrides.items() if not key.startswith("zoom_")}
+    settings = Settings(db_path=db_path, secret_key=TEST_SECRET_KEY, provider="zoom", **core)
+    return settings.with_plugin(ZoomSettings(**zoom))
 
 
 def provider_with_timeout(settings: Settings, timeout: tuple[float, float]) -> ZoomProvider:
     """The zoom provider as create_provider builds it, but with a shorter patience."""
-    credentials = Credentials(settings.zoom_account_id, settings.zoom_client_id, settings.zoom_client_secret)
-    client = ZoomClient(
-        credentials, settings.zoom_api_base_url, settings.zoom_oauth_url, settings.zoom_plan, timeout=timeout
-    )
-    return ZoomProvider(client, settings.zoom_user_id)
+    zoom = settings.of(ZoomSettings)
+    credentials = Credentials(zoom.account_id, zoom.client_id, zoom.client_secret)
+    client = ZoomClient(credentials, zoom.api_base_url, zoom.oauth_url, zoom.plan, timeout=timeout)
+    return ZoomProvider(client, zoom.user_id)
 
 
 def people(count: int, start: int = 0) -> list[tuple[str, str, str]]:
@@ -986,7 +987,7 @@ def test_a_secret_revoked_after_the_first_sync_is_explained_as_an_operation_erro
         sync_webinar(desk.store, provider, desk.webinar, NOW)
 
     assert "check ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET" in str(refused.value)
-    assert revoked.zoom_client_secret not in str(refused.value)
+    assert revoked.of(ZoomSettings).client_secret not in str(refused.value)
 
 
 def test_the_background_sync_logs_a_zoom_refusal_and_goes_on(zoom, open_desk, caplog):

@@ -13,8 +13,8 @@ from test_zoom import zoom_settings
 
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import OperationError
-from webinar_ops.fakezoom import FakeZoom
 from webinar_ops.providers import Applicant, load_provider
+from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar

@@ -939,7 +939,7 @@ def fake_zoom(
     import signal
     import threading
 
-    from webinar_ops.fakezoom import FakeZoom
+    from webinar_ops.providers.zoom.standin import FakeZoom
 
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

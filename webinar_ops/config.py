@@ -2,25 +2,33 @@
 
 Real environment variables win over `.env`. Every key, its default and its meaning are
 listed in `.env.example`; the names are an interface that outside tooling relies on.
+
+`Settings` holds the core's keys. Each provider and transport declares its own keys and
+settings class (`envkeys.PluginSettings`); they are read here from the same values, and a
+plugin finds its own with `settings.of(ItsSettings)`. DKIM is the core's: the composer signs
+every message, whichever transport then carries it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from webinar_ops import validate
+from webinar_ops import envkeys, plugins, validate
+from webinar_ops.envkeys import PluginSettings
 from webinar_ops.errors import InputError, Problem
 
 ENV_FILE = Path(".env")
 MIN_SECRET_KEY_LENGTH = 32
-SMTP_SECURITY = ("none", "starttls", "ssl")
 DEFAULT_BASE_URL = "http://localhost:8080"  # .env.example's value too: a setup not yet on the internet
 DEFAULT_PORTS = {"http": 80, "https": 443}
+S = TypeVar("S", bound=PluginSettings)
 
 
 @dataclass(frozen=True)
@@ -35,26 +43,24 @@ class Settings:
     connection_limit: int = 1000
     channel_timeout: float = 30.0
     mail_transport: str = "maildir"
-    mail_outbox_dir: Path = Path("data/outbox")
     mail_from: str | None = None
     mail_reply_to: str | None = None
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-    smtp_security: str = "starttls"
-    smtp_username: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    smtp_timeout: float = 30.0
     dkim_domain: str | None = None
     dkim_selector: str | None = None
     dkim_private_key_file: Path | None = None
-    zoom_account_id: str | None = None
-    zoom_client_id: str | None = None
-    zoom_client_secret: str | None = field(default=None, repr=False)
-    zoom_user_id: str = "me"
-    zoom_api_base_url: str = "https://api.zoom.us/v2"
-    zoom_oauth_url: str = "https://zoom.us/oauth/token"
-    zoom_plan: str = "pro"
-    zoom_webhook_secret_token: str | None = field(default=None, repr=False)
+    # The settings of the plugins that differ from their defaults; a plugin left out has
+    # its defaults, which `of` gives.
+    plugin_settings: tuple[PluginSettings, ...] = ()
+
+    def of(self, kind: type[S]) -> S:
+        """The settings of one plugin, by their class: as read, or the class's defaults."""
+        return next((s for s in self.plugin_settings if type(s) is kind), None) or kind()
+
+    def with_plugin(self, *given: PluginSettings) -> Settings:
+        """These settings with `given` in place of the same plugins' settings."""
+        kinds = {type(s) for s in given}
+        kept = tuple(s for s in self.plugin_settings if type(s) not in kinds)
+        return dataclasses.replace(self, plugin_settings=kept + given)
 
     @property
     def sender(self) -> tuple[str | None, str]:
@@ -109,69 +115,18 @@ def web_origin(url: str) -> str | None:
     return f"{parts.scheme}://{host}{shown_port}"
 
 
-def _text(value: str) -> str:
-    return value
-
-
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"must be one of: {', '.join(allowed)}")
-        return value
-
-    return check
-
-
 def _provider(value: str) -> str:
-    from webinar_ops.providers import available_providers
-
-    return _choice(*available_providers())(value)
+    return envkeys.choice(*plugins.names(plugins.PROVIDERS))(value)
 
 
 def _transport(value: str) -> str:
-    from webinar_ops.transports import available_transports
-
-    return _choice(*available_transports())(value)
-
-
-ZOOM_USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # "me", or the id Zoom shows for a user
-
-
-def _zoom_user(value: str) -> str:
-    """`me`, a Zoom user id, or the user's address: what Zoom takes in /users/{userId}. It goes
-    into the request's path, so nothing else (a slash, a `?`) may get through."""
-    if ZOOM_USER_ID.fullmatch(value):
-        return value
-    try:
-        return validate.email_address(value)
-    except ValueError:
-        raise ValueError("must be `me`, a Zoom user id (letters, digits, - and _) or the user's address") from None
-
-
-def _port(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise ValueError("must be a port number from 1 to 65535")
-    return int(value)
+    return envkeys.choice(*plugins.names(plugins.TRANSPORTS))(value)
 
 
 def _connections(value: str) -> int:
     if not value.isascii() or not value.isdigit() or not 10 <= int(value) <= 10000:
         raise ValueError("must be a whole number of connections from 10 to 10000")
     return int(value)
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0
-    if not 0 < seconds <= 600:
-        raise ValueError("must be a number of seconds from 0.1 to 600")
-    return seconds
-
-
-def _base_url(value: str) -> str:
-    return validate.url(value).rstrip("/")
 
 
 def _secret_key(value: str) -> str:
@@ -214,40 +169,45 @@ def _mail_address(value: str) -> str:
     return value
 
 
-# key -> (Settings field, parser). The order is the order of .env.example.
-KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
+# key -> (Settings field, parser). The order is the order of .env.example; each plugin's keys
+# follow there, in the order of `known_keys`.
+KEYS: envkeys.KeyTable = {
     "WEBINAR_OPS_DB": ("db_path", Path),
     "WEBINAR_OPS_PROVIDER": ("provider", _provider),
-    "WEBINAR_OPS_BASE_URL": ("base_url", _base_url),
+    "WEBINAR_OPS_BASE_URL": ("base_url", envkeys.base_url),
     "WEBINAR_OPS_SECRET_KEY": ("secret_key", _secret_key),
     "WEBINAR_OPS_TRUSTED_PROXY": ("trusted_proxy", _proxy_address),
     "WEBINAR_OPS_CONNECTION_LIMIT": ("connection_limit", _connections),
-    "WEBINAR_OPS_CHANNEL_TIMEOUT": ("channel_timeout", _seconds),
+    "WEBINAR_OPS_CHANNEL_TIMEOUT": ("channel_timeout", envkeys.seconds),
     "MAIL_TRANSPORT": ("mail_transport", _transport),
-    "MAIL_OUTBOX_DIR": ("mail_outbox_dir", Path),
     "MAIL_FROM": ("mail_from", _mail_address),
     "MAIL_REPLY_TO": ("mail_reply_to", _mail_address),
-    "SMTP_HOST": ("smtp_host", _text),
-    "SMTP_PORT": ("smtp_port", _port),
-    "SMTP_SECURITY": ("smtp_security", _choice(*SMTP_SECURITY)),
-    "SMTP_USERNAME": ("smtp_username", _text),
-    "SMTP_PASSWORD": ("smtp_password", _text),
-    "SMTP_TIMEOUT": ("smtp_timeout", _seconds),
     "DKIM_DOMAIN": ("dkim_domain", _dkim_domain),
     "DKIM_SELECTOR": ("dkim_selector", _dkim_selector),
     "DKIM_PRIVATE_KEY_FILE": ("dkim_private_key_file", _dkim_key_file),
-    "ZOOM_ACCOUNT_ID": ("zoom_account_id", _text),
-    "ZOOM_CLIENT_ID": ("zoom_client_id", _text),
-    "ZOOM_CLIENT_SECRET": ("zoom_client_secret", _text),
-    "ZOOM_USER_ID": ("zoom_user_id", _zoom_user),
-    "ZOOM_API_BASE_URL": ("zoom_api_base_url", _base_url),
-    "ZOOM_OAUTH_URL": ("zoom_oauth_url", validate.url),
-    "ZOOM_PLAN": ("zoom_plan", _choice("free", "pro", "business")),
-    "ZOOM_WEBHOOK_SECRET_TOKEN": ("zoom_webhook_secret_token", _text),
 }
 
-SECRET_KEYS = frozenset({"WEBINAR_OPS_SECRET_KEY", "SMTP_PASSWORD", "ZOOM_CLIENT_SECRET", "ZOOM_WEBHOOK_SECRET_TOKEN"})
+SECRET_KEYS = frozenset({"WEBINAR_OPS_SECRET_KEY"})
 DKIM_KEYS = ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY_FILE")  # all three, or none
+
+
+def plugin_settings_kinds() -> list[type[PluginSettings]]:
+    """The settings classes of every installed transport, then every installed provider."""
+    kinds: list[type[PluginSettings]] = []
+    for group in (plugins.TRANSPORTS, plugins.PROVIDERS):
+        kinds += [p.settings for p in plugins.load_all(group) if p.settings and p.settings not in kinds]
+    return kinds
+
+
+def known_keys() -> tuple[str, ...]:
+    """Every key webinar-ops reads, the core's and every installed plugin's, in the order of
+    .env.example."""
+    return (*KEYS, *(key for kind in plugin_settings_kinds() for key in kind.KEYS))
+
+
+def secret_keys() -> frozenset[str]:
+    """The keys whose values are secrets, never shown: the core's and every plugin's."""
+    return SECRET_KEYS.union(*(kind.SECRET_KEYS for kind in plugin_settings_kinds()))
 
 
 def read_environment(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -256,31 +216,28 @@ def read_environment(env_file: Path = ENV_FILE, environ: Mapping[str, str] | Non
 
     values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
     environ = os.environ if environ is None else environ
-    values.update({k: v for k, v in environ.items() if k in KEYS})
+    known = set(known_keys())
+    values.update({k: v for k, v in environ.items() if k in known})
     return values
 
 
 def load_settings(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the configuration. Every bad key is reported at once, by name."""
     raw = read_environment(env_file, environ)
-    values: dict[str, object] = {}
-    problems = []
-    for key, (attribute, parse) in KEYS.items():
-        text = raw.get(key, "").strip()
-        if not text:
-            continue
-        try:
-            values[attribute] = parse(text)
-        except ValueError as exc:
-            # A parser may ask for its value to be hidden (a key pasted where its file's name
-            # belongs), and may say how to fix it.
-            shown = "(hidden)" if key in SECRET_KEYS or getattr(exc, "conceal", False) else repr(text)
-            where = _where(key, env_file, environ)
-            problems.append(Problem(where, f"{shown} {exc}", field=key, fix=getattr(exc, "fix", None)))
+
+    def where(key: str) -> str:
+        return _where(key, env_file, environ)
+
+    values, problems = envkeys.read_keys(KEYS, SECRET_KEYS, raw, where)
     problems += _partial_dkim(raw, env_file, environ)
+    own = []
+    for kind in plugin_settings_kinds():
+        found, refused = kind.read(raw, where)
+        problems += refused
+        own += [found] if found else []
     if problems:
         raise InputError("The configuration has invalid values:", problems)
-    return Settings(**values)
+    return Settings(**values, plugin_settings=tuple(own))
 
 
 def _partial_dkim(raw: Mapping[str, str], env_file: Path, environ: Mapping[str, str] | None) -> list[Problem]:

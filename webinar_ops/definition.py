@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from webinar_ops import languages, times, validate
+from webinar_ops import languages, plugins, times, validate
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.tomlines import LineIndex
 
@@ -866,8 +866,6 @@ _APPROVAL = _one_of(APPROVAL_MODES)
 
 def _fix_for(check: Callable[[str], str] | None) -> str:
     """The fix to show when `check` refuses a value."""
-    from webinar_ops.providers import available_providers
-
     fixes = {
         _label: _TEXT_FIX,
         _name: _TEXT_FIX,
@@ -882,14 +880,14 @@ def _fix_for(check: Callable[[str], str] | None) -> str:
         str: _OFFSET_FIX,
     }
     if check is _provider_name:
-        return f"write one of: {', '.join(available_providers())}, or leave it out to use WEBINAR_OPS_PROVIDER"
+        return (
+            f"write one of: {', '.join(plugins.names(plugins.PROVIDERS))}, or leave it out to use WEBINAR_OPS_PROVIDER"
+        )
     return fixes.get(check, "correct the value as the message says")
 
 
 def _provider_name(value: str) -> str:
-    from webinar_ops.providers import available_providers
-
-    return _one_of(available_providers())(value)
+    return _one_of(plugins.names(plugins.PROVIDERS))(value)
 
 
 def _between(start: datetime, end: datetime, zone_name: str) -> str:

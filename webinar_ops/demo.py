@@ -23,6 +23,7 @@ from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.sync import sync_webinar
+from webinar_ops.transports import transport_plugin
 
 SAMPLE = shipped.SAMPLE_WEBINAR
 SAMPLE_REGISTRANTS = shipped.SAMPLE_REGISTRANTS
@@ -124,8 +125,8 @@ def _summary(app: Any, webinar: Any) -> None:
     offset = int(webinar.definition.reminder_offsets[-1].total_seconds() // 60)
     html = Composer(webinar, settings).render("reminder", person, app.now(), offset).html
     write_private(preview, html)  # it holds the person's personal join link
-    if settings.mail_transport == "maildir":
-        folder = settings.mail_outbox_dir
-        click.echo(f"\nThe mails are in the Maildir {folder}/new: open it with `mutt -f {folder}`.")
+    hint = transport_plugin(settings.mail_transport).reading_hint(settings)
+    if hint:
+        click.echo(f"\n{hint}")
     click.echo(f"HTML preview of {person['first_name']}'s last reminder: {preview}")
     click.echo(f"See it all with `webinar-ops status {webinar.slug}` and `webinar-ops outbox {webinar.slug}`.")

@@ -2,18 +2,17 @@
 
 Each check gives one `Finding`: fine, or what to fix. The checks only read: the database is
 opened read-only (no migration is applied, nothing is created), the provider is asked for
-one access token and the mail server for one login. A provider or transport module takes
-part by defining `check_access(settings) -> str`, which returns what it found and raises the
+one access token and the mail server for one login. A provider or transport plugin takes
+part through its `doctor_checks(settings)`: each check returns what it found and raises the
 provider's or transport's own error when something is wrong.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sqlite3
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +21,9 @@ from sqlite_utils import Database
 from webinar_ops import db_files
 from webinar_ops.config import ENV_FILE, Settings, load_settings
 from webinar_ops.errors import InputError, Problem, WebinarOpsError
-from webinar_ops.providers import ProviderError, available_providers
+from webinar_ops.providers import ProviderError, available_providers, provider_plugin
 from webinar_ops.store import migrations
-from webinar_ops.transports import (
-    TemporaryFailure,
-    TransportConfigError,
-    TransportUnavailable,
-    available_transports,
-)
+from webinar_ops.transports import TemporaryFailure, TransportConfigError, available_transports, transport_plugin
 
 
 @dataclass(frozen=True)
@@ -152,7 +146,7 @@ def check_provider(name: str, settings: Settings) -> Finding:
     label = f"provider {name}"
     if name not in available_providers():
         return Finding(label, False, f"no such provider: use one of {', '.join(available_providers())}")
-    return _check_access(label, f"webinar_ops.providers.{name}", settings, (ProviderError, WebinarOpsError))
+    return _run_checks(label, provider_plugin(name).doctor_checks(settings), (ProviderError, WebinarOpsError))
 
 
 def check_transport(settings: Settings) -> Finding:
@@ -162,7 +156,7 @@ def check_transport(settings: Settings) -> Finding:
     if name not in available_transports():
         return Finding(label, False, f"no such transport: use one of {', '.join(available_transports())}")
     failures = (TransportConfigError, TemporaryFailure, WebinarOpsError)
-    return _check_access(label, f"webinar_ops.transports.{name}", settings, failures)
+    return _run_checks(label, transport_plugin(name).doctor_checks(settings), failures)
 
 
 def check_dkim(settings: Settings) -> Finding:
@@ -204,18 +198,19 @@ def _organisational(domain: str) -> str:
     return ".".join(domain.lower().split(".")[-2:])
 
 
-def _check_access(label: str, module_name: str, settings: Settings, failures: tuple[type[Exception], ...]) -> Finding:
-    check = getattr(importlib.import_module(module_name), "check_access", None)
-    if check is None:
+def _run_checks(label: str, checks: list[Callable[[], str]], failures: tuple[type[Exception], ...]) -> Finding:
+    """One finding for a plugin's checks: the first that fails, or what they all found."""
+    if not checks:
         return Finding(label, True, "this module has no check; nothing was tried")
-    try:
-        return Finding(label, True, check(settings))
-    except InputError as exc:
-        return Finding(label, False, f"{exc.summary} {'; '.join(_one_line(p) for p in exc.problems)}".strip())
-    except TransportUnavailable as exc:
-        return Finding(label, False, f"{exc}: check SMTP_HOST, SMTP_PORT and SMTP_SECURITY")
-    except failures as exc:
-        return Finding(label, False, str(exc))
+    found = []
+    for check in checks:
+        try:
+            found.append(check())
+        except InputError as exc:
+            return Finding(label, False, f"{exc.summary} {'; '.join(_one_line(p) for p in exc.problems)}".strip())
+        except failures as exc:
+            return Finding(label, False, str(exc))
+    return Finding(label, True, "; ".join(found))
 
 
 def _one_line(problem: Problem) -> str:

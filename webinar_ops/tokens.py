@@ -14,6 +14,8 @@ import hmac
 import secrets
 from collections.abc import Callable
 
+from webinar_ops import plugins
+
 TOKEN_BYTES = 16
 
 
@@ -72,8 +74,16 @@ def conceal(text: str, link: str | None) -> str:
     if not link:
         return text
     text = text.replace(link, "[the join link]")
-    secret = link.partition("?tk=")[2] or link.rpartition("/")[2]  # Zoom's ?tk=..., the local /j/TOKEN
-    return text.replace(secret, "[the join link]") if len(secret) >= 16 else text
+    for secret in _secrets_of(link):
+        text = text.replace(secret, "[the join link]") if len(secret) >= 16 else text
+    return text
+
+
+def _secrets_of(link: str) -> list[str]:
+    """The secret part of a join link as its provider writes it (Zoom's `?tk=...`, the local
+    `/j/TOKEN`); a link no provider knows is taken to end in its secret."""
+    found = [secret for p in plugins.load_all(plugins.PROVIDERS) if (secret := p.join_link_secret(link))]
+    return found or [link.rpartition("/")[2]]
 
 
 def new_secret_key() -> str:

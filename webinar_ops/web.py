@@ -12,9 +12,13 @@
 - `/c/TOKEN/invite.ics`: the reader's calendar invite as a file, the "Add to calendar" link for
   calendars that take a file; the same UID and SEQUENCE as the mails' invites.
 - `/j/TOKEN`: the `local` provider's join link; it says which webinar and person it is for,
-  and answers 410 Gone once the registration or the webinar is cancelled.
-- `/zoom/webhook`: Zoom's signed registration events, taken in at once (webhooks.py).
+  and answers 410 Gone once the registration or the webinar is cancelled. The route is the
+  local provider's own (providers/local/plugin.py).
+- `/zoom/webhook`: Zoom's signed registration events, taken in at once; the route is the
+  zoom provider's own (providers/zoom/plugin.py and webhook.py).
 - `/healthz`: the database answers.
+
+Each installed provider and transport adds its routes through its plugin's `web_routes`.
 
 Flask, served by waitress (pure Python, production grade). Pages are Jinja2 with HTML
 autoescaping; nothing a visitor sends is shown back unescaped.
@@ -27,12 +31,14 @@ from datetime import datetime
 
 from flask import Flask, Response, render_template, request
 
-from webinar_ops import times, tokens, webhooks
-from webinar_ops.config import Settings
+from webinar_ops import times, tokens
 from webinar_ops.mail.compose import Composer
-from webinar_ops.providers.local import registration_by_join_token
+from webinar_ops.config import Settings
+from webinar_ops.providers import provider_plugins
 from webinar_ops.registration_page import registration_blueprint
+from webinar_ops.site import Site
 from webinar_ops.store import Store, StoreUnavailable
+from webinar_ops.transports import transport_plugins
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 PRIVATE = {"Cache-Control": "no-store"}  # pages and files that are one person's own
@@ -91,24 +97,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
         headers = {"Content-Disposition": 'attachment; filename="invite.ics"', **PRIVATE}
         return Response(invite, mimetype="text/calendar", headers=headers)
 
-    @app.get("/j/<token>")
-    def join(token: str) -> Response | tuple[str, int]:
-        with store() as db:
-            found = registration_by_join_token(db, token)
-            ended = found and _why_closed(db, found)
-        if found is None:
-            return render_template("unknown_link.html", what="join"), 404
-        if ended:
-            page = render_template("join_closed.html", topic=found["topic"], why=ended)
-            return Response(page, status=410, mimetype="text/html", headers=PRIVATE)
-        page = render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"])
-        return Response(page, mimetype="text/html", headers=PRIVATE)
-
-    @app.post("/zoom/webhook")
-    def zoom_webhook() -> tuple[dict, int]:
-        # The raw bytes: the signature is over the body exactly as Zoom sent it.
-        answer = webhooks.receive(settings, request.headers, request.get_data(), clock(), store)
-        return answer.body, answer.status
+    site = Site(settings, store, clock)
+    for plugin in [*provider_plugins(), *transport_plugins()]:
+        plugin.web_routes(app, site)  # the local provider's /j/TOKEN, Zoom's /zoom/webhook
 
     return app
 
@@ -131,19 +122,6 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
-
-
-def _why_closed(store: Store, found: dict) -> str | None:
-    """Why a local join link no longer opens (the webinar or the registration was cancelled,
-    or the registration denied), or None while it does. The store is asked as well as the
-    provider: it is the organiser's word, before the provider has been told."""
-    webinar = store.webinar_by_provider_id("local", found["webinar_id"])
-    if found["cancelled_at"] or (webinar and webinar.cancelled_at):
-        return "This webinar was cancelled."
-    rows = store.registrants(webinar.id, "provider_registrant_id = ?", [found["registrant_id"]]) if webinar else []
-    if {found["status"], *(row["status"] for row in rows)} & {"cancelled", "denied"}:
-        return "This registration was cancelled."
-    return None
 
 
 def _email_of(store: Store, registrant_id: int) -> str | None:

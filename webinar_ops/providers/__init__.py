@@ -1,8 +1,11 @@
 """Webinar providers: where the webinar lives and where people are registered.
 
-A provider is one module in this package that defines `create_provider(settings, store)`
-returning an object with the `Provider` interface below. Its name is the module's name,
-which is also the value of `WEBINAR_OPS_PROVIDER` and of `[provider] name` in a definition.
+A provider is a plugin: a package (the built-in ones are in this folder) holding its
+settings, its client, its webhook routes, its local stand-in if it has one and its `doctor`
+checks, whose `ProviderPlugin` object is declared under the entry point group
+`webinar_ops.providers` (webinar_ops/plugins.py). The entry point's name is the value of
+`WEBINAR_OPS_PROVIDER` and of `[provider] name` in a definition. The plugin's `create`
+returns an object with the `Provider` interface below.
 
 The interface is shaped so that Zoom, GoTo Webinar, Webex and Teams all fit: a personal
 join link is optional (Webex and Teams give none), and registration reports each person's
@@ -11,19 +14,21 @@ outcome separately, so one refused address never sinks a batch.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from webinar_ops import plugins
+from webinar_ops.config import Settings
+from webinar_ops.definition import Definition
+from webinar_ops.envkeys import PluginSettings
 from webinar_ops.errors import InputError, Problem
+from webinar_ops.site import Site
+from webinar_ops.store import Store
 
 if TYPE_CHECKING:
-    from webinar_ops.config import Settings
-    from webinar_ops.definition import Definition
-    from webinar_ops.store import Store
+    from flask import Flask
 
 
 @dataclass(frozen=True)
@@ -114,13 +119,49 @@ class ProviderError(Exception):
     """A provider refused or failed; the message is for the organiser and holds no secret."""
 
 
+class ProviderPlugin:
+    """A provider as the registry knows it: its name, its settings, how to build it, and what
+    it adds to `doctor` and to the web service (by default: nothing)."""
+
+    name: str = ""
+    title: str = ""  # the name as an organiser writes it, such as "Zoom"
+    settings: type[PluginSettings] | None = None  # None: it reads no key of its own
+
+    def create(self, settings: Settings, store: Store) -> Provider:
+        """The provider, configured from `settings`."""
+        raise NotImplementedError
+
+    def doctor_checks(self, settings: Settings) -> list[Callable[[], str]]:
+        """The checks `doctor` runs, each returning what it found or raising ProviderError or
+        an InputError (for Zoom: one token request)."""
+        return []
+
+    def web_routes(self, app: Flask, site: Site) -> None:
+        """Add the provider's routes (its webhooks, its join pages) to the web service."""
+
+    def join_link_secret(self, link: str) -> str | None:
+        """The secret part of a personal join link in this provider's format, or None when
+        `link` is not in it: errors and logs never show it."""
+        return None
+
+
 def available_providers() -> tuple[str, ...]:
-    """The provider names this installation has: one per module in this package."""
-    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+    """The provider names this installation has."""
+    return plugins.names(plugins.PROVIDERS)
+
+
+def provider_plugin(name: str) -> ProviderPlugin:
+    """The provider plugin called `name` (a name `available_providers` lists)."""
+    return plugins.load(plugins.PROVIDERS, name)
+
+
+def provider_plugins() -> list[ProviderPlugin]:
+    """Every installed provider plugin, in the order of their names."""
+    return plugins.load_all(plugins.PROVIDERS)
 
 
 def load_provider(name: str, settings: Settings, store: Store) -> Provider:
-    """Build the provider called `name` from its module."""
+    """Build the provider called `name` from its plugin."""
     if name not in available_providers():
         raise InputError(
             f"Unknown provider {name!r}.",
@@ -133,8 +174,7 @@ def load_provider(name: str, settings: Settings, store: Store) -> Provider:
                 )
             ],
         )
-    module = importlib.import_module(f"{__name__}.{name}")
-    return module.create_provider(settings, store)
+    return provider_plugin(name).create(settings, store)
 
 
 def chunks(items: Sequence, size: int) -> Iterable[Sequence]:

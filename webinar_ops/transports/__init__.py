@@ -1,8 +1,10 @@
 """Mail transports: how a finished message leaves.
 
-A transport is one module in this package that defines `create_transport(settings)`
-returning an object with the `Transport` interface below. Its name is the module's name,
-which is also the value of `MAIL_TRANSPORT`.
+A transport is a plugin: a package (the built-in ones are in this folder) holding its
+settings, its client and its `doctor` checks, whose `TransportPlugin` object is declared under
+the entry point group `webinar_ops.transports` (webinar_ops/plugins.py). The entry point's
+name is the value of `MAIL_TRANSPORT`. The plugin's `create` returns an object with the
+`Transport` interface below.
 
 A transport sorts every outcome into one of three: the message was accepted (return), the
 failure is temporary and the message should be retried later (`TemporaryFailure`), or it is
@@ -12,13 +14,16 @@ as a refused login, raises `TransportConfigError`: the wave stops and says why.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from webinar_ops import plugins
+from webinar_ops.config import Settings
+from webinar_ops.envkeys import PluginSettings
+from webinar_ops.site import Site
+
 if TYPE_CHECKING:
-    from webinar_ops.config import Settings
+    from flask import Flask
 
 
 class TemporaryFailure(Exception):
@@ -60,12 +65,45 @@ class Transport(Protocol):
         ...
 
 
+class TransportPlugin:
+    """A transport as the registry knows it: its name, its settings, how to build it, and
+    what it adds to `doctor` and to the web service (by default: nothing)."""
+
+    name: str = ""
+    settings: type[PluginSettings] | None = None  # None: it reads no key of its own
+
+    def create(self, settings: Settings) -> Transport:
+        """The transport, configured from `settings`; TransportConfigError when it cannot be."""
+        raise NotImplementedError
+
+    def doctor_checks(self, settings: Settings) -> list[Callable[[], str]]:
+        """The checks `doctor` runs, each returning what it found or raising the transport's
+        own error (TransportConfigError, TemporaryFailure) or an InputError."""
+        return []
+
+    def web_routes(self, app: Flask, site: Site) -> None:
+        """Add the transport's routes (such as a bounce webhook) to the web service."""
+
+    def reading_hint(self, settings: Settings) -> str | None:
+        """Where and how to read the mails it delivered, for the demo; None when it cannot say."""
+        return None
+
+
 def available_transports() -> tuple[str, ...]:
-    """The transport names this installation has: one per module in this package."""
-    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+    """The transport names this installation has."""
+    return plugins.names(plugins.TRANSPORTS)
+
+
+def transport_plugin(name: str) -> TransportPlugin:
+    """The transport plugin called `name` (a name `available_transports` lists)."""
+    return plugins.load(plugins.TRANSPORTS, name)
+
+
+def transport_plugins() -> list[TransportPlugin]:
+    """Every installed transport plugin, in the order of their names."""
+    return plugins.load_all(plugins.TRANSPORTS)
 
 
 def load_transport(settings: Settings) -> Transport:
     """Build the transport that `MAIL_TRANSPORT` names."""
-    module = importlib.import_module(f"{__name__}.{settings.mail_transport}")
-    return module.create_transport(settings)
+    return transport_plugin(settings.mail_transport).create(settings)

@@ -11,16 +11,11 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from webinar_ops.transports import TemporaryFailure, TransportConfigError
-
-if TYPE_CHECKING:
-    from webinar_ops.config import Settings
 
 _counter = itertools.count()
 
@@ -57,24 +52,3 @@ class MaildirTransport:
         except OSError as exc:
             temporary.unlink(missing_ok=True)
             raise TemporaryFailure(f"cannot write to the Maildir {self.folder}: {exc.strerror}") from exc
-
-
-def create_transport(settings: Settings) -> MaildirTransport:
-    """The Maildir transport writing to `MAIL_OUTBOX_DIR`."""
-    return MaildirTransport(settings.mail_outbox_dir)
-
-
-def check_access(settings: Settings) -> str:
-    """For `doctor`: the Maildir can be written, and only its owner can read it."""
-    folder = Path(settings.mail_outbox_dir)
-    existing = next((f for f in (folder, *folder.parents) if f.exists()), Path("."))
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise TransportConfigError(f"{existing} is not writable: the Maildir {folder} cannot be written")
-    if existing != folder:
-        return f"{folder} will be created at the first send"
-    mode = stat.S_IMODE(folder.stat().st_mode)
-    if mode & 0o077:
-        raise TransportConfigError(
-            f"the Maildir {folder} is readable by others (mode {mode:o}): run `chmod 700 {folder}`"
-        )
-    return f"{folder}, writable, readable by its owner only"

@@ -11,7 +11,6 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from webinar_ops.transports import (
     PermanentFailure,
@@ -20,9 +19,6 @@ from webinar_ops.transports import (
     TransportConfigError,
     TransportUnavailable,
 )
-
-if TYPE_CHECKING:
-    from webinar_ops.config import Settings
 
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 TIMEOUT_SECONDS = 30
@@ -229,22 +225,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout | TimeoutError):
         return "timed out"
     return str(exc) or type(exc).__name__
-
-
-def create_transport(settings: Settings) -> SmtpTransport:
-    """The SMTP transport from the SMTP_* settings."""
-    if not settings.smtp_host:
-        raise TransportConfigError("MAIL_TRANSPORT is smtp but SMTP_HOST is not set")
-    return SmtpTransport(
-        host=settings.smtp_host,
-        port=settings.smtp_port or DEFAULT_PORTS[settings.smtp_security],
-        security=settings.smtp_security,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        timeout=settings.smtp_timeout,
-    )
-
-
-def check_access(settings: Settings) -> str:
-    """For `doctor`: one SMTP session with the configured TLS and login."""
-    return create_transport(settings).check()

@@ -1,7 +1,8 @@
 """The `local` provider: the embedded default, offline, with no account.
 
 It keeps its webinars and registrations in its own tables of the webinar-ops database and
-issues Zoom-style personal join links on `WEBINAR_OPS_BASE_URL`: `/j/TOKEN`, where the
+issues Zoom-style personal join links on `WEBINAR_OPS_BASE_URL`: `/j/TOKEN` (the page is
+plugin.py's), where the
 token is signed with `WEBINAR_OPS_SECRET_KEY`. The token depends only on the webinar and the
 address, so a person who registers again gets the same link, and nobody can guess another
 person's link.
@@ -12,17 +13,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from sqlite_utils import Migrations
 
 from webinar_ops import times, tokens
+from webinar_ops.definition import Definition
 from webinar_ops.providers import Applicant, HostedWebinar, Registration, RemoteRegistrant
-
-if TYPE_CHECKING:
-    from webinar_ops.config import Settings
-    from webinar_ops.definition import Definition
-    from webinar_ops.store import Store
+from webinar_ops.store import Store
 
 migrations = Migrations("local_provider")
 LISTING_PAGE = 300  # as Zoom's largest page
@@ -175,14 +172,3 @@ def _registration(row: dict) -> Registration:
     return Registration(
         email=row["email"], registrant_id=row["registrant_id"], status=row["status"], join_url=row["join_url"]
     )
-
-
-def create_provider(settings: Settings, store: Store) -> LocalProvider:
-    """The local provider for these settings; it needs the signing key for join links."""
-    return LocalProvider(store, settings.base_url, settings.require_secret_key())
-
-
-def check_access(settings: Settings) -> str:
-    """For `doctor`: there is nothing to reach; join links need only the signing key."""
-    settings.require_secret_key()
-    return "embedded: nothing to reach; join links are signed with WEBINAR_OPS_SECRET_KEY"

@@ -24,19 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from webinar_ops import __version__, languages, times
+from webinar_ops.definition import Definition
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.providers import Applicant, HostedWebinar, ProviderError, Registration, RemoteRegistrant, chunks
-
-if TYPE_CHECKING:
-    from webinar_ops.config import Settings
-    from webinar_ops.definition import Definition
-    from webinar_ops.store import Store
+from webinar_ops.providers.zoom.settings import ZoomSettings
 
 # Requests per second, by plan and category (Zoom's published limits).
 PLAN_RATES = {
@@ -603,19 +600,12 @@ def _single_entry(applicant: Applicant) -> dict:
     return entry
 
 
-def check_access(settings: Settings) -> str:
-    """For `doctor`: one token request with the app's credentials."""
-    provider = create_provider(settings, None)
-    provider.client.token()
-    return f"{settings.zoom_oauth_url} granted a token; API {settings.zoom_api_base_url}, plan {settings.zoom_plan}"
-
-
-def create_provider(settings: Settings, store: Store | None) -> ZoomProvider:
+def create_provider(settings: ZoomSettings) -> ZoomProvider:
     """The Zoom provider from the ZOOM_* settings (it keeps nothing in the store)."""
     required = {
-        "ZOOM_ACCOUNT_ID": settings.zoom_account_id,
-        "ZOOM_CLIENT_ID": settings.zoom_client_id,
-        "ZOOM_CLIENT_SECRET": settings.zoom_client_secret,
+        "ZOOM_ACCOUNT_ID": settings.account_id,
+        "ZOOM_CLIENT_ID": settings.client_id,
+        "ZOOM_CLIENT_SECRET": settings.client_secret,
     }
     missing = [key for key, value in required.items() if not value]
     if missing:
@@ -623,6 +613,12 @@ def create_provider(settings: Settings, store: Store | None) -> ZoomProvider:
             "The zoom provider needs its credentials:",
             [Problem("configuration", "is not set", field=key, fix="see docs/zoom.md") for key in missing],
         )
-    credentials = Credentials(settings.zoom_account_id, settings.zoom_client_id, settings.zoom_client_secret)
-    client = ZoomClient(credentials, settings.zoom_api_base_url, settings.zoom_oauth_url, settings.zoom_plan)
-    return ZoomProvider(client, settings.zoom_user_id)
+    credentials = Credentials(settings.account_id, settings.client_id, settings.client_secret)
+    client = ZoomClient(credentials, settings.api_base_url, settings.oauth_url, settings.plan)
+    return ZoomProvider(client, settings.user_id)
+
+
+def check_access(settings: ZoomSettings) -> str:
+    """For `doctor`: one token request with the app's credentials."""
+    create_provider(settings).client.token()
+    return f"{settings.oauth_url} granted a token; API {settings.api_base_url}, plan {settings.plan}"

@@ -1,0 +1,79 @@
+"""The local provider as a plugin: its provider, its join pages at `/j/TOKEN`, its join-link
+format and its `doctor` check. It reads no key of its own: the base URL and the signing key
+are the core's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from webinar_ops.config import Settings
+from webinar_ops.providers import ProviderPlugin
+from webinar_ops.providers.local.provider import LocalProvider, registration_by_join_token
+from webinar_ops.site import Site
+from webinar_ops.store import Store
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
+
+PRIVATE = {"Cache-Control": "no-store"}  # a join page is one person's own
+
+
+class LocalPlugin(ProviderPlugin):
+    """The embedded provider, offline, with no account."""
+
+    name = "local"
+    title = "local"
+
+    def create(self, settings: Settings, store: Store) -> LocalProvider:
+        """The local provider for these settings; it needs the signing key for join links."""
+        return LocalProvider(store, settings.base_url, settings.require_secret_key())
+
+    def doctor_checks(self, settings: Settings) -> list[Callable[[], str]]:
+        """There is nothing to reach; join links need only the signing key."""
+        return [lambda: _check_key(settings)]
+
+    def web_routes(self, app: Flask, site: Site) -> None:
+        """`GET /j/TOKEN`: the join page of one registration; 410 Gone once it is closed."""
+
+        @app.get("/j/<token>")
+        def join(token: str) -> Response | tuple[str, int]:
+            return _join_page(site, token)
+
+    def join_link_secret(self, link: str) -> str | None:
+        """A local join link's secret: the token after `/j/`."""
+        prefix, _, token = link.rpartition("/")
+        return token if prefix.endswith("/j") else None
+
+
+def _check_key(settings: Settings) -> str:
+    settings.require_secret_key()
+    return "embedded: nothing to reach; join links are signed with WEBINAR_OPS_SECRET_KEY"
+
+
+def _join_page(site: Site, token: str) -> Response | tuple[str, int]:
+    from flask import Response, render_template
+
+    with site.open_store() as db:
+        found = registration_by_join_token(db, token)
+        ended = found and _why_closed(db, found)
+    if found is None:
+        return render_template("unknown_link.html", what="join"), 404
+    if ended:
+        page = render_template("join_closed.html", topic=found["topic"], why=ended)
+        return Response(page, status=410, mimetype="text/html", headers=PRIVATE)
+    page = render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"])
+    return Response(page, mimetype="text/html", headers=PRIVATE)
+
+
+def _why_closed(store: Store, found: dict) -> str | None:
+    """Why a local join link no longer opens (the webinar or the registration was cancelled,
+    or the registration denied), or None while it does. The store is asked as well as the
+    provider: it is the organiser's word, before the provider has been told."""
+    webinar = store.webinar_by_provider_id("local", found["webinar_id"])
+    if found["cancelled_at"] or (webinar and webinar.cancelled_at):
+        return "This webinar was cancelled."
+    rows = store.registrants(webinar.id, "provider_registrant_id = ?", [found["registrant_id"]]) if webinar else []
+    if {found["status"], *(row["status"] for row in rows)} & {"cancelled", "denied"}:
+        return "This registration was cancelled."
+    return None
