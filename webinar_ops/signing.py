@@ -32,14 +32,6 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Protocol
 
-
-class DkimSettings(Protocol):
-    """What a Signer is made from: the DKIM_* settings (config.Settings has them)."""
-
-    dkim_domain: str | None
-    dkim_selector: str | None
-    dkim_private_key_file: Path | None
-
 # The headers the signature covers, when the message has them. The mail checklist's list:
 # dkimpy's default lacks List-Unsubscribe-Post, which RFC 8058 wants signed, and Gmail checks
 # that both List-Unsubscribe headers are.
@@ -99,6 +91,15 @@ class PrivateKey:
     def describe(self) -> str:
         """What kind of key this is, for people: `rsa 2048-bit` or `ed25519`."""
         return f"{self.kind} {self.bits}-bit" if self.kind == "rsa" else self.kind
+
+
+class DkimSettings(Protocol):
+    """The DKIM keys of the configuration (config.Settings has them); this module sits below
+    config, which checks the keys with its functions."""
+
+    dkim_domain: str | None
+    dkim_selector: str | None
+    dkim_private_key_file: Path | None
 
 
 class Signer:
