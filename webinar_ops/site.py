@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from webinar_ops.config import Settings
-from webinar_ops.store import Store
+if TYPE_CHECKING:  # for the annotations only: a plugin's module loads without the store
+    from webinar_ops.config import Settings
+    from webinar_ops.store import Store
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from webinar_ops import plugins
-from webinar_ops.config import Settings
-from webinar_ops.definition import Definition
 from webinar_ops.envkeys import PluginSettings
 from webinar_ops.errors import InputError, Problem
-from webinar_ops.site import Site
-from webinar_ops.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only, so that reading the configuration loads no store
     from flask import Flask
+
+    from webinar_ops.config import Settings
+    from webinar_ops.definition import Definition
+    from webinar_ops.site import Site
+    from webinar_ops.store import Store
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from webinar_ops import plugins
-from webinar_ops.config import Settings
 from webinar_ops.envkeys import PluginSettings
-from webinar_ops.site import Site
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only, so that reading the configuration loads no store
     from flask import Flask
+
+    from webinar_ops.config import Settings
+    from webinar_ops.site import Site
 
 
 class TemporaryFailure(Exception):

@@ -6,8 +6,7 @@
 """
 
 from webinar_ops.providers.local.plugin import LocalPlugin
-from webinar_ops.providers.local.provider import LocalProvider
 
 plugin = LocalPlugin()
 
-__all__ = ["LocalProvider", "plugin"]
+__all__ = ["plugin"]

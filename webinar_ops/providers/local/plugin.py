@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from webinar_ops.config import Settings
 from webinar_ops.providers import ProviderPlugin
-from webinar_ops.providers.local.provider import LocalProvider, registration_by_join_token
-from webinar_ops.site import Site
-from webinar_ops.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the registry loads this module to read the settings
     from flask import Flask, Response
+
+    from webinar_ops.config import Settings
+    from webinar_ops.providers.local.provider import LocalProvider
+    from webinar_ops.site import Site
+    from webinar_ops.store import Store
 
 PRIVATE = {"Cache-Control": "no-store"}  # a join page is one person's own
 
@@ -27,6 +28,8 @@ class LocalPlugin(ProviderPlugin):
 
     def create(self, settings: Settings, store: Store) -> LocalProvider:
         """The local provider for these settings; it needs the signing key for join links."""
+        from webinar_ops.providers.local.provider import LocalProvider
+
         return LocalProvider(store, settings.base_url, settings.require_secret_key())
 
     def doctor_checks(self, settings: Settings) -> list[Callable[[], str]]:
@@ -53,6 +56,8 @@ def _check_key(settings: Settings) -> str:
 
 def _join_page(site: Site, token: str) -> Response | tuple[str, int]:
     from flask import Response, render_template
+
+    from webinar_ops.providers.local.provider import registration_by_join_token
 
     with site.open_store() as db:
         found = registration_by_join_token(db, token)

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from webinar_ops.config import Settings
 from webinar_ops.providers import Provider, ProviderPlugin
 from webinar_ops.providers.zoom.settings import ZoomSettings
-from webinar_ops.site import Site
-from webinar_ops.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the registry loads this module to read the settings
     from flask import Flask
+
+    from webinar_ops.config import Settings
+    from webinar_ops.site import Site
+    from webinar_ops.store import Store
 
 
 class ZoomPlugin(ProviderPlugin):

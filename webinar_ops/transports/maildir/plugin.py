@@ -6,11 +6,14 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from webinar_ops.config import Settings
 from webinar_ops.transports import TransportConfigError, TransportPlugin
 from webinar_ops.transports.maildir.settings import MaildirSettings
 from webinar_ops.transports.maildir.transport import MaildirTransport
+
+if TYPE_CHECKING:
+    from webinar_ops.config import Settings
 
 
 class MaildirPlugin(TransportPlugin):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from webinar_ops.config import Settings
 from webinar_ops.transports import TransportConfigError, TransportPlugin, TransportUnavailable
 from webinar_ops.transports.smtp.settings import SmtpSettings
 from webinar_ops.transports.smtp.transport import DEFAULT_PORTS, SmtpTransport
+
+if TYPE_CHECKING:
+    from webinar_ops.config import Settings
 
 
 class SmtpPlugin(TransportPlugin):
