@@ -32,8 +32,8 @@ from datetime import datetime
 from flask import Flask, Response, render_template, request
 
 from webinar_ops import times, tokens
-from webinar_ops.mail.compose import Composer
 from webinar_ops.config import Settings
+from webinar_ops.mail.compose import Composer
 from webinar_ops.providers import provider_plugins
 from webinar_ops.registration_page import registration_blueprint
 from webinar_ops.site import Site
