@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test browser lint format clean
+.PHONY: demo test browser lint format clean catalogs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ lint: $(BIN)/.installed
 format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The translations (docs/translating.md): messages.pot from the templates and the Python
+# modules, each language's messages.po brought up to date with it, and its messages.mo compiled.
+# A language is added with: $(BIN)/pybabel init -i $(LOCALE)/messages.pot -d $(LOCALE) -l LANG
+LOCALE := webinar_ops/locale
+catalogs: $(BIN)/.installed
+	$(BIN)/pybabel extract --mapping-file=babel.cfg --add-comments=Translators: --sort-by-file \
+		--project=webinar-ops --copyright-holder="the webinar-ops authors" --output-file=$(LOCALE)/messages.pot .
+	$(BIN)/pybabel update --input-file=$(LOCALE)/messages.pot --output-dir=$(LOCALE) --ignore-obsolete
+	$(BIN)/pybabel compile --directory=$(LOCALE) --statistics
 
 clean:
 	rm -rf $(VENV) data/webinar_ops.db data/webinar_ops.db-* data/outbox artefacts

@@ -302,6 +302,14 @@ WHAT_TEMPLATES_DO = {
     "{% filter upper %}{{ person.first_name }}{% endfilter %}\n": False,
     "{{ person['first_name'] }}\n": False,
     "{{ person.email | length }}\n": False,
+    # translated messages: a reader's value put whole into a message that is printed whole
+    "{{ _('Dear %(name)s,', name=person.first_name) }}\n{{ _('Join') if join_url }}\n": True,
+    "{% trans name=person.first_name %}Dear {{ name }},{% endtrans %}\n": True,
+    "{{ _('Dear %(name)s,', name=person.first_name | upper) }}\n": False,
+    "{{ _('Dear %(name)s,', name=person.first_name) | upper }}\n": False,
+    "{{ _(person.first_name) }}\n": False,
+    "{{ ngettext('%(num)d day', '%(num)d days', person.first_name | length) }}\n": False,
+    "{{ webinar.title.format(name=person.first_name) }}\n": False,
 }
 
 

@@ -51,6 +51,11 @@ def test_the_wheel_carries_every_mail_template_in_every_language(wheel_names):
             assert template in shipped
 
 
+def test_the_wheel_carries_each_languages_compiled_catalog(wheel_names):
+    for catalog in (REPO / "webinar_ops" / "locale").glob("*/LC_MESSAGES/messages.mo"):
+        assert f"webinar_ops/{catalog.relative_to(REPO / 'webinar_ops').as_posix()}" in wheel_names
+
+
 def test_the_wheel_carries_the_sample_and_the_jobs_inside_the_package(wheel_names):
     assert "webinar_ops/sample/webinars/undesa-snu-session-5.toml" in wheel_names
     assert "webinar_ops/sample/registrants-sample.csv" in wheel_names

@@ -45,7 +45,7 @@ def details(join_url: str | None, heading: str | None, language: str) -> str:
 
 
 def _join_line(join_url: str | None, language: str) -> str:
-    return wording.of(language).join.format(link=join_url)
+    return wording.of(language).join % {"link": join_url}
 
 
 def links(title: str, start: datetime, end: datetime, join_url: str | None, details_text: str) -> dict[str, str]:

@@ -1,11 +1,13 @@
 """Which language a reader's mail is written in.
 
-English templates are the defaults in `templates/`; each other language has a complete set
-in a folder named by its tag, such as `templates/fr/`. An organiser's own folder
-(`[mail] templates`) may hold the same: `my-templates/fr/reminder.subject.txt` replaces the
-French subject only, and `my-templates/fr-CA/` needs only what differs from French. A
-language's set must be complete (`missing_templates`): a Spanish subject over English text
-is refused when the webinar is added.
+The default templates in `templates/` are one set for every language: their sentences are
+English messages, translated by each language's catalog (`webinar_ops/locale/fr/...`, see
+wording.py and docs/translating.md). An organiser's own folder (`[mail] templates`) may hold
+a language's templates as they stand, in a folder named by its tag:
+`my-templates/fr/reminder.subject.txt` replaces the French subject only, and
+`my-templates/fr-CA/` needs only what differs from French. A language without a catalog
+needs a complete set there (`missing_templates`): a Spanish subject over English text is
+refused when the webinar is added.
 
 A reader's language comes from the CSV import, `registrants add --language` or the
 provider. `choose` picks the template language for them: the tag itself when the webinar
@@ -16,9 +18,8 @@ offers it, else its primary language (`fr-CA` reads French), else the webinar's 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from webinar_ops import shipped, validate, wording
 
@@ -28,23 +29,26 @@ if TYPE_CHECKING:
 DEFAULT_LANGUAGE = wording.ENGLISH  # the templates at the root of a template folder
 DEFAULT_TEMPLATES = shipped.TEMPLATES
 TEMPLATE_SUFFIXES = (".txt", ".html")
+
+
+class TemplateFolder(NamedTuple):
+    """A folder templates are looked for in; `nested`: its subfolders too (`common/_page.html`)."""
+
+    path: str
+    nested: bool = True
+
+
 # Zoom's registrant languages that are not BCP 47 tags as written (its own list, "jp-JP", "ko-KO").
 _PROVIDER_PRIMARY = {"jp": "ja"}
 
 
 def available(custom_folder: str | None = None) -> tuple[str, ...]:
-    """The languages this installation can write mails in: English, and every language that
-    has a folder of templates in the default folder or the organiser's own one."""
-    found = set(_shipped_languages())
+    """The languages this installation can write mails in: English, every language with a
+    catalog, and every language that has a folder of templates in the organiser's own one."""
+    found = set(wording.catalog_languages())
     if custom_folder:
         found |= set(_languages_in(Path(custom_folder)))  # read afresh: the organiser may add one
     return (DEFAULT_LANGUAGE, *sorted(found - {DEFAULT_LANGUAGE}))
-
-
-@lru_cache(maxsize=1)
-def _shipped_languages() -> tuple[str, ...]:
-    # Cached: the shipped folder does not change while a process runs, and every Composer asks.
-    return _languages_in(DEFAULT_TEMPLATES)
 
 
 def _languages_in(folder: Path) -> tuple[str, ...]:
@@ -84,22 +88,33 @@ def display_name(tag: str) -> str:
     return wording.upper_first(name)
 
 
-def template_folders(custom_folder: str | None, language: str) -> list[str]:
+def template_folders(custom_folder: str | None, language: str) -> list[TemplateFolder]:
     """Where the templates of `language` are looked for, first match wins: the organiser's
-    folder for the language, the default one for it, the same for its primary language
-    (`fr-CA`, then `fr`), then the English ones (so an organiser's French template may
-    include an `_own.txt` kept beside their English ones)."""
-    return _own_folders(custom_folder, language) + _english_folders(custom_folder)
+    folder for the language, the same for its primary language (`fr-CA`, then `fr`), the
+    default templates when the language has a catalog to translate them (so a French reader
+    gets the default French, not the organiser's English, of a template they replaced only in
+    English), then the English ones (so an organiser's French template may include an
+    `_own.txt` kept beside their English ones)."""
+    translated = [TemplateFolder(str(DEFAULT_TEMPLATES), nested=False)] if _translates(language) else []
+    return _own_folders(custom_folder, language) + translated + _english_folders(custom_folder)
 
 
-def _english_folders(custom_folder: str | None) -> list[str]:
-    return [custom_folder, str(DEFAULT_TEMPLATES)] if custom_folder else [str(DEFAULT_TEMPLATES)]
+def _translates(language: str) -> bool:
+    """Whether the default templates are translated into `language` (not English, which they are)."""
+    return wording.primary(language) != DEFAULT_LANGUAGE and wording.has_catalog(language)
 
 
-def _own_folders(custom_folder: str | None, language: str) -> list[str]:
-    """The folders a language's templates come from before the English ones."""
+def _english_folders(custom_folder: str | None) -> list[TemplateFolder]:
+    folders = [custom_folder, str(DEFAULT_TEMPLATES)] if custom_folder else [str(DEFAULT_TEMPLATES)]
+    return [TemplateFolder(folder) for folder in folders]
+
+
+def _own_folders(custom_folder: str | None, language: str) -> list[TemplateFolder]:
+    """The organiser's folders of a language's own templates: its tag's, then its primary language's."""
+    if not custom_folder:
+        return []
     tags = [tag for tag in dict.fromkeys((language, wording.primary(language))) if tag != DEFAULT_LANGUAGE]
-    return [str(Path(folder) / tag) for tag in tags for folder in _english_folders(custom_folder)]
+    return [TemplateFolder(str(Path(custom_folder) / tag)) for tag in tags]
 
 
 MAIL_KINDS = ("confirmation", "reminder", "update", "cancellation", "after")
@@ -112,10 +127,11 @@ def mail_templates() -> tuple[str, ...]:
 
 
 def missing_templates(language: str, custom_folder: str | None = None) -> tuple[str, ...]:
-    """The mail templates `language` has neither in the organiser's folder nor in the defaults,
-    in its own folder or its primary language's: its readers would get them in English. None
-    for English, nor for `en-GB`, whose missing ones are the English ones."""
-    if wording.primary(language) == DEFAULT_LANGUAGE:
+    """The mail templates `language` has neither in the organiser's folder, in its own folder
+    or its primary language's, nor through a catalog: its readers would get them in English.
+    None for English, nor for `en-GB`, whose missing ones are the English ones, nor for a
+    language with a catalog, which translates every default one."""
+    if wording.primary(language) == DEFAULT_LANGUAGE or _translates(language):
         return ()
     return _lacking(_own_folders(custom_folder, language))
 
@@ -126,10 +142,10 @@ def missing_english_templates(custom_folder: str | None = None) -> tuple[str, ..
     return _lacking(_english_folders(custom_folder))
 
 
-def _lacking(folders: Iterable[str]) -> tuple[str, ...]:
+def _lacking(folders: Iterable[TemplateFolder]) -> tuple[str, ...]:
     """The mail templates that none of `folders` holds."""
-    folders = [Path(folder) for folder in folders]
-    return tuple(name for name in mail_templates() if not any((folder / name).is_file() for folder in folders))
+    paths = [Path(folder.path) for folder in folders]
+    return tuple(name for name in mail_templates() if not any((path / name).is_file() for path in paths))
 
 
 def fallback_language(offered: Iterable[str], webinar_language: str) -> str:
@@ -162,7 +178,7 @@ def from_provider(value: object) -> str | None:
         return None
     primary, _, rest = value.strip().replace("_", "-").partition("-")
     primary = _PROVIDER_PRIMARY.get(primary.lower(), primary.lower())
-    if rest and rest.upper() not in validate.COUNTRIES:
+    if rest and rest.upper() not in validate.countries():
         rest = ""  # `ko-KO`: keep the language, drop the region that is none
     try:
         return validate.language(f"{primary}-{rest}" if rest else primary)

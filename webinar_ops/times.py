@@ -177,9 +177,8 @@ def zone_label(zone_name: str, language: str = ENGLISH) -> str:
     if zone_name.startswith("Etc/"):
         return zone_name
     words = wording.of(language)
-    if words.zone_places_from_cldr:
-        return words.zone(_city(zone_name, language))
-    return words.zone(zone_name.rsplit("/", 1)[-1].replace("_", " "))
+    city = _city(zone_name, language) if words.places_from_cldr else zone_name.rsplit("/", 1)[-1].replace("_", " ")
+    return words.zone % {"place": words.place(city)}
 
 
 @lru_cache(maxsize=512)
@@ -207,7 +206,7 @@ def _day(day: date, language: str) -> str:
 
     words = wording.of(language)
     text = format_date(day, words.day or "full", locale=wording.locale(language))
-    if words.first_of_month and day.day == 1:
+    if words.first_of_month != "1" and day.day == 1:
         text = text.replace(" 1 ", f" {words.first_of_month} ", 1)  # `samedi 1er mai 2021`
     return text
 
@@ -237,12 +236,13 @@ def format_span(
     if label is None:
         name = zone_label(zone_name, language)
         label = f"{name} ({gmt})" if name != "UTC" else "UTC"
-    joiner = wording.of(language).zone_joiner
+    with_zone = wording.of(language).with_zone
     if first.date() != last.date():
         start_text = f"{format_day(start, zone_name, language)}, {_clock(first, language)}"
-        return f"{start_text} – {format_day(end, zone_name, language)}, {_clock(last, language)}{joiner}{label}"
+        span = f"{start_text} – {format_day(end, zone_name, language)}, {_clock(last, language)}"
+        return with_zone % {"time": span, "zone": label}
     day = f"{format_day(start, zone_name, language)}, " if with_day else ""
-    return f"{day}{_clock(first, language)}–{_clock(last, language)}{joiner}{label}"
+    return with_zone % {"time": f"{day}{_clock(first, language)}–{_clock(last, language)}", "zone": label}
 
 
 def format_reader_span(
@@ -252,7 +252,7 @@ def format_reader_span(
     date too when it is not the event's date there."""
     same_day = in_zone(start, reader_zone).date() == in_zone(start, event_zone).date()
     same_day = same_day and in_zone(end, reader_zone).date() == in_zone(start, reader_zone).date()
-    label = wording.of(language).your_time.format(zone=reader_zone)
+    label = wording.of(language).your_time % {"zone": reader_zone}
     return format_span(start, end, reader_zone, with_day=not same_day, label=label, language=language)
 
 
@@ -293,10 +293,10 @@ def describe_lead(lead: timedelta, language: str = ENGLISH) -> str:
         return words.in_one_hour
     if parts == (("minutes", 1),):
         return words.in_one_minute
-    counts = [words.count(getattr(words, unit), n) for unit, n in parts]
+    counts = [words.count(unit, n) for unit, n in parts]
     if len(counts) == 2:
-        return words.in_time.format(time=words.hours_and_minutes.format(hours=counts[0], minutes=counts[1]))
-    return words.in_time.format(time=counts[0])
+        return words.in_time % {"time": words.hours_and_minutes % {"hours": counts[0], "minutes": counts[1]}}
+    return words.in_time % {"time": counts[0]}
 
 
 _MONTH = timedelta(days=365.2425 / 12)  # the mean Gregorian month, 30.44 days

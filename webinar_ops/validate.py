@@ -25,28 +25,6 @@ _LANGUAGE_RE = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z]{4}))?(?:-([A-Za-z]{2}|
 # Bidirectional controls reorder what a reader sees (CVE-2021-42574 style tricks); names never need them.
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
-# ISO 639-1 two-letter language codes.
-LANGUAGES = frozenset(
-    """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy
-    da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy
-    hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li
-    ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa
-    pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th
-    ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu""".split()
-)
-
-# ISO 3166-1 alpha-2 country codes (officially assigned), plus XK, which Zoom and the UN use.
-COUNTRIES = frozenset(
-    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
-    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC
-    EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK
-    HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB
-    LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ
-    NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU
-    RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN
-    TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW""".split()
-)
-
 
 class NotUtf8(ValueError):
     """Bytes that are not UTF-8, with the line and the byte where decoding stopped."""
@@ -328,15 +306,37 @@ def _has_visible(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LNPS" for ch in text)
 
 
+@lru_cache(maxsize=1)
+def languages() -> frozenset[str]:
+    """The two-letter (ISO 639-1) language codes, as CLDR (Babel) names them: `fj` too, which
+    it has no dates for. Read when first needed: the command line starts faster without."""
+    from babel import localedata
+
+    names = localedata.load("en", merge_inherited=False)["languages"]
+    return frozenset(code for code in names if len(code) == 2 and code.isalpha() and code.islower())
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """The two-letter (ISO 3166) country and territory codes CLDR (Babel) has people and
+    languages for: the officially assigned ones, XK (Kosovo, which Zoom and the UN use), and
+    the few ISO keeps for territories of their own (IC, the Canary Islands), less ZZ, CLDR's
+    unknown region."""
+    from babel.core import get_global
+
+    territories = get_global("territory_languages")
+    return frozenset(code for code in territories if len(code) == 2 and code.isalpha() and code != "ZZ")
+
+
 def language(text: str) -> str:
     """Validate a BCP 47 language tag such as `en`, `fr-CA`, `es-419`, `zh-Hant`: an ISO 639-1
     language, optionally a script and a country (or UN M.49 area); return it normalised."""
     value = text.strip() if isinstance(text, str) else ""
     match = _LANGUAGE_RE.match(value.replace("_", "-"))
-    if not match or match.group(1).lower() not in LANGUAGES:
+    if not match or match.group(1).lower() not in languages():
         raise ValueError(f"{shown(text)} is not a language code (use ISO 639-1, such as en, fr, es, ar, zh, ru)")
     primary, script, region = match.groups()
-    if region and not region.isdigit() and region.upper() not in COUNTRIES:
+    if region and not region.isdigit() and region.upper() not in countries():
         # BCP 47 regions are ISO 3166 countries or UN M.49 areas (419: Latin America).
         raise ValueError(f"{shown(text)} is not a language code: {region} is not a country code")
     tag = primary.lower()
@@ -350,7 +350,7 @@ def language(text: str) -> str:
 def country(text: str) -> str:
     """Validate a two-letter ISO 3166 country code; return it in upper case."""
     value = text.strip().upper() if isinstance(text, str) else ""
-    if value not in COUNTRIES:
+    if value not in countries():
         raise ValueError(f"{shown(text)} is not a two-letter country code (ISO 3166, such as KR, FR, BR)")
     return value
 

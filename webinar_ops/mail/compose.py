@@ -13,7 +13,9 @@ Templates are Jinja2, as text and HTML twins with the subject a template too:
 `NAME.subject.txt`, `NAME.txt`, `NAME.html`, with NAME `confirmation` or `reminder`. A
 definition may name its own folder (`[mail] templates`); a template found there replaces the
 default of the same name. Each reader's mail is written in their language when the webinar
-offers it (languages.py): English from the folder itself, French from its `fr/` folder.
+offers it (languages.py): the templates' sentences are marked with Jinja's i18n extension
+(`{{ _("...") }}`) and translated by the language's catalog (webinar_ops/locale); an
+organiser's `fr/` folder replaces the French of a template as it stands.
 All templates render in Jinja2's sandbox, so an organiser's template cannot reach the host,
 and data (names, titles) is only ever substituted, never evaluated as a template. HTML is
 autoescaped.
@@ -85,15 +87,35 @@ def template_environment(
     by every recipient's render (one person's data must never reach the next one's mail)."""
     folders = languages.template_folders(custom_folder, language)
     env = ImmutableSandboxedEnvironment(
-        loader=ChoiceLoader([FileSystemLoader(folder) for folder in folders]),
+        loader=ChoiceLoader([_loader(folder) for folder in folders]),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # The templates' sentences in `language`, from its catalog (babel.cfg extracts them the same way).
+    words = wording.of(language)
+    env.install_gettext_translations(words.catalog, newstyle=True)
     env.filters["upper_first"] = wording.upper_first
+    env.filters["line_start"] = words.line_start
     return env
+
+
+def _loader(folder: languages.TemplateFolder) -> FileSystemLoader:
+    return FileSystemLoader(folder.path) if folder.nested else _TopLevelLoader(folder.path)
+
+
+class _TopLevelLoader(FileSystemLoader):
+    """The templates at the top of a folder, not those in its subfolders: the default mail
+    templates, translated, without the frame (`common/_page.html`) that an organiser's own
+    folder may replace for every language."""
+
+    def get_source(self, environment, template):
+        if "/" in template:
+            raise TemplateNotFound(template)
+        return super().get_source(environment, template)
 
 
 class TemplateRefused(InputError):

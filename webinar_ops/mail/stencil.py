@@ -4,8 +4,10 @@ words written in.
 The mails of a wave differ in a few values: the reader's name, address and join link, and
 the "Add to calendar" links that carry it (their zone, language and how soon the webinar
 starts are shared by many). When a template uses those values
-only by printing them whole (`{{ person.first_name }}`) or by testing whether they are there
-(`{% if join_url %}`, `{{ join_url or "..." }}`), rendering it once with a placeholder for
+only by printing them whole (`{{ person.first_name }}`, or as a value of a translated
+message printed whole: `{{ _("Dear %(name)s,", name=person.first_name) }}`) or by testing
+whether they are there (`{% if join_url %}`, `{{ join_url or "..." }}`), rendering it once
+with a placeholder for
 each value, then putting each reader's value (escaped, in HTML) in place of its placeholder,
 gives the same text as rendering it for that reader. `prints_only` decides this from the
 syntax trees of the template and of everything it includes or extends; a template that does
@@ -41,6 +43,8 @@ _OPAQUE = (
     nodes.EvalContextModifier,
 )
 _HIDDEN_NAMES = frozenset({"self", "super", "caller", "varargs", "kwargs"})  # block and macro output
+# Jinja's i18n calls: a translation depends on the language (part of the kind of reader), not on the reader.
+_GETTEXT = frozenset({"_", "gettext", "ngettext", "pgettext", "npgettext"})
 
 
 def placeholder(index: int) -> str:
@@ -89,7 +93,7 @@ def _only_printed(tree: nodes.Template) -> bool:
 def _walk(node: nodes.Node, parents: tuple) -> Iterator[tuple[nodes.Node, tuple]]:
     yield node, parents
     for child in node.iter_child_nodes():
-        yield from _walk(child, (node, *parents[:1]))
+        yield from _walk(child, (node, *parents[:2]))
 
 
 def _allowed(node: nodes.Node, parents: tuple) -> bool:
@@ -114,9 +118,11 @@ def _allowed(node: nodes.Node, parents: tuple) -> bool:
 
 def _printed_or_tested(value: nodes.Node, parents: tuple) -> bool:
     """Printed whole, or only its truth used (which is the same for the placeholder)."""
-    parent, grandparent = (*parents, None, None)[:2]
+    parent, grandparent, above = (*parents, None, None, None)[:3]
     if isinstance(parent, nodes.Output | nodes.Not):
         return True
+    if isinstance(parent, nodes.Keyword) and _printed_message(grandparent, above):
+        return True  # `_("Dear %(name)s,", name=...)`: put whole into a message that is printed whole
     if isinstance(parent, nodes.If | nodes.CondExpr) and parent.test is value:
         return True
     if isinstance(parent, nodes.Or | nodes.And) and isinstance(grandparent, nodes.If) and grandparent.test is parent:
@@ -124,6 +130,18 @@ def _printed_or_tested(value: nodes.Node, parents: tuple) -> bool:
     if isinstance(parent, nodes.CondExpr | nodes.Or | nodes.And):
         return isinstance(grandparent, nodes.Output)
     return False
+
+
+def _printed_message(call: nodes.Node | None, parent: nodes.Node | None) -> bool:
+    """A gettext call of constant messages (the count of ngettext aside), printed as it is:
+    its values go whole into the message's `%(name)s`, escaped in HTML as printing would."""
+    if not (isinstance(call, nodes.Call) and isinstance(call.node, nodes.Name) and call.node.name in _GETTEXT):
+        return False
+    messages = call.args[:2] if call.node.name in ("ngettext", "pgettext") else call.args[:1]
+    if call.node.name == "npgettext":
+        messages = call.args[:3]
+    constant = bool(messages) and all(isinstance(m, nodes.Const) and isinstance(m.value, str) for m in messages)
+    return constant and not call.dyn_args and not call.dyn_kwargs and isinstance(parent, nodes.Output)
 
 
 @dataclass(frozen=True)
