@@ -28,7 +28,7 @@ import icalendar
 import pytest
 from conftest import SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
 
-from webinar_ops import calendar_entry, languages, times
+from webinar_ops import calendar_entry, languages, times, validate
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
@@ -418,6 +418,46 @@ def test_an_organisers_template_replaces_the_default_of_its_own_language_only(st
     assert sarah[0] == f"Welcome, Sarah: {TITLE}"
 
 
+def test_an_organisers_english_template_is_not_given_to_french_readers(store, settings, workdir):
+    own = workdir / "my-templates"
+    own.mkdir()
+    (own / "confirmation.subject.txt").write_text("Welcome: {{ webinar.title }}\n")
+    set_up(store, settings, workdir, with_own_templates())
+    send(store, settings, WRITTEN)
+
+    assert words(mails_to(settings, SARAH)[0])[0] == f"Welcome: {TITLE}"
+    assert words(mails_to(settings, AMELIE)[0])[0] == f"Inscription confirmée : {TITLE} (dimanche 28 mars 2021)"
+
+
+def test_an_organisers_frame_and_own_parts_serve_every_language(store, settings, workdir):
+    own = workdir / "my-templates"
+    (own / "common").mkdir(parents=True)
+    frame = (languages.DEFAULT_TEMPLATES / "common" / "_page.html").read_text(encoding="utf-8")
+    (own / "common" / "_page.html").write_text(frame.replace("<body ", "<body data-frame=\"own\" "))
+    (own / "fr").mkdir()
+    (own / "_note.txt").write_text("Note: {{ webinar.title }}\n")
+    (own / "fr" / "confirmation.txt").write_text("Bonjour {{ person.first_name }},\n{% include '_note.txt' %}")
+    set_up(store, settings, workdir, with_own_templates())
+    send(store, settings, WRITTEN)
+
+    _, text, markup = words(mails_to(settings, AMELIE)[0])
+    assert text == f"Bonjour Amélie,\nNote: {TITLE}\n"
+    assert 'data-frame="own"' in markup
+    assert "<p>Bonjour Amélie,</p>" in markup  # the default French around the organiser's frame
+    assert 'data-frame="own"' in words(mails_to(settings, SARAH)[0])[2]
+
+
+def test_language_and_country_codes_are_the_ones_cldr_knows():
+    assert validate.language("fj") == "fj"  # Fijian: CLDR names it, though it has no dates in it
+    assert validate.language("sr-XK") == "sr-XK"  # Kosovo, which Zoom and the UN use
+    assert validate.country("ic") == "IC"  # the Canary Islands, a territory of its own in CLDR
+    for region in ("EU", "UN", "ZZ", "XA"):  # a union, an organisation, the unknown region, a pseudo-locale
+        with pytest.raises(ValueError, match="not a two-letter country code"):
+            validate.country(region)
+    with pytest.raises(ValueError, match="not a language code"):
+        validate.language("qa")
+
+
 def test_a_language_without_templates_is_refused_in_the_definition_with_its_line(workdir):
     path = workdir / "webinar.toml"
     path.write_text(DEFINITION.replace("[reminders]", '[mail]\nlanguages = ["en", "de"]\n\n[reminders]'))
@@ -446,7 +486,7 @@ def test_an_organisers_canadian_french_needs_only_what_differs_from_french(store
     subject, text, _ = words(mail)
 
     assert subject == f"Votre inscription est confirmée : {TITLE}"
-    assert "Dimanche 28 mars 2021, 10 h 00–11 h 30, heure de Londres (UTC+1)" in text  # the rest: templates/fr
+    assert "Dimanche 28 mars 2021, 10 h 00–11 h 30, heure de Londres (UTC+1)" in text  # the rest: the French catalog
     assert "05 h 00–06 h 30, votre heure locale (America/Toronto)" in text
     assert event_of(mail)["DESCRIPTION"].startswith(f"Lien pour participer{NBSP}: ")
     assert words(mails_to(settings, AMELIE)[0])[0].startswith("Inscription confirmée : ")  # French of France
