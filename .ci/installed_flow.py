@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from datetime import date, timedelta
+from email import policy
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +25,7 @@ SLUG = "undesa-snu-session-5"
 IN_TWO_DAYS = date.today() + timedelta(days=2)
 IN_THREE_DAYS = IN_TWO_DAYS + timedelta(days=1)
 KINDS = ("confirmation", "reminder", "update", "cancellation", "after")
+FRENCH_READER = "amelie.laurent@example.org"  # the sample's reader of French
 
 
 def step(*command: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
@@ -85,6 +87,7 @@ def main() -> None:
         cli("webinar", "cancel", SLUG, "--message", "The session moves to next month.")
         cli("run", "--once")
         check_outbox(json.loads(cli("outbox", "--json")), folder / "outbox")
+        check_french(folder / "outbox")
         print("installed flow: every kind of mail was written from the installed wheel")
 
 
@@ -97,6 +100,14 @@ def check_outbox(rows: list[dict], maildir: Path) -> None:
     subjects = [email.message_from_bytes(path.read_bytes())["Subject"] for path in files]
     if missing or len(files) != sum(row["state"] == "sent" for row in rows):
         sys.exit(f"installed flow: no {', '.join(missing)} sent; {len(files)} mails in the Maildir: {subjects}")
+
+
+def check_french(maildir: Path) -> None:
+    """The sample's French reader got her confirmation in French: the wheel carries the catalog."""
+    mails = [email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in (maildir / "new").iterdir()]
+    subjects = [str(mail["Subject"]) for mail in mails if FRENCH_READER in str(mail["To"])]
+    if not any(subject.startswith("Inscription confirmée") for subject in subjects):
+        sys.exit(f"installed flow: {FRENCH_READER} got no French confirmation: {subjects}")
 
 
 if __name__ == "__main__":

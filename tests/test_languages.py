@@ -433,7 +433,7 @@ def test_an_organisers_frame_and_own_parts_serve_every_language(store, settings,
     own = workdir / "my-templates"
     (own / "common").mkdir(parents=True)
     frame = (languages.DEFAULT_TEMPLATES / "common" / "_page.html").read_text(encoding="utf-8")
-    (own / "common" / "_page.html").write_text(frame.replace("<body ", "<body data-frame=\"own\" "))
+    (own / "common" / "_page.html").write_text(frame.replace("<body ", '<body data-frame="own" '))
     (own / "fr").mkdir()
     (own / "_note.txt").write_text("Note: {{ webinar.title }}\n")
     (own / "fr" / "confirmation.txt").write_text("Bonjour {{ person.first_name }},\n{% include '_note.txt' %}")
