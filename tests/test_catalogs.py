@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
+from gettext import NullTranslations
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,11 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from conftest import REPO
+from jinja2 import StrictUndefined, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from webinar_ops import wording
+from webinar_ops.mail.translated import TranslatedText
 
 LOCALE = REPO / "webinar_ops" / "locale"
 TEMPLATE = LOCALE / "messages.pot"
@@ -123,3 +127,66 @@ def test_a_language_without_a_catalog_reads_the_english_words_with_its_own_dates
     assert spanish.day is None  # CLDR's full date: `sábado, 1 de mayo de 2021`
     assert spanish.line_start("sábado") == "sábado"
     assert wording.of("fr").line_start("samedi 1er mai") == "Samedi 1er mai"
+
+
+# -- messages written into the templates when they are compiled (webinar_ops/mail/translated.py) --
+
+
+class Messages(NullTranslations):
+    """A catalog in a dict: message -> translation."""
+
+    def __init__(self, translations: dict[str, str]):
+        super().__init__()
+        self.translations = translations
+
+    def gettext(self, message: str) -> str:
+        return self.translations.get(message, message)
+
+
+MESSAGES = Messages(
+    {
+        "Dear %(name)s,": "Bonjour %(name)s,",
+        "Agenda": "Programme <b>&</b>",
+        "100%% sure": "sûr à 100%%",
+        "%(a)s and %(b)s": "%(b)s et %(a)s, %(a)s",
+        "Title: %(title)s": "Titre",  # a translation that leaves the value out
+        "Odd %(n)d": "Bizarre %(n)d",
+    }
+)
+SOURCES = [
+    "{{ _('Dear %(name)s,', name=person.first_name) }}",
+    "{{ _('Agenda') }} {{ x or _('Agenda') }} {% if _('Agenda') == 'Programme <b>&</b>' %}same{% endif %}",
+    "{{ _('100%% sure') }}",
+    "{{ _('%(a)s and %(b)s', a=person.first_name, b=items[1], ) }}",
+    "{{ _('Title: %(title)s', title=person.first_name) }}",
+    "{{ _('Odd %(n)d', n=3) }}",
+    "{{ _('Dear %(name)s,', name=person.first_name) | upper }} {{ gettext('Agenda') }} {{ _('Unknown') }}",
+    "{% trans name=person.first_name %}Dear {{ name }},{% endtrans %}",
+]
+
+
+def environment(autoescape: bool, written: bool) -> ImmutableSandboxedEnvironment:
+    extensions = ["jinja2.ext.i18n", TranslatedText] if written else ["jinja2.ext.i18n"]
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, extensions=extensions, undefined=StrictUndefined)
+    env.install_gettext_translations(MESSAGES, newstyle=True)
+    env.message_catalog = MESSAGES
+    return env
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=range(len(SOURCES)))
+@pytest.mark.parametrize("autoescape", [True, False], ids=["html", "text"])
+def test_a_message_written_into_the_template_renders_as_gettext_renders_it(source, autoescape):
+    values = {"person": {"first_name": "Zoë <i>&"}, "items": ["a", "<b>"], "x": None}
+
+    written = environment(autoescape, written=True).from_string(source).render(values)
+
+    assert written == environment(autoescape, written=False).from_string(source).render(values)
+
+
+def test_a_message_that_stands_alone_is_text_of_the_compiled_template():
+    env = environment(autoescape=True, written=True)
+
+    tree = env.parse("<p>{{ _('Dear %(name)s,', name=person.first_name) }}</p>{{ _('Agenda') }}")
+
+    assert not list(tree.find_all(nodes.Call)), "no gettext call is left to make while rendering"
+    assert env.from_string("{{ _('Dear %(name)s,', name=who) }}").render(who="<Zoë>") == "Bonjour &lt;Zoë&gt;,"

@@ -51,6 +51,7 @@ from webinar_ops.definition import Contact
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.mail import kinds, mime, stencil
 from webinar_ops.mail.invite import InviteBuilder
+from webinar_ops.mail.translated import TranslatedText
 from webinar_ops.signing import Signer
 from webinar_ops.store import WebinarRecord
 
@@ -93,11 +94,13 @@ def template_environment(
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", TranslatedText],
     )
-    # The templates' sentences in `language`, from its catalog (babel.cfg extracts them the same way).
+    # The templates' sentences in `language`, from its catalog (babel.cfg extracts them the same
+    # way): written into the templates as they are compiled where they can be (translated.py).
     words = wording.of(language)
     env.install_gettext_translations(words.catalog, newstyle=True)
+    env.message_catalog = words.catalog
     env.filters["upper_first"] = wording.upper_first
     env.filters["line_start"] = words.line_start
     return env
