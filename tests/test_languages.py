@@ -33,7 +33,7 @@ from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
-from webinar_ops.mail.compose import POLICY, Composer
+from webinar_ops.mail.compose import POLICY, Composer, check_definition_templates
 from webinar_ops.plan import plan_manual, plan_webinar
 from webinar_ops.providers import RemoteRegistrant, load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -548,8 +548,9 @@ def test_a_language_cldr_has_no_dates_for_is_refused_when_the_webinar_is_added(w
     english_templates_in(workdir / "my-templates" / "fj")  # Fijian, to be translated
     (workdir / "webinar.toml").write_text(with_own_templates(), encoding="utf-8")
 
+    definition = load_definition(workdir / "webinar.toml")
     with pytest.raises(InputError) as refused:
-        load_definition(workdir / "webinar.toml")
+        check_definition_templates(definition)  # as `webinar add` does
 
     [problem] = refused.value.problems
     assert problem.source.endswith("my-templates/fj")

@@ -208,8 +208,10 @@ def webinar_add(app: App, file: Path, as_json: bool) -> None:
     """Create or update the webinar defined in FILE; prints what changed."""
     from webinar_ops.console import print_json, webinar_when
     from webinar_ops.definition import load_definition
+    from webinar_ops.mail.compose import check_definition_templates
 
     definition = load_definition(file)
+    check_definition_templates(definition)
     provider = definition.provider.name or app.settings.provider
     saved = app.store.save_webinar(definition, file.read_text(encoding="utf-8-sig"), provider, app.now())
     record = saved.record

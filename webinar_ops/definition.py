@@ -226,6 +226,11 @@ class Definition:
     after: tuple[AfterMessage, ...] = ()
     source: str = ""
 
+    def languages_offered(self) -> tuple[str, ...]:
+        """The languages its mails are written in: those listed (`[mail] languages`), else every
+        language there are catalogs or templates for."""
+        return self.mail.languages or languages.available(self.mail.templates)
+
     def after_message(self, delay_minutes: int | None) -> AfterMessage | None:
         """The after-message sent `delay_minutes` after the end, if the definition has one."""
         return next((m for m in self.after if m.delay == timedelta(minutes=delay_minutes or 0)), None)
@@ -278,11 +283,6 @@ def load_definition(path: Path | str) -> Definition:
         raise InputError(f"{path} is not a valid webinar definition:", [problem]) from exc
     definition = parse_definition(text, str(path), default_slug=path.stem)
     _require_english_templates(path, definition.mail.templates)
-    if definition.mail.templates:
-        from webinar_ops.mail.compose import check_templates  # compose imports this module
-
-        # refuses a sandbox escape, naming file and line, and a language that lacks templates
-        check_templates(definition.mail.templates, languages.offered(definition))
     return definition
 
 

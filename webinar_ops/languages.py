@@ -19,12 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from webinar_ops import shipped, validate, wording
-
-if TYPE_CHECKING:
-    from webinar_ops.definition import Definition
 
 DEFAULT_LANGUAGE = wording.ENGLISH  # the templates at the root of a template folder
 DEFAULT_TEMPLATES = shipped.TEMPLATES
@@ -67,12 +64,6 @@ def _is_tag(name: str) -> bool:
         return validate.language(name) == name
     except ValueError:
         return False
-
-
-def offered(definition: Definition) -> tuple[str, ...]:
-    """The languages a webinar's mails are written in: its `[mail] languages`, or every
-    language that has templates."""
-    return definition.mail.languages or available(definition.mail.templates)
 
 
 def display_name(tag: str) -> str:

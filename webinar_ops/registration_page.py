@@ -191,7 +191,7 @@ def _form_page(
         values=values,
         problems=problems,
         zones=time_zones(),
-        languages=[(tag, languages.display_name(tag)) for tag in languages.offered(webinar.definition)],
+        languages=[(tag, languages.display_name(tag)) for tag in webinar.definition.languages_offered()],
         honeypot=HONEYPOT,
     )
     return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
@@ -200,7 +200,7 @@ def _form_page(
 def _preferred_language(webinar: WebinarRecord) -> str:
     """The offered language the browser asks for first (Accept-Language), else the webinar's."""
     d = webinar.definition
-    offered = languages.offered(d)
+    offered = d.languages_offered()
     wanted = request.accept_languages.best_match(offered)
     return wanted or languages.fallback_language(offered, d.language)
 

@@ -47,7 +47,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from webinar_ops import calendar_entry, languages, times, tokens, validate, wording
 from webinar_ops.config import Settings
-from webinar_ops.definition import Contact
+from webinar_ops.definition import Contact, Definition
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.mail import kinds, mime, stencil
 from webinar_ops.mail.invite import InviteBuilder
@@ -125,6 +125,14 @@ class TemplateRefused(InputError):
     """An organiser's template that cannot be rendered: it reaches past the sandbox, has a
     syntax error, names a value it is not given, or includes a template that does not exist.
     The problem names the file and the line; nothing was sent."""
+
+
+def check_definition_templates(definition: Definition) -> None:
+    """Refuse a webinar whose own templates (`[mail] templates`) cannot write its mails in
+    each of its languages (check_templates), before it is added; the default ones are checked
+    by the tests."""
+    if definition.mail.templates:
+        check_templates(definition.mail.templates, definition.languages_offered())
 
 
 def check_templates(folder: str, offered: Iterable[str] | None = None) -> None:
@@ -270,7 +278,7 @@ class Composer:
         self.webinar = webinar
         self.definition = webinar.definition
         self.env = template_environment(self.definition.mail.templates)  # English, the default
-        self.languages = languages.offered(self.definition)
+        self.languages = self.definition.languages_offered()
         self.fallback_language = languages.fallback_language(self.languages, self.definition.language)
         self._envs = {languages.DEFAULT_LANGUAGE: self.env}
         self.sender_name, self.sender_address = settings.sender
