@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from webinar_ops import shipped, validate, wording
+from webinar_ops.mail import kinds
 
 DEFAULT_LANGUAGE = wording.ENGLISH  # the templates at the root of a template folder
 DEFAULT_TEMPLATES = shipped.TEMPLATES
@@ -108,8 +109,7 @@ def _own_folders(custom_folder: str | None, language: str) -> list[TemplateFolde
     return [TemplateFolder(str(Path(custom_folder) / tag)) for tag in tags]
 
 
-MAIL_KINDS = ("confirmation", "reminder", "update", "cancellation", "after")
-MAIL_TEMPLATES = tuple(sorted(f"{kind}{part}" for kind in MAIL_KINDS for part in (".subject.txt", ".txt", ".html")))
+MAIL_TEMPLATES = tuple(sorted(f"{kind}{part}" for kind in kinds.KINDS for part in (".subject.txt", ".txt", ".html")))
 
 
 def mail_templates() -> tuple[str, ...]:

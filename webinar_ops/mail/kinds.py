@@ -17,15 +17,20 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from webinar_ops import times
 
-if TYPE_CHECKING:
-    from webinar_ops.definition import Definition
-
 AFTER_PATIENCE = timedelta(days=7)  # an after-message that could not go within this is dropped
 MANUAL_PREFIX = "manual-"
+
+
+class Definition(Protocol):
+    """What the rules read of a webinar's definition (definition.Definition has it)."""
+
+    start: datetime
+    end: datetime
+    reminder_grace: timedelta
 
 
 class Due(enum.Enum):
