@@ -535,6 +535,23 @@ class Store:
         sql = "SELECT count(*) FROM registrants WHERE webinar_id = ? AND status IN ('pending', 'approved') "
         return self.db.execute(sql + "AND unsubscribed_at IS NOT NULL", [webinar_id]).fetchone()[0]
 
+    def unregistered_count(self, webinar_id: int, now: datetime, deferred: bool = False) -> int:
+        """How many of the webinar's active registrants the provider does not hold yet: those
+        due to be registered at `now`, or (`deferred`) those waiting out a provider's limit."""
+        when = "sync_retry_after > ?" if deferred else _DUE_FOR_REGISTRATION
+        sql = f"SELECT count(*) FROM registrants WHERE {_UNREGISTERED} AND {when}"
+        return self.db.execute(sql, [webinar_id, times.iso_utc(now)]).fetchone()[0]
+
+    def due_for_registration(self, webinar_id: int, status: str, now: datetime, page_size: int) -> Iterator[list[dict]]:
+        """The webinar's registrants of `status` due to be registered with the provider at
+        `now`, `page_size` at a time by address: a webinar of any size costs one page of memory."""
+        sql = f"""SELECT * FROM registrants WHERE {_UNREGISTERED} AND {_DUE_FOR_REGISTRATION}
+                  AND status = ? AND email > ? ORDER BY email LIMIT ?"""
+        stamp, after = times.iso_utc(now), ""
+        while page := list(self.db.query(sql, [webinar_id, stamp, status, after, page_size])):
+            yield page
+            after = page[-1]["email"]
+
     def registrants_by_id(self, ids: list[int]) -> dict[int, dict]:
         """The registrants with these ids, by id."""
         marks = ", ".join("?" * len(ids))
@@ -565,6 +582,12 @@ class Store:
                     [stamp, registrant_id],
                 )
             self.db["registrants"].update(registrant_id, {**changes, "updated_at": stamp})
+
+
+# Who is still to be registered with the provider, and which of them may be tried now (a
+# provider's daily limit sets sync_retry_after).
+_UNREGISTERED = "webinar_id = ? AND provider_registrant_id IS NULL AND status IN ('pending', 'approved')"
+_DUE_FOR_REGISTRATION = "(sync_retry_after IS NULL OR sync_retry_after <= ?)"
 
 
 def _approved_at(row: dict, stamp: str) -> str | None:

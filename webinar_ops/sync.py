@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -125,38 +125,18 @@ def register_waiting(
     progress: Progress | None,
 ) -> None:
     """Register every active person the provider does not hold yet, batch by batch."""
-    stamp = times.iso_utc(now)
-    report.deferred = _count(store, f"{UNREGISTERED} AND sync_retry_after > ?", [webinar.id, stamp])
-    waiting = _count(store, DUE_FOR_REGISTRATION, [webinar.id, stamp])
+    report.deferred = store.unregistered_count(webinar.id, now, deferred=True)
+    waiting = store.unregistered_count(webinar.id, now)
     done = 0
     for status in ("approved", "pending"):
-        for page in _waiting(store, webinar, status, stamp, provider.batch_size):
+        page_size = provider.batch_size * max(1, PULL_CHUNK // provider.batch_size)
+        for page in store.due_for_registration(webinar.id, status, now, page_size):
             for batch in chunks(page, provider.batch_size):
                 results = _register_batch(provider, webinar, batch, approve=status == "approved")
                 _record_registrations(store, batch, results, now, report)
                 done += len(batch)
                 if progress:
                     progress(done, waiting)
-
-
-UNREGISTERED = "webinar_id = ? AND provider_registrant_id IS NULL AND status IN ('pending', 'approved')"
-DUE_FOR_REGISTRATION = f"{UNREGISTERED} AND (sync_retry_after IS NULL OR sync_retry_after <= ?)"
-
-
-def _count(store: Store, where: str, params: list) -> int:
-    return store.db.execute(f"SELECT count(*) FROM registrants WHERE {where}", params).fetchone()[0]
-
-
-def _waiting(store: Store, webinar: WebinarRecord, status: str, stamp: str, batch: int) -> Iterator[list[dict]]:
-    """The people of `status` due to be registered, a page at a time by address: a webinar
-    of any size costs one page of memory. A page is whole batches, so that paging adds no
-    request to the provider."""
-    size = batch * max(1, PULL_CHUNK // batch)
-    sql = f"SELECT * FROM registrants WHERE {DUE_FOR_REGISTRATION} AND status = ? AND email > ? ORDER BY email LIMIT ?"
-    after = ""
-    while page := list(store.db.query(sql, [webinar.id, stamp, status, after, size])):
-        yield page
-        after = page[-1]["email"]
 
 
 def _register_batch(provider: Provider, webinar: WebinarRecord, batch: list[dict], approve: bool) -> list[Registration]:
