@@ -23,7 +23,7 @@ from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.demo import demo_definition
-from webinar_ops.mail.compose import POLICY, Composer
+from webinar_ops.mail.compose import Composer
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -72,8 +72,9 @@ class Sink:
         self.process.wait(timeout=30)
 
 
-def start_sink(folder: Path, name: str = "sink") -> Sink:
-    """The SMTP sink in its own process, on a free port."""
+def start_sink(folder: Path, name: str = "sink", reply_delay: float = 0.0) -> Sink:
+    """The SMTP sink in its own process, on a free port, waiting `reply_delay` seconds before
+    its replies to RCPT and to the end of DATA (see smtp_sink.py)."""
     import socket
 
     with socket.socket() as probe:
@@ -82,7 +83,7 @@ def start_sink(folder: Path, name: str = "sink") -> Sink:
     stats = folder / f"{name}.json"
     stats.unlink(missing_ok=True)
     process = subprocess.Popen(
-        [sys.executable, str(SINK), "--port", str(port), "--stats", str(stats)],
+        [sys.executable, str(SINK), "--port", str(port), "--stats", str(stats), "--reply-delay", str(reply_delay)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -208,10 +209,11 @@ class Wave:
         return self.seconds / self.floor
 
 
-def wave(folder: Path, people: int, with_floor: bool = True) -> Wave:
-    """One wave of `people` reminders through the service, and (optionally) its floor."""
+def wave(folder: Path, people: int, with_floor: bool = True, reply_delay: float = 0.0) -> Wave:
+    """One wave of `people` reminders through the service, and (optionally) its floor, to a
+    sink that waits `reply_delay` seconds before its replies to RCPT and to the end of DATA."""
     folder.mkdir(parents=True, exist_ok=True)
-    sink = start_sink(folder)
+    sink = start_sink(folder, reply_delay=reply_delay)
     try:
         settings = settings_for(folder, sink)
         with Store.open(settings.db_path) as store:
@@ -224,7 +226,7 @@ def wave(folder: Path, people: int, with_floor: bool = True) -> Wave:
                 raise RuntimeError(f"the outbox holds {pending} pending mails, not one reminder per person")
         service = start_service(settings, folder)
         try:
-            stats = sink.wait_for(people, timeout=max(120, people * 0.05))
+            stats = sink.wait_for(people, timeout=max(120, people * (0.05 + 3 * reply_delay)))
             rss = peak_rss_mb(service.pid)
         finally:
             stop_service(service)
@@ -255,9 +257,9 @@ def ready_made(settings: Settings) -> list[tuple[str, bytes]]:
         return messages
 
 
-def compose_costs(folder: Path, people: int) -> tuple[float, float]:
-    """Seconds per reminder to compose `people` reminders by the plain path (EmailMessage,
-    icalendar) and by the fast one, after one of each to warm up; checks they are the same."""
+def compose_cost(folder: Path, people: int) -> float:
+    """Seconds per reminder to compose `people` reminders as the wave does
+    (`Composer.message_bytes`), after one to warm up."""
     folder.mkdir(parents=True, exist_ok=True)
     settings = Settings(db_path=folder / "bench.db", secret_key=SECRET_KEY)
     with Store.open(settings.db_path) as store:
@@ -268,21 +270,11 @@ def compose_costs(folder: Path, people: int) -> tuple[float, float]:
     now = datetime.now(UTC)
     composer = Composer(webinar, settings)
     mails = [(row, registrants[row["registrant_id"]]) for row in rows]
-
-    def plain(row: dict, person: dict) -> bytes:
-        return composer.message(row, person, now).as_bytes(policy=POLICY)
-
-    costs = []
-    for compose in (plain, lambda row, person: composer.message_bytes(row, person, now)):
-        compose(*mails[0])
-        began = time.perf_counter()
-        written = [compose(row, person) for row, person in mails]
-        costs.append((time.perf_counter() - began) / len(mails))
-        if compose is plain:
-            reference = written
-    if written != reference:
-        raise RuntimeError("the fast path wrote other bytes than the plain one")
-    return costs[0], costs[1]
+    composer.message_bytes(*mails[0], now)
+    began = time.perf_counter()
+    for row, person in mails:
+        composer.message_bytes(row, person, now)
+    return (time.perf_counter() - began) / len(mails)
 
 
 def smtp_floor(settings: Settings, sink: Sink, messages: list[tuple[str, bytes]]) -> float:
