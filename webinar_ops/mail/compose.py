@@ -4,10 +4,9 @@ A `Composer` is made once per webinar revision. Everything that is the same for 
 recipient (the template environment, the agenda in the event's zone, the VTIMEZONE) is
 prepared then; per message only the recipient's own parts are rendered.
 
-Two paths write a mail. `message` builds an EmailMessage with the email package and the invite
-with icalendar: the plain path, and the reference. `message_bytes`, which the sender uses,
-writes the same bytes about ten times faster: words from template stencils (stencil.py), the
-MIME message from a frame made once (mime.py), the invite from its stencil (invite.py).
+`message_bytes` writes a mail: words from template stencils (stencil.py), the invite from its
+stencil (invite.py), and the MIME message by mime.py, with the headers that are the same for
+every reader written once per revision.
 
 Templates are Jinja2, as text and HTML twins with the subject a template too:
 `NAME.subject.txt`, `NAME.txt`, `NAME.html`, with NAME `confirmation` or `reminder`. A
@@ -25,16 +24,12 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import textwrap
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -63,9 +58,8 @@ SANDBOX_FIX = (
     "templates render in a sandbox: use only the values they are given, such as {{ person.first_name }}, "
     "{{ join_url }} and {{ webinar.title }}"
 )
-POLICY = policy.SMTP.clone(refold_source="none")  # headers set with set_raw are written as they stand
-FRAME_DATE = datetime(2000, 1, 1, tzinfo=UTC)
-FRAME_BODIES = {"text/plain": "text", "text/html": "html", "text/calendar": "calendar", "application/ics": "attachment"}
+AUTOMATIC = b"Auto-Submitted: auto-generated\r\nX-Auto-Response-Suppress: OOF, AutoReply\r\n"
+ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"  # RFC 8058
 INCLUDE_FIX = "include templates by their name in the organiser's folder or the default one, such as _details.txt"
 
 
@@ -510,129 +504,41 @@ class Composer:
 
     # -- the message --------------------------------------------------------------------
 
-    def message(self, delivery: dict, registrant: dict, now: datetime) -> EmailMessage:
-        """The complete mail for one delivery row, with its stored Message-ID, built by the
-        email package: the reference that `message_bytes` matches byte for byte (written
-        with `as_bytes(policy=compose.POLICY)`)."""
-        words = self.render(delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery))
-        method = _method(delivery)
-        return self._assemble(
-            to=_address(_full_name(registrant), _recipient(registrant["email"])),
-            subject=words.subject,
-            date=format_datetime(now),
-            message_id=delivery["message_id"],
-            bodies=(words.text, words.html, method and self._invite(registrant, now, self.invites.invite, method)),
-            method=method,
-            unsubscribe_url=self.unsubscribe_url(registrant),
-        )
-
     def message_bytes(self, delivery: dict, registrant: dict, now: datetime, sign: bool = True) -> bytes:
-        """The message as sent over SMTP (CRLF line ends): the bytes of `message`, written
-        fast from this revision's frame (see mime.py), with a DKIM-Signature of exactly
+        """The message as sent over SMTP (CRLF line ends), written by mime.py: the reader's
+        words and invite in this revision's shared headers, with a DKIM-Signature of exactly
         those bytes on top when DKIM is on (signing.py) and `sign` is true. A preview is not
         signed: a signed copy could be passed on as if the service had sent it."""
-        details, method = _details(delivery), _method(delivery)
-        words = self.fast_render(delivery["template"], registrant, now, delivery.get("offset_minutes"), details)
-        to = _address(_full_name(registrant), _recipient(registrant["email"]))
-        text_encoding, text = mime.encode_text(words.text)
-        html_encoding, html = mime.encode_text(words.html)
-        invite = method and mime.base64_body(self._invite(registrant, now, self.invites.fast_invite, method))
-        unsubscribe_url = self.unsubscribe_url(registrant)
-        message = self._frame(text_encoding, html_encoding, method, unsubscribe_url is not None).fill(
-            {
-                "unsubscribe": mime.raw_header_line("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url)),
-                "to": mime.header_line("To", to),
-                "subject": mime.header_line("Subject", words.subject),
-                "date": mime.header_line("Date", format_datetime(now)),
-                "message_id": mime.header_line("Message-ID", delivery["message_id"]),
-                "seed": _boundary_seed(delivery["message_id"]).encode("ascii"),
-                "text": text,
-                "html": html,
-                "calendar": invite,
-                "attachment": invite,
-            }
+        method = _method(delivery)
+        words = self.fast_render(
+            delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery)
         )
+        unsubscribe_url = self.unsubscribe_url(registrant)
+        invite = method and self._invite(registrant, now, self.invites.fast_invite, method)
+        head = b"".join(
+            (
+                self._from,
+                mime.address_header("To", *_address(_full_name(registrant), _recipient(registrant["email"]))),
+                self._reply_to,
+                mime.text_header("Subject", words.subject),
+                f"Date: {format_datetime(now)}\r\n".encode("ascii"),
+                mime.fold("Message-ID", [delivery["message_id"]]),
+                AUTOMATIC,
+                mime.raw_header("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url)),
+                ONE_CLICK if unsubscribe_url else b"",
+                b"MIME-Version: 1.0\r\n",
+            )
+        )
+        message = head + _body(words, invite, method, _boundary_seed(delivery["message_id"]))
         return self._signer.sign(message) if self._signer and sign else message
 
-    def _assemble(
-        self,
-        to: Address,
-        subject: str,
-        date: str,
-        message_id: str,
-        bodies: tuple[str, str, bytes],
-        encodings: tuple[str | None, str | None] = (None, None),
-        seed: str | None = None,
-        method: str | None = "REQUEST",
-        unsubscribe_url: str | None = None,
-    ) -> EmailMessage:
-        """The message; without an invite (`bodies[2]` None) it is the text and HTML alone."""
-        text, html, invite = bodies
-        message = EmailMessage(policy=POLICY)
-        message["From"] = _address(self.sender_name, self.sender_address)
-        message["To"] = to
-        if self.reply_to:
-            message["Reply-To"] = _address(*self.reply_to)
-        message["Subject"] = subject
-        message["Date"] = date
-        message["Message-ID"] = message_id
-        message["Auto-Submitted"] = "auto-generated"
-        message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-        # Written as it stands: the email package would put a link longer than a line into
-        # RFC 2047 encoded words, which no mail client reads as a link.
-        message.set_raw("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url))
-        if unsubscribe_url:
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-        message.set_content(text, cte=encodings[0])
-        message.add_alternative(html, subtype="html", cte=encodings[1])
-        if invite is not None:
-            params = {"method": method, "name": "invite.ics"}
-            message.add_alternative(invite.decode("utf-8"), subtype="calendar", cte="base64", params=params)
-            message.add_attachment(
-                invite, maintype="application", subtype="ics", filename="invite.ics", params={"name": "invite.ics"}
-            )
-        _stable_boundaries(message, seed or _boundary_seed(message_id))
-        return message
+    @cached_property
+    def _from(self) -> bytes:
+        return mime.address_header("From", *_address(self.sender_name, self.sender_address))
 
-    def _frame(self, text_encoding: str, html_encoding: str, method: str | None, one_click: bool) -> mime.Frame:
-        """This revision's message with slots, for one choice of the text parts' encodings,
-        the invite's method, and whether the unsubscribe link is one-click."""
-        key = (text_encoding, html_encoding, method, one_click)
-        if key not in self._frames:
-            self._frames[key] = self._make_frame(*key)
-        return self._frames[key]
-
-    def _make_frame(self, text_encoding: str, html_encoding: str, method: str | None, one_click: bool) -> mime.Frame:
-        # Random markers, so that no text of the webinar's (a sender's name) can pass for one;
-        # the seed is hex of a real seed's length, so the frame folds as a real mail does.
-        mark, seed = f"m{secrets.token_hex(8)}", secrets.token_hex(16)
-        date = format_datetime(FRAME_DATE)
-        message = self._assemble(
-            to=Address(username=f"{mark}-to", domain="frame.invalid"),
-            subject=f"{mark}-subject",
-            date=date,
-            message_id=f"<{mark}-message-id@frame.invalid>",
-            bodies=("", "", None if method is None else b""),
-            encodings=(text_encoding, html_encoding),
-            seed=seed,
-            method=method,
-            unsubscribe_url=f"https://frame.invalid/u/{mark}" if one_click else None,
-        )
-        bodies = [FRAME_BODIES[part.get_content_type()] for part in message.walk() if not part.is_multipart()]
-        for part, name in zip((p for p in message.walk() if not p.is_multipart()), bodies, strict=True):
-            part.set_payload(f"{mark}-{name}\n")
-        slots = {
-            "to": f"To: {mark}-to@frame.invalid\r\n",
-            "subject": f"Subject: {mark}-subject\r\n",
-            "date": f"Date: {date}\r\n",
-            "message_id": f"Message-ID: <{mark}-message-id@frame.invalid>\r\n",
-            "seed": seed,
-            **{name: f"{mark}-{name}\r\n" for name in bodies},
-        }
-        encoded = {name: marker.encode("ascii") for name, marker in slots.items()}
-        raw = message.as_bytes(policy=POLICY)
-        encoded["unsubscribe"] = mime.header_lines(raw, "List-Unsubscribe")
-        return mime.Frame(raw, encoded, once=frozenset(encoded) - {"seed"})
+    @cached_property
+    def _reply_to(self) -> bytes:
+        return mime.address_header("Reply-To", *_address(*self.reply_to)) if self.reply_to else b""
 
     def _join_link(self, registrant: dict) -> str | None:
         """The person's own join link, else the webinar's: links come from the provider, so
@@ -707,9 +613,27 @@ def _boundary_seed(message_id: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, message_id).hex
 
 
-def _stable_boundaries(message: EmailMessage, seed: str) -> None:
-    for depth, part in enumerate(p for p in message.walk() if p.is_multipart()):
-        part.set_boundary(f"=_{seed}_{depth}")
+def _body(words: Rendered, invite: bytes | None, method: str | None, seed: str) -> bytes:
+    """The message's body: the text and the HTML as alternatives, and with an invite, the
+    invite as a third alternative (calendars read it in place) and as an attachment (for
+    mail programs that show only attachments), all in a multipart/mixed."""
+    alternatives = [
+        mime.leaf('text/plain; charset="utf-8"', *mime.text_body(words.text)),
+        mime.leaf('text/html; charset="utf-8"', *mime.text_body(words.html)),
+    ]
+    if invite is None:
+        return mime.multipart("alternative", f"=_{seed}_0", alternatives)
+    encoded = mime.base64_body(invite)
+    calendar = f'text/calendar; charset="utf-8"; method="{method}"; name="invite.ics"'
+    attachment = 'attachment; filename="invite.ics"'
+    return mime.multipart(
+        "mixed",
+        f"=_{seed}_0",
+        (
+            mime.multipart("alternative", f"=_{seed}_1", [*alternatives, mime.leaf(calendar, "base64", encoded)]),
+            mime.leaf('application/ics; name="invite.ics"', "base64", encoded, disposition=attachment),
+        ),
+    )
 
 
 def wrap_text(text: str, width: int = TEXT_WIDTH) -> str:
@@ -766,7 +690,7 @@ def _recipient(address: str) -> str:
         raise ValueError(f"cannot write a mail to {validate.shown(address)}: {exc}") from exc
 
 
-def _address(name: str | None, address: str) -> Address:
-    """A header address built from parts, so that a name can never smuggle in a second address."""
-    local, _, domain = address.rpartition("@")
-    return Address(display_name=validate.display_name(name or ""), username=local, domain=domain)
+def _address(name: str | None, address: str) -> tuple[str, str]:
+    """(display name, address) for a header: the name cleaned, so that it can never smuggle
+    in a second address."""
+    return validate.display_name(name or ""), address

@@ -7,8 +7,9 @@ SEQUENCE = the webinar's revision, ORGANIZER as a mailto: URI, ATTENDEE = the re
 and the personal join link in LOCATION, URL and DESCRIPTION.
 
 `invite` builds the whole calendar with icalendar. `fast_invite`, for sending waves, writes the
-same bytes in a tenth of the time: the lines that are the same for everyone come from a
-stencil (that same calendar, built once), and only the recipient's own lines are made anew.
+same calendar in a tenth of the time: the lines that are the same for everyone come from a
+stencil (that calendar as icalendar writes it, built once), and only the recipient's own lines
+are made anew, each by icalendar and folded here (`fold_content_line`, RFC 5545).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress
 
 from webinar_ops import times, validate
-from webinar_ops.mail.mime import fold_ical_line
 
 PRODID = "-//webinar-ops//Webinar invites//EN"
 ZONE_SPAN = timedelta(days=366)  # the VTIMEZONE covers this much around the event, no more
 PERSONAL = frozenset({"DTSTAMP", "ATTENDEE", "DESCRIPTION", "LOCATION", "URL"})  # what differs between invites
 STENCIL_STAMP = datetime(2000, 1, 1, tzinfo=UTC)
 FOLDED_LINE_END = re.compile(rb"\r\n(?! )")  # the end of a content line, not a fold within one
+LINE_OCTETS = 75  # RFC 5545 3.1: a content line's lines are at most 75 octets, a fold's space included
 
 
 class InviteBuilder:
@@ -106,8 +107,8 @@ class InviteBuilder:
         stamp: datetime,
         method: str = "REQUEST",
     ) -> bytes:
-        """The same bytes as `invite`, made from the stencil: only the recipient's own lines
-        (PERSONAL) are built, by icalendar, for each invite."""
+        """The same calendar as `invite`, made from the stencil: only the recipient's own lines
+        (PERSONAL) are built, by icalendar, for each invite, and folded by `fold_content_line`."""
         own = Event()  # through the same setters as Event.new, which `invite` uses
         own.DTSTAMP = stamp
         own.description = description
@@ -120,7 +121,7 @@ class InviteBuilder:
                 lines.append(piece)
                 continue
             values = own[piece] if isinstance(own[piece], list) else [own[piece]]
-            lines += [fold_ical_line(own.content_line(piece, value)) for value in values]
+            lines += [fold_content_line(own.content_line(piece, value)) for value in values]
         return b"\r\n".join(lines) + b"\r\n"
 
     def _stencil(self, method: str, with_link: bool, with_description: bool) -> list[bytes | str]:
@@ -148,6 +149,22 @@ class InviteBuilder:
             elif not pieces or pieces[-1] != name:
                 pieces.append(name)
         return pieces
+
+
+def fold_content_line(line: str) -> bytes:
+    """One content line in UTF-8, folded as RFC 5545 3.1 asks: lines of at most 75 octets,
+    each fold a CRLF and a space, and never inside a character's UTF-8 sequence."""
+    data = line.encode("utf-8")
+    pieces = []
+    start, room = 0, LINE_OCTETS
+    while len(data) - start > room:
+        end = start + room
+        while data[end] & 0xC0 == 0x80:  # a continuation byte: the character began before
+            end -= 1
+        pieces.append(data[start:end])
+        start, room = end, LINE_OCTETS - 1  # a folded line begins with its space
+    pieces.append(data[start:])
+    return b"\r\n ".join(pieces)
 
 
 def vtimezone(zone_name: str, first: datetime, last: datetime) -> Timezone:

@@ -1,12 +1,14 @@
-"""MIME bytes for sending waves: written fast, and exactly as the email package writes them.
+"""The MIME writer: every mail's bytes, written here from parts this module owns.
 
-`Composer.message` builds each mail as an `EmailMessage`; that is the reference, and it costs
-about 3 ms a mail, most of it parsing and folding headers that are the same for every
-recipient. For a wave, a `Frame` is that same message built once per webinar revision (and
-choice of transfer encodings) by the same code, with a marker wherever a recipient's own
-part goes: To, Subject, Date, Message-ID, the boundaries, and the bodies. Each mail is then
-the frame with its parts written in, each encoded here as the email package would encode it.
-`tests/test_fast_compose.py` checks that the two paths give the same bytes.
+The encodings are chosen here, once and for all, rather than left to a library: headers are
+folded by `fold` (RFC 5322, at 78 characters) with RFC 2047 encoded words for what is not
+plain ASCII; text bodies are quoted-printable, or base64 when most of their bytes are not
+ASCII (where quoted-printable would triple them); attachments are base64. Both encoders are
+the C ones of `binascii`, so a body costs microseconds and needs no cache.
+
+A boundary begins with "=_", which neither encoding can write ("=" is followed by two hex
+digits or a line end in quoted-printable, and ends base64), so no body can hold one.
+Tests read the bytes back with independent parsers (tests/test_mime.py).
 """
 
 from __future__ import annotations
@@ -14,139 +16,152 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
-from email import policy as email_policy
-from email import quoprimime
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
 
-POLICY = email_policy.SMTP
-MAX_LINE = POLICY.max_line_length  # 78: longer lines make the email package encode a text part
+MAX_LINE = 78  # RFC 5322's line length for headers (lines may reach 998, and a long word does)
+LONGEST_WORD = 900  # a word longer than this is written in encoded words, which may be split
 CRLF = b"\r\n"
-
-# A header value that the email package writes as it is, with no folding, quoting or encoding.
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*@[A-Za-z0-9.-]+")
-_PLAIN_MESSAGE_ID = re.compile(r"<[A-Za-z0-9.\-]+@[A-Za-z0-9.\-]+>")
-
-
-class Frame:
-    """A message with slots: literal bytes, and the names of the parts each mail fills in."""
-
-    def __init__(self, raw: bytes, slots: Mapping[str, bytes], once: frozenset[str]):
-        """Cut `raw` at each marker in `slots` (slot name -> the marker's bytes in `raw`);
-        the slots named in `once` must occur exactly once, the others at least once."""
-        for name, marker in slots.items():
-            count = raw.count(marker)
-            if count == 0 or (name in once and count != 1):
-                raise RuntimeError(f"the message frame has the {name} marker {count} times")
-        by_marker = {marker: name for name, marker in slots.items()}
-        pattern = re.compile(b"|".join(re.escape(m) for m in sorted(by_marker, key=len, reverse=True)))
-        pieces: list[tuple[bool, bytes | str]] = []
-        position = 0
-        for found in pattern.finditer(raw):
-            pieces.append((False, raw[position : found.start()]))
-            pieces.append((True, by_marker[found.group(0)]))
-            position = found.end()
-        pieces.append((False, raw[position:]))
-        self._pieces = [(is_slot, piece) for is_slot, piece in pieces if is_slot or piece]
-
-    def fill(self, parts: Mapping[str, bytes]) -> bytes:
-        """The message with every slot filled from `parts`."""
-        return b"".join(parts[piece] if is_slot else piece for is_slot, piece in self._pieces)
+_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")  # RFC 5322 atext: a word needing no quotes
+_Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")  # RFC 2047 5(3)
+_ENCODED_WORD_TEXT = 75 - len("=?utf-8?q??=")  # RFC 2047: an encoded word is at most 75 characters
+_ASCII = bytes(range(128))
 
 
-def header_line(name: str, value: Any) -> bytes:
-    """The header as the email package writes it (`msg[name] = value`, then `as_bytes`):
-    folded, quoted and encoded as it needs, with CRLF."""
-    if _written_as_is(name, value):
-        return f"{name}: {value}\r\n".encode("ascii")
-    if isinstance(value, str):
-        return _folded_text(name, value)
-    return _folded(name, value)
+def fold(name: str, words: Iterable[str]) -> bytes:
+    """The header line `name: words...`, the words joined by single spaces and folded before a
+    word wherever the line would pass MAX_LINE (a word is never split), with CRLF."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for word in words:
+        if len(line) + 1 + len(word) > MAX_LINE and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}"
+    lines.append(line)
+    return "\r\n".join(lines).encode("ascii") + CRLF
 
 
-def raw_header_line(name: str, value: str) -> bytes:
-    """A header set with `set_raw` (its value already folded), as the email package writes
-    it under a policy that does not refold: the value's lines joined with CRLF."""
-    return f"{name}: ".encode("ascii") + CRLF.join(line.encode("utf-8") for line in value.splitlines()) + CRLF
+@lru_cache(maxsize=1024)
+def text_header(name: str, value: str) -> bytes:
+    """An unstructured header (Subject): its words as they are where they are plain ASCII,
+    each run of other words in encoded words. Cached: a wave's subjects are mostly one text."""
+    return fold(name, _phrase_words(value.split(" "), _plain_text_word))
+
+
+def address_header(name: str, display_name: str | None, addr_spec: str) -> bytes:
+    """An address header (From, To, Reply-To): `Name <local@domain>`, or the address alone
+    without a name. A plain ASCII name is written as is or quoted, any other in encoded words."""
+    if not display_name:
+        return fold(name, [addr_spec])
+    return fold(name, [*_display_name_words(display_name), f"<{addr_spec}>"])
+
+
+def raw_header(name: str, value: str) -> bytes:
+    """A header whose value is written as it stands, already folded with CRLF (List-Unsubscribe)."""
+    return f"{name}: {value}\r\n".encode("ascii")
 
 
 def header_lines(raw: bytes, name: str) -> bytes:
     """Header `name` of the message `raw` as written, folded lines and all, with its CRLF."""
     found = re.search(rb"(?m)^" + re.escape(name.encode("ascii")) + rb":.*?\r\n(?![ \t])", raw, re.DOTALL)
     if found is None:
-        raise RuntimeError(f"the message frame has no {name} header")
+        raise RuntimeError(f"the message has no {name} header")
     return found.group(0)
 
 
-def _written_as_is(name: str, value: Any) -> bool:
-    text = str(value)
-    if len(name) + 2 + len(text) > MAX_LINE or not text.isascii() or "=?" in text:
-        return False
-    if name == "Message-ID":
-        return _PLAIN_MESSAGE_ID.fullmatch(text) is not None
-    if name == "To" and not isinstance(value, str):
-        plain_name = not value.display_name or _PLAIN_NAME.fullmatch(value.display_name)
-        return bool(plain_name) and _PLAIN_ADDRESS.fullmatch(value.addr_spec) is not None
-    return False
+def _display_name_words(name: str) -> list[str]:
+    words = name.split()
+    if name.isascii() and all(_ATEXT.fullmatch(word) for word in words):
+        return words
+    if name.isascii() and len(name) <= LONGEST_WORD:  # a quoted string: specials such as "." or "("
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}"'.split(" ")
+    return _phrase_words(words, lambda word: _ATEXT.fullmatch(word) is not None)
 
 
-@lru_cache(maxsize=1024)
-def _folded_text(name: str, value: str) -> bytes:
-    # Cached: a wave's subjects are mostly one text, and its dates change once a second.
-    return _folded(name, value)
+def _plain_text_word(word: str) -> bool:
+    # "=?" could be read as the start of an encoded word; a very long word could not be folded.
+    return word.isascii() and word.isprintable() and "=?" not in word and len(word) <= LONGEST_WORD
 
 
-def _folded(name: str, value: Any) -> bytes:
-    return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
+def _phrase_words(words: list[str], plain) -> list[str]:
+    """The words, each run of those that are not `plain` as encoded words. A run keeps its
+    inner spaces inside the encoding: RFC 2047 drops the space between two encoded words."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in words:
+        if word and plain(word):
+            if run:
+                out += encoded_words(" ".join(run))
+                run = []
+            out.append(word)
+        else:
+            run.append(word)
+    if run:
+        out += encoded_words(" ".join(run))
+    return out
 
 
-def encode_text(text: str) -> tuple[str, bytes]:
-    """A text part's body as the email package writes it (`set_content(text)`, utf-8):
-    the Content-Transfer-Encoding it chooses, and the encoded body with CRLF line ends."""
-    lines = text.encode("utf-8").splitlines()
-    if max(map(len, lines), default=0) <= MAX_LINE:
-        body = CRLF.join(lines) + CRLF
-        return ("7bit" if body.isascii() else "8bit"), body
-    # The package's choice: quoted-printable unless base64 is shorter for the first ten lines.
-    sniff = CRLF.join(lines[:10]) + CRLF
-    if len(_quoted_printable(lines[:10])) > len(binascii.b2a_base64(sniff)):
-        return "base64", base64_body(CRLF.join(lines) + CRLF)
-    return "quoted-printable", _quoted_printable(lines).replace("\n", "\r\n").encode("ascii")
+def encoded_words(text: str) -> list[str]:
+    """`text` as RFC 2047 encoded words of UTF-8, each at most 75 characters and whole
+    characters: "Q" where that is shorter (mostly Latin text), else "B"."""
+    words: list[str] = []
+    chunk = ""
+    for ch in text:
+        if _encoded_length(chunk + ch) > _ENCODED_WORD_TEXT and chunk:
+            words.append(_encoded_word(chunk))
+            chunk = ""
+        chunk += ch
+    if chunk:
+        words.append(_encoded_word(chunk))
+    return words
+
+
+def _encoded_length(text: str) -> int:
+    data = text.encode("utf-8")
+    return min(len(_q(data)), len(base64.b64encode(data)))
+
+
+def _encoded_word(text: str) -> str:
+    data = text.encode("utf-8")
+    q, b = _q(data), base64.b64encode(data).decode("ascii")
+    return f"=?utf-8?q?{q}?=" if len(q) <= len(b) else f"=?utf-8?b?{b}?="
+
+
+def _q(data: bytes) -> str:
+    return "".join("_" if byte == 0x20 else chr(byte) if byte in _Q_SAFE else f"={byte:02X}" for byte in data)
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+def text_body(text: str) -> tuple[str, bytes]:
+    """A text part's (Content-Transfer-Encoding, body): UTF-8 with CRLF line ends, in
+    quoted-printable, or in base64 when over a sixth of its bytes are not ASCII (there
+    base64 is the shorter, at 4 characters for 3 bytes against 3 for each such byte)."""
+    data = CRLF.join(text.encode("utf-8").splitlines()) + CRLF
+    if 6 * len(data.translate(None, _ASCII)) > len(data):
+        return "base64", base64_body(data)
+    return "quoted-printable", binascii.b2a_qp(data, istext=True)
 
 
 def base64_body(data: bytes) -> bytes:
-    """`data` in base64 as the email package writes a body: 76 characters a line, CRLF."""
+    """`data` in base64, 76 characters a line (RFC 2045), each line ending in CRLF."""
     return base64.encodebytes(data).replace(b"\n", CRLF)
 
 
-def _quoted_printable(lines: list[bytes]) -> str:
-    return "\n".join(map(_quoted_printable_line, lines)) + "\n"
+def leaf(content_type: str, encoding: str, body: bytes, disposition: str | None = None) -> bytes:
+    """One part that is not multipart: its headers, a blank line, its encoded body."""
+    head = fold("Content-Type", content_type.split(" ")) + f"Content-Transfer-Encoding: {encoding}\r\n".encode()
+    if disposition:
+        head += fold("Content-Disposition", disposition.split(" "))
+    return head + CRLF + body
 
 
-@lru_cache(maxsize=8192)
-def _quoted_printable_line(line: bytes) -> str:
-    # The package encodes line by line, so one line's encoding can be kept: most lines of a
-    # wave (agenda, questions, readings) are the same in every mail.
-    return quoprimime.body_encode(line.decode("latin-1"), MAX_LINE)
-
-
-def fold_ical_line(line: str) -> bytes:
-    """One iCalendar content line folded as icalendar writes it: at most 74 octets a line,
-    never splitting a character, nor a backslash or caret from the character it escapes."""
-    data = line.encode("utf-8")
-    if len(data) <= 74:
-        return data
-    pieces = []
-    start = 0
-    while len(data) - start > 74:
-        end = start + 74
-        while data[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte: the character starts earlier
-            end -= 1
-        if data[end - 1] in b"\\^" and end - 1 > start:
-            end -= 1
-        pieces.append(data[start:end])
-        start = end
-    pieces.append(data[start:])
-    return b"\r\n ".join(pieces)
+def multipart(subtype: str, boundary: str, parts: Iterable[bytes]) -> bytes:
+    """A multipart entity: its Content-Type, a blank line, then each part after a delimiter
+    line. A delimiter's leading CRLF belongs to it (RFC 2046), so each body keeps its own."""
+    delimiter = f"--{boundary}".encode("ascii")
+    head = fold("Content-Type", [f"multipart/{subtype};", f'boundary="{boundary}"'])
+    return head + CRLF + b"".join(delimiter + CRLF + part + CRLF for part in parts) + delimiter + b"--" + CRLF
