@@ -153,7 +153,7 @@ def _reading(message: EmailMessage, name: str):
         return read_addresses(next(value for key, value in message.raw_items() if key == name))
     if name == "Content-Type":
         return message.get_content_type()
-    return re.sub(r"\s+", " ", str(header))
+    return re.sub(r"\s+", " ", str(header)).strip()
 
 
 def _address(name: str | None, address: str) -> Address:
