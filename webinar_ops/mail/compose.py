@@ -509,6 +509,7 @@ class Composer:
         words and invite in this revision's shared headers, with a DKIM-Signature of exactly
         those bytes on top when DKIM is on (signing.py) and `sign` is true. A preview is not
         signed: a signed copy could be passed on as if the service had sent it."""
+        to = mime.address_header("To", *_address(_full_name(registrant), _recipient(registrant["email"])))
         method = _method(delivery)
         words = self.fast_render(
             delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery)
@@ -518,7 +519,7 @@ class Composer:
         head = b"".join(
             (
                 self._from,
-                mime.address_header("To", *_address(_full_name(registrant), _recipient(registrant["email"]))),
+                to,
                 self._reply_to,
                 mime.text_header("Subject", words.subject),
                 f"Date: {format_datetime(now)}\r\n".encode("ascii"),
