@@ -41,6 +41,7 @@ SAME_BYTES = hypothesis_settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 # Names as registrants write them, and as an attacker would: scripts, marks, quotes, specials.
+LONG_WORDS = st.text(st.sampled_from("aé한-/."), min_size=70, max_size=200)
 NAME_CHARACTERS = st.characters(
     codec="utf-8", exclude_categories=("Cs", "Cc"), include_characters="\"'()<>@,;:\\.[]=?_-^ \t\r\n\u202e\u00a0"
 )
@@ -149,6 +150,34 @@ def test_any_registrant_gets_a_mail_that_reads_as_meant(composer, first, last, l
             composer.message_bytes(reminder(), registrant, now)
         return
     assert_reads_as_meant(composer, reminder(), registrant, now)
+
+
+@SAME_BYTES
+@given(link=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120))
+def test_any_join_link_gives_a_mail_that_reads_as_meant(composer, link):
+    assert_mail_reads_as_meant(composer, reminder(), person(join_url=f"https://zoom.example.org/j/{link}"))
+
+
+@pytest.fixture
+def names_in_subject(store: Store, settings: Settings, workdir: Path) -> Composer:
+    """A composer whose reminder subject, an organiser's template, holds the reader's name."""
+    folder = workdir / "organiser"
+    (folder / "own").mkdir(parents=True)
+    subject = "{{ person.first_name }} {{ person.last_name or '' }}: your webinar starts soon\n"
+    (folder / "own" / "reminder.subject.txt").write_text(subject, encoding="utf-8")
+    definition_variant(folder, {"[reminders]": '[mail]\ntemplates = "own"\n\n[reminders]'})
+    return Composer(save(store, (folder / "variant.toml").relative_to(workdir)), settings)
+
+
+@SAME_BYTES
+@given(first=st.text(NAME_CHARACTERS, min_size=1, max_size=120), words=st.lists(LONG_WORDS, max_size=4))
+def test_a_subject_with_any_name_and_long_words_reads_as_meant(names_in_subject, first, words):
+    reader = person(first_name=first, last_name=" ".join(words) or None)
+    try:
+        names_in_subject.render("reminder", reader, AN_HOUR_BEFORE, 60)
+    except ValueError:  # a name that cannot make a safe mail: refused, as tested above
+        return
+    assert_mail_reads_as_meant(names_in_subject, reminder(), reader)
 
 
 @pytest.mark.parametrize("name", ["=?utf-8?q?Ana?=", "Ana =?utf-8?b?QW5h?= Lima", "=?x", "O'Brien-Smith", "Ms. Ana"])

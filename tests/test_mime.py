@@ -54,8 +54,10 @@ def test_a_subject_reads_back_as_it_was_given_whatever_its_words(text):
 @example(name="Ms. Jihyun (Jenny) Jeoung", local="jihyun")
 @example(name="Amélie Laurent", local="amelie")
 @example(name="", local="ana")
+@example(name="=?utf-8?q?Ana?=", local="ana")  # not to be read as an encoded word
+@example(name='Ana "Zoé" \\ (x)', local="ana")
 def test_an_address_reads_back_as_its_name_and_address(name, local):
-    display_name = validate.display_name(name)
+    display_name = " ".join(name.split())  # the writer takes a name on one line, as validate.display_name gives
     address = f"{local.replace('..', '.')}@example.org"
 
     line = mime.address_header("To", display_name, address)

@@ -72,12 +72,13 @@ def header_lines(raw: bytes, name: str) -> bytes:
 
 def _display_name_words(name: str) -> list[str]:
     words = name.split()
-    if name.isascii() and all(_ATEXT.fullmatch(word) for word in words):
+    # "=?" anywhere could be read as the start of an encoded word: such a name is encoded.
+    if name.isascii() and "=?" not in name and all(_ATEXT.fullmatch(word) for word in words):
         return words
-    if name.isascii() and len(name) <= LONGEST_WORD:  # a quoted string: specials such as "." or "("
+    if name.isascii() and "=?" not in name and len(name) <= LONGEST_WORD:  # quoted: specials such as "." or "("
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{quoted}"'.split(" ")
-    return _phrase_words(words, lambda word: _ATEXT.fullmatch(word) is not None)
+    return _phrase_words(words, lambda word: "=?" not in word and _ATEXT.fullmatch(word) is not None)
 
 
 def _plain_text_word(word: str) -> bool:
