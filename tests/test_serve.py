@@ -262,6 +262,20 @@ def test_a_local_join_link_says_whose_it_is_and_for_which_webinar(confirmed, sit
     assert unknown.status_code == 404
 
 
+def test_a_join_link_issued_before_tokens_had_a_column_of_their_own_still_opens(confirmed, site):
+    [join_url] = [r["join_url"] for r in confirmed.db.query("SELECT join_url FROM registrants WHERE email = ?", [ANA])]
+    confirmed.db.execute("DROP INDEX idx_local_registrants_join_token")  # as a database of an earlier release
+    confirmed.db.execute("ALTER TABLE local_registrants DROP COLUMN join_token")
+    confirmed.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_join_tokens'")
+    confirmed.db.conn.commit()
+
+    answer = requests.get(site + urlsplit(join_url).path, timeout=10)
+
+    assert answer.status_code == 200
+    assert "<strong>Ana</strong>" in answer.text
+    assert "join_token" in confirmed.db["local_registrants"].columns_dict
+
+
 def test_healthz_answers_when_the_database_does(confirmed, site):
     answer = requests.get(site + "/healthz", timeout=10)
 

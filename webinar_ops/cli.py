@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -20,8 +20,6 @@ import click
 
 from webinar_ops import __version__
 from webinar_ops.errors import WebinarOpsError
-from webinar_ops.mail import kinds
-from webinar_ops.mail.outbox import State
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -685,8 +683,41 @@ def _serve_until_signalled(service: Any, until: Any = None) -> None:
     service.run_until_stopped(until)
 
 
+class _ChoiceOf(click.Choice):
+    """A choice whose values are read when a command needs them, not when the command line
+    loads: the kinds of mail and the outbox's states come from modules `--help` can do without."""
+
+    def __init__(self, values: Callable[[], Iterable[str]]):
+        self._values = values
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._values())
+
+
+def _kinds_by_hand() -> list[str]:
+    from webinar_ops.mail import kinds
+
+    return _reminder_first(kinds.BY_HAND)
+
+
+def _every_kind() -> list[str]:
+    from webinar_ops.mail import kinds
+
+    return _reminder_first(kinds.KINDS)
+
+
+def _states() -> list[str]:
+    from webinar_ops.mail.outbox import State
+
+    return [state.value for state in State]
+
+
 def _reminder_first(names: Iterable[str]) -> list[str]:
     """The kinds of mail for a `--kind` option: the reminder, its default, first."""
+    from webinar_ops.mail import kinds
+
     return sorted(names, key=lambda name: name != kinds.REMINDER.template)
 
 
@@ -695,7 +726,7 @@ def _reminder_first(names: Iterable[str]) -> list[str]:
 @click.option(
     "--kind",
     "template",
-    type=click.Choice(_reminder_first(kinds.BY_HAND)),
+    type=_ChoiceOf(_kinds_by_hand),
     default="reminder",
     show_default=True,
     help="Which mail to send.",
@@ -737,7 +768,7 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
 @click.option(
     "--kind",
     "template",
-    type=click.Choice(_reminder_first(kinds.KINDS)),
+    type=_ChoiceOf(_every_kind),
     default="reminder",
     show_default=True,
     help="update: as the real update after the last move or new title, from what the reader was last told; "
@@ -806,6 +837,7 @@ def _preview_delivery(
     """The delivery planning would make of `template` for the preview (plan.preview_delivery),
     with the reminder asked for by `--offset`."""
     from webinar_ops.errors import InputError
+    from webinar_ops.mail import kinds
     from webinar_ops.plan import preview_delivery
 
     if offset is not None and template != kinds.REMINDER.template:
@@ -846,7 +878,7 @@ def _preview_registrant(store: Store, record: WebinarRecord, email: str | None) 
 
 @cli.command()
 @click.argument("slug", required=False)
-@click.option("--state", type=click.Choice([state.value for state in State]))
+@click.option("--state", type=_ChoiceOf(_states))
 @click.option("--limit", default=200, show_default=True, help="At most this many rows.")
 @json_option
 @pass_app

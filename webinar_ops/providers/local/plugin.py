@@ -1,5 +1,5 @@
-"""The local provider as a plugin: its provider, its join pages at `/j/TOKEN`, its join-link
-format and its `doctor` check. It reads no key of its own: the base URL and the signing key
+"""The local provider as a plugin: its provider, its join pages at `/j/TOKEN` (templates in
+pages/), its join-link format and its `doctor` check. It reads no key of its own: the base URL and the signing key
 are the core's."""
 
 from __future__ import annotations
@@ -37,11 +37,17 @@ class LocalPlugin(ProviderPlugin):
         return [lambda: _check_key(settings)]
 
     def web_routes(self, app: Flask, site: Site) -> None:
-        """`GET /j/TOKEN`: the join page of one registration; 410 Gone once it is closed."""
+        """`GET /j/TOKEN`: the join page of one registration; 410 Gone once it is closed. Its
+        pages are the plugin's own (pages/), in the frame of the web service's `_base.html`."""
+        from flask import Blueprint
 
-        @app.get("/j/<token>")
+        pages = Blueprint("local_provider", __name__, template_folder="pages")
+
+        @pages.get("/j/<token>")
         def join(token: str) -> Response | tuple[str, int]:
             return _join_page(site, token)
+
+        app.register_blueprint(pages)
 
     def join_link_secret(self, link: str) -> str | None:
         """A local join link's secret: the token after `/j/`."""
