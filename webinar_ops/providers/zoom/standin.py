@@ -35,6 +35,12 @@ not say" where it is made. The main ones:
 - Re-adding an address already registered returns the existing registrant (same id and join
   link); if it had been denied or cancelled, the new sign-up re-opens it.
 - "cancel" puts an approved registrant in "denied", as Zoom's listings show it.
+- A status update naming someone the webinar does not hold, or denying an approved
+  registration (its approval is cancelled instead), is refused whole and changes nobody.
+- A webinar's registration form (registrants/questions) starts with nothing beyond email and
+  first name. A single add and a sign-up on Zoom's page must answer what the form requires,
+  and a single-choice question with one of its answers; a batch, whose entries carry no
+  answers, is not held to the form.
 - Per-second limits are counted in a sliding one-second window of arrivals, per category, per
   account: stricter than fixed windows, which let twice the rate through across a boundary.
 - Faults hit only the API under /v2, never OAuth or /_fake. A 5xx or a dropped connection
@@ -384,6 +390,97 @@ def _check_custom_questions(value: Any, problems: list, at: str) -> None:
         _check_text(question, "value", 128, problems, at=f"{at}custom_questions[{index}].")
 
 
+# The registration form (Zoom's registrants/questions): the standard fields a webinar may ask for
+# besides email and first name, and the kinds of custom question, as the OpenAPI document lists them.
+QUESTION_FIELDS = tuple(
+    "last_name address city country zip state phone industry org job_title purchasing_time_frame "
+    "role_in_purchase_process no_of_employees comments".split()
+)
+CUSTOM_QUESTION_TYPES = ("short", "single_radio", "single_dropdown", "multiple")
+_CHOICE_TYPES = ("single_radio", "single_dropdown")
+
+
+def _question_fields(body: dict) -> tuple[list[dict], list[dict]]:
+    """The standard fields and the custom questions of a PATCH registrants/questions body,
+    checked as strictly as the document's schema, and more where a form would make no sense
+    (Zoom does not say): a field or a title asked twice, a choice without answers."""
+    problems: list[dict] = []
+    questions = _listed(body, "questions", problems)
+    custom = _listed(body, "custom_questions", problems)
+    fields_asked = [_standard_field(q, f"questions[{i}].", problems) for i, q in enumerate(questions)]
+    custom_asked = [_custom_question(q, f"custom_questions[{i}].", problems) for i, q in enumerate(custom)]
+    _refuse_repeats([q.get("field_name") for q in fields_asked], "questions", problems)
+    _refuse_repeats([q.get("title") for q in custom_asked], "custom_questions", problems)
+    if problems:
+        raise _invalid(problems)
+    return fields_asked, custom_asked
+
+
+def _listed(body: dict, name: str, problems: list) -> list:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        problems.append(_problem(name, "Invalid field."))
+        return []
+    return value
+
+
+def _standard_field(question: dict, at: str, problems: list) -> dict:
+    name, required = question.get("field_name"), question.get("required", False)
+    if name not in QUESTION_FIELDS:
+        problems.append(_problem(at + "field_name", f"Must be one of: {', '.join(map(repr, QUESTION_FIELDS))}."))
+    if not isinstance(required, bool):
+        problems.append(_problem(at + "required", "Invalid field."))
+    return {"field_name": name, "required": required}
+
+
+def _custom_question(question: dict, at: str, problems: list) -> dict:
+    title, kind = question.get("title"), question.get("type")
+    required, answers = question.get("required", False), question.get("answers")
+    if not isinstance(title, str) or not title.strip():
+        problems.append(_problem(at + "title", "This field is required."))
+    if kind not in CUSTOM_QUESTION_TYPES:
+        problems.append(_problem(at + "type", f"Must be one of: {', '.join(map(repr, CUSTOM_QUESTION_TYPES))}."))
+    if not isinstance(required, bool):
+        problems.append(_problem(at + "required", "Invalid field."))
+    if answers is not None and (not isinstance(answers, list) or not all(isinstance(a, str) for a in answers)):
+        problems.append(_problem(at + "answers", "Invalid field."))
+    elif kind == "short" and answers:
+        problems.append(_problem(at + "answers", "A short answer question has no answer choices."))
+    elif kind in (*_CHOICE_TYPES, "multiple") and not answers:
+        problems.append(_problem(at + "answers", "A question with choices needs at least one answer."))
+    asked = {"title": title, "type": kind, "required": required}
+    if kind != "short":
+        asked["answers"] = list(answers or [])
+    return asked
+
+
+def _refuse_repeats(names: list, at: str, problems: list) -> None:
+    seen: set = set()
+    for index, name in enumerate(names):
+        if isinstance(name, str) and name in seen:
+            problems.append(_problem(f"{at}[{index}]", f"{name!r} is asked twice."))
+        seen.add(name)
+
+
+def _unanswered(person: dict, fields_asked: list[dict], custom_asked: list[dict]) -> list[dict]:
+    """What a registration leaves out that the webinar's form requires, and choices it does not
+    offer. Zoom's form refuses both; the document does not say that the API does too (the fake
+    holds the API to the form, except for batches, whose entries carry no answers)."""
+    problems = [
+        _problem(q["field_name"], "This field is required.")
+        for q in fields_asked
+        if q["required"] and not str(person.get(q["field_name"], "")).strip()
+    ]
+    answers = {a.get("title"): a.get("value") or "" for a in person.get("custom_questions", [])}
+    for question in custom_asked:
+        given = answers.get(question["title"], "")
+        if question["required"] and not given.strip():
+            problems.append(_problem(f"custom_questions.{question['title']}", "This question is required."))
+        elif given and question["type"] in _CHOICE_TYPES and given not in question["answers"]:
+            problems.append(_problem(f"custom_questions.{question['title']}", "Not one of the question's answers."))
+    return problems
+
+
 def _webinar_fields(body: dict, time_zone: str) -> tuple[dict, dict]:
     """The top-level fields and the settings given in a create or update body, checked."""
     problems: list[dict] = []
@@ -531,6 +628,10 @@ class _Webinar:
     settings: dict
     registrants: dict[str, _Registrant] = field(default_factory=dict)  # by id, in sign-up order
     by_email: dict[str, _Registrant] = field(default_factory=dict)  # by lower-case address
+    # The registration form beyond email and first name; Zoom does not say what a new webinar
+    # asks, the fake starts with nothing more.
+    questions: list[dict] = field(default_factory=list)
+    custom_questions: list[dict] = field(default_factory=list)
 
     @property
     def approval_type(self) -> int:
@@ -783,6 +884,7 @@ class FakeZoom:
         with self._lock:
             webinar = self._webinar(str(webinar_id))
             self._require_registration(webinar, f"This webinar does not have registration as required: {webinar.id}.")
+            _require_answers(webinar, person)
             registrant = self._register(webinar, person, self._signup_status(webinar, auto_approve=False))
             event = self._webhook_event("webinar.registration_created", webinar, registrant)
             record = registrant.record()
@@ -1262,6 +1364,7 @@ class FakeZoom:
         webinar = self._webinar(raw_id)
         person = _registrant_fields(incoming.json_object())
         self._require_registration(webinar, f"This webinar does not have registration as required: {webinar.id}.")
+        _require_answers(webinar, person)
         self._count_per_registrant(
             "adds", webinar, [person["email"]], ADDS_PER_REGISTRANT_PER_DAY, "Add a webinar registrant", LIGHT
         )
@@ -1321,8 +1424,7 @@ class FakeZoom:
     def _update_statuses(self, incoming: Incoming, raw_id: str) -> Reply:
         webinar = self._webinar(raw_id)
         action, wanted = _status_fields(incoming.json_object())
-        # Zoom does not say what it does with people it does not hold: the fake passes over them.
-        targets = list({id(r): r for r in map(webinar.find, wanted) if r is not None}.values())
+        targets = list({id(r): r for r in _decided(webinar, action, wanted)}.values())
         self._count_per_registrant(
             "status",
             webinar,
@@ -1334,6 +1436,23 @@ class FakeZoom:
         for registrant in targets:
             registrant.status = "approved" if action == "approve" else "denied"
             registrant.cancelled = action == "cancel"
+        return Reply(204)
+
+    def _list_questions(self, incoming: Incoming, raw_id: str) -> Reply:
+        webinar = self._webinar(raw_id)
+        return Reply(200, {"questions": list(webinar.questions), "custom_questions": list(webinar.custom_questions)})
+
+    def _update_questions(self, incoming: Incoming, raw_id: str) -> Reply:
+        webinar = self._webinar(raw_id)
+        body = incoming.json_object()
+        fields_asked, custom_asked = _question_fields(body)
+        # The document asks for registration to be on; Zoom does not say how it refuses otherwise.
+        self._require_registration(webinar, f"This webinar does not have registration as required: {webinar.id}.")
+        # Each list given replaces the webinar's; one left out stays as it was (Zoom does not say).
+        if "questions" in body:
+            webinar.questions = fields_asked
+        if "custom_questions" in body:
+            webinar.custom_questions = custom_asked
         return Reply(204)
 
     def _delete_registrant(self, incoming: Incoming, raw_id: str, registrant_id: str) -> Reply:
@@ -1444,6 +1563,31 @@ def _status_fields(body: dict) -> tuple[str, list[dict]]:
     return action, wanted
 
 
+def _require_answers(webinar: _Webinar, person: dict) -> None:
+    problems = _unanswered(person, webinar.questions, webinar.custom_questions)
+    if problems:
+        raise _invalid(problems)
+
+
+def _decided(webinar: _Webinar, action: str, wanted: list[dict]) -> list[_Registrant]:
+    """The registrants a status update names, or the refusal of the whole update. Zoom does not
+    say how it answers for someone it does not hold, nor for a decision a registrant's state
+    does not allow: the fake refuses the update and applies none of it, with the 3000 Zoom
+    gives for an unknown registrant elsewhere, and refuses to deny an approved registration,
+    which its document says is cancelled ("revoke a registrant's approval")."""
+    found, problems = [], []
+    for index, entry in enumerate(wanted):
+        registrant = webinar.find(entry)
+        if registrant is None:
+            raise ZoomRefusal(400, 3000, f"Registrant {entry.get('id') or entry.get('email')} was not found.")
+        if action == "deny" and registrant.status == "approved":
+            problems.append(_problem(f"registrants[{index}]", "An approved registration is cancelled, not denied."))
+        found.append(registrant)
+    if problems:
+        raise _invalid(problems)
+    return found
+
+
 def _signup_fields(body: dict) -> dict:
     """What Zoom's registration page asks for, out of an admin request's body."""
     missing = [name for name in ("email", "first_name") if not isinstance(body.get(name), str)]
@@ -1476,6 +1620,8 @@ _OPERATIONS: list[tuple[str, re.Pattern, Callable[..., Reply], str]] = [
         ("GET", r"/webinars/([^/]+)/registrants", FakeZoom._list_registrants, MEDIUM),
         ("POST", r"/webinars/([^/]+)/registrants", FakeZoom._add_registrant, LIGHT),
         ("PUT", r"/webinars/([^/]+)/registrants/status", FakeZoom._update_statuses, MEDIUM),
+        ("GET", r"/webinars/([^/]+)/registrants/questions", FakeZoom._list_questions, LIGHT),
+        ("PATCH", r"/webinars/([^/]+)/registrants/questions", FakeZoom._update_questions, LIGHT),
         ("GET", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._get_registrant, LIGHT),
         ("DELETE", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._delete_registrant, LIGHT),
         ("POST", r"/webinars/([^/]+)/batch_registrants", FakeZoom._add_batch, HEAVY),
