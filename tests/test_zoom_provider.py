@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import SAMPLE_DEFINITION
+from test_fakezoom import SPEC_PATH, check_exchange, load_zoom_openapi
 from test_zoom import zoom_settings
 
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import OperationError
 from webinar_ops.providers import Applicant, load_provider
+from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomError, ZoomProvider
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
@@ -204,3 +206,132 @@ def test_attaching_to_an_existing_webinar_updates_it_once(zoom, tmp_path):
     assert report.registered == 2
     assert not [r for r in zoom.requests if r.method == "POST" and r.path.endswith("/webinars")]
     assert len([r for r in zoom.requests if r.method == "PATCH"]) == 1
+
+
+# -- the registration form, its answers, and decisions, each exchange against Zoom's document ------
+
+
+@pytest.fixture
+def checked_provider(zoom):
+    """A provider talking to the local Zoom; after the test, every exchange it had must match
+    Zoom's OpenAPI document (the project's copy, which holds the registration questions)."""
+    openapi = load_zoom_openapi(SPEC_PATH)
+    client = ZoomClient(Credentials(zoom.account_id, zoom.client_id, zoom.client_secret), zoom.api_url, zoom.oauth_url)
+    exchanges: list[requests.Response] = []
+    client.session.hooks["response"].append(lambda response, *args, **kwargs: exchanges.append(response))
+    provider = ZoomProvider(client)
+    yield provider
+    api = [r for r in exchanges if r.url.startswith(zoom.api_url)]
+    assert api
+    for response in api:
+        undocumented = frozenset({400}) if "/registrants/questions" in response.url else frozenset()
+        check_exchange(openapi, response, request_valid=True, undocumented=undocumented)
+
+
+def manual_webinar(zoom: FakeZoom) -> str:
+    """A webinar made on Zoom's site whose registrations wait for the host's approval."""
+    made = webinar_created_on_zoom(zoom)
+    token = requests.post(
+        zoom.oauth_url,
+        auth=(zoom.client_id, zoom.client_secret),
+        data={"grant_type": "account_credentials", "account_id": zoom.account_id},
+        timeout=5,
+    ).json()["access_token"]
+    requests.patch(
+        f"{zoom.api_url}/webinars/{made['id']}",
+        json={"settings": {"approval_type": 1}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).raise_for_status()
+    return str(made["id"])
+
+
+FORM = {
+    "questions": [{"field_name": "org", "required": True}, {"field_name": "country", "required": False}],
+    "custom_questions": [
+        {"title": "What brings you here?", "type": "short", "required": True},
+        {"title": "Which track?", "type": "single_dropdown", "required": False, "answers": ["Data", "Policy"]},
+    ],
+}
+
+
+def test_the_registration_form_round_trips_through_zoom(zoom, checked_provider):
+    webinar_id = manual_webinar(zoom)
+    assert checked_provider.registration_questions(webinar_id) == {"questions": [], "custom_questions": []}
+
+    checked_provider.set_registration_questions(webinar_id, FORM["questions"], FORM["custom_questions"])
+    assert checked_provider.registration_questions(webinar_id) == FORM
+
+    checked_provider.set_registration_questions(webinar_id, custom_questions=[])
+    assert checked_provider.registration_questions(webinar_id) == {
+        "questions": FORM["questions"],
+        "custom_questions": [],
+    }
+
+
+def test_a_form_zoom_refuses_names_the_field(zoom, checked_provider):
+    webinar_id = manual_webinar(zoom)
+    with pytest.raises(ZoomError, match=r"custom_questions\[0\]\.answers") as refused:
+        checked_provider.set_registration_questions(
+            webinar_id, custom_questions=[{"title": "Which track?", "type": "single_radio"}]
+        )
+    assert refused.value.code == 300
+
+
+def test_answers_given_on_zooms_page_come_back_by_address(zoom, checked_provider):
+    webinar_id = manual_webinar(zoom)
+    checked_provider.set_registration_questions(webinar_id, FORM["questions"], FORM["custom_questions"])
+    answers = [{"title": "What brings you here?", "value": "Open budgets"}, {"title": "Which track?", "value": "Data"}]
+    zoom.add_registrant_from_zoom_page(webinar_id, "Ines@Example.org", "Inês", org="Tesouro", custom_questions=answers)
+    zoom.add_registrant_from_zoom_page(
+        webinar_id, "joao@example.org", "João", org="Câmara", country="PT", custom_questions=answers[:1]
+    )
+    checked_provider.approve(webinar_id, [{"email": "joao@example.org"}])
+
+    assert checked_provider.registration_answers(webinar_id) == {
+        "ines@example.org": {"org": "Tesouro", "custom_questions": answers},
+        "joao@example.org": {"org": "Câmara", "country": "PT", "custom_questions": answers[:1]},
+    }
+
+
+def test_approvals_and_denials_go_to_zoom_30_a_call(zoom, checked_provider):
+    webinar_id = manual_webinar(zoom)
+    people = [zoom.add_registrant_from_zoom_page(webinar_id, f"person{i}@example.org", f"P{i}") for i in range(75)]
+    to_approve = [{"id": p["id"], "email": p["email"]} for p in people[:64]]
+    to_deny = [{"email": p["email"]} for p in people[64:]]
+
+    approved = checked_provider.approve(webinar_id, to_approve)
+    denied = checked_provider.deny(webinar_id, to_deny)
+
+    assert [(r.email, r.registrant_id, r.status, r.error) for r in approved] == [
+        (p["email"], p["id"], "approved", None) for p in people[:64]
+    ]
+    assert [(r.email, r.status, r.ok) for r in denied] == [(p["email"], "denied", True) for p in people[64:]]
+    puts = [r for r in zoom.requests if r.method == "PUT" and r.path.endswith("/registrants/status")]
+    assert [(r.body["action"], len(r.body["registrants"])) for r in puts] == [
+        ("approve", 30),
+        ("approve", 30),
+        ("approve", 4),
+        ("deny", 11),
+    ]
+    statuses = {r["email"]: r["status"] for r in zoom.registrants(webinar_id)}
+    assert statuses == {p["email"]: "approved" if i < 64 else "denied" for i, p in enumerate(people)}
+
+
+def test_a_decision_zoom_refuses_fails_alone(zoom, checked_provider):
+    webinar_id = manual_webinar(zoom)
+    people = [zoom.add_registrant_from_zoom_page(webinar_id, f"person{i}@example.org", f"P{i}") for i in range(5)]
+    checked_provider.approve(webinar_id, [{"email": people[0]["email"]}])
+    zoom.clear_requests()
+    wanted = [{"email": p["email"]} for p in people] + [{"id": "gone-registrant", "email": "gone@example.org"}]
+
+    denied = checked_provider.deny(webinar_id, wanted)
+
+    assert [r.ok for r in denied] == [False, True, True, True, True, False]
+    assert "approved registration is cancelled" in denied[0].error
+    assert denied[5].error.startswith("Zoom does not hold this registrant (Registrant gone-registrant was not found.)")
+    assert "x-zm-trackingid" in denied[5].error
+    statuses = [r["status"] for r in zoom.registrants(webinar_id)]
+    assert statuses == ["approved", "denied", "denied", "denied", "denied"]
+    puts = [r for r in zoom.requests if r.method == "PUT"]
+    assert [len(r.body["registrants"]) for r in puts] == [6, 1, 1, 1, 1, 1, 1]
