@@ -757,6 +757,12 @@ def test_a_bad_registration_form_is_refused_field_by_field_and_changes_nothing(c
         ),
         ({"custom_questions": [{"title": "Which?", "type": "single_radio"}]}, True, ["custom_questions[0].answers"]),
         ({"questions": [{"field_name": "org"}, {"field_name": "org"}]}, True, ["questions[1]"]),
+        ({"questions": [{"field_name": ["org"]}]}, False, ["questions[0].field_name"]),
+        (
+            {"custom_questions": [{"title": "Which?", "type": "multiple", "answers": 5}]},
+            False,
+            ["custom_questions[0].answers"],
+        ),
     ):
         response = client.ask(webinar["id"], form, request_valid=request_valid)
         assert [e["field"] for e in error(response, 400, 300)["errors"]] == fields, form

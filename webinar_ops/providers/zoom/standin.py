@@ -450,14 +450,16 @@ def _custom_question(question: dict, at: str, problems: list) -> dict:
         problems.append(_problem(at + "answers", "A question with choices needs at least one answer."))
     asked = {"title": title, "type": kind, "required": required}
     if kind != "short":
-        asked["answers"] = list(answers or [])
+        asked["answers"] = list(answers) if isinstance(answers, list) else []
     return asked
 
 
 def _refuse_repeats(names: list, at: str, problems: list) -> None:
     seen: set = set()
     for index, name in enumerate(names):
-        if isinstance(name, str) and name in seen:
+        if not isinstance(name, str):
+            continue  # already refused as it is
+        if name in seen:
             problems.append(_problem(f"{at}[{index}]", f"{name!r} is asked twice."))
         seen.add(name)
 
