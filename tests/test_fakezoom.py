@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import re
 import signal
@@ -23,96 +22,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import openapi_core
 import pytest
 import requests
+from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops.providers.zoom import standin as fakezoom
 from webinar_ops.providers.zoom.standin import HEAVY, LIGHT, MEDIUM, FakeZoom, ZoomRefusal
 
-openapi_core = pytest.importorskip("openapi_core")
-from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse  # noqa: E402
-from openapi_core.templating.responses.exceptions import ResponseNotFound  # noqa: E402
-
-# Zoom's own OpenAPI export, cut to the webinar operations (a copy of shared/reference's).
-SPEC_PATH = Path(os.environ.get("ZOOM_OPENAPI_PATH", Path(__file__).parent / "data" / "zoom-webinar-openapi.json"))
-if not SPEC_PATH.exists():
-    pytest.skip(f"Zoom's OpenAPI document is not at {SPEC_PATH} (set ZOOM_OPENAPI_PATH)", allow_module_level=True)
-
 REPO = Path(__file__).resolve().parents[1]
-# Statuses Zoom gives that its OpenAPI document does not list for the operation.
-UNDOCUMENTED = {300, 401, 429, 500, 502, 503, 504}
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,}")
-
-
-# -- Zoom's OpenAPI document --------------------------------------------------------------------
-
-
-def load_zoom_openapi(path: Path) -> openapi_core.OpenAPI:
-    """Zoom's document, with its exporter's slips mended so that a validator accepts it.
-
-    The export writes `style` and `in` in capitals (SIMPLE, FORM, HEADER) and adds a
-    non-standard `extensions` key beside every enum; both are mended here, and the result
-    must then pass the OpenAPI 3.0 validator. openapi-core cannot check oauth2, so security is
-    reduced to the Authorization header being present. The server becomes loopback with a
-    port variable, so paths are matched relative to /v2 on any fake.
-    """
-    spec = json.loads(path.read_text(encoding="utf-8"))
-    _mend(spec)
-    for operations in spec["paths"].values():
-        for operation in operations.values():
-            if isinstance(operation, dict) and "security" in operation:
-                operation["security"] = [{"openapi_authorization": []}]
-    spec["servers"] = [{"url": "http://127.0.0.1:{port}/v2", "variables": {"port": {"default": "80"}}}]
-    return openapi_core.OpenAPI.from_dict(spec)  # validates the document itself first
-
-
-def _mend(node: object, key: str | None = None) -> None:
-    if isinstance(node, dict):
-        if key != "properties":  # a schema's property may be called anything
-            node.pop("extensions", None)
-            if "name" in node:
-                for name in ("style", "in"):
-                    if isinstance(node.get(name), str):
-                        node[name] = node[name].lower()
-        for child_key, child in node.items():
-            _mend(child, child_key)
-    elif isinstance(node, list):
-        for child in node:
-            _mend(child)
 
 
 @pytest.fixture(scope="module")
 def openapi() -> openapi_core.OpenAPI:
     return load_zoom_openapi(SPEC_PATH)
-
-
-def check_exchange(
-    openapi: openapi_core.OpenAPI,
-    response: requests.Response,
-    request_valid: bool | None,
-    undocumented: frozenset[int] = frozenset(),
-) -> None:
-    """Validate one exchange: the request (True: must be valid, False: must be invalid, None:
-    not checked) and the response, or Zoom's error shape where the document is silent (on the
-    statuses in UNDOCUMENTED, and `undocumented` for this exchange)."""
-    request = RequestsOpenAPIRequest(response.request)
-    if request_valid is True:
-        openapi.validate_request(request)
-    elif request_valid is False:
-        with pytest.raises(Exception):  # noqa: B017, PT011 - any of openapi-core's validation errors
-            openapi.validate_request(request)
-    try:
-        openapi.validate_response(request, RequestsOpenAPIResponse(response))
-    except ResponseNotFound:
-        expected = UNDOCUMENTED | undocumented
-        assert response.status_code in expected, f"{response.status_code} is neither documented nor expected"
-    if response.status_code >= 300:
-        body = response.json()
-        assert set(body) <= {"code", "message", "errors"}, body
-        assert isinstance(body["code"], int)
-        assert isinstance(body["message"], str)
-        assert body["message"]
-    assert response.headers["x-zm-trackingid"].startswith("v=2.0;")
 
 
 # -- a client that checks everything --------------------------------------------------------------

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import SAMPLE_DEFINITION
-from test_fakezoom import SPEC_PATH, check_exchange, load_zoom_openapi
 from test_zoom import zoom_settings
+from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import OperationError
