@@ -29,8 +29,9 @@ from webinar_ops.deliver import WaveReport, send_due
 from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import reminder_name as reminder_kind
 from webinar_ops.mail.outbox import Outbox
+from webinar_ops.people import Person
 from webinar_ops.plan import PlanReport, manual_audience, plan_manual, plan_webinar
-from webinar_ops.providers import Applicant, load_provider
+from webinar_ops.providers import load_provider
 from webinar_ops.registrants import add_person, cancel_person
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
@@ -481,7 +482,7 @@ def test_a_pending_registrant_gets_nothing_until_approved_then_what_is_still_to_
     # Ana signs up on the provider's own page; the webinar needs the organiser's approval.
     sync(store, settings, NOW)
     hosted = store.webinar(SAMPLE_SLUG)
-    provider(store, settings).register(hosted.provider_webinar_id, [Applicant(ANA, "Ana")], approve=False)
+    provider(store, settings).register(hosted.provider_webinar_id, [Person(ANA, "Ana")], approve=False)
     sync(store, settings, NOW + timedelta(hours=1))
     row = store.registrant(webinar.id, ANA)
     assert (row["status"], row["provider_registrant_id"] is not None) == ("pending", True)

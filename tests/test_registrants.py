@@ -13,13 +13,12 @@ from conftest import HOSTILE_NAMES, LEGITIMATE_NAMES, NOW, SAMPLE_CSV, SAMPLE_DE
 
 from webinar_ops import validate
 from webinar_ops.errors import InputError, NotFound
+from webinar_ops.people import Person, check_person
 from webinar_ops.registrants import (
     ImportPlan,
-    Person,
     add_person,
     apply_import,
     cancel_person,
-    check_person,
     plan_import,
     read_csv,
 )

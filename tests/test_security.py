@@ -51,7 +51,8 @@ from test_zoom import (
 from webinar_ops import tokens
 from webinar_ops.config import Settings, known_keys
 from webinar_ops.definition import load_definition
-from webinar_ops.providers import Applicant, load_provider
+from webinar_ops.people import Person
+from webinar_ops.providers import load_provider
 from webinar_ops.store import Store
 
 KEYS = known_keys()  # every key webinar-ops reads, its plugins' too
@@ -321,7 +322,7 @@ def local_links(workdir: Path, key: str, addresses: list[str], name: str) -> lis
     with Store.open(settings.db_path) as store:
         provider = load_provider("local", settings, store)
         provider.publish(load_definition(future_webinar(workdir)), WEBINAR_ID)
-        registered = provider.register(WEBINAR_ID, [Applicant(a, "Someone") for a in addresses], approve=True)
+        registered = provider.register(WEBINAR_ID, [Person(a, "Someone") for a in addresses], approve=True)
     return [r.join_url for r in registered]
 
 

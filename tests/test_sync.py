@@ -26,9 +26,9 @@ from webinar_ops import times, tokens
 from webinar_ops.config import Settings
 from webinar_ops.definition import Definition, load_definition
 from webinar_ops.deliver import send_due
+from webinar_ops.people import Person
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import (
-    Applicant,
     HostedWebinar,
     Provider,
     ProviderError,
@@ -94,11 +94,11 @@ class RefusesOne:
     def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
         return self.inner.publish(definition, webinar_id)
 
-    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
-        others = self.inner.register(webinar_id, [a for a in applicants if a.email != self.refused], approve)
+    def register(self, webinar_id: str, people: Sequence[Person], approve: bool) -> list[Registration]:
+        others = self.inner.register(webinar_id, [a for a in people if a.email != self.refused], approve)
         answers = {r.email: r for r in others}
         refusal = Registration(self.refused, error=self.error, retry_after=self.retry_after)
-        return [answers.get(a.email, refusal) for a in applicants]
+        return [answers.get(a.email, refusal) for a in people]
 
     def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:
         return self.inner.registrants(webinar_id)
@@ -114,10 +114,10 @@ class FailsTheBatchOf(RefusesOne):
         super().__init__(inner, address)
         self.batch_size = 5
 
-    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
-        if any(a.email == self.refused for a in applicants):
+    def register(self, webinar_id: str, people: Sequence[Person], approve: bool) -> list[Registration]:
+        if any(a.email == self.refused for a in people):
             raise ProviderError("the provider is unavailable (HTTP 503)")
-        return self.inner.register(webinar_id, applicants, approve)
+        return self.inner.register(webinar_id, people, approve)
 
 
 # -- the first sync ---------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_each_person_gets_their_own_unguessable_link(store, local, webinar):
 def test_registering_the_same_person_again_gives_the_same_link(store, local, webinar):
     sync(store, local)
     webinar_id = store.webinar(SAMPLE_SLUG).provider_webinar_id
-    ana = Applicant("ana@example.org", "Ana")
+    ana = Person("ana@example.org", "Ana")
     [first] = local.register(webinar_id, [ana], approve=True)
     [again] = local.register(webinar_id, [ana], approve=True)
     assert first.ok
@@ -209,7 +209,7 @@ def register_at_provider_page(store: Store, local: Provider, webinar_id: str) ->
 
 
 def register_through_the_provider(store: Store, local: Provider, webinar_id: str) -> None:
-    [result] = local.register(webinar_id, [Applicant("walk.in@example.org", "Walk", "In")], approve=True)
+    [result] = local.register(webinar_id, [Person("walk.in@example.org", "Walk", "In")], approve=True)
     assert result.ok
 
 
@@ -233,7 +233,7 @@ def test_people_who_signed_up_at_the_provider_are_pulled_in(store, local, webina
 def test_a_name_from_the_provider_that_fails_the_checks_is_not_trusted(store, local, webinar):
     sync(store, local)
     webinar_id = store.webinar(SAMPLE_SLUG).provider_webinar_id
-    local.register(webinar_id, [Applicant("mallory@example.org", "<script>alert(1)</script>")], approve=True)
+    local.register(webinar_id, [Person("mallory@example.org", "<script>alert(1)</script>")], approve=True)
     sync(store, local, LATER)
     assert rows(store, webinar)["mallory@example.org"]["first_name"] == "mallory"
 

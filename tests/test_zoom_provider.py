@@ -14,7 +14,8 @@ from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import OperationError
-from webinar_ops.providers import Applicant, load_provider
+from webinar_ops.people import Person
+from webinar_ops.providers import load_provider
 from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomError, ZoomProvider
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import apply_import, plan_import
@@ -185,7 +186,7 @@ def test_registering_for_a_webinar_without_registration_says_what_to_set(zoom, t
     settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:
         provider = load_provider("zoom", settings, store)
-        [result] = provider.register(str(existing["id"]), [Applicant("ana@example.org", "Ana")], approve=True)
+        [result] = provider.register(str(existing["id"]), [Person("ana@example.org", "Ana")], approve=True)
 
     assert "approval" in result.error
     assert "3000" in result.error

@@ -65,7 +65,7 @@ AFTER_KEYS = {
     "note": "a few words for the participants",
 }
 SCHEDULE_KEYS = {"start": "local wall time", "time_zone": "IANA zone", "duration": "length", "end": "local end"}
-PERSON_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
+SPEAKER_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
 AGENDA_KEYS = {"start": "HH:MM", "end": "HH:MM", "title": "item title", "speakers": "speakers"}
 QUESTION_KEYS = {"part": "the part of the session", "items": "the questions"}
 READING_KEYS = {"title": "reading title", "url": "link"}
@@ -76,7 +76,7 @@ PROVIDER_KEYS = {
     "registration_url": "public registration page",
     "join_url": "shared join link",
 }
-CONTACT_KEYS = {**PERSON_KEYS, "purpose": "what to contact them for", "email": "address"}
+CONTACT_KEYS = {**SPEAKER_KEYS, "purpose": "what to contact them for", "email": "address"}
 # How many items a list may hold: far more than a real webinar needs, few enough that a typo or
 # a generated file cannot fill the outbox (docs/definition.md, "Bounds").
 LIST_LIMITS = {
@@ -101,8 +101,10 @@ MAIL_KEYS = {
 
 
 @dataclass(frozen=True)
-class Person:
-    """A speaker, moderator or contact as the programme names them."""
+class Speaker:
+    """Someone the programme names: a speaker of an agenda item, the moderator, and (with
+    what to write to them for) each contact, with their name, role and organisation as the
+    programme gives them. Not a person to register: that is people.Person."""
 
     name: str
     role: str | None = None
@@ -120,7 +122,7 @@ class AgendaItem:
     start: datetime
     end: datetime | None
     title: str
-    speakers: tuple[Person, ...] = ()
+    speakers: tuple[Speaker, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,7 @@ class Definition:
     organisers: tuple[str, ...] = ()
     language: str = "en"
     description: str | None = None
-    moderator: Person | None = None
+    moderator: Speaker | None = None
     agenda: tuple[AgendaItem, ...] = ()
     questions: tuple[QuestionGroup, ...] = ()
     readings: tuple[Reading, ...] = ()
@@ -595,24 +597,24 @@ class _Checker:
             raise self.fail((*path, "end"), "is not after the start", "the end must come after the start")
         return end
 
-    def person(self, table: dict, path: tuple, keys: dict[str, str] = PERSON_KEYS) -> Person:
+    def speaker(self, table: dict, path: tuple, keys: dict[str, str] = SPEAKER_KEYS) -> Speaker:
         self.known_keys(table, path, keys)
         name = self.text(table, path, "name", required=True, check=_name)
         role = self.safe(self.text, table, path, "role", check=_label)
         organisation = self.safe(self.text, table, path, "organisation", check=_label)
-        return Person(name=name, role=role, organisation=organisation)
+        return Speaker(name=name, role=role, organisation=organisation)
 
-    def moderator(self, data: dict) -> Person | None:
+    def moderator(self, data: dict) -> Speaker | None:
         table = self.table(data, "moderator")
-        return None if table is None else self.safe(self.person, table, ("moderator",))
+        return None if table is None else self.safe(self.speaker, table, ("moderator",))
 
     def agenda(self, data: dict, schedule: tuple[datetime, datetime, str] | None) -> tuple[AgendaItem, ...]:
         items = []
         for path, table in self.tables(data, "agenda"):
             self.known_keys(table, path, AGENDA_KEYS)
             title = self.safe(self.text, table, path, "title", required=True, check=_label)
-            people = [self.safe(self.person, entry, where) for where, entry in self.tables(table, "speakers", path)]
-            speakers = tuple(person for person in people if person is not None)
+            named = [self.safe(self.speaker, entry, where) for where, entry in self.tables(table, "speakers", path)]
+            speakers = tuple(speaker for speaker in named if speaker is not None)
             if schedule is None or title is None:
                 continue
             item = self.safe(self.agenda_times, table, path, schedule, title, speakers)
@@ -705,13 +707,13 @@ class _Checker:
     def contacts(self, data: dict) -> tuple[Contact, ...]:
         contacts = []
         for path, table in self.tables(data, "contacts"):
-            person = self.safe(self.person, table, path, CONTACT_KEYS)
+            named = self.safe(self.speaker, table, path, CONTACT_KEYS)
             purpose = self.safe(self.text, table, path, "purpose", required=True, check=_PURPOSE)
             address = self.safe(
                 self.text, table, path, "email", required=True, check=validate.mailbox_address, fix=_EMAIL_FIX
             )
-            if person and purpose and address:
-                contacts.append(Contact(purpose=purpose, email=address, **asdict(person)))
+            if named and purpose and address:
+                contacts.append(Contact(purpose=purpose, email=address, **asdict(named)))
         return tuple(contacts)
 
     def reminders(self, data: dict) -> tuple[tuple[timedelta, ...], timedelta]:

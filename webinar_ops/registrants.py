@@ -12,16 +12,17 @@ import difflib
 import io
 import itertools
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from webinar_ops import times, validate
+from webinar_ops import validate
 from webinar_ops.errors import InputError, NotFound, Problem
+from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_person
 from webinar_ops.store import Store, WebinarRecord
 
-COLUMNS = ("email", "first_name", "last_name", "organisation", "job_title", "country", "time_zone", "language")
-REQUIRED_COLUMNS = ("email", "first_name")
+COLUMNS = FIELDS  # the CSV's columns are the fields of a Person
+REQUIRED_COLUMNS = REQUIRED_FIELDS
 ACTIVE_STATUSES = ("pending", "approved")
 MAX_PROBLEMS_SHOWN = 200
 MAX_ROWS = 200_000  # people in one file: a webinar holds tens of thousands at most
@@ -44,61 +45,6 @@ _FIXES = {
     "country": "use a two-letter code such as KR, FR or BR, or leave it empty",
     "time_zone": "use an IANA zone such as Europe/Paris, or leave it empty",
     "language": "use a language tag such as en, fr, fr-CA or en-GB, or leave it empty",
-}
-
-
-@dataclass(frozen=True)
-class Person:
-    """A validated registrant, as the organiser gave them."""
-
-    email: str
-    first_name: str
-    last_name: str | None = None
-    organisation: str | None = None
-    job_title: str | None = None
-    country: str | None = None
-    time_zone: str | None = None
-    language: str | None = None
-
-    def fields(self) -> dict[str, str | None]:
-        return asdict(self)
-
-
-def check_person(values: dict[str, str | None]) -> tuple[Person | None, list[tuple[str, str]]]:
-    """Validate raw values; return the Person, or None and a (field, message) per problem."""
-    cleaned: dict[str, str | None] = {}
-    problems: list[tuple[str, str]] = []
-    for column in COLUMNS:
-        raw = values.get(column)
-        if raw is None or not raw.strip():
-            if column in REQUIRED_COLUMNS:
-                problems.append((column, "is empty"))
-            cleaned[column] = None
-            continue
-        try:
-            cleaned[column] = _CHECKS[column](raw)
-        except ValueError as exc:
-            problems.append((column, str(exc)))
-    if problems:
-        return None, problems
-    return Person(**cleaned), []
-
-
-def _time_zone(value: str) -> str:
-    name = value.strip()
-    times.zone(name)
-    return name
-
-
-_CHECKS = {
-    "email": validate.email_address,
-    "first_name": lambda v: validate.person_name(v, "first name"),
-    "last_name": lambda v: validate.person_name(v, "last name"),
-    "organisation": lambda v: validate.person_text(v, "organisation"),
-    "job_title": lambda v: validate.person_text(v, "job title"),
-    "country": validate.country,
-    "time_zone": _time_zone,
-    "language": validate.language,
 }
 
 

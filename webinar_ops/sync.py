@@ -17,7 +17,8 @@ from datetime import datetime
 
 from webinar_ops import times, validate
 from webinar_ops.errors import OperationError
-from webinar_ops.providers import Applicant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
+from webinar_ops.people import Person
+from webinar_ops.providers import Provider, ProviderError, Registration, RemoteRegistrant, chunks
 from webinar_ops.store import REGISTRANT_STATUSES, Store, WebinarRecord
 
 log = logging.getLogger("webinar_ops.sync")
@@ -151,14 +152,15 @@ def _register_batch(provider: Provider, webinar: WebinarRecord, batch: list[dict
     return [by_email.get(a.email, Registration(a.email, error=missing)) for a in applicants]
 
 
-def _applicant(row: dict) -> Applicant:
-    return Applicant(
+def _applicant(row: dict) -> Person:
+    return Person(
         email=row["email"],
         first_name=row["first_name"],
         last_name=row["last_name"],
         organisation=row["organisation"],
         job_title=row["job_title"],
         country=row["country"],
+        time_zone=row["time_zone"],
         language=row["language"],
     )
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from webinar_ops import plugins
 from webinar_ops.envkeys import PluginSettings
 from webinar_ops.errors import InputError, Problem
+from webinar_ops.people import Person
 
 if TYPE_CHECKING:  # annotations only, so that reading the configuration loads no store
     from flask import Flask
@@ -40,19 +41,6 @@ class HostedWebinar:
     join_url: str | None = None
     registration_url: str | None = None
     updated: bool = True
-
-
-@dataclass(frozen=True)
-class Applicant:
-    """A person to register, as the provider needs them."""
-
-    email: str
-    first_name: str
-    last_name: str | None = None
-    organisation: str | None = None
-    job_title: str | None = None
-    country: str | None = None
-    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,8 +86,9 @@ class Provider(Protocol):
         """Create the webinar (webinar_id None) or bring an existing one up to date."""
         ...
 
-    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
-        """Register up to `batch_size` people; one Registration per applicant, in order."""
+    def register(self, webinar_id: str, people: Sequence[Person], approve: bool) -> list[Registration]:
+        """Register up to `batch_size` people; one Registration per person, in order. A
+        provider ignores what it has no field for (such as the time zone)."""
         ...
 
     def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:

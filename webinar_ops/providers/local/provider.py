@@ -18,7 +18,8 @@ from sqlite_utils import Migrations
 
 from webinar_ops import times, tokens
 from webinar_ops.definition import Definition
-from webinar_ops.providers import Applicant, HostedWebinar, Registration, RemoteRegistrant
+from webinar_ops.people import Person
+from webinar_ops.providers import HostedWebinar, Registration, RemoteRegistrant
 from webinar_ops.store import Store
 
 migrations = Migrations("local_provider")
@@ -110,28 +111,28 @@ class LocalProvider:
             registration_url=f"{self.base_url}/r/{webinar_id}",
         )
 
-    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
+    def register(self, webinar_id: str, people: Sequence[Person], approve: bool) -> list[Registration]:
         results = []
         with self.db.atomic():
-            for applicant in applicants:
-                results.append(self._register_one(webinar_id, applicant, approve))
+            for person in people:
+                results.append(self._register_one(webinar_id, person, approve))
         return results
 
-    def _register_one(self, webinar_id: str, applicant: Applicant, approve: bool) -> Registration:
+    def _register_one(self, webinar_id: str, person: Person, approve: bool) -> Registration:
         if not self.db["local_webinars"].count_where("id = ?", [webinar_id]):
-            return Registration(applicant.email, error=f"webinar {webinar_id} does not exist at the local provider")
+            return Registration(person.email, error=f"webinar {webinar_id} does not exist at the local provider")
         existing = list(
-            self.db["local_registrants"].rows_where("webinar_id = ? AND email = ?", [webinar_id, applicant.email])
+            self.db["local_registrants"].rows_where("webinar_id = ? AND email = ?", [webinar_id, person.email])
         )
         if existing and existing[0]["status"] != "cancelled":
             return _registration(existing[0])
-        token = tokens.sign(self._secret_key, "join", webinar_id, applicant.email)
+        token = tokens.sign(self._secret_key, "join", webinar_id, person.email)
         row = {
             "webinar_id": webinar_id,
-            "email": applicant.email,
-            "registrant_id": tokens.sign(self._secret_key, "registrant", webinar_id, applicant.email)[:16],
-            "first_name": applicant.first_name,
-            "last_name": applicant.last_name,
+            "email": person.email,
+            "registrant_id": tokens.sign(self._secret_key, "registrant", webinar_id, person.email)[:16],
+            "first_name": person.first_name,
+            "last_name": person.last_name,
             "status": "approved" if approve else "pending",
             "join_url": f"{self.base_url}/j/{token}",
             "join_token": token,

@@ -32,7 +32,8 @@ import requests
 from webinar_ops import __version__, languages, times
 from webinar_ops.definition import Definition
 from webinar_ops.errors import InputError, Problem
-from webinar_ops.providers import Applicant, HostedWebinar, ProviderError, Registration, RemoteRegistrant, chunks
+from webinar_ops.people import Person
+from webinar_ops.providers import HostedWebinar, ProviderError, Registration, RemoteRegistrant, chunks
 from webinar_ops.providers.zoom.settings import ZoomSettings
 
 # Requests per second, by plan and category (Zoom's published limits).
@@ -408,17 +409,17 @@ class ZoomProvider:
 
     # -- registrants ----------------------------------------------------------------------
 
-    def register(self, webinar_id: str, applicants: Sequence[Applicant], approve: bool) -> list[Registration]:
+    def register(self, webinar_id: str, people: Sequence[Person], approve: bool) -> list[Registration]:
         results: dict[str, Registration] = {}
         with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="zoom") as pool:
             for answered in pool.map(
-                lambda batch: self._batch_outcome(webinar_id, batch, approve), chunks(list(applicants), BATCH_SIZE)
+                lambda batch: self._batch_outcome(webinar_id, batch, approve), chunks(list(people), BATCH_SIZE)
             ):
                 results.update(answered)
-        return [results[a.email] for a in applicants]
+        return [results[a.email] for a in people]
 
     def _batch_outcome(
-        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int = ATTEMPTS
+        self, webinar_id: str, batch: Sequence[Person], approve: bool, tries: int = ATTEMPTS
     ) -> dict[str, Registration]:
         """One batch's registrations; a failure is this batch's alone, never its neighbours'."""
         try:
@@ -428,7 +429,7 @@ class ZoomProvider:
             return {a.email: Registration(a.email, error=str(exc), retry_after=retry_after) for a in batch}
 
     def _register_batch(
-        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int = ATTEMPTS
+        self, webinar_id: str, batch: Sequence[Person], approve: bool, tries: int = ATTEMPTS
     ) -> dict[str, Registration]:
         status = "approved" if approve else "pending"
         body = {"auto_approve": approve, "registrants": [_batch_entry(a) for a in batch]}
@@ -450,17 +451,17 @@ class ZoomProvider:
             return self._one_by_one(webinar_id, batch, approve)  # e.g. batch refused for a non-type-5 webinar
         answered = {r["email"].lower(): r for r in _json(response).get("registrants", [])}
         results = {}
-        for applicant in batch:
-            entry = answered.get(applicant.email)
-            results[applicant.email] = (
-                Registration(applicant.email, entry.get("registrant_id"), status, entry.get("join_url"))
+        for person in batch:
+            entry = answered.get(person.email)
+            results[person.email] = (
+                Registration(person.email, entry.get("registrant_id"), status, entry.get("join_url"))
                 if entry
-                else Registration(applicant.email, error="Zoom's answer did not include this person")
+                else Registration(person.email, error="Zoom's answer did not include this person")
             )
         return results
 
     def _after_lost_batch(
-        self, webinar_id: str, batch: Sequence[Applicant], approve: bool, tries: int
+        self, webinar_id: str, batch: Sequence[Person], approve: bool, tries: int
     ) -> dict[str, Registration]:
         """The batch may have gone through: take whom Zoom now holds, send only the rest."""
         held = {r.email: r for r in self.registrants(webinar_id)}
@@ -474,22 +475,22 @@ class ZoomProvider:
             results.update(self._batch_outcome(webinar_id, missing, approve, tries))
         return results
 
-    def _one_by_one(self, webinar_id: str, batch: Sequence[Applicant], approve: bool) -> dict[str, Registration]:
+    def _one_by_one(self, webinar_id: str, batch: Sequence[Person], approve: bool) -> dict[str, Registration]:
         return {a.email: self._add_one(webinar_id, a, approve) for a in batch}
 
-    def _add_one(self, webinar_id: str, applicant: Applicant, approve: bool) -> Registration:
+    def _add_one(self, webinar_id: str, person: Person, approve: bool) -> Registration:
         try:
             # Adding an address Zoom already holds returns that registrant, so a retry is safe.
             response = self.client.call(
-                "POST", f"/webinars/{webinar_id}/registrants", "light", body=_single_entry(applicant)
+                "POST", f"/webinars/{webinar_id}/registrants", "light", body=_single_entry(person)
             )
         except DailyLimit as exc:
-            return Registration(applicant.email, error=str(exc), retry_after=exc.retry_after)
+            return Registration(person.email, error=str(exc), retry_after=exc.retry_after)
         except ProviderError as exc:
-            return Registration(applicant.email, error=str(exc))
+            return Registration(person.email, error=str(exc))
         body = _json(response)
         return Registration(
-            applicant.email, body.get("registrant_id"), "approved" if approve else "pending", body.get("join_url")
+            person.email, body.get("registrant_id"), "approved" if approve else "pending", body.get("join_url")
         )
 
     def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:
@@ -698,16 +699,16 @@ def _hosted(webinar: dict, updated: bool = True) -> HostedWebinar:
     )
 
 
-def _batch_entry(applicant: Applicant) -> dict:
-    entry = {"email": applicant.email, "first_name": applicant.first_name[:64]}
-    if applicant.last_name:
-        entry["last_name"] = applicant.last_name[:64]
+def _batch_entry(person: Person) -> dict:
+    entry = {"email": person.email, "first_name": person.first_name[:64]}
+    if person.last_name:
+        entry["last_name"] = person.last_name[:64]
     return entry
 
 
-def _single_entry(applicant: Applicant) -> dict:
-    entry = _batch_entry(applicant)
-    optional = {"org": applicant.organisation, "job_title": applicant.job_title, "country": applicant.country}
+def _single_entry(person: Person) -> dict:
+    entry = _batch_entry(person)
+    optional = {"org": person.organisation, "job_title": person.job_title, "country": person.country}
     entry.update({key: value for key, value in optional.items() if value})
     return entry
 

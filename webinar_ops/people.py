@@ -1,0 +1,71 @@
+"""A person to register: who they are, as the organiser or the person gave them, checked.
+
+One type for everywhere a person travels before and after they are stored: an import, the
+registration page, the command line, and what a provider is asked to register (a provider
+may ignore what it has no field for, such as the time zone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from webinar_ops import times, validate
+
+FIELDS = ("email", "first_name", "last_name", "organisation", "job_title", "country", "time_zone", "language")
+REQUIRED_FIELDS = ("email", "first_name")
+
+
+@dataclass(frozen=True)
+class Person:
+    """A validated person to register, as the organiser (or they themselves) gave them."""
+
+    email: str
+    first_name: str
+    last_name: str | None = None
+    organisation: str | None = None
+    job_title: str | None = None
+    country: str | None = None
+    time_zone: str | None = None
+    language: str | None = None
+
+    def fields(self) -> dict[str, str | None]:
+        """The person as {field: value}, in the order of FIELDS."""
+        return asdict(self)
+
+
+def check_person(values: dict[str, str | None]) -> tuple[Person | None, list[tuple[str, str]]]:
+    """Validate raw values; return the Person, or None and a (field, message) per problem."""
+    cleaned: dict[str, str | None] = {}
+    problems: list[tuple[str, str]] = []
+    for name in FIELDS:
+        raw = values.get(name)
+        if raw is None or not raw.strip():
+            if name in REQUIRED_FIELDS:
+                problems.append((name, "is empty"))
+            cleaned[name] = None
+            continue
+        try:
+            cleaned[name] = _CHECKS[name](raw)
+        except ValueError as exc:
+            problems.append((name, str(exc)))
+    if problems:
+        return None, problems
+    return Person(**cleaned), []
+
+
+def _time_zone(value: str) -> str:
+    name = value.strip()
+    times.zone(name)
+    return name
+
+
+_CHECKS = {
+    "email": validate.email_address,
+    "first_name": lambda v: validate.person_name(v, "first name"),
+    "last_name": lambda v: validate.person_name(v, "last name"),
+    "organisation": lambda v: validate.person_text(v, "organisation"),
+    "job_title": lambda v: validate.person_text(v, "job title"),
+    "country": validate.country,
+    "time_zone": _time_zone,
+    "language": validate.language,
+}
