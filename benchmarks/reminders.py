@@ -245,7 +245,7 @@ def ready_made(settings: Settings) -> list[tuple[str, bytes]]:
     with Store.open(settings.db_path) as store:
         webinar = store.webinar("wave")
         composer = Composer(webinar, settings)
-        registrants = {r["id"]: r for r in store.registrants(webinar.id)}
+        registrants = {r.id: r for r in store.registrants(webinar.id)}
         rows = store.db.execute("SELECT * FROM deliveries WHERE kind != 'confirmation' ORDER BY id").fetchall()
         columns = [c[0] for c in store.db.execute("SELECT * FROM deliveries LIMIT 0").description]
         now = datetime.now(UTC)
@@ -253,7 +253,7 @@ def ready_made(settings: Settings) -> list[tuple[str, bytes]]:
         for values in rows:
             delivery = dict(zip(columns, values, strict=True))
             registrant = registrants[delivery["registrant_id"]]
-            messages.append((registrant["email"], composer.message_bytes(delivery, registrant, now)))
+            messages.append((registrant.email, composer.message_bytes(delivery, registrant, now)))
         return messages
 
 
@@ -265,7 +265,7 @@ def compose_cost(folder: Path, people: int) -> float:
     with Store.open(settings.db_path) as store:
         add_webinar(store, settings, folder, "wave", FAR, people, [60])
         webinar = store.webinar("wave")
-        registrants = {r["id"]: r for r in store.registrants(webinar.id)}
+        registrants = {r.id: r for r in store.registrants(webinar.id)}
         rows = list(store.db.query("SELECT * FROM deliveries WHERE kind != 'confirmation' ORDER BY id"))
     now = datetime.now(UTC)
     composer = Composer(webinar, settings)

@@ -17,7 +17,7 @@ import pytest
 
 from webinar_ops.config import Settings, known_keys
 from webinar_ops.definition import Definition, load_definition
-from webinar_ops.store import Store
+from webinar_ops.store import Registrant, Store
 
 KEYS = known_keys()  # every key webinar-ops reads, its plugins' too
 
@@ -197,6 +197,21 @@ def store(settings: Settings):
 @pytest.fixture
 def sample() -> Definition:
     return load_definition(SAMPLE_DEFINITION)
+
+
+def reader(**fields) -> Registrant:
+    """Someone to compose a mail for, as the store gives a registrant: approved, and not
+    stored (no id, so no personal links, as for a preview) unless `fields` give one."""
+    stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    given = {
+        "id": None,
+        "webinar_id": 1,
+        "status": "approved",
+        "source": "cli",
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    return Registrant(**{**given, **fields})
 
 
 def definition_variant(folder: Path, replacements: dict[str, str], name: str = "variant.toml") -> Path:

@@ -25,6 +25,7 @@ import vobject
 from webinar_ops import validate
 from webinar_ops.mail import kinds
 from webinar_ops.mail.compose import Composer
+from webinar_ops.store import Registrant
 
 READER = policy.default  # how the email package reads a mail, headers decoded
 ADDRESS_HEADERS = ("From", "To", "Reply-To")
@@ -40,14 +41,14 @@ def unfolded(ics: bytes) -> list[str]:
     return ics.decode("utf-8").replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")
 
 
-def reference(composer: Composer, delivery: dict, registrant: dict, now: datetime) -> EmailMessage:
+def reference(composer: Composer, delivery: dict, registrant: Registrant, now: datetime) -> EmailMessage:
     """The mail as the reader should see it, laid out by the email package."""
     words = composer.render(delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery))
     method = kinds.of(delivery["template"]).invite_method
-    full_name = " ".join(p for p in (registrant.get("first_name"), registrant.get("last_name")) if p)
+    full_name = " ".join(p for p in (registrant.first_name, registrant.last_name) if p)
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = _address(composer.sender_name, composer.sender_address)
-    message["To"] = _address(full_name, validate.email_address(registrant["email"]))
+    message["To"] = _address(full_name, validate.email_address(registrant.email))
     if composer.reply_to:
         message["Reply-To"] = _address(*composer.reply_to)
     message["Subject"] = words.subject
@@ -71,7 +72,7 @@ def reference(composer: Composer, delivery: dict, registrant: dict, now: datetim
     return parse(message.as_bytes())
 
 
-def assert_reads_as_meant(composer: Composer, delivery: dict, registrant: dict, now: datetime) -> bytes:
+def assert_reads_as_meant(composer: Composer, delivery: dict, registrant: Registrant, now: datetime) -> bytes:
     """Check the mail `message_bytes` writes against `reference`; returns its bytes."""
     raw = composer.message_bytes(delivery, registrant, now, sign=False)
     assert_well_formed(raw)

@@ -269,7 +269,7 @@ def test_the_fast_path_writes_the_update_and_the_cancellation_byte_for_byte(stor
     cancelled = store.cancel_webinar(store.webinar(SAMPLE_SLUG), "Sorry <b>all</b> & co.", MOVED_AT)
     plan_webinar(store, cancelled, MOVED_AT, settings.mail_domain)
     composer = Composer(store.webinar(SAMPLE_SLUG), settings)
-    people = {row["id"]: row for row in store.registrants(cancelled.id)}
+    people = {row.id: row for row in store.registrants(cancelled.id)}
 
     rows = list(store.db.query("SELECT * FROM deliveries WHERE template IN ('update', 'cancellation')"))
     assert {row["template"] for row in rows} == {"update", "cancellation"}
@@ -432,7 +432,7 @@ def test_a_message_after_the_end_thanks_everyone_with_the_recording_and_the_surv
 def test_the_message_after_the_end_reads_as_meant(store, settings, confirmed, workdir):
     plan_webinar(store, save(store, with_after(workdir), MOVED_AT).record, MOVED_AT, settings.mail_domain)
     composer = Composer(store.webinar(SAMPLE_SLUG), settings)
-    people = {row["id"]: row for row in store.registrants(confirmed.id)}
+    people = {row.id: row for row in store.registrants(confirmed.id)}
 
     for row in store.db.query("SELECT * FROM deliveries WHERE template = 'after'"):
         assert_reads_as_meant(composer, row, people[row["registrant_id"]], END)

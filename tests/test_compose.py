@@ -23,7 +23,7 @@ from urllib.parse import quote
 import icalendar
 import pytest
 import vobject
-from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
+from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant, reader
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -39,7 +39,7 @@ from webinar_ops.mail.outbox import Outbox
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Registrant, Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -89,20 +89,19 @@ def save(store: Store, path: Path) -> WebinarRecord:
     return store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), "local", NOW).record
 
 
-def person(**changes) -> dict:
-    """A registrants-table row: Amélie in Paris with her personal join link, reading English
-    (tests/test_languages.py has her mails in French)."""
-    row = {
+def person(**changes) -> Registrant:
+    """A registrant as the store gives one, not stored: Amélie in Paris with her personal join
+    link, reading English (tests/test_languages.py has her mails in French)."""
+    amelie = {
         "email": AMELIE,
         "first_name": "Amélie",
         "last_name": "Laurent",
         "organisation": "Direction interministérielle du numérique",
         "time_zone": "Europe/Paris",
         "language": "en",
-        "status": "approved",
         "join_url": AMELIE_LINK,
     }
-    return {**row, **changes}
+    return reader(**{**amelie, **changes})
 
 
 def reminder(offset_minutes: int = 60, message_id: str = "<reminder-1h.amelie@webinars.example.org>") -> dict:
@@ -466,7 +465,7 @@ def test_the_mail_carries_the_whole_programme(composer, sample, template):
         assert flat(value) in text, value
         assert str(escape(value)) in html, value
 
-    for value in (sample.title, sample.series, sample.session, f"Dear {person()['first_name']},"):
+    for value in (sample.title, sample.series, sample.session, f"Dear {person().first_name},"):
         in_both(value)
     for item in sample.agenda:
         in_both(f"{times.format_clock_span(item.start, item.end, sample.time_zone)}")
@@ -544,7 +543,7 @@ def test_without_a_personal_link_the_webinars_shared_link_is_used(store, synced,
     composer = Composer(synced, settings)
     shared = synced.join_url
     assert shared == f"{BASE_URL}/w/{synced.provider_webinar_id}"
-    amelie = {**store.registrant(synced.id, AMELIE), "join_url": None}
+    amelie = dataclasses.replace(store.registrant(synced.id, AMELIE), join_url=None)
 
     raw = composer.message_bytes(reminder(), amelie, AN_HOUR_BEFORE)
     words = composer.render("reminder", amelie, AN_HOUR_BEFORE, 60)
@@ -572,11 +571,11 @@ def test_with_no_link_at_all_the_mail_says_one_will_follow(composer):
 def test_a_personal_join_link_is_only_in_its_owners_mail(store, synced, settings):
     composer = Composer(synced, settings)
     people = [store.registrant(synced.id, a) for a in (AMELIE, "ji-woo.kim@example.org", "guest.observer@example.org")]
-    links = {row["email"]: row["join_url"] for row in people}
+    links = {row.email: row.join_url for row in people}
     assert len(set(links.values())) == 3
     assert all(link.startswith(f"{BASE_URL}/j/") for link in links.values())
 
-    mails = {row["email"]: composer.message_bytes(reminder(), row, AN_HOUR_BEFORE) for row in people}
+    mails = {row.email: composer.message_bytes(reminder(), row, AN_HOUR_BEFORE) for row in people}
 
     for owner, link in links.items():
         token = link.rsplit("/", 1)[1]
@@ -602,7 +601,7 @@ def one_click_link(message: EmailMessage) -> str:
 def test_the_mail_shows_its_readers_own_unsubscribe_link_where_the_header_has_it(store, synced, settings, delivery):
     composer = Composer(synced, settings)
     people = [store.registrant(synced.id, a) for a in (AMELIE, "ji-woo.kim@example.org")]
-    mails = {row["email"]: parse(composer.message_bytes(delivery, row, AN_HOUR_BEFORE)) for row in people}
+    mails = {row.email: parse(composer.message_bytes(delivery, row, AN_HOUR_BEFORE)) for row in people}
     links = {owner: one_click_link(message) for owner, message in mails.items()}
 
     for owner, message in mails.items():

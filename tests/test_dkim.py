@@ -18,7 +18,7 @@ from pathlib import Path
 
 import dkim
 import pytest
-from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, reader
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from dkim.util import parse_tag_value
@@ -139,7 +139,7 @@ def deliveries(store: Store, kind: str | None = None) -> list[dict]:
 
 
 def people(store: Store, webinar: WebinarRecord) -> dict[int, dict]:
-    return {row["id"]: row for row in store.registrants(webinar.id)}
+    return {row.id: row for row in store.registrants(webinar.id)}
 
 
 @pytest.fixture
@@ -189,8 +189,8 @@ def test_the_signature_covers_both_list_unsubscribe_headers_and_the_rest_of_the_
 def test_only_headers_the_message_has_are_signed(store, webinar, settings, rsa_key):
     # A preview's reader is not in the database: no one-click link, so no List-Unsubscribe-Post.
     delivery = deliveries(store, "reminder-1h")[0]
-    reader = {"email": "someone@example.org", "first_name": "Some", "time_zone": "Europe/Paris"}
-    message = Composer(webinar, settings).message_bytes(delivery, reader, WAVE)
+    someone = reader(email="someone@example.org", first_name="Some", time_zone="Europe/Paris")
+    message = Composer(webinar, settings).message_bytes(delivery, someone, WAVE)
 
     assert b"\r\nList-Unsubscribe-Post:" not in message
     assert signed_headers(message) == CHECKLIST - {"list-unsubscribe-post"}

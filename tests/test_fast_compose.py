@@ -16,7 +16,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
+from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant, reader
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -31,7 +31,7 @@ from webinar_ops.mail.invite import InviteBuilder
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Registrant, Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 
 AN_HOUR_BEFORE = datetime(2021, 4, 30, 5, 0, 17, 250_000, tzinfo=UTC)
@@ -83,21 +83,20 @@ def reminder(message_id: str = "<reminder-1h.amelie@webinars.example.org>") -> d
     return {"template": "reminder", "offset_minutes": 60, "message_id": message_id}
 
 
-def person(**changes) -> dict:
-    row = {
+def person(**changes) -> Registrant:
+    amelie = {
         "email": "amelie.laurent@example.org",
         "first_name": "Amélie",
         "last_name": "Laurent",
         "time_zone": "Europe/Paris",
-        "status": "approved",
         "join_url": "https://webinars.example.org/j/amelie-personal-join-token-0123456789",
     }
-    return {**row, **changes}
+    return reader(**{**amelie, **changes})
 
 
 def test_every_planned_mail_of_the_sample_webinar_reads_as_meant(store, synced, settings):
     composer = Composer(synced, settings)
-    people = {row["id"]: row for row in store.registrants(synced.id)}
+    people = {row.id: row for row in store.registrants(synced.id)}
     deliveries = list(store.db.query("SELECT * FROM deliveries ORDER BY id"))
     assert {d["template"] for d in deliveries} == {"confirmation", "reminder"}
 
@@ -144,7 +143,7 @@ def test_any_registrant_gets_a_mail_that_reads_as_meant(composer, first, last, l
     now = AN_HOUR_BEFORE - timedelta(seconds=seconds)
     try:
         composer.render("reminder", registrant, now, 60)
-        validate.email_address(registrant["email"])
+        validate.email_address(registrant.email)
     except ValueError as refused:  # a row that cannot make a safe mail is refused, and why
         with pytest.raises(ValueError, match=re.escape(str(refused))):
             composer.message_bytes(reminder(), registrant, now)

@@ -45,6 +45,7 @@ from webinar_ops.definition import Definition, load_definition
 from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
 from webinar_ops.registrants import COLUMNS, ImportPlan, apply_import, plan_import
+from webinar_ops.store import Registrant
 
 hostile = hypothesis_settings(
     max_examples=200,
@@ -120,9 +121,9 @@ def assert_stored_correctly(store, webinar, plan: ImportPlan) -> None:
     for someone in [*plan.new, *(p for _, p, _ in plan.updated)]:
         given = {name: value for name, value in someone.fields().items() if value is not None}
         row = store.registrant(webinar.id, someone.email)
-        assert {name: row[name] for name in given} == given
-        assert re.fullmatch(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9.-]+\.[a-z0-9-]+", row["email"]), row["email"]
-        assert all(is_clean_text(row[k]) for k in ("first_name", "last_name", "organisation", "job_title"))
+        assert {name: getattr(row, name) for name in given} == given
+        assert re.fullmatch(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9.-]+\.[a-z0-9-]+", row.email), row.email
+        assert all(is_clean_text(getattr(row, k)) for k in ("first_name", "last_name", "organisation", "job_title"))
 
 
 # -- 1. the CSV importer: any bytes ------------------------------------------------------------------
@@ -779,12 +780,12 @@ def test_no_name_a_row_can_hold_adds_a_header_or_a_recipient(composer, first_nam
     assert "<script" not in parts["html"].lower()
 
 
-def import_one(store, record, write, **values: str) -> dict:
+def import_one(store, record, write, **values: str) -> Registrant:
     """Import one person through a CSV file, as an organiser would; return their stored row."""
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["email", *values], [AMELIE, *values.values()]])
     assert isinstance(import_file(store, record, write(buffer.getvalue())), ImportPlan)
-    return {**store.registrant(record.id, AMELIE), "join_url": None}
+    return dataclasses.replace(store.registrant(record.id, AMELIE), join_url=None)
 
 
 @pytest.mark.parametrize("name", TEMPLATE_SYNTAX, ids=["jinja-expression", "jinja-loop", "jinja-globals"])

@@ -243,7 +243,7 @@ def test_a_language_without_templates_reads_english(store, settings, webinar):
 
 def test_the_invite_describes_the_webinar_in_the_readers_language(store, settings, webinar):
     send(store, settings, WRITTEN)
-    link = store.registrant(webinar.id, AMELIE)["join_url"]
+    link = store.registrant(webinar.id, AMELIE).join_url
 
     french, english = event_of(mails_to(settings, AMELIE)[0]), event_of(mails_to(settings, SARAH)[0])
 
@@ -258,7 +258,7 @@ def test_the_invite_describes_the_webinar_in_the_readers_language(store, setting
 def test_the_add_to_calendar_links_carry_the_utc_times_and_the_personal_link(store, settings, webinar):
     send(store, settings, WRITTEN)
     [mail] = mails_to(settings, AMELIE)
-    link = store.registrant(webinar.id, AMELIE)["join_url"]
+    link = store.registrant(webinar.id, AMELIE).join_url
 
     google = calendar_link(mail, "calendar.google.com")
     work = calendar_link(mail, "outlook.office.com")
@@ -284,7 +284,7 @@ def test_the_add_to_calendar_links_carry_the_utc_times_and_the_personal_link(sto
 
 def test_every_planned_mail_reads_as_meant_in_each_language(store, settings, webinar):
     composer = Composer(webinar, settings)
-    people = {row["id"]: row for row in store.registrants(webinar.id)}
+    people = {row.id: row for row in store.registrants(webinar.id)}
 
     for delivery in store.db.query("SELECT * FROM deliveries ORDER BY id"):
         reader = people[delivery["registrant_id"]]
@@ -612,7 +612,7 @@ def test_a_language_the_provider_holds_is_kept_for_people_who_registered_there(s
 
     pull_registrants(store, Zoom(), store.webinar(SLUG), WRITTEN, SyncReport())
 
-    assert store.registrant(webinar.id, "marie@example.org")["language"] == "fr-FR"
+    assert store.registrant(webinar.id, "marie@example.org").language == "fr-FR"
     assert (
         Composer(store.webinar(SLUG), settings).language_for(store.registrant(webinar.id, "marie@example.org")) == "fr"
     )
@@ -668,7 +668,7 @@ def test_french_keeps_a_no_break_space_before_its_colons(store, settings, webina
     was = {"start_at": "2021-03-28T08:00:00Z", "end_at": "2021-03-28T09:30:00Z", "time_zone": "Europe/London"}
 
     mail = Composer(webinar, settings).render(template, amelie, WRITTEN, 60, {"was": was | {"title": "Open Data"}})
-    entry = calendar_entry.description(amelie["join_url"], "dimanche 28 mars 2021", [], "fr")
+    entry = calendar_entry.description(amelie.join_url, "dimanche 28 mars 2021", [], "fr")
 
     for text in (mail.text, mail.html, entry):  # (a subject's spaces are all plain: see validate.header_text)
         assert not re.findall(r".{0,30}\S [:;?!»]|« .{0,30}", text)

@@ -7,28 +7,28 @@ would open their HTML part. Screenshots go to artefacts/screenshots.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 from browser import DESKTOP, PHONE, overflows_sideways, screenshot
-from conftest import NOW, SAMPLE_DEFINITION, TEST_SECRET_KEY
+from conftest import NOW, SAMPLE_DEFINITION, TEST_SECRET_KEY, reader
 
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.mail.compose import Composer
-from webinar_ops.store import Store
+from webinar_ops.store import Registrant, Store
 
-LUCAS = {
-    "id": 7,
-    "email": "lucas.pereira@example.org",
-    "first_name": "Lucas",
-    "last_name": "Pereira",
-    "time_zone": "America/Sao_Paulo",
-    "language": "en",
-    "status": "approved",
-    "join_url": "https://webinars.example.org/j/lucas-personal-join-token-0123456789",
-}
+LUCAS = reader(
+    id=7,
+    email="lucas.pereira@example.org",
+    first_name="Lucas",
+    last_name="Pereira",
+    time_zone="America/Sao_Paulo",
+    language="en",
+    join_url="https://webinars.example.org/j/lucas-personal-join-token-0123456789",
+)
 KINDS = ("confirmation", "reminder")
 A_COMMON_PHONE = {"width": 390, "height": 844}
 A_NARROW_DESKTOP = {"width": 800, "height": 900}
@@ -44,8 +44,8 @@ def composer(store: Store, workdir: Path) -> Composer:
     return Composer(record, settings)
 
 
-def html_of(composer: Composer, kind: str, reader: dict = LUCAS) -> str:
-    return composer.render(kind, reader, NOW, 60 if kind == "reminder" else None).html
+def html_of(composer: Composer, kind: str, lucas: Registrant = LUCAS) -> str:
+    return composer.render(kind, lucas, NOW, 60 if kind == "reminder" else None).html
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -60,7 +60,7 @@ def test_the_mail_fits_the_screen_and_the_join_button_is_in_view(chromium, compo
     assert box["x"] >= 0
     assert box["x"] + box["width"] <= viewport["width"]
     assert box["height"] >= 40, "a button a thumb can hit"
-    assert join.get_attribute("href") == LUCAS["join_url"]
+    assert join.get_attribute("href") == LUCAS.join_url
     screenshot(page, f"mail-{kind}-{width}")
     page.close()
 
@@ -117,7 +117,7 @@ def test_on_a_phone_the_agenda_gives_each_session_title_most_of_the_width(
     chromium, composer, kind, language, least_width
 ):
     page = chromium.new_page(viewport=A_COMMON_PHONE)
-    page.set_content(html_of(composer, kind, {**LUCAS, "language": language}))
+    page.set_content(html_of(composer, kind, dataclasses.replace(LUCAS, language=language)))
 
     rows = agenda_rows(page)
     assert len(rows) == 5

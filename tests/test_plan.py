@@ -439,7 +439,7 @@ def test_a_denied_registrant_gets_nothing_more(store, settings, webinar):
     send(store, settings, NOW)
 
     row = store.registrant(webinar.id, ANA)
-    store.update_registrant(row["id"], {"status": "denied"}, NOW + timedelta(hours=1))
+    store.update_registrant(row.id, {"status": "denied"}, NOW + timedelta(hours=1))
     plan(store, settings, NOW + timedelta(hours=1))
 
     assert {delivery(store, ANA, kind)["reason"] for kind in EVERY_KIND[1:]} == {"registration denied"}
@@ -450,7 +450,7 @@ def test_a_denied_registrant_gets_nothing_more(store, settings, webinar):
 def test_a_registrant_denied_since_the_last_planning_is_skipped_at_send_time(store, settings, webinar):
     register(store, settings, [ANA], NOW)
     row = store.registrant(webinar.id, ANA)
-    store.update_registrant(row["id"], {"status": "denied"}, NOW)
+    store.update_registrant(row.id, {"status": "denied"}, NOW)
 
     report = send(store, settings, NOW)
 
@@ -472,7 +472,7 @@ def test_someone_who_cancels_and_registers_again_gets_the_mail_still_to_come(sto
     assert add_person(store, webinar, {"email": ANA, "first_name": "Ana"}, again) == (ANA, "re-activated")
     sync(store, settings, again)
     row = store.registrant(webinar.id, ANA)
-    assert (row["status"], row["provider_registrant_id"] is not None) == ("approved", True)
+    assert (row.status, row.provider_registrant_id is not None) == ("approved", True)
 
     send_everything_due(store, settings, until=START + timedelta(hours=3))
     assert kinds_received(store, settings, ANA) == dict.fromkeys(EVERY_KIND, 1)
@@ -485,13 +485,13 @@ def test_a_pending_registrant_gets_nothing_until_approved_then_what_is_still_to_
     provider(store, settings).register(hosted.provider_webinar_id, [Person(ANA, "Ana")], approve=False)
     sync(store, settings, NOW + timedelta(hours=1))
     row = store.registrant(webinar.id, ANA)
-    assert (row["status"], row["provider_registrant_id"] is not None) == ("pending", True)
+    assert (row.status, row.provider_registrant_id is not None) == ("pending", True)
     assert states(store, ANA) == {}
     send_everything_due(store, settings, until=WEEK_BEFORE + timedelta(hours=1))
     assert mailbox(settings) == []
 
     approved = WEEK_BEFORE + timedelta(hours=2)  # after the 7d reminder fell due
-    store.update_registrant(row["id"], {"status": "approved"}, approved)
+    store.update_registrant(row.id, {"status": "approved"}, approved)
     plan(store, settings, approved)
 
     assert states(store, ANA) == {
@@ -579,7 +579,7 @@ def test_manual_sends_go_in_addition_to_the_scheduled_mails(store, settings, web
 def test_the_dry_run_of_a_send_by_hand_lists_exactly_whom_the_send_reaches(store, settings, webinar, template):
     webinar = register(store, settings, [ANA, BEN, CHO], NOW)
     cancel_person(store, webinar, BEN, NOW)
-    store.unsubscribe(store.registrant(webinar.id, CHO)["id"], NOW)
+    store.unsubscribe(store.registrant(webinar.id, CHO).id, NOW)
     add_person(store, webinar, {"email": "dan.lee@example.org", "first_name": "Dan"}, NOW)  # not synced yet
     asked = NOW + timedelta(days=1)
 
@@ -588,7 +588,7 @@ def test_the_dry_run_of_a_send_by_hand_lists_exactly_whom_the_send_reaches(store
     send(store, settings, asked)
 
     reached = {address for (address, _, got), n in received(store, settings).items() if got == kind and n == 1}
-    assert reached == {person["email"] for person in audience.reached}
+    assert reached == {person.email for person in audience.reached}
     assert {address for address, _ in audience.left_out} == {BEN, "dan.lee@example.org"} | (
         {CHO} if kinds.of(template).skips_unsubscribed else set()
     )

@@ -444,8 +444,8 @@ def test_a_changed_organisation_is_an_update(store, webinar, write):
 
     plan = do_import(store, webinar, write("email,first_name,organisation\nANA@example.org,Ana,UNPOG\n"))
 
-    assert [(row["email"], changes) for row, _, changes in plan.updated] == [("ana@example.org", ["organisation"])]
-    assert store.registrant(webinar.id, "ana@example.org")["organisation"] == "UNPOG"
+    assert [(row.email, changes) for row, _, changes in plan.updated] == [("ana@example.org", ["organisation"])]
+    assert store.registrant(webinar.id, "ana@example.org").organisation == "UNPOG"
 
 
 def test_a_dry_run_shows_an_update_without_writing_it(cli, write):
@@ -473,7 +473,7 @@ def test_a_cancelled_person_in_the_file_stays_cancelled(store, webinar, write):
 
     assert [person.email for person in plan.left_cancelled] == ["ana@example.org"]
     assert plan.unchanged == 1
-    assert store.registrant(webinar.id, "ana@example.org")["status"] == "cancelled"
+    assert store.registrant(webinar.id, "ana@example.org").status == "cancelled"
 
 
 # -- dry runs and JSON ----------------------------------------------------------------------------
@@ -573,7 +573,7 @@ def test_add_updates_only_the_options_given(store, webinar):
 
     row = store.registrant(webinar.id, "ana@example.org")
     assert outcome == ("ana@example.org", "updated")
-    assert (row["organisation"], row["country"]) == ("UN DESA", "BR")
+    assert (row.organisation, row.country) == ("UN DESA", "BR")
 
 
 def test_cancel_then_the_person_is_listed_as_cancelled(cli):

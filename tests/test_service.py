@@ -315,7 +315,7 @@ def test_mail_leaves_within_a_second_of_its_due_time(
     webinar = store.webinar(slug)
     kwame = store.registrant(webinar.id, KWAME)
     (target,) = store.db.query(
-        "SELECT id, message_id FROM deliveries WHERE registrant_id = ? AND kind = 'confirmation'", [kwame["id"]]
+        "SELECT id, message_id FROM deliveries WHERE registrant_id = ? AND kind = 'confirmation'", [kwame.id]
     )
     # Kwame's confirmation falls due a few seconds after the service starts; the other 14
     # are due now. (A confirmation, because planning moves a reminder back to its offset.)
@@ -345,7 +345,7 @@ def test_mail_leaves_within_a_second_of_its_due_time(
     plan_manual(store, webinar, "reminder", datetime.fromtimestamp(due, UTC), settings.mail_domain, to=KWAME)
     (manual,) = store.db.query(
         "SELECT message_id, due_at FROM deliveries WHERE registrant_id = ? AND kind LIKE 'manual-reminder-%'",
-        [kwame["id"]],
+        [kwame.id],
     )
     assert times.parse_iso_utc(manual["due_at"]).timestamp() == due
     wait_until(lambda: sink.arrivals(manual["message_id"]), 60, "the manual reminder", processes.logs)

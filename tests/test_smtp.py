@@ -349,7 +349,7 @@ def test_a_550_fails_for_good_and_is_never_retried(store, settings, webinar, at)
 
 def test_a_mail_composed_ahead_is_composed_again_when_the_webinar_changed_meanwhile(store, settings, webinar):
     amelie = outbox(store)["amelie.laurent@example.org"]
-    drafts = Drafts(Composers(store, settings), {r["id"]: r for r in store.registrants(webinar.id)}, lambda: WAVE)
+    drafts = Drafts(Composers(store, settings), {r.id: r for r in store.registrants(webinar.id)}, lambda: WAVE)
     drafts.prepare(amelie)  # while the server considers the mail before hers
 
     store.write("UPDATE webinars SET revision = revision + 1 WHERE id = ?", [webinar.id])  # `webinar add`, moved

@@ -91,15 +91,15 @@ def test_one_address_is_registered_once_per_webinar(store):
     store.add_registrants([person(webinar.id, "ana@example.org")], NOW)
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         store.add_registrants([person(webinar.id, "ana@example.org", first_name="Ana Maria")], NOW)
-    assert [r["first_name"] for r in store.registrants(webinar.id)] == ["Ana"]
+    assert [r.first_name for r in store.registrants(webinar.id)] == ["Ana"]
 
 
 def test_the_same_address_may_register_for_two_webinars(store, workdir):
     first = save(store).record
     other = save(store, definition_variant(workdir, {'slug = "undesa-snu-session-5"': 'slug = "session-6"'})).record
     store.add_registrants([person(first.id, "ana@example.org"), person(other.id, "ana@example.org")], NOW)
-    assert store.registrant(first.id, "ana@example.org")["webinar_id"] == first.id
-    assert store.registrant(other.id, "ana@example.org")["webinar_id"] == other.id
+    assert store.registrant(first.id, "ana@example.org").webinar_id == first.id
+    assert store.registrant(other.id, "ana@example.org").webinar_id == other.id
 
 
 def test_a_failed_transaction_writes_nothing(store):
@@ -214,13 +214,13 @@ def test_moving_a_webinar_to_another_provider_forgets_its_provider_ids(store):
     )
     assert record.needs_publishing
     row = store.registrant(webinar.id, "ana@example.org")
-    assert (row["provider_registrant_id"], row["provider_status"], row["join_url"], row["sync_error"]) == (
+    assert (row.provider_registrant_id, row.provider_status, row.join_url, row.sync_error) == (
         None,
         None,
         None,
         None,
     )
-    assert row["status"] == "approved"
+    assert row.status == "approved"
 
 
 # -- another process holding the write lock -----------------------------------------------------------

@@ -38,7 +38,7 @@ from webinar_ops.providers import (
 )
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person, apply_import, cancel_person, plan_import
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Registrant, Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
 
@@ -72,8 +72,8 @@ def sync(store: Store, provider: Provider, now=NOW):
     return sync_webinar(store, provider, store.webinar(SAMPLE_SLUG), now)
 
 
-def rows(store: Store, webinar: WebinarRecord) -> dict[str, dict]:
-    return {row["email"]: row for row in store.registrants(webinar.id)}
+def rows(store: Store, webinar: WebinarRecord) -> dict[str, Registrant]:
+    return {row.email: row for row in store.registrants(webinar.id)}
 
 
 def token_of(join_url: str) -> str:
@@ -135,16 +135,16 @@ def test_the_first_sync_creates_the_webinar_and_registers_everyone(store, local,
     assert not hosted.needs_publishing
     assert store.sync_counts(webinar.id) == {"registered": PEOPLE, "waiting": 0, "failed": 0}
     for row in rows(store, webinar).values():
-        assert row["provider_registrant_id"]
-        assert row["provider_status"] == "approved"
-        assert row["join_url"].startswith(settings.base_url + "/j/")
-        assert row["sync_error"] is None
+        assert row.provider_registrant_id
+        assert row.provider_status == "approved"
+        assert row.join_url.startswith(settings.base_url + "/j/")
+        assert row.sync_error is None
 
 
 def test_each_person_gets_their_own_unguessable_link(store, local, webinar):
     sync(store, local)
     webinar_id = store.webinar(SAMPLE_SLUG).provider_webinar_id
-    links = {email: row["join_url"] for email, row in rows(store, webinar).items()}
+    links = {email: row.join_url for email, row in rows(store, webinar).items()}
     assert len(set(links.values())) == PEOPLE
     for email, link in links.items():
         token = token_of(link)
@@ -172,10 +172,10 @@ def test_a_person_cancelled_and_added_again_keeps_their_link(store, local, webin
     assert outcome == (KWAME, "re-activated")
     assert sync(store, local, LATER).registered == 1
     after = rows(store, webinar)[KWAME]
-    assert after["status"] == "approved"
-    assert after["provider_status"] == "approved"
-    assert after["join_url"] == before["join_url"]
-    assert after["provider_registrant_id"] == before["provider_registrant_id"]
+    assert after.status == "approved"
+    assert after.provider_status == "approved"
+    assert after.join_url == before.join_url
+    assert after.provider_registrant_id == before.provider_registrant_id
 
 
 # -- a second sync ----------------------------------------------------------------------------
@@ -221,11 +221,11 @@ def test_people_who_signed_up_at_the_provider_are_pulled_in(store, local, webina
     assert report.pulled_new == 1
     assert report.changed_anything
     walk_in = rows(store, webinar)["walk.in@example.org"]
-    assert walk_in["source"] == "provider"
-    assert (walk_in["first_name"], walk_in["last_name"]) == ("Walk", "In")
-    assert walk_in["status"] == "approved"
-    assert walk_in["provider_registrant_id"]
-    assert walk_in["join_url"]
+    assert walk_in.source == "provider"
+    assert (walk_in.first_name, walk_in.last_name) == ("Walk", "In")
+    assert walk_in.status == "approved"
+    assert walk_in.provider_registrant_id
+    assert walk_in.join_url
     assert store.sync_counts(webinar.id)["registered"] == PEOPLE + 1
     assert not sync(store, local, LATER + timedelta(hours=1)).changed_anything
 
@@ -235,7 +235,7 @@ def test_a_name_from_the_provider_that_fails_the_checks_is_not_trusted(store, lo
     webinar_id = store.webinar(SAMPLE_SLUG).provider_webinar_id
     local.register(webinar_id, [Person("mallory@example.org", "<script>alert(1)</script>")], approve=True)
     sync(store, local, LATER)
-    assert rows(store, webinar)["mallory@example.org"]["first_name"] == "mallory"
+    assert rows(store, webinar)["mallory@example.org"].first_name == "mallory"
 
 
 # -- names from Zoom's own page ----------------------------------------------------------------------
@@ -301,8 +301,7 @@ def test_a_name_from_zoom_carrying_a_link_is_replaced_and_no_mail_shows_the_link
     )
 
     stored = {
-        row["email"]: (row["first_name"], row["last_name"])
-        for row in at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
+        row.email: (row.first_name, row.last_name) for row in at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
     }
     expected = {
         address: (address.split("@")[0], "Lima") if column == "first name" else ("Ana", None) for address in people
@@ -322,10 +321,10 @@ def test_the_part_of_the_address_standing_in_for_a_name_is_checked_too(zoom, at_
     sync_at_zoom(at_zoom, zoom_settings_)
 
     [row] = at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
-    assert (row["first_name"], row["last_name"]) == ("", "Lima")
+    assert (row.first_name, row.last_name) == ("", "Lima")
     [line] = [r.getMessage() for r in caplog.records if r.name == "webinar_ops.sync"]
     assert line == (
-        f"Registrant {row['provider_registrant_id']} of {SAMPLE_SLUG}, from zoom: the first name looks like a link "
+        f"Registrant {row.provider_registrant_id} of {SAMPLE_SLUG}, from zoom: the first name looks like a link "
         "or an address, so it was replaced by nothing"
     )
 
@@ -339,15 +338,15 @@ def test_replacing_a_name_is_logged_without_the_address_the_name_or_the_join_lin
     sync_at_zoom(at_zoom, zoom_settings_)
 
     [row] = at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
-    assert (row["first_name"], row["last_name"]) == ("ana.lima", None)
+    assert (row.first_name, row.last_name) == ("ana.lima", None)
     lines = [r.getMessage() for r in caplog.records if r.name == "webinar_ops.sync"]
     assert lines == [
-        f"Registrant {row['provider_registrant_id']} of {SAMPLE_SLUG}, from zoom: the first name looks like a link "
+        f"Registrant {row.provider_registrant_id} of {SAMPLE_SLUG}, from zoom: the first name looks like a link "
         "or an address, so it was replaced by the part of their address before the @",
-        f"Registrant {row['provider_registrant_id']} of {SAMPLE_SLUG}, from zoom: the last name looks like a link "
+        f"Registrant {row.provider_registrant_id} of {SAMPLE_SLUG}, from zoom: the last name looks like a link "
         "or an address, so it was replaced by nothing",
     ]
-    for secret in ("ana.lima", "evil", row["join_url"], TOKEN.search(row["join_url"]).group()):
+    for secret in ("ana.lima", "evil", row.join_url, TOKEN.search(row.join_url).group()):
         assert secret not in caplog.text
 
 
@@ -358,8 +357,7 @@ def test_real_names_from_zoom_with_dots_or_in_any_script_are_kept_as_typed(zoom,
     sync_at_zoom(at_zoom, zoom_settings_)
 
     stored = {
-        row["email"]: (row["first_name"], row["last_name"])
-        for row in at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
+        row.email: (row.first_name, row.last_name) for row in at_zoom.registrants(at_zoom.webinar(SAMPLE_SLUG).id)
     }
     assert stored == people
 
@@ -376,7 +374,7 @@ def test_cancelling_tells_the_provider(store, local, webinar):
     assert at_provider[KWAME] == "cancelled"
     assert list(at_provider.values()).count("approved") == PEOPLE - 1
     row = rows(store, webinar)[KWAME]
-    assert (row["status"], row["provider_status"]) == ("cancelled", "cancelled")
+    assert (row.status, row.provider_status) == ("cancelled", "cancelled")
     assert sync(store, local, LATER).cancelled == 0
 
 
@@ -388,17 +386,17 @@ def test_a_refusal_for_one_person_is_recorded_against_them_alone(store, local, w
     assert report.registered == PEOPLE - 1
     assert report.failed == [(KWAME, "address refused")]
     kwame = rows(store, webinar)[KWAME]
-    assert kwame["sync_error"] == "address refused"
-    assert kwame["provider_registrant_id"] is None
-    assert kwame["join_url"] is None
+    assert kwame.sync_error == "address refused"
+    assert kwame.provider_registrant_id is None
+    assert kwame.join_url is None
     assert store.sync_counts(webinar.id) == {"registered": PEOPLE - 1, "waiting": 0, "failed": 1}
 
     healed = sync(store, local, LATER)
     assert healed.registered == 1
     kwame = rows(store, webinar)[KWAME]
-    assert kwame["sync_error"] is None
-    assert kwame["provider_registrant_id"]
-    assert kwame["join_url"]
+    assert kwame.sync_error is None
+    assert kwame.provider_registrant_id
+    assert kwame.join_url
     assert store.sync_counts(webinar.id) == {"registered": PEOPLE, "waiting": 0, "failed": 0}
 
 
@@ -410,11 +408,11 @@ def test_a_failed_batch_does_not_stop_the_other_batches(store, local, webinar):
     assert report.registered == PEOPLE - 5
     for email, row in rows(store, webinar).items():
         if email in failed:
-            assert row["sync_error"] == "the provider is unavailable (HTTP 503)"
-            assert row["provider_registrant_id"] is None
+            assert row.sync_error == "the provider is unavailable (HTTP 503)"
+            assert row.provider_registrant_id is None
         else:
-            assert row["sync_error"] is None
-            assert row["provider_registrant_id"]
+            assert row.sync_error is None
+            assert row.provider_registrant_id
 
     assert sync(store, local, LATER).registered == 5
     assert store.sync_counts(webinar.id) == {"registered": PEOPLE, "waiting": 0, "failed": 0}
@@ -424,19 +422,19 @@ def test_a_person_the_provider_defers_waits_until_retry_after(store, local, webi
     tomorrow = NOW + timedelta(days=1)
     report = sync(store, RefusesOne(local, KWAME, "daily registration limit reached", retry_after=tomorrow))
     assert report.failed == [(KWAME, "daily registration limit reached")]
-    assert rows(store, webinar)[KWAME]["sync_retry_after"] == times.iso_utc(tomorrow)
+    assert rows(store, webinar)[KWAME].sync_retry_after == times.iso_utc(tomorrow)
 
     too_soon = sync(store, local, tomorrow - timedelta(minutes=1))
     assert too_soon.registered == 0
     assert too_soon.deferred == 1
-    assert rows(store, webinar)[KWAME]["provider_registrant_id"] is None
+    assert rows(store, webinar)[KWAME].provider_registrant_id is None
 
     on_time = sync(store, local, tomorrow)
     assert on_time.registered == 1
     assert on_time.deferred == 0
     kwame = rows(store, webinar)[KWAME]
-    assert kwame["provider_registrant_id"]
-    assert (kwame["sync_error"], kwame["sync_retry_after"]) == (None, None)
+    assert kwame.provider_registrant_id
+    assert (kwame.sync_error, kwame.sync_retry_after) == (None, None)
 
 
 def test_a_deferred_person_who_cancels_is_not_counted_as_waiting(store, local, webinar):

@@ -46,7 +46,7 @@ from webinar_ops.providers.zoom import standin as fakezoom
 from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomError, ZoomProvider
 from webinar_ops.providers.zoom.standin import QPS_MESSAGE, FakeZoom, LoggedRequest, ZoomRefusal
 from webinar_ops.registrants import add_person, apply_import, cancel_person, plan_import
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Registrant, Store, WebinarRecord
 from webinar_ops.sync import SyncReport, cancel_at_provider, sync_webinar
 
 NOW = datetime(2031, 4, 1, 9, 0, tzinfo=UTC)
@@ -153,8 +153,8 @@ class Desk:
     def zoom_id(self) -> str:
         return self.webinar.provider_webinar_id
 
-    def rows(self) -> dict[str, dict]:
-        return {row["email"]: row for row in self.store.registrants(self.webinar.id)}
+    def rows(self) -> dict[str, Registrant]:
+        return {row.email: row for row in self.store.registrants(self.webinar.id)}
 
     def at_zoom(self) -> dict[str, dict]:
         """Whom Zoom holds for the webinar, by address."""
@@ -270,9 +270,9 @@ def assert_each_registered_once(desk: Desk, expected: set[str]) -> None:
     rows = desk.rows()
     for address in expected:
         row = rows[address]
-        assert row["sync_error"] is None, (address, row["sync_error"])
-        assert row["provider_registrant_id"] == held[address]["id"], address
-        assert row["join_url"] == held[address]["join_url"], address
+        assert row.sync_error is None, (address, row.sync_error)
+        assert row.provider_registrant_id == held[address]["id"], address
+        assert row.join_url == held[address]["join_url"], address
 
 
 # -- creating the webinar ------------------------------------------------------------------------
@@ -439,7 +439,7 @@ def test_a_thousand_people_are_each_registered_once_with_their_own_join_link(zoo
     assert took < 15, f"1,000 people took {took:.1f} s"
     assert_each_registered_once(desk, {p[0] for p in everyone})
     assert not zoom.re_added()
-    links = [row["join_url"] for row in desk.rows().values()]
+    links = [row.join_url for row in desk.rows().values()]
     assert len(set(links)) == 1000
     assert all(link.startswith(f"https://{zoom.join_host}/w/{desk.zoom_id}?tk=") for link in links)
     sizes = [len(addresses(r)) for r in batches(zoom)]
@@ -476,11 +476,11 @@ def test_people_who_signed_up_on_zooms_own_page_are_pulled_in(zoom, open_desk):
     rows = desk.rows()
     for address, signed_up in (("walk.in@example.org", walk_in), ("grace.hopper@example.org", shouty)):
         row = rows[address]
-        assert row["source"] == "provider"
-        assert row["status"] == "approved"
-        assert row["provider_registrant_id"] == signed_up["id"]
-        assert row["join_url"] == signed_up["join_url"]
-    assert (rows["walk.in@example.org"]["first_name"], rows["walk.in@example.org"]["last_name"]) == ("Walk", "In")
+        assert row.source == "provider"
+        assert row.status == "approved"
+        assert row.provider_registrant_id == signed_up["id"]
+        assert row.join_url == signed_up["join_url"]
+    assert (rows["walk.in@example.org"].first_name, rows["walk.in@example.org"].last_name) == ("Walk", "In")
     assert set(zoom.newly_registered().values()) == {1}
     assert not zoom.re_added()
 
@@ -497,9 +497,9 @@ def test_someone_imported_who_had_already_signed_up_on_zoom_is_adopted_not_regis
     report = desk.sync()
 
     row = desk.rows()["grace@example.org"]
-    assert row["source"] == "import"
-    assert row["provider_registrant_id"] == grace["id"]
-    assert row["join_url"] == grace["join_url"]
+    assert row.source == "import"
+    assert row.provider_registrant_id == grace["id"]
+    assert row.join_url == grace["join_url"]
     assert not [r for r in registrations(zoom) if "grace@example.org" in addresses(r)]
     assert report.registered == 2  # person2 and person3, who were new
     assert zoom.newly_registered()["grace@example.org"] == 1
@@ -526,12 +526,12 @@ def test_a_cancellation_is_sent_to_zoom_at_the_next_sync(zoom, open_desk):
     assert put.status == 204
     assert put.body == {
         "action": "cancel",
-        "registrants": [{"id": leaving["provider_registrant_id"], "email": "person1@example.org"}],
+        "registrants": [{"id": leaving.provider_registrant_id, "email": "person1@example.org"}],
     }
     held = desk.at_zoom()["person1@example.org"]
     assert (held["status"], held["cancelled"]) == ("denied", True)  # Zoom lists a cancel as denied
     row = desk.rows()["person1@example.org"]
-    assert (row["status"], row["provider_status"], row["sync_error"]) == ("cancelled", "cancelled", None)
+    assert (row.status, row.provider_status, row.sync_error) == ("cancelled", "cancelled", None)
     assert desk.at_zoom()["person0@example.org"]["status"] == "approved"
 
     zoom.clear_requests()
@@ -553,7 +553,7 @@ def test_a_cancellation_can_be_sent_at_once_as_the_command_line_does(zoom, open_
     [put] = sent(zoom, "PUT", f"/webinars/{desk.zoom_id}/registrants/status")
     assert put.body["action"] == "cancel"
     assert desk.at_zoom()["person0@example.org"]["cancelled"] is True
-    assert desk.rows()["person0@example.org"]["provider_status"] == "cancelled"
+    assert desk.rows()["person0@example.org"].provider_status == "cancelled"
 
 
 def test_cancelling_the_webinar_deletes_it_at_zoom_once_without_zooms_own_mail(zoom, open_desk):
@@ -591,13 +591,13 @@ def test_someone_cancelled_and_added_again_is_registered_at_zoom_again(zoom, ope
     report = desk.sync()
 
     row = desk.rows()[ADA]
-    assert row["status"] == "approved", (
-        f"Ada, added again after a cancellation, is now {row['status']!r} in the store; the sync took Zoom's "
+    assert row.status == "approved", (
+        f"Ada, added again after a cancellation, is now {row.status!r} in the store; the sync took Zoom's "
         f"listing of her old, cancelled registration ({desk.at_zoom()[ADA]['status']!r}) for a decision"
     )
     assert [r for r in registrations(zoom) if ADA in addresses(r)], "Zoom was not asked to register her again"
     assert desk.at_zoom()[ADA]["status"] == "approved"
-    assert row["provider_registrant_id"] == desk.at_zoom()[ADA]["id"]
+    assert row.provider_registrant_id == desk.at_zoom()[ADA]["id"]
     assert report.failed == []
 
 
@@ -778,10 +778,10 @@ def test_an_address_over_zooms_daily_cap_waits_for_the_reset_and_the_others_go_o
     assert fake.throttled["Daily-limit"] >= 1
     assert [email for email, _ in report.failed] == [ADA]
     row = desk.rows()[ADA]
-    assert "daily limit" in row["sync_error"]
-    assert "x-zm-trackingid" in row["sync_error"]
-    assert row["sync_retry_after"] == "2031-04-02T00:00:00Z"
-    assert row["provider_registrant_id"] is None
+    assert "daily limit" in row.sync_error
+    assert "x-zm-trackingid" in row.sync_error
+    assert row.sync_retry_after == "2031-04-02T00:00:00Z"
+    assert row.provider_registrant_id is None
     assert report.registered == 59
     others = {p[0] for p in people(59)}
     newly = fake.newly_registered(desk.zoom_id)
@@ -800,9 +800,9 @@ def test_an_address_over_zooms_daily_cap_waits_for_the_reset_and_the_others_go_o
     after = desk.sync(now=datetime(2031, 4, 2, 0, 0, 5, tzinfo=UTC))
     assert after.registered == 1
     row = desk.rows()[ADA]
-    assert row["sync_error"] is None
-    assert row["sync_retry_after"] is None
-    assert row["join_url"] == desk.at_zoom()[ADA]["join_url"]
+    assert row.sync_error is None
+    assert row.sync_retry_after is None
+    assert row.join_url == desk.at_zoom()[ADA]["join_url"]
 
 
 def test_cancelling_and_adding_someone_again_and_again_meets_zooms_daily_cap(make_zoom, open_desk):
@@ -820,15 +820,15 @@ def test_cancelling_and_adding_someone_again_and_again_meets_zooms_daily_cap(mak
         report = desk.sync()
         row = desk.rows()[ADA]
         if nth_add < 4:
-            assert row["status"] == "approved", f"add {nth_add}: Ada is {row['status']!r}, not registered again"
-            assert row["provider_registrant_id"], f"add {nth_add}: {row['sync_error']}"
+            assert row.status == "approved", f"add {nth_add}: Ada is {row.status!r}, not registered again"
+            assert row.provider_registrant_id, f"add {nth_add}: {row.sync_error}"
             assert desk.at_zoom()[ADA]["status"] == "approved"
 
     assert fake.throttled.get("Daily-limit", 0) >= 1
     assert [email for email, _ in report.failed] == [ADA]
-    assert "daily limit" in row["sync_error"]
-    assert row["sync_retry_after"] == "2031-04-02T00:00:00Z"
-    assert all(desk.rows()[p[0]]["provider_registrant_id"] for p in people(5))
+    assert "daily limit" in row.sync_error
+    assert row.sync_retry_after == "2031-04-02T00:00:00Z"
+    assert all(desk.rows()[p[0]].provider_registrant_id for p in people(5))
     fake.clear_requests()
     assert desk.sync(now=NOW + timedelta(hours=1)).deferred == 1
     assert not [r for r in fake.requests if ADA in json.dumps(r.body)]
@@ -849,7 +849,7 @@ def test_registration_switched_off_at_zoom_is_explained_for_each_registrant(zoom
 
     assert sorted(email for email, _ in report.failed) == [p[0] for p in people(3, start=2)]
     for address in (p[0] for p in people(3, start=2)):
-        error = desk.rows()[address]["sync_error"]
+        error = desk.rows()[address].sync_error
         assert "registration is not enabled" in error
         assert "approval" in error
         assert "Zoom 3000" in error
@@ -931,7 +931,7 @@ def test_an_address_zoom_finds_too_long_is_refused_alone_and_the_field_is_named(
     report = desk.sync()
 
     assert [email for email, _ in report.failed] == [long_address]
-    error = desk.rows()[long_address]["sync_error"]
+    error = desk.rows()[long_address].sync_error
     assert "Zoom refused a field: email: Length must be less than or equal to 128." in error
     assert "x-zm-trackingid" in error
     assert_each_registered_once(desk, {p[0] for p in people(20)})

@@ -61,7 +61,7 @@ def test_a_first_sync_creates_the_webinar_and_registers_everyone_once(zoom, tmp_
     assert report.failed == []
     assert set(zoom.newly_registered().values()) == {1}
     assert not zoom.re_added()
-    links = {row["join_url"] for row in rows}
+    links = {row.join_url for row in rows}
     assert len(links) == 1000
     assert all(link.startswith("https://") for link in links)
     created = [r for r in zoom.requests if r.method == "POST" and r.path.endswith("/webinars")]
@@ -101,8 +101,8 @@ def test_someone_who_signed_up_on_zooms_page_is_pulled_in_not_registered_again(z
         pulled = store.registrant(webinar.id, "walk.in@example.org")
 
     assert report.pulled_new == 1
-    assert pulled["source"] == "provider"
-    assert pulled["join_url"]
+    assert pulled.source == "provider"
+    assert pulled.join_url
     assert zoom.newly_registered()["walk.in@example.org"] == 1
 
 

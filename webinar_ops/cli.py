@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, replace
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from webinar_ops.config import Settings
     from webinar_ops.plan import PlanReport
     from webinar_ops.providers import Provider
-    from webinar_ops.store import Store, WebinarRecord
+    from webinar_ops.store import Registrant, Store, WebinarRecord
 
 SAMPLE_HINT = "webinar-ops sample . (the sample webinar and its registrants), then webinar-ops webinar add FILE"
 
@@ -442,20 +443,20 @@ def registrants_list(app: App, slug: str, status: str | None, show_links: bool, 
 
     record = app.webinar(slug)
     rows = app.store.registrants(record.id, *(("status = ?", [status]) if status else ()))
-    for row in rows:
-        row["join_url"] = row["join_url"] if show_links else mask_link(row["join_url"])
+    if not show_links:
+        rows = [replace(row, join_url=mask_link(row.join_url)) for row in rows]
     if as_json:
-        print_json([{k: v for k, v in row.items() if k not in ("id", "webinar_id")} for row in rows])
+        print_json([{k: v for k, v in asdict(row).items() if k not in ("id", "webinar_id")} for row in rows])
         return
     table = [
         (
-            r["email"],
-            " ".join(filter(None, (r["first_name"], r["last_name"]))),
-            r["organisation"],
-            r["time_zone"],
-            r["status"],
+            r.email,
+            " ".join(filter(None, (r.first_name, r.last_name))),
+            r.organisation,
+            r.time_zone,
+            r.status,
             _sync_state(r),
-            r["join_url"],
+            r.join_url,
         )
         for r in rows
     ]
@@ -466,12 +467,12 @@ def registrants_list(app: App, slug: str, status: str | None, show_links: bool, 
     )
 
 
-def _sync_state(row: dict) -> str:
-    if row["provider_registrant_id"]:
-        return row["provider_status"] or "registered"
-    if row["sync_error"]:
-        return f"failed: {row['sync_error']}"
-    return "not yet" if row["status"] in ("pending", "approved") else "-"
+def _sync_state(row: Registrant) -> str:
+    if row.provider_registrant_id:
+        return row.provider_status or "registered"
+    if row.sync_error:
+        return f"failed: {row.sync_error}"
+    return "not yet" if row.is_active else "-"
 
 
 @registrants.command("cancel")
@@ -486,14 +487,14 @@ def registrants_cancel(app: App, slug: str, email: str) -> None:
     record = app.webinar(slug)
     row = cancel_person(app.store, record, email, app.now())
     app.plan(slug)
-    if row["status"] == "cancelled":
-        click.echo(f"{row['email']} was already cancelled.")
+    if row.is_cancelled:
+        click.echo(f"{row.email} was already cancelled.")
         return
-    told = row["provider_registrant_id"] is not None and cancel_at_provider(
+    told = row.provider_registrant_id is not None and cancel_at_provider(
         app.store, app.provider_for(record), record, row, app.now()
     )
     where = "here and at the provider" if told else "here; the provider is told at the next sync"
-    click.echo(f"Cancelled {row['email']} for {slug}, {where}.")
+    click.echo(f"Cancelled {row.email} for {slug}, {where}.")
 
 
 # -- sync and status ----------------------------------------------------------------------
@@ -638,7 +639,7 @@ def _print_audience(audience: Any, template: str, as_json: bool) -> None:
     """What `remind --dry-run` says: exactly whom the send would reach, and why not the others."""
     from webinar_ops.console import print_json
 
-    reached = [person["email"] for person in audience.reached]
+    reached = [person.email for person in audience.reached]
     if as_json:
         left_out = [{"email": email, "why": why} for email, why in audience.left_out]
         print_json({"would_send": reached, "left_out": left_out})
@@ -795,14 +796,14 @@ def preview(
     from webinar_ops.private_files import write_private
 
     record = app.webinar(slug)
-    registrant = _preview_registrant(app.store, record, email)
+    registrant = _preview_registrant(app.store, record, email, app.now())
     if language is not None:
-        registrant = {**registrant, "language": _language_option(language)}
+        registrant = replace(registrant, language=_language_option(language))
     composer = Composer(record, app.settings)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
     delivery = _preview_delivery(app.store, record, template, offset, registrant)
     words = composer.render(template, registrant, app.now(), delivery["offset_minutes"], delivery.get("details"))
-    click.echo(f"To: {registrant['email']}\nSubject: {words.subject}\n\n{words.text}")
+    click.echo(f"To: {registrant.email}\nSubject: {words.subject}\n\n{words.text}")
     if html_file:
         write_private(html_file, words.html)  # it holds the registrant's personal join link
         click.echo(f"HTML written to {html_file}", err=True)
@@ -832,7 +833,11 @@ def _preview_offset(record: WebinarRecord, offset: str | None) -> timedelta:
 
 
 def _preview_delivery(
-    store: Store, record: WebinarRecord, template: str, offset: str | None = None, registrant: dict | None = None
+    store: Store,
+    record: WebinarRecord,
+    template: str,
+    offset: str | None = None,
+    registrant: Registrant | None = None,
 ) -> dict:
     """The delivery planning would make of `template` for the preview (plan.preview_delivery),
     with the reminder asked for by `--offset`."""
@@ -856,8 +861,13 @@ def _language_option(value: str) -> str:
         raise click.BadParameter(f"{exc}; write a tag such as en, fr or fr-CA", param_hint="--language") from exc
 
 
-def _preview_registrant(store: Store, record: WebinarRecord, email: str | None) -> dict:
+def _preview_registrant(store: Store, record: WebinarRecord, email: str | None, now: datetime) -> Registrant:
+    """The registrant whose mail a preview shows: the one asked for, else the first approved
+    one, else a sample reader who is not stored (and so gets no personal links)."""
+    from webinar_ops import times
     from webinar_ops.errors import NotFound
+    from webinar_ops.people import Person
+    from webinar_ops.store import Registrant
 
     if email:
         row = store.registrant(record.id, email.strip().lower())
@@ -867,13 +877,8 @@ def _preview_registrant(store: Store, record: WebinarRecord, email: str | None) 
     rows = store.registrants(record.id, "status = 'approved'")
     if rows:
         return rows[0]
-    return {
-        "email": "participant@example.org",
-        "first_name": "Participant",
-        "last_name": None,
-        "time_zone": None,
-        "join_url": None,
-    }
+    sample = Person(email="participant@example.org", first_name="Participant")
+    return Registrant.sample(record.id, sample, times.iso_utc(now))
 
 
 @cli.command()

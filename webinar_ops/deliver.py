@@ -36,7 +36,7 @@ from webinar_ops.errors import OperationError
 from webinar_ops.mail import kinds
 from webinar_ops.mail.compose import Composer, TemplateRefused
 from webinar_ops.mail.outbox import Outbox, State
-from webinar_ops.store import Store, StoreUnavailable, WebinarRecord
+from webinar_ops.store import Registrant, Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
     RefusedAsSetup,
@@ -149,7 +149,7 @@ class Drafts:
     """The messages of one claimed batch: each composed ahead, while the mail server
     considers the one before it, or when it is needed."""
 
-    def __init__(self, composers: Composers, people: dict[int, dict], clock: Callable[[], datetime]):
+    def __init__(self, composers: Composers, people: dict[int, Registrant], clock: Callable[[], datetime]):
         self.composers = composers
         self.people = people
         self.clock = clock
@@ -284,7 +284,7 @@ def _send_batch(
         except StoreUnavailable as exc:
             unrecorded(store).sent[delivery["id"]] = accepted_at
             raise StoreUnavailable(
-                f"{exc} The last message, the {delivery['kind']} to {registrant['email']}, "
+                f"{exc} The last message, the {delivery['kind']} to {registrant.email}, "
                 "had reached the mail server before the database refused to record it."
             ) from exc
         report.sent += 1
@@ -292,25 +292,25 @@ def _send_batch(
 
 
 def _send(
-    transport: Transport, sender: str, registrant: dict, message: bytes, while_waiting: Callable[[], None] | None
+    transport: Transport, sender: str, registrant: Registrant, message: bytes, while_waiting: Callable[[], None] | None
 ) -> None:
     """Hand one message to the transport. A failure's text never carries the recipient's join
     link, which a mail server may quote when it refuses the message (a URL block list)."""
     try:
-        transport.send(sender, registrant["email"], message, while_waiting)
+        transport.send(sender, registrant.email, message, while_waiting)
     except (TemporaryFailure, PermanentFailure, TransportConfigError) as exc:
-        concealed = tokens.conceal(str(exc), registrant.get("join_url"))
+        concealed = tokens.conceal(str(exc), registrant.join_url)
         if concealed == str(exc):
             raise
         raise type(exc)(concealed) from None
 
 
-def _verdict(delivery: dict, webinar: WebinarRecord, registrant: dict, now: datetime) -> tuple[State, str] | None:
+def _verdict(delivery: dict, webinar: WebinarRecord, registrant: Registrant, now: datetime) -> tuple[State, str] | None:
     """Why this delivery must not go now (rules a, c and d of plan.py), or None to send it."""
     kind = kinds.of(delivery["template"])
     if webinar.cancelled_at and not kind.outlives_cancellation:
         return State.SKIPPED, "the webinar was cancelled"
-    why = kind.reason_to_skip(registrant)
+    why = kind.reason_to_skip(registrant.status, registrant.is_unsubscribed)
     if why:
         return State.SKIPPED, why
     tried = delivery["attempts"] > 0 or delivery["last_error"] is not None

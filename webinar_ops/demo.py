@@ -128,5 +128,5 @@ def _summary(app: Any, webinar: Any) -> None:
     hint = transport_plugin(settings.mail_transport).reading_hint(settings)
     if hint:
         click.echo(f"\n{hint}")
-    click.echo(f"HTML preview of {person['first_name']}'s last reminder: {preview}")
+    click.echo(f"HTML preview of {person.first_name}'s last reminder: {preview}")
     click.echo(f"See it all with `webinar-ops status {webinar.slug}` and `webinar-ops outbox {webinar.slug}`.")

@@ -46,7 +46,7 @@ from webinar_ops.errors import InputError
 from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import AFTER, CANCELLATION, CONFIRMATION, REMINDER, UPDATE, Due
 from webinar_ops.mail.outbox import PAGE, Outbox, State
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Registrant, Store, WebinarRecord
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
     outbox = Outbox(store)
     for name, offset, kind in wanted:
         for people in outbox.people_without(webinar, name):
-            rows = [_new_row(webinar, registrant, name, offset, now, domain, kind) for registrant in people]
+            rows = [_new_row(webinar, Registrant.from_row(row), name, offset, now, domain, kind) for row in people]
             outbox.add(rows)
             created += len(rows)
             skipped += sum(row["state"] == State.SKIPPED for row in rows)
@@ -119,11 +119,12 @@ def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: s
     revisions: dict[int, dict | None] = {}  # most readers hold the same older revision
     for people in outbox.people_without(webinar, kind, f"AND {told} < {webinar.revision}", f", {told} AS told"):
         rows = []
-        for person in people:
-            if person["told"] not in revisions:
-                revisions[person["told"]] = store.revision_of(webinar.id, person["told"])
-            was = revisions[person["told"]]
-            details = json.dumps({"revision": person["told"], "was": was})
+        for row in people:
+            told = row["told"]
+            if told not in revisions:
+                revisions[told] = store.revision_of(webinar.id, told)
+            details = json.dumps({"revision": told, "was": revisions[told]})
+            person = Registrant.from_row(row)
             rows.append({**_new_row(webinar, person, kind, None, now, domain, UPDATE), "details": details})
         outbox.add(rows)
         created += len(rows)
@@ -140,7 +141,7 @@ def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, dom
     created = 0
     name, outbox = CANCELLATION.template, Outbox(store)
     for people in outbox.people_without(webinar, name):
-        rows = [_new_row(webinar, p, name, None, now, domain, CANCELLATION) for p in people]
+        rows = [_new_row(webinar, Registrant.from_row(p), name, None, now, domain, CANCELLATION) for p in people]
         for row in rows:
             row.update(state=State.PENDING, reason=None)
         outbox.add(rows)
@@ -150,7 +151,7 @@ def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, dom
 
 def _new_row(
     webinar: WebinarRecord,
-    registrant: dict,
+    registrant: Registrant,
     name: str,
     offset: timedelta | None,
     now: datetime,
@@ -163,7 +164,7 @@ def _new_row(
     due = kind.due_at(webinar.definition, offset, now)
     row = {
         "webinar_id": webinar.id,
-        "registrant_id": registrant["id"],
+        "registrant_id": registrant.id,
         "kind": name,
         "template": kind.template,
         "offset_minutes": None if offset is None else int(offset.total_seconds() // 60),
@@ -171,12 +172,12 @@ def _new_row(
         "due_at": times.iso_utc(due),
         "send_after": times.iso_utc(due),
         "state": State.PENDING,
-        "message_id": message_id(webinar, registrant["id"], name, webinar.revision, domain),
+        "message_id": message_id(webinar, registrant.id, name, webinar.revision, domain),
         "attempts": 0,
         "created_at": stamp,
         "updated_at": stamp,
     }
-    reason = _skip_reason(webinar, registrant, _lead(kind, offset), due, now)
+    reason = _skip_reason(webinar, registrant.approved_at, _lead(kind, offset), due, now)
     return {**row, "state": State.SKIPPED, "reason": reason} if reason else row
 
 
@@ -186,11 +187,12 @@ def _lead(kind: kinds.Kind, offset: timedelta | None) -> timedelta | None:
 
 
 def _skip_reason(
-    webinar: WebinarRecord, registrant: dict, offset: timedelta | None, due: datetime, now: datetime
+    webinar: WebinarRecord, approved_at: str | None, offset: timedelta | None, due: datetime, now: datetime
 ) -> str | None:
+    """Rule b for a reader approved at `approved_at` (None: now), or None to send the mail."""
     if offset is None:
         return "the webinar was over when they registered" if now >= webinar.definition.end else None
-    registered = times.parse_iso_utc(registrant["approved_at"]) if registrant["approved_at"] else now
+    registered = times.parse_iso_utc(approved_at) if approved_at else now
     if registered >= webinar.definition.start:
         return "they registered after the webinar had started"
     if due < registered:
@@ -222,7 +224,7 @@ def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetim
         reopened += 1
         kind, offset = kinds.of(row["template"]), _offset(row)
         due = kind.due_at(webinar.definition, offset, now)
-        reason = _skip_reason(webinar, row, _lead(kind, offset), due, now)
+        reason = _skip_reason(webinar, row["approved_at"], _lead(kind, offset), due, now)
         outbox.change(
             row["id"],
             {
@@ -263,7 +265,7 @@ def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
         due = kind.due_at(webinar.definition, offset, now)
         if times.iso_utc(due) != row["due_at"]:
             changes.update(due_at=times.iso_utc(due), send_after=times.iso_utc(due))
-            reason = _skip_reason(webinar, row, _lead(kind, offset), due, now)
+            reason = _skip_reason(webinar, row["approved_at"], _lead(kind, offset), due, now)
             changes.update(state=State.SKIPPED if reason else State.PENDING, reason=reason)
     if row["state"] == State.SKIPPED and "due_at" not in changes:
         return {}  # a skipped reminder that did not move stays as it is
@@ -274,7 +276,7 @@ def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
 class Audience:
     """Whom a manual send reaches, and why each other registrant is left out (address, why)."""
 
-    reached: list[dict]
+    reached: list[Registrant]
     left_out: list[tuple[str, str]]
 
 
@@ -297,7 +299,7 @@ def manual_audience(
     for person in people:
         why = _left_out_because(template, webinar, person, now)
         if why:
-            audience.left_out.append((person["email"], why))
+            audience.left_out.append((person.email, why))
         else:
             audience.reached.append(person)
     return audience
@@ -311,12 +313,12 @@ def _why_nobody(audience: Audience) -> str:
     return "; ".join(f"{n} {'person' if n == 1 else 'people'}: {why}" for why, n in counts) + "."
 
 
-def _left_out_because(template: str, webinar: WebinarRecord, person: dict, now: datetime) -> str | None:
+def _left_out_because(template: str, webinar: WebinarRecord, person: Registrant, now: datetime) -> str | None:
     """Why a send by hand of `template` now leaves `person` out: the rules its sending
     applies (deliver), and the provider's registration that its join link comes from."""
     kind = kinds.of(template)
-    why = kind.reason_to_skip(person)
-    if why is None and person["provider_registrant_id"] is None:
+    why = kind.reason_to_skip(person.status, person.is_unsubscribed)
+    if why is None and person.provider_registrant_id is None:
         why = f"not yet registered with the provider (run `webinar-ops sync {webinar.slug}`)"
     if why is None:
         late = kind.too_late(webinar.definition, now, now, scheduled=False, tried=False)
@@ -351,7 +353,7 @@ def plan_manual(
 
 
 def preview_delivery(
-    store: Store, webinar: WebinarRecord, template: str, lead: timedelta | None, registrant: dict | None
+    store: Store, webinar: WebinarRecord, template: str, lead: timedelta | None, registrant: Registrant | None
 ) -> dict:
     """The delivery of `template` that planning would make for `registrant`, for `preview`: a
     reminder `lead` before the start, an update from the revision the reader's calendar holds
@@ -375,9 +377,9 @@ def preview_delivery(
     return delivery
 
 
-def _told_revision(store: Store, webinar: WebinarRecord, registrant: dict | None) -> int:
+def _told_revision(store: Store, webinar: WebinarRecord, registrant: Registrant | None) -> int:
     """The revision an update to this reader starts from: the one their last mail described
     (after two quick moves, the one before both); for a reader told nothing yet or already
     told this revision, the one before it."""
-    told = Outbox(store).told_revision(registrant["id"]) if registrant and "id" in registrant else None
+    told = Outbox(store).told_revision(registrant.id) if registrant and registrant.id is not None else None
     return told if told is not None and told < webinar.revision else webinar.revision - 1

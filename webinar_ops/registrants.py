@@ -19,11 +19,10 @@ from pathlib import Path
 from webinar_ops import validate
 from webinar_ops.errors import InputError, NotFound, Problem
 from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_person
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Registrant, Store, WebinarRecord
 
 COLUMNS = FIELDS  # the CSV's columns are the fields of a Person
 REQUIRED_COLUMNS = REQUIRED_FIELDS
-ACTIVE_STATUSES = ("pending", "approved")
 MAX_PROBLEMS_SHOWN = 200
 MAX_ROWS = 200_000  # people in one file: a webinar holds tens of thousands at most
 MAX_LINE_LENGTH = 1_000_000  # characters on one line of the file
@@ -54,7 +53,7 @@ class ImportPlan:
 
     source: str
     new: list[Person] = field(default_factory=list)
-    updated: list[tuple[dict, Person, list[str]]] = field(default_factory=list)
+    updated: list[tuple[Registrant, Person, list[str]]] = field(default_factory=list)
     unchanged: int = 0
     left_cancelled: list[Person] = field(default_factory=list)
 
@@ -221,7 +220,7 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
     plan = ImportPlan(source)
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    existing = {row["email"]: row for row in store.registrants(webinar.id)}
+    existing = {row.email: row for row in store.registrants(webinar.id)}
     for line, record in iter_csv(path):
         if "_extra" in record:
             problems.append(Problem(source, record["_extra"], line=line, fix="remove it, or give the column a header"))
@@ -258,10 +257,10 @@ def _import_refused(source: str, problems: list[Problem]) -> InputError:
     )
 
 
-def _plan_person(plan: ImportPlan, row: dict | None, person: Person, given: Iterable[str]) -> None:
+def _plan_person(plan: ImportPlan, row: Registrant | None, person: Person, given: Iterable[str]) -> None:
     if row is None:
         plan.new.append(person)
-    elif row["status"] == "cancelled":
+    elif row.is_cancelled:
         plan.left_cancelled.append(person)
     elif changes := _differences(row, person, given):
         plan.updated.append((row, person, changes))
@@ -269,11 +268,11 @@ def _plan_person(plan: ImportPlan, row: dict | None, person: Person, given: Iter
         plan.unchanged += 1
 
 
-def _differences(row: dict, person: Person, given: Iterable[str]) -> list[str]:
+def _differences(row: Registrant, person: Person, given: Iterable[str]) -> list[str]:
     """The fields the file gives that differ from the stored ones. A column the file does
     not have leaves the stored value alone: a short file must not wipe time zones."""
-    fields = person.fields()
-    return [name for name in COLUMNS if name in given and row.get(name) != fields[name]]
+    stored, fields = row.person.fields(), person.fields()
+    return [name for name in COLUMNS if name in given and stored[name] != fields[name]]
 
 
 def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:
@@ -282,7 +281,7 @@ def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: da
     with store.transaction():
         store.add_registrants(new_rows, now)
         for row, person, changes in plan.updated:
-            store.update_registrant(row["id"], {name: getattr(person, name) for name in changes}, now)
+            store.update_registrant(row.id, {name: getattr(person, name) for name in changes}, now)
 
 
 def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime) -> tuple[str, str]:
@@ -306,13 +305,14 @@ def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | Non
                 [{**person.fields(), "webinar_id": webinar.id, "status": "approved", "source": "cli"}], now
             )
             return person.email, "added"
-        if row["status"] == "cancelled":
-            store.update_registrant(row["id"], {**fields, **_NOT_AT_PROVIDER, "status": "approved"}, now)
+        if row.is_cancelled:
+            store.update_registrant(row.id, {**fields, **_NOT_AT_PROVIDER, "status": "approved"}, now)
             return person.email, "re-activated"
-        changes = {k: v for k, v in fields.items() if row.get(k) != v}
+        stored = row.person.fields()
+        changes = {k: v for k, v in fields.items() if stored[k] != v}
         if not changes:
             return person.email, "unchanged"
-        store.update_registrant(row["id"], changes, now)
+        store.update_registrant(row.id, changes, now)
         return person.email, "updated"
 
 
@@ -347,10 +347,10 @@ def register_online(
                 [{**person.fields(), "webinar_id": webinar.id, "status": status, "source": "web"}], now
             )
             return person, "added"
-        if row["status"] != "cancelled":
+        if not row.is_cancelled:
             return person, "already registered"
         status = webinar.definition.provider.signup_status
-        store.update_registrant(row["id"], {**_NOT_AT_PROVIDER, "status": status}, now)
+        store.update_registrant(row.id, {**_NOT_AT_PROVIDER, "status": status}, now)
         return person, "re-activated"
 
 
@@ -372,7 +372,7 @@ def _link_in_organisation(organisation: str | None) -> list[Problem]:
     return [problem]
 
 
-def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetime) -> dict:
+def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetime) -> Registrant:
     """Mark one registrant cancelled; returns their row as it was. The provider is told at
     the next sync (or at once, by the caller)."""
     try:
@@ -382,6 +382,6 @@ def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetim
     row = store.registrant(webinar.id, address)
     if row is None:
         raise NotFound(f"{address} is not registered for {webinar.slug}.")
-    if row["status"] != "cancelled":
-        store.update_registrant(row["id"], {"status": "cancelled"}, now)
+    if not row.is_cancelled:
+        store.update_registrant(row.id, {"status": "cancelled"}, now)
     return row

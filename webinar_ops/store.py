@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,9 +24,11 @@ from sqlite_utils import Database, Migrations
 from webinar_ops import db_files, times, validate
 from webinar_ops.definition import Definition, parse_definition
 from webinar_ops.errors import InputError, NotFound, OperationError
+from webinar_ops.people import Person
 
 BUSY_TIMEOUT_SECONDS = 30
 REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled")
+ACTIVE_STATUSES = ("pending", "approved")  # still coming: the provider is to hold them
 REGISTRANT_SOURCES = ("import", "cli", "provider", "web")
 
 migrations = Migrations("webinar_ops")
@@ -226,6 +228,89 @@ class WebinarRecord:
     def needs_publishing(self) -> bool:
         """True when the provider has not seen this revision of the webinar yet."""
         return self.provider_webinar_id is None or self.provider_revision != self.revision
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registrant:
+    """A stored registrant: one row of the registrants table, a field per column, in the
+    table's order; the columns that may be empty default to None.
+
+    `id` is None only for a reader who is not stored, such as the sample person a preview
+    shows when the webinar has no one yet (see `sample`): such a reader gets no personal links.
+    """
+
+    id: int | None
+    webinar_id: int
+    email: str
+    first_name: str
+    last_name: str | None = None
+    organisation: str | None = None
+    job_title: str | None = None
+    country: str | None = None
+    time_zone: str | None = None
+    language: str | None = None
+    status: str  # one of REGISTRANT_STATUSES
+    source: str  # one of REGISTRANT_SOURCES
+    provider_registrant_id: str | None = None
+    provider_status: str | None = None
+    join_url: str | None = field(default=None, repr=False)  # the personal join link: a secret
+    sync_error: str | None = None
+    sync_retry_after: str | None = None
+    created_at: str
+    updated_at: str
+    approved_at: str | None = None
+    unsubscribed_at: str | None = None
+    provider_event_at: str | None = None  # the newest provider event applied (webhooks.py)
+
+    @classmethod
+    def from_row(cls, row: dict) -> Registrant:
+        """The registrant a row of the table holds; other columns a query added are left out."""
+        return cls(**{name: row[name] for name in _REGISTRANT_COLUMNS})
+
+    @classmethod
+    def sample(cls, webinar_id: int, person: Person, stamp: str) -> Registrant:
+        """A reader who is not stored, approved at `stamp`: for a preview of a webinar that has nobody."""
+        return cls(
+            id=None,
+            webinar_id=webinar_id,
+            **person.fields(),
+            status="approved",
+            source="cli",
+            created_at=stamp,
+            updated_at=stamp,
+            approved_at=stamp,
+        )
+
+    @property
+    def person(self) -> Person:
+        """Who they are, as they were registered."""
+        return Person(
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            organisation=self.organisation,
+            job_title=self.job_title,
+            country=self.country,
+            time_zone=self.time_zone,
+            language=self.language,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        """Pending or approved: neither cancelled nor denied."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @property
+    def is_unsubscribed(self) -> bool:
+        """They asked for no more reminders of this webinar."""
+        return self.unsubscribed_at is not None
+
+
+_REGISTRANT_COLUMNS = tuple(column.name for column in fields(Registrant))
 
 
 @dataclass(frozen=True)
@@ -492,12 +577,17 @@ class Store:
 
     # -- registrants ------------------------------------------------------------------
 
-    def registrants(self, webinar_id: int, where: str = "1", params: Iterable[Any] = ()) -> list[dict]:
-        """The webinar's registrants as rows, by address; `where` narrows them."""
+    def registrants(self, webinar_id: int, where: str = "1", params: Iterable[Any] = ()) -> list[Registrant]:
+        """The webinar's registrants, by address; `where` narrows them."""
         sql = f"SELECT * FROM registrants WHERE webinar_id = ? AND ({where}) ORDER BY email"
-        return list(self.db.query(sql, [webinar_id, *params]))
+        return self._registrants(sql, [webinar_id, *params])
 
-    def registrant(self, webinar_id: int, email: str) -> dict | None:
+    def _registrants(self, sql: str, params: Iterable[Any] | dict) -> list[Registrant]:
+        """The registrants a `SELECT * FROM registrants` statement gives."""
+        return [Registrant(**row) for row in self.db.query(sql, params)]
+
+    def registrant(self, webinar_id: int, email: str) -> Registrant | None:
+        """The webinar's registrant of this address, or None."""
         rows = self.registrants(webinar_id, "email = ?", [email])
         return rows[0] if rows else None
 
@@ -542,23 +632,26 @@ class Store:
         sql = f"SELECT count(*) FROM registrants WHERE {_UNREGISTERED} AND {when}"
         return self.db.execute(sql, [webinar_id, times.iso_utc(now)]).fetchone()[0]
 
-    def due_for_registration(self, webinar_id: int, status: str, now: datetime, page_size: int) -> Iterator[list[dict]]:
+    def due_for_registration(
+        self, webinar_id: int, status: str, now: datetime, page_size: int
+    ) -> Iterator[list[Registrant]]:
         """The webinar's registrants of `status` due to be registered with the provider at
         `now`, `page_size` at a time by address: a webinar of any size costs one page of memory."""
         sql = f"""SELECT * FROM registrants WHERE {_UNREGISTERED} AND {_DUE_FOR_REGISTRATION}
                   AND status = ? AND email > ? ORDER BY email LIMIT ?"""
         stamp, after = times.iso_utc(now), ""
-        while page := list(self.db.query(sql, [webinar_id, stamp, status, after, page_size])):
+        while page := self._registrants(sql, [webinar_id, stamp, status, after, page_size]):
             yield page
-            after = page[-1]["email"]
+            after = page[-1].email
 
-    def registrants_by_id(self, ids: list[int]) -> dict[int, dict]:
+    def registrants_by_id(self, ids: list[int]) -> dict[int, Registrant]:
         """The registrants with these ids, by id."""
         marks = ", ".join("?" * len(ids))
-        return {row["id"]: row for row in self.db.query(f"SELECT * FROM registrants WHERE id IN ({marks})", ids)}
+        return {row.id: row for row in self._registrants(f"SELECT * FROM registrants WHERE id IN ({marks})", ids)}
 
-    def registrant_by_id(self, registrant_id: int) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM registrants WHERE id = ?", [registrant_id]))
+    def registrant_by_id(self, registrant_id: int) -> Registrant | None:
+        """The registrant with this id, or None."""
+        rows = self._registrants("SELECT * FROM registrants WHERE id = ?", [registrant_id])
         return rows[0] if rows else None
 
     def unsubscribe(self, registrant_id: int, now: datetime) -> bool:

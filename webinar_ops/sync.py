@@ -17,9 +17,8 @@ from datetime import datetime
 
 from webinar_ops import times, validate
 from webinar_ops.errors import OperationError
-from webinar_ops.people import Person
 from webinar_ops.providers import Provider, ProviderError, Registration, RemoteRegistrant, chunks
-from webinar_ops.store import REGISTRANT_STATUSES, Store, WebinarRecord
+from webinar_ops.store import REGISTRANT_STATUSES, Registrant, Store, WebinarRecord
 
 log = logging.getLogger("webinar_ops.sync")
 PULL_CHUNK = 500  # people taken in from the provider's list at a time
@@ -140,43 +139,32 @@ def register_waiting(
                     progress(done, waiting)
 
 
-def _register_batch(provider: Provider, webinar: WebinarRecord, batch: list[dict], approve: bool) -> list[Registration]:
-    applicants = [_applicant(row) for row in batch]
+def _register_batch(
+    provider: Provider, webinar: WebinarRecord, batch: list[Registrant], approve: bool
+) -> list[Registration]:
+    people = [row.person for row in batch]
     try:
-        results = provider.register(webinar.provider_webinar_id, applicants, approve)
+        results = provider.register(webinar.provider_webinar_id, people, approve)
     except ProviderError as exc:
         retry_after = getattr(exc, "retry_after", None)
-        return [Registration(a.email, error=str(exc), retry_after=retry_after) for a in applicants]
+        return [Registration(p.email, error=str(exc), retry_after=retry_after) for p in people]
     by_email = {result.email: result for result in results}
     missing = "the provider gave no answer for this person"
-    return [by_email.get(a.email, Registration(a.email, error=missing)) for a in applicants]
-
-
-def _applicant(row: dict) -> Person:
-    return Person(
-        email=row["email"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        organisation=row["organisation"],
-        job_title=row["job_title"],
-        country=row["country"],
-        time_zone=row["time_zone"],
-        language=row["language"],
-    )
+    return [by_email.get(p.email, Registration(p.email, error=missing)) for p in people]
 
 
 def _record_registrations(
-    store: Store, batch: list[dict], results: list[Registration], now: datetime, report: SyncReport
+    store: Store, batch: list[Registrant], results: list[Registration], now: datetime, report: SyncReport
 ) -> None:
     with store.transaction():
         for row, result in zip(batch, results, strict=True):
             if result.ok:
                 report.registered += 1
-                store.update_registrant(row["id"], _registered_fields(result), now)
+                store.update_registrant(row.id, _registered_fields(result), now)
             else:
-                report.failed.append((row["email"], result.error))
+                report.failed.append((row.email, result.error))
                 retry = times.iso_utc(result.retry_after) if result.retry_after else None
-                store.update_registrant(row["id"], {"sync_error": result.error, "sync_retry_after": retry}, now)
+                store.update_registrant(row.id, {"sync_error": result.error, "sync_retry_after": retry}, now)
 
 
 def _registered_fields(result: Registration) -> dict:
@@ -201,14 +189,16 @@ def push_cancellations(store: Store, provider: Provider, webinar: WebinarRecord,
     return sum(cancel_at_provider(store, provider, webinar, row, now) for row in rows)
 
 
-def cancel_at_provider(store: Store, provider: Provider, webinar: WebinarRecord, row: dict, now: datetime) -> bool:
+def cancel_at_provider(
+    store: Store, provider: Provider, webinar: WebinarRecord, row: Registrant, now: datetime
+) -> bool:
     """Cancel one registration at the provider. A failure is recorded and retried next sync."""
     try:
-        provider.cancel(webinar.provider_webinar_id, row["provider_registrant_id"], row["email"])
+        provider.cancel(webinar.provider_webinar_id, row.provider_registrant_id, row.email)
     except ProviderError as exc:
-        store.update_registrant(row["id"], {"sync_error": f"cancellation: {exc}"}, now)
+        store.update_registrant(row.id, {"sync_error": f"cancellation: {exc}"}, now)
         return False
-    store.update_registrant(row["id"], {"provider_status": "cancelled", "sync_error": None}, now)
+    store.update_registrant(row.id, {"provider_status": "cancelled", "sync_error": None}, now)
     return True
 
 
@@ -244,7 +234,7 @@ def _take_in(store: Store, webinar: WebinarRecord, listed: list, now: datetime, 
         new_rows = [pulled_row(webinar, email, remote) for email, remote in usable.items() if email not in known]
         for email, row in known.items():
             if changes := remote_changes(row, usable[email]):
-                store.update_registrant(row["id"], changes, now)
+                store.update_registrant(row.id, changes, now)
                 report.pulled_updated += 1
         store.add_registrants(new_rows, now)
     report.pulled_new += len(new_rows)
@@ -262,9 +252,9 @@ def provider_address(remote: RemoteRegistrant) -> str | None:
         return None
 
 
-def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str, dict]:
+def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str, Registrant]:
     marks = ", ".join("?" * len(emails))
-    return {row["email"]: row for row in store.registrants(webinar.id, f"email IN ({marks})", emails)} if emails else {}
+    return {row.email: row for row in store.registrants(webinar.id, f"email IN ({marks})", emails)} if emails else {}
 
 
 def pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:
@@ -327,21 +317,21 @@ def _log_replaced(webinar: WebinarRecord, remote: RemoteRegistrant, refusal: str
 _ENDED = ("cancelled", "denied")
 
 
-def remote_changes(row: dict, remote: RemoteRegistrant) -> dict:
+def remote_changes(row: Registrant, remote: RemoteRegistrant) -> dict:
     """What to change in `row` so that it holds what the provider says of that person: its
     registrant id, join link and status. Empty when nothing is to change."""
-    if row["provider_registrant_id"] is None and row["status"] != remote.status and remote.status in _ENDED:
+    if row.provider_registrant_id is None and row.status != remote.status and remote.status in _ENDED:
         # Added here afresh after a cancellation (Zoom lists cancelled people as denied): the
         # organiser's newer decision wins, and register_waiting signs them up again.
         return {}
     changes = {}
-    if row["provider_registrant_id"] is None:
+    if row.provider_registrant_id is None:
         changes["provider_registrant_id"] = remote.registrant_id
-    if remote.join_url and row["join_url"] != remote.join_url:
+    if remote.join_url and row.join_url != remote.join_url:
         changes["join_url"] = remote.join_url
-    if remote.language and not row.get("language"):  # the organiser's own value wins
+    if remote.language and not row.language:  # the organiser's own value wins
         changes["language"] = remote.language
-    if row["provider_status"] != remote.status and row["status"] != "cancelled":
+    if row.provider_status != remote.status and not row.is_cancelled:
         changes["provider_status"] = remote.status
         changes["status"] = remote.status
     return changes

@@ -77,7 +77,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
             registrant_id = tokens.unsubscribe_id(secret_key, token, lambda i: _email_of(db, i))
             if registrant_id is None:
                 return render_template("unknown_link.html", what="unsubscribe"), 404
-            title = db.webinar_by_id(db.registrant_by_id(registrant_id)["webinar_id"]).title
+            title = db.webinar_by_id(db.registrant_by_id(registrant_id).webinar_id).title
             if request.method == "GET":
                 return _unsubscribe_page("ask", "Stop the reminders?", title, 200)
             if request.form.get("List-Unsubscribe") != "One-Click":
@@ -92,7 +92,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
             if registrant_id is None:
                 return render_template("unknown_link.html", what="calendar"), 404
             registrant = db.registrant_by_id(registrant_id)
-            webinar = db.webinar_by_id(registrant["webinar_id"])
+            webinar = db.webinar_by_id(registrant.webinar_id)
         invite = Composer(webinar, settings).invite_file(registrant, clock())
         headers = {"Content-Disposition": 'attachment; filename="invite.ics"', **PRIVATE}
         return Response(invite, mimetype="text/calendar", headers=headers)
@@ -126,7 +126,7 @@ def _security_headers(response: Response) -> Response:
 
 def _email_of(store: Store, registrant_id: int) -> str | None:
     row = store.registrant_by_id(registrant_id)
-    return row["email"] if row else None
+    return row.email if row else None
 
 
 def _unsubscribe_page(state: str, heading: str, title: str, status: int) -> Response:

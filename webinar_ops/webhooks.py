@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from webinar_ops import plan, sync
 from webinar_ops.providers import RemoteRegistrant
-from webinar_ops.store import Store, WebinarRecord
+from webinar_ops.store import Registrant, Store, WebinarRecord
 
 MAX_SKEW = timedelta(minutes=5)  # an event's time further ahead than this is not believed
 ARRIVING = ("pending", "approved")  # someone unknown here is added only in these
@@ -93,14 +93,14 @@ def _take_in(store: Store, webinar: WebinarRecord, event: RegistrationEvent, now
         # before it, retried by the provider and arriving late, must not register them.
         store.add_registrants([{**sync.pulled_row(webinar, email, remote), **stamp}], now)
         return "created"
-    if stamp and row["provider_event_at"] and row["provider_event_at"] >= stamp["provider_event_at"]:
+    if stamp and row.provider_event_at and row.provider_event_at >= stamp["provider_event_at"]:
         return "ignored: this event or a newer one was applied already"
     changes = sync.remote_changes(row, remote)
-    store.update_registrant(row["id"], {**changes, **stamp}, now)
+    store.update_registrant(row.id, {**changes, **stamp}, now)
     return "updated" if changes else "unchanged"
 
 
-def _held(store: Store, webinar: WebinarRecord, registrant_id: str, email: str) -> dict | None:
+def _held(store: Store, webinar: WebinarRecord, registrant_id: str, email: str) -> Registrant | None:
     """The registrant the provider means: by its registrant id, else by address."""
     rows = store.registrants(webinar.id, "provider_registrant_id = ?", [registrant_id])
     return rows[0] if rows else store.registrant(webinar.id, email)

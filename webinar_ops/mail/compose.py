@@ -48,7 +48,7 @@ from webinar_ops.mail import kinds, mime, stencil
 from webinar_ops.mail.invite import InviteBuilder
 from webinar_ops.mail.translated import TranslatedText
 from webinar_ops.signing import Signer
-from webinar_ops.store import WebinarRecord
+from webinar_ops.store import Registrant, WebinarRecord
 
 DEFAULT_TEMPLATES = languages.DEFAULT_TEMPLATES  # the English templates; other languages in folders in it
 TEXT_WIDTH = 76
@@ -303,10 +303,10 @@ class Composer:
 
     # -- words --------------------------------------------------------------------------
 
-    def language_for(self, registrant: dict) -> str:
+    def language_for(self, registrant: Registrant) -> str:
         """The language this registrant's mail is written in: theirs when the webinar offers
         it (`fr-CA` reads French), else the webinar's fallback (see languages.choose)."""
-        return languages.choose(registrant.get("language"), self.languages, self.fallback_language)
+        return languages.choose(registrant.language, self.languages, self.fallback_language)
 
     def _env(self, language: str) -> ImmutableSandboxedEnvironment:
         if language not in self._envs:
@@ -321,7 +321,7 @@ class Composer:
     def render(
         self,
         template: str,
-        registrant: dict,
+        registrant: Registrant,
         now: datetime,
         offset_minutes: int | None = None,
         details: dict | None = None,
@@ -348,7 +348,7 @@ class Composer:
     def fast_render(
         self,
         template: str,
-        registrant: dict,
+        registrant: Registrant,
         now: datetime,
         offset_minutes: int | None = None,
         details: dict | None = None,
@@ -425,14 +425,14 @@ class Composer:
 
     def _personal(
         self,
-        registrant: dict,
+        registrant: Registrant,
         now: datetime,
         offset_minutes: int | None,
         details: dict | None = None,
         template: str | None = None,
     ) -> dict[str, Any]:
         d = self.definition
-        zone = registrant.get("time_zone")
+        zone = registrant.time_zone
         local_zone = zone if zone and zone != d.time_zone else None
         lead = timedelta(minutes=offset_minutes) if offset_minutes is not None else d.start - now
         language = self.language_for(registrant)
@@ -443,9 +443,9 @@ class Composer:
         return {
             "language": language,
             "person": {
-                "first_name": registrant["first_name"],
-                "last_name": registrant.get("last_name"),
-                "email": registrant["email"],
+                "first_name": registrant.first_name,
+                "last_name": registrant.last_name,
+                "email": registrant.email,
                 "time_zone": zone,
             },
             "when_local": times.format_reader_span(d.start, d.end, d.time_zone, local_zone, language)
@@ -453,7 +453,7 @@ class Composer:
             else None,
             "local_times": self._local_times(local_zone, language) if local_zone else None,
             "join_url": join_url,
-            "join_is_personal": join_url is not None and _plain_link(registrant.get("join_url")) is not None,
+            "join_is_personal": join_url is not None and _plain_link(registrant.join_url) is not None,
             **(self._calendar_links(join_url, language) if calendar_links else {}),
             "calendar_file_link": self.calendar_file_url(registrant) if calendar_links else None,
             # The link List-Unsubscribe has; a cancellation is the last mail, with nothing left to stop.
@@ -504,12 +504,12 @@ class Composer:
 
     # -- the message --------------------------------------------------------------------
 
-    def message_bytes(self, delivery: dict, registrant: dict, now: datetime, sign: bool = True) -> bytes:
+    def message_bytes(self, delivery: dict, registrant: Registrant, now: datetime, sign: bool = True) -> bytes:
         """The message as sent over SMTP (CRLF line ends), written by mime.py: the reader's
         words and invite in this revision's shared headers, with a DKIM-Signature of exactly
         those bytes on top when DKIM is on (signing.py) and `sign` is true. A preview is not
         signed: a signed copy could be passed on as if the service had sent it."""
-        to = mime.address_header("To", *_address(_full_name(registrant), _recipient(registrant["email"])))
+        to = mime.address_header("To", *_address(_full_name(registrant), _recipient(registrant.email)))
         method = _method(delivery)
         words = self.fast_render(
             delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery)
@@ -541,12 +541,12 @@ class Composer:
     def _reply_to(self) -> bytes:
         return mime.address_header("Reply-To", *_address(*self.reply_to)) if self.reply_to else b""
 
-    def _join_link(self, registrant: dict) -> str | None:
+    def _join_link(self, registrant: Registrant) -> str | None:
         """The person's own join link, else the webinar's: links come from the provider, so
         one that is not a plain http(s) link (a line break, markup, `javascript:`) is dropped."""
-        return _plain_link(registrant.get("join_url")) or _plain_link(self.webinar.join_url)
+        return _plain_link(registrant.join_url) or _plain_link(self.webinar.join_url)
 
-    def _invite(self, registrant: dict, now: datetime, write: Callable[..., bytes], method: str) -> bytes:
+    def _invite(self, registrant: Registrant, now: datetime, write: Callable[..., bytes], method: str) -> bytes:
         """The person's invite, written by `write` (InviteBuilder.invite or .fast_invite). Its
         DESCRIPTION is in the reader's language; the rest (the title) is the programme's own.
         A CANCEL carries no join link: calendars find the entry by UID, and nobody should join."""
@@ -559,30 +559,30 @@ class Composer:
             for line in (f"{item['time']}  {item['title']}", *(f"    {s}" for s in item["speakers"]))
         ]
         description = calendar_entry.description(join_url, shared["when"]["event"], agenda, language)
-        return write(registrant["email"], _full_name(registrant), join_url, description, now, method)
+        return write(registrant.email, _full_name(registrant), join_url, description, now, method)
 
-    def calendar_file_url(self, registrant: dict) -> str | None:
+    def calendar_file_url(self, registrant: Registrant) -> str | None:
         """The registrant's invite.ics on the web (`serve` answers it), for calendars that
         take a file rather than a mail, or None for a registrant not in the database (a
         preview) or without a signing key."""
-        if registrant.get("id") is None or not self._secret_key:
+        if registrant.id is None or not self._secret_key:
             return None
-        token = tokens.calendar_token(self._secret_key, registrant["id"], registrant["email"])
+        token = tokens.calendar_token(self._secret_key, registrant.id, registrant.email)
         return f"{self._base_url}/c/{token}/invite.ics"
 
-    def invite_file(self, registrant: dict, now: datetime) -> bytes:
+    def invite_file(self, registrant: Registrant, now: datetime) -> bytes:
         """The registrant's invite: REQUEST, or CANCEL once the webinar is cancelled or their
         registration is no longer active; same UID and SEQUENCE, so a calendar keeps one entry."""
-        active = registrant.get("status", "approved") in ("approved", "pending")
+        active = registrant.is_active
         method = "REQUEST" if active and not self.webinar.cancelled_at else "CANCEL"
         return self._invite(registrant, now, self.invites.invite, method)
 
-    def unsubscribe_url(self, registrant: dict) -> str | None:
+    def unsubscribe_url(self, registrant: Registrant) -> str | None:
         """The registrant's one-click unsubscribe link (`serve` answers it), or None for a
         registrant not in the database (a preview) or without a signing key."""
-        if registrant.get("id") is None or not self._secret_key:
+        if registrant.id is None or not self._secret_key:
             return None
-        return f"{self._base_url}/u/{tokens.unsubscribe_token(self._secret_key, registrant['id'], registrant['email'])}"
+        return f"{self._base_url}/u/{tokens.unsubscribe_token(self._secret_key, registrant.id, registrant.email)}"
 
     def _list_unsubscribe(self, url: str | None) -> str:
         """The List-Unsubscribe value: the one-click link and the mailto, folded after the
@@ -678,8 +678,8 @@ def _plain_link(link: str | None) -> str | None:
         return None
 
 
-def _full_name(registrant: dict) -> str:
-    return " ".join(part for part in (registrant.get("first_name"), registrant.get("last_name")) if part)
+def _full_name(registrant: Registrant) -> str:
+    return " ".join(part for part in (registrant.first_name, registrant.last_name) if part)
 
 
 def _recipient(address: str) -> str:

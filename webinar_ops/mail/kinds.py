@@ -71,11 +71,12 @@ class Kind:
             return due + AFTER_PATIENCE
         return definition.end
 
-    def reason_to_skip(self, registrant: dict) -> str | None:
-        """Why `registrant` must not get this mail, whenever it would go, or None."""
-        if registrant["status"] != "approved":
-            return f"registration {registrant['status']}"
-        if self.skips_unsubscribed and registrant.get("unsubscribed_at"):
+    def reason_to_skip(self, status: str, unsubscribed: bool) -> str | None:
+        """Why a registrant of `status`, who `unsubscribed` or not, must not get this mail,
+        whenever it would go, or None."""
+        if status != "approved":
+            return f"registration {status}"
+        if self.skips_unsubscribed and unsubscribed:
             return "they unsubscribed from the reminders"
         return None
 

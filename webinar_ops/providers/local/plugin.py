@@ -85,6 +85,6 @@ def _why_closed(store: Store, found: dict) -> str | None:
     if found["cancelled_at"] or (webinar and webinar.cancelled_at):
         return "This webinar was cancelled."
     rows = store.registrants(webinar.id, "provider_registrant_id = ?", [found["registrant_id"]]) if webinar else []
-    if {found["status"], *(row["status"] for row in rows)} & {"cancelled", "denied"}:
+    if {found["status"], *(row.status for row in rows)} & {"cancelled", "denied"}:
         return "This registration was cancelled."
     return None
