@@ -16,7 +16,8 @@ import pytest
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
 
 from webinar_ops.definition import load_definition
-from webinar_ops.store import Store, migrations
+from webinar_ops.people import Person
+from webinar_ops.store import NewRegistrant, Store, migrations
 
 
 def mode_of(path) -> int:
@@ -27,15 +28,10 @@ def save(store: Store, path=SAMPLE_DEFINITION, provider: str = "local", now=NOW)
     return store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), provider, now)
 
 
-def person(webinar_id: int, email: str, **extra) -> dict:
-    return {
-        "webinar_id": webinar_id,
-        "email": email,
-        "first_name": "Ana",
-        "status": "approved",
-        "source": "cli",
-        **extra,
-    }
+def person(webinar_id: int, email: str, first_name: str = "Ana", **provider) -> NewRegistrant:
+    """Ana (by default), to add to the webinar as the command line adds her."""
+    someone = Person(email=email, first_name=first_name)
+    return NewRegistrant(webinar_id=webinar_id, person=someone, status="approved", source="cli", **provider)
 
 
 # -- the file and the connection --------------------------------------------------------------
@@ -197,11 +193,11 @@ def test_moving_a_webinar_to_another_provider_forgets_its_provider_ids(store):
                 provider_registrant_id="r-1",
                 provider_status="approved",
                 join_url="https://example.org/j/secret",
-                sync_error="old error",
             )
         ],
         NOW,
     )
+    store.update_registrant(store.registrant(webinar.id, "ana@example.org").id, {"sync_error": "old error"}, NOW)
     saved = save(store, provider="zoom", now=LATER)
     assert saved.outcome == "updated"
     assert "provider: local → zoom" in saved.changes

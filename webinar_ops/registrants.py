@@ -19,7 +19,7 @@ from pathlib import Path
 from webinar_ops import validate
 from webinar_ops.errors import InputError, NotFound, Problem
 from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_person
-from webinar_ops.store import Registrant, Store, WebinarRecord
+from webinar_ops.store import NewRegistrant, Registrant, Store, WebinarRecord
 
 COLUMNS = FIELDS  # the CSV's columns are the fields of a Person
 REQUIRED_COLUMNS = REQUIRED_FIELDS
@@ -277,9 +277,9 @@ def _differences(row: Registrant, person: Person, given: Iterable[str]) -> list[
 
 def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:
     """Write a checked plan in one transaction: all of it or, on any error, none of it."""
-    new_rows = [{**p.fields(), "webinar_id": webinar.id, "status": "approved", "source": "import"} for p in plan.new]
+    new = (NewRegistrant(webinar_id=webinar.id, person=p, status="approved", source="import") for p in plan.new)
     with store.transaction():
-        store.add_registrants(new_rows, now)
+        store.add_registrants(new, now)
         for row, person, changes in plan.updated:
             store.update_registrant(row.id, {name: getattr(person, name) for name in changes}, now)
 
@@ -302,7 +302,7 @@ def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | Non
     with store.transaction():
         if row is None:
             store.add_registrants(
-                [{**person.fields(), "webinar_id": webinar.id, "status": "approved", "source": "cli"}], now
+                [NewRegistrant(webinar_id=webinar.id, person=person, status="approved", source="cli")], now
             )
             return person.email, "added"
         if row.is_cancelled:
@@ -344,7 +344,7 @@ def register_online(
         if row is None:
             status = webinar.definition.provider.signup_status
             store.add_registrants(
-                [{**person.fields(), "webinar_id": webinar.id, "status": status, "source": "web"}], now
+                [NewRegistrant(webinar_id=webinar.id, person=person, status=status, source="web")], now
             )
             return person, "added"
         if not row.is_cancelled:

@@ -313,6 +313,37 @@ class Registrant:
 _REGISTRANT_COLUMNS = tuple(column.name for column in fields(Registrant))
 
 
+@dataclass(frozen=True, kw_only=True)
+class NewRegistrant:
+    """A registrant to add: a Person for a webinar, in a status, from a source; and, for
+    someone the provider holds already (they signed up on its own page), what it said."""
+
+    webinar_id: int
+    person: Person
+    status: str  # one of REGISTRANT_STATUSES
+    source: str  # one of REGISTRANT_SOURCES
+    provider_registrant_id: str | None = None
+    provider_status: str | None = None
+    join_url: str | None = field(default=None, repr=False)  # a secret
+    provider_event_at: str | None = None
+
+    def row(self, stamp: str) -> dict[str, Any]:
+        """The new row of the registrants table, added at `stamp` (and approved then, if approved)."""
+        return {
+            "webinar_id": self.webinar_id,
+            **self.person.fields(),
+            "status": self.status,
+            "source": self.source,
+            "provider_registrant_id": self.provider_registrant_id,
+            "provider_status": self.provider_status,
+            "join_url": self.join_url,
+            "provider_event_at": self.provider_event_at,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "approved_at": stamp if self.status == "approved" else None,
+        }
+
+
 @dataclass(frozen=True)
 class SavedWebinar:
     """What `save_webinar` did: `created`, `updated` or `unchanged`, and the changes."""
@@ -609,16 +640,10 @@ class Store:
         row = next(iter(self.db.query(sql, [webinar_id])))
         return {key: value or 0 for key, value in row.items()}
 
-    def add_registrants(self, rows: list[dict], now: datetime) -> None:
+    def add_registrants(self, new: Iterable[NewRegistrant], now: datetime) -> None:
         """Insert new registrants (in the caller's transaction, if any)."""
         stamp = times.iso_utc(now)
-        self.db["registrants"].insert_all(
-            (
-                {**row, "created_at": stamp, "updated_at": stamp, "approved_at": _approved_at(row, stamp)}
-                for row in rows
-            ),
-            batch_size=500,
-        )
+        self.db["registrants"].insert_all((registrant.row(stamp) for registrant in new), batch_size=500)
 
     def unsubscribed_count(self, webinar_id: int) -> int:
         """How many of the webinar's active registrants unsubscribed from the reminders."""
@@ -681,10 +706,6 @@ class Store:
 # provider's daily limit sets sync_retry_after).
 _UNREGISTERED = "webinar_id = ? AND provider_registrant_id IS NULL AND status IN ('pending', 'approved')"
 _DUE_FOR_REGISTRATION = "(sync_retry_after IS NULL OR sync_retry_after <= ?)"
-
-
-def _approved_at(row: dict, stamp: str) -> str | None:
-    return row.get("approved_at") or (stamp if row.get("status") == "approved" else None)
 
 
 def describe_changes(old: Definition, new: Definition) -> tuple[str, ...]:

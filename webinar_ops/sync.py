@@ -17,8 +17,9 @@ from datetime import datetime
 
 from webinar_ops import times, validate
 from webinar_ops.errors import OperationError
+from webinar_ops.people import Person
 from webinar_ops.providers import Provider, ProviderError, Registration, RemoteRegistrant, chunks
-from webinar_ops.store import REGISTRANT_STATUSES, Registrant, Store, WebinarRecord
+from webinar_ops.store import REGISTRANT_STATUSES, NewRegistrant, Registrant, Store, WebinarRecord
 
 log = logging.getLogger("webinar_ops.sync")
 PULL_CHUNK = 500  # people taken in from the provider's list at a time
@@ -231,13 +232,13 @@ def _take_in(store: Store, webinar: WebinarRecord, listed: list, now: datetime, 
             usable.setdefault(email, remote)
     with store.transaction():
         known = _known(store, webinar, list(usable))
-        new_rows = [pulled_row(webinar, email, remote) for email, remote in usable.items() if email not in known]
+        new = [pulled_registrant(webinar, email, remote) for email, remote in usable.items() if email not in known]
         for email, row in known.items():
             if changes := remote_changes(row, usable[email]):
                 store.update_registrant(row.id, changes, now)
                 report.pulled_updated += 1
-        store.add_registrants(new_rows, now)
-    report.pulled_new += len(new_rows)
+        store.add_registrants(new, now)
+    report.pulled_new += len(new)
 
 
 UNUSABLE_ADDRESS = "the provider holds an address webinar-ops cannot use"
@@ -257,22 +258,19 @@ def _known(store: Store, webinar: WebinarRecord, emails: list[str]) -> dict[str,
     return {row.email: row for row in store.registrants(webinar.id, f"email IN ({marks})", emails)} if emails else {}
 
 
-def pulled_row(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> dict:
-    """The new registrant row for someone the provider holds and the store does not (they
+def pulled_registrant(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> NewRegistrant:
+    """The new registrant for someone the provider holds and the store does not (they
     signed up on the provider's own page): their names checked, the provider's status."""
     first_name, last_name = _pulled_names(webinar, email, remote)
-    return {
-        "webinar_id": webinar.id,
-        "email": email,
-        "first_name": first_name,
-        "last_name": last_name,
-        "status": remote.status,
-        "source": "provider",
-        "provider_registrant_id": remote.registrant_id,
-        "provider_status": remote.status,
-        "join_url": remote.join_url,
-        "language": remote.language,
-    }
+    return NewRegistrant(
+        webinar_id=webinar.id,
+        person=Person(email=email, first_name=first_name, last_name=last_name, language=remote.language),
+        status=remote.status,
+        source="provider",
+        provider_registrant_id=remote.registrant_id,
+        provider_status=remote.status,
+        join_url=remote.join_url,
+    )
 
 
 def _pulled_names(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> tuple[str, str | None]:

@@ -2,7 +2,7 @@
 
 A provider plugin that takes webhooks (Zoom's: webinar_ops/providers/zoom/webhook.py) checks
 each request, reads the event into a `RegistrationEvent` and calls `apply_registration`. The
-event changes the registrant by the same rules as the pull of `sync` (`sync.pulled_row`,
+event changes the registrant by the same rules as the pull of `sync` (`sync.pulled_registrant`,
 `sync.remote_changes`), and the webinar is planned at once: a new or newly approved
 registrant's confirmation falls due now, and a cancelled or denied one's unsent mail is
 skipped. A pending registrant gets nothing until approved. The regular sync still pulls the
@@ -14,7 +14,7 @@ the newest event applied to it, and an event no newer changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from webinar_ops import plan, sync
@@ -91,7 +91,8 @@ def _take_in(store: Store, webinar: WebinarRecord, event: RegistrationEvent, now
             return f"ignored: nobody here to mark {remote.status}"
         # Kept even when cancelled or denied, with the event's time: the sign-up that came
         # before it, retried by the provider and arriving late, must not register them.
-        store.add_registrants([{**sync.pulled_row(webinar, email, remote), **stamp}], now)
+        pulled = sync.pulled_registrant(webinar, email, remote)
+        store.add_registrants([replace(pulled, **stamp)], now)
         return "created"
     if stamp and row.provider_event_at and row.provider_event_at >= stamp["provider_event_at"]:
         return "ignored: this event or a newer one was applied already"
