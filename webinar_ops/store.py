@@ -1,5 +1,6 @@
 """The SQLite store: webinars and registrants, and the schema of every table (the statements on
-the deliveries are the outbox's, webinar_ops/mail/outbox.py).
+the deliveries are the outbox's, webinar_ops/mail/outbox.py). Registrants come out as typed
+`Registrant` rows and go in as `NewRegistrant`s.
 
 One `Store` wraps one connection, through sqlite-utils. The schema is created and evolved
 by sqlite-utils' `Migrations`. Every connection runs in WAL mode with foreign keys on and a
@@ -615,6 +616,7 @@ class Store:
 
     def _registrants(self, sql: str, params: Iterable[Any] | dict) -> list[Registrant]:
         """The registrants a `SELECT * FROM registrants` statement gives."""
+        # A column that a migration adds must become a field of Registrant: until it does, this fails.
         return [Registrant(**row) for row in self.db.query(sql, params)]
 
     def registrant(self, webinar_id: int, email: str) -> Registrant | None:
