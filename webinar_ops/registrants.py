@@ -271,8 +271,8 @@ def _plan_person(plan: ImportPlan, row: Registrant | None, person: Person, given
 def _differences(row: Registrant, person: Person, given: Iterable[str]) -> list[str]:
     """The fields the file gives that differ from the stored ones. A column the file does
     not have leaves the stored value alone: a short file must not wipe time zones."""
-    stored, fields = row.person.fields(), person.fields()
-    return [name for name in COLUMNS if name in given and stored[name] != fields[name]]
+    fields = person.fields()
+    return [name for name in COLUMNS if name in given and getattr(row, name) != fields[name]]
 
 
 def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:
@@ -308,8 +308,7 @@ def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | Non
         if row.is_cancelled:
             store.update_registrant(row.id, {**fields, **_NOT_AT_PROVIDER, "status": "approved"}, now)
             return person.email, "re-activated"
-        stored = row.person.fields()
-        changes = {k: v for k, v in fields.items() if stored[k] != v}
+        changes = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if not changes:
             return person.email, "unchanged"
         store.update_registrant(row.id, changes, now)
