@@ -24,6 +24,7 @@ from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.demo import demo_definition
 from webinar_ops.mail.compose import Composer
+from webinar_ops.mail.outbox import Delivery
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -251,8 +252,8 @@ def ready_made(settings: Settings) -> list[tuple[str, bytes]]:
         now = datetime.now(UTC)
         messages = []
         for values in rows:
-            delivery = dict(zip(columns, values, strict=True))
-            registrant = registrants[delivery["registrant_id"]]
+            delivery = Delivery.from_row(dict(zip(columns, values, strict=True)))
+            registrant = registrants[delivery.registrant_id]
             messages.append((registrant.email, composer.message_bytes(delivery, registrant, now)))
         return messages
 
@@ -266,10 +267,11 @@ def compose_cost(folder: Path, people: int) -> float:
         add_webinar(store, settings, folder, "wave", FAR, people, [60])
         webinar = store.webinar("wave")
         registrants = {r.id: r for r in store.registrants(webinar.id)}
-        rows = list(store.db.query("SELECT * FROM deliveries WHERE kind != 'confirmation' ORDER BY id"))
+        rows = store.db.query("SELECT * FROM deliveries WHERE kind != 'confirmation' ORDER BY id")
+        deliveries = [Delivery.from_row(row) for row in rows]
     now = datetime.now(UTC)
     composer = Composer(webinar, settings)
-    mails = [(row, registrants[row["registrant_id"]]) for row in rows]
+    mails = [(delivery, registrants[delivery.registrant_id]) for delivery in deliveries]
     composer.message_bytes(*mails[0], now)
     began = time.perf_counter()
     for row, person in mails:

@@ -24,12 +24,43 @@ import vobject
 
 from webinar_ops import validate
 from webinar_ops.mail import kinds
-from webinar_ops.mail.compose import Composer
+from webinar_ops.mail.compose import Composer, Letter
+from webinar_ops.mail.outbox import Delivery, State
 from webinar_ops.store import Registrant
 
 READER = policy.default  # how the email package reads a mail, headers decoded
 ADDRESS_HEADERS = ("From", "To", "Reply-To")
 MAX_LINE = 78
+
+
+def planned(
+    template: str, offset_minutes: int | None = None, message_id: str = "<mail@webinars.example.org>"
+) -> Delivery:
+    """A pending delivery of `template`, as planning writes it (`offset_minutes` before the
+    start for a reminder, after the end for an after-message), for composing to write."""
+    stamp = "2021-04-20T09:00:00Z"
+    name = template if offset_minutes is None else f"{template}-{offset_minutes}m"
+    return Delivery(
+        id=1,
+        webinar_id=1,
+        registrant_id=1,
+        kind=name,
+        template=template,
+        offset_minutes=offset_minutes,
+        revision=0,
+        due_at=stamp,
+        send_after=stamp,
+        state=State.PENDING,
+        reason=None,
+        message_id=message_id,
+        attempts=0,
+        last_error=None,
+        lease_until=None,
+        claimed_by=None,
+        sent_at=None,
+        created_at=stamp,
+        updated_at=stamp,
+    )
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -41,10 +72,10 @@ def unfolded(ics: bytes) -> list[str]:
     return ics.decode("utf-8").replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")
 
 
-def reference(composer: Composer, delivery: dict, registrant: Registrant, now: datetime) -> EmailMessage:
+def reference(composer: Composer, delivery: Letter, registrant: Registrant, now: datetime) -> EmailMessage:
     """The mail as the reader should see it, laid out by the email package."""
-    words = composer.render(delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery))
-    method = kinds.of(delivery["template"]).invite_method
+    words = composer.render(delivery.template, registrant, now, delivery.offset_minutes, _details(delivery))
+    method = kinds.of(delivery.template).invite_method
     full_name = " ".join(p for p in (registrant.first_name, registrant.last_name) if p)
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = _address(composer.sender_name, composer.sender_address)
@@ -53,7 +84,7 @@ def reference(composer: Composer, delivery: dict, registrant: Registrant, now: d
         message["Reply-To"] = _address(*composer.reply_to)
     message["Subject"] = words.subject
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = delivery["message_id"]
+    message["Message-ID"] = delivery.message_id
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     url = composer.unsubscribe_url(registrant)
@@ -72,7 +103,7 @@ def reference(composer: Composer, delivery: dict, registrant: Registrant, now: d
     return parse(message.as_bytes())
 
 
-def assert_reads_as_meant(composer: Composer, delivery: dict, registrant: Registrant, now: datetime) -> bytes:
+def assert_reads_as_meant(composer: Composer, delivery: Letter, registrant: Registrant, now: datetime) -> bytes:
     """Check the mail `message_bytes` writes against `reference`; returns its bytes."""
     raw = composer.message_bytes(delivery, registrant, now, sign=False)
     assert_well_formed(raw)
@@ -162,5 +193,5 @@ def _address(name: str | None, address: str) -> Address:
     return Address(display_name=validate.display_name(name or ""), username=local, domain=domain)
 
 
-def _details(delivery: dict) -> dict | None:
-    return json.loads(delivery["details"]) if delivery.get("details") else None
+def _details(delivery: Letter) -> dict | None:
+    return json.loads(delivery.details) if delivery.details else None

@@ -28,6 +28,7 @@ from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
+from webinar_ops.mail.outbox import Delivery
 from webinar_ops.plan import plan_manual, plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import add_person
@@ -275,7 +276,7 @@ def test_the_fast_path_writes_the_update_and_the_cancellation_byte_for_byte(stor
     assert {row["template"] for row in rows} == {"update", "cancellation"}
     for row in rows:
         person = people[row["registrant_id"]]
-        assert_reads_as_meant(composer, row, person, MOVED_AT)
+        assert_reads_as_meant(composer, Delivery.from_row(row), person, MOVED_AT)
 
 
 def test_a_cancelled_webinar_cannot_be_changed_or_cancelled_again(store, settings, confirmed, workdir):
@@ -435,7 +436,7 @@ def test_the_message_after_the_end_reads_as_meant(store, settings, confirmed, wo
     people = {row.id: row for row in store.registrants(confirmed.id)}
 
     for row in store.db.query("SELECT * FROM deliveries WHERE template = 'after'"):
-        assert_reads_as_meant(composer, row, people[row["registrant_id"]], END)
+        assert_reads_as_meant(composer, Delivery.from_row(row), people[row["registrant_id"]], END)
 
 
 def test_the_message_after_the_end_moves_with_the_webinar_and_goes_when_taken_out(store, settings, confirmed, workdir):

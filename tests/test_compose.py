@@ -29,13 +29,14 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 from markupsafe import escape
+from reading import planned
 
 from webinar_ops import calendar_entry, times, validate
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer, Rendered, TemplateRefused, wrap_text
-from webinar_ops.mail.outbox import Outbox
+from webinar_ops.mail.outbox import Delivery, Outbox
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -104,12 +105,12 @@ def person(**changes) -> Registrant:
     return reader(**{**amelie, **changes})
 
 
-def reminder(offset_minutes: int = 60, message_id: str = "<reminder-1h.amelie@webinars.example.org>") -> dict:
-    return {"template": "reminder", "offset_minutes": offset_minutes, "message_id": message_id}
+def reminder(offset_minutes: int = 60, message_id: str = "<reminder-1h.amelie@webinars.example.org>") -> Delivery:
+    return planned("reminder", offset_minutes, message_id)
 
 
-def confirmation(message_id: str = "<confirmation.amelie@webinars.example.org>") -> dict:
-    return {"template": "confirmation", "offset_minutes": None, "message_id": message_id}
+def confirmation(message_id: str = "<confirmation.amelie@webinars.example.org>") -> Delivery:
+    return planned("confirmation", None, message_id)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -224,14 +225,15 @@ def test_headers_say_who_it_is_from_and_to_where_replies_go_and_that_it_is_autom
 def test_the_stored_message_id_is_used_and_reused_on_every_composition(store, synced, settings):
     composer = Composer(synced, settings)
     amelie = store.registrant(synced.id, AMELIE)
-    [delivery] = [d for d in Outbox(store).listing(synced.id) if d["email"] == AMELIE and d["kind"] == "reminder-1h"]
+    listed = Outbox(store).listing(synced.id)
+    [delivery] = [d for d, email, _ in listed if email == AMELIE and d.kind == "reminder-1h"]
 
     first = parse(composer.message_bytes(delivery, amelie, AN_HOUR_BEFORE))
     retry = parse(composer.message_bytes(delivery, amelie, LATER))
 
-    assert first["Message-ID"] == retry["Message-ID"] == delivery["message_id"]
-    others = {d["message_id"] for d in Outbox(store).listing(synced.id) if d["id"] != delivery["id"]}
-    assert delivery["message_id"] not in others
+    assert first["Message-ID"] == retry["Message-ID"] == delivery.message_id
+    others = {d.message_id for d, _, _ in listed if d.id != delivery.id}
+    assert delivery.message_id not in others
 
 
 def test_the_same_delivery_composed_twice_differs_only_in_date_and_dtstamp(composer):

@@ -34,6 +34,7 @@ from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
 from webinar_ops.mail import mime
 from webinar_ops.mail.compose import Composer
+from webinar_ops.mail.outbox import Delivery
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -133,9 +134,9 @@ def webinar(store: Store, settings: Settings) -> WebinarRecord:
     return record
 
 
-def deliveries(store: Store, kind: str | None = None) -> list[dict]:
+def deliveries(store: Store, kind: str | None = None) -> list[Delivery]:
     where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-    return list(store.db.query(f"SELECT * FROM deliveries {where} ORDER BY id", params))
+    return [Delivery.from_row(row) for row in store.db.query(f"SELECT * FROM deliveries {where} ORDER BY id", params)]
 
 
 def people(store: Store, webinar: WebinarRecord) -> dict[int, dict]:
@@ -146,7 +147,7 @@ def people(store: Store, webinar: WebinarRecord) -> dict[int, dict]:
 def reminder(store: Store, webinar: WebinarRecord, settings: Settings) -> bytes:
     """One registrant's 1h reminder, as the sender writes it."""
     delivery = deliveries(store, "reminder-1h")[0]
-    return Composer(webinar, settings).message_bytes(delivery, people(store, webinar)[delivery["registrant_id"]], WAVE)
+    return Composer(webinar, settings).message_bytes(delivery, people(store, webinar)[delivery.registrant_id], WAVE)
 
 
 # -- (a) a receiver verifies it -----------------------------------------------------------------------
@@ -274,10 +275,10 @@ def test_signed_mail_is_the_unsigned_message_with_a_signature_on_top(store, webi
     composer = Composer(webinar, settings)
     readers = people(store, webinar)
     rows = deliveries(store)
-    assert {row["template"] for row in rows} == {"confirmation", "reminder"}
+    assert {row.template for row in rows} == {"confirmation", "reminder"}
 
     for delivery in rows:
-        reader = readers[delivery["registrant_id"]]
+        reader = readers[delivery.registrant_id]
         signed = composer.message_bytes(delivery, reader, WAVE)
         unsigned = assert_reads_as_meant(composer, delivery, reader, WAVE)
         assert signed == mime.header_lines(signed, "DKIM-Signature") + unsigned
@@ -293,7 +294,7 @@ def test_with_dkim_off_mail_is_unsigned_and_reads_as_meant(store, webinar, unsig
     readers = people(store, webinar)
 
     for delivery in deliveries(store, "reminder-1h"):
-        reader = readers[delivery["registrant_id"]]
+        reader = readers[delivery.registrant_id]
         fast = composer.message_bytes(delivery, reader, WAVE)
         assert b"DKIM-Signature" not in fast
         assert fast == assert_reads_as_meant(composer, delivery, reader, WAVE)

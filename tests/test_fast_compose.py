@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -20,7 +21,7 @@ from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRE
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from reading import assert_calendars_read, assert_reads_as_meant, reference, unfolded
+from reading import assert_calendars_read, assert_reads_as_meant, planned, reference, unfolded
 
 from webinar_ops import calendar_entry, validate
 from webinar_ops.config import Settings
@@ -28,6 +29,7 @@ from webinar_ops.definition import load_definition
 from webinar_ops.mail import stencil
 from webinar_ops.mail.compose import Composer, template_environment
 from webinar_ops.mail.invite import InviteBuilder
+from webinar_ops.mail.outbox import Delivery
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -74,13 +76,13 @@ def save(store: Store, path: Path) -> WebinarRecord:
 
 
 def assert_mail_reads_as_meant(
-    composer: Composer, delivery: dict, registrant: dict, now: datetime = AN_HOUR_BEFORE
+    composer: Composer, delivery: Delivery, registrant: dict, now: datetime = AN_HOUR_BEFORE
 ) -> None:
     assert_reads_as_meant(composer, delivery, registrant, now)
 
 
-def reminder(message_id: str = "<reminder-1h.amelie@webinars.example.org>") -> dict:
-    return {"template": "reminder", "offset_minutes": 60, "message_id": message_id}
+def reminder(message_id: str = "<reminder-1h.amelie@webinars.example.org>") -> Delivery:
+    return planned("reminder", 60, message_id)
 
 
 def person(**changes) -> Registrant:
@@ -100,8 +102,8 @@ def test_every_planned_mail_of_the_sample_webinar_reads_as_meant(store, synced, 
     deliveries = list(store.db.query("SELECT * FROM deliveries ORDER BY id"))
     assert {d["template"] for d in deliveries} == {"confirmation", "reminder"}
 
-    for delivery in deliveries:
-        assert_mail_reads_as_meant(composer, delivery, people[delivery["registrant_id"]])
+    for delivery in map(Delivery.from_row, deliveries):
+        assert_mail_reads_as_meant(composer, delivery, people[delivery.registrant_id])
 
 
 @pytest.mark.parametrize("language", [None, "en", "fr", "fr-CA", "es"])
@@ -110,7 +112,7 @@ def test_every_planned_mail_of_the_sample_webinar_reads_as_meant(store, synced, 
 def test_each_zone_and_language_with_and_without_a_link_reads_as_meant(composer, zone, link, language):
     reader = person(time_zone=zone, join_url=link, language=language)
     assert_mail_reads_as_meant(composer, reminder(), reader)
-    assert_mail_reads_as_meant(composer, {**reminder(), "template": "confirmation", "offset_minutes": None}, reader)
+    assert_mail_reads_as_meant(composer, replace(reminder(), template="confirmation", offset_minutes=None), reader)
 
 
 @SAME_BYTES

@@ -35,6 +35,7 @@ from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer, check_definition_templates
+from webinar_ops.mail.outbox import Delivery
 from webinar_ops.plan import plan_manual, plan_webinar
 from webinar_ops.providers import RemoteRegistrant, load_provider
 from webinar_ops.registrants import apply_import, plan_import
@@ -286,9 +287,9 @@ def test_every_planned_mail_reads_as_meant_in_each_language(store, settings, web
     composer = Composer(webinar, settings)
     people = {row.id: row for row in store.registrants(webinar.id)}
 
-    for delivery in store.db.query("SELECT * FROM deliveries ORDER BY id"):
-        reader = people[delivery["registrant_id"]]
-        now = times.parse_iso_utc(delivery["due_at"])
+    for delivery in map(Delivery.from_row, store.db.query("SELECT * FROM deliveries ORDER BY id")):
+        reader = people[delivery.registrant_id]
+        now = delivery.due
         assert_reads_as_meant(composer, delivery, reader, now)
 
 

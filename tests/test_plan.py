@@ -28,7 +28,7 @@ from webinar_ops.definition import load_definition
 from webinar_ops.deliver import WaveReport, send_due
 from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import reminder_name as reminder_kind
-from webinar_ops.mail.outbox import Outbox
+from webinar_ops.mail.outbox import Delivery, Outbox
 from webinar_ops.people import Person
 from webinar_ops.plan import PlanReport, manual_audience, plan_manual, plan_webinar
 from webinar_ops.providers import load_provider
@@ -165,13 +165,13 @@ def mailbox(settings: Settings) -> list[Message]:
 
 def received(store: Store, settings: Settings) -> Counter:
     """How many messages each (address, webinar, kind) has in the Maildir."""
-    rows = {row["message_id"]: row for row in Outbox(store).listing(limit=100_000)}
+    listed = {row.delivery.message_id: row for row in Outbox(store).listing(limit=100_000)}
     got: Counter = Counter()
     for message in mailbox(settings):
-        row = rows[message["Message-ID"].strip()]
+        sent, email, slug = listed[message["Message-ID"].strip()]
         address = parseaddr(message["To"])[1]
-        assert address == row["email"], "a message went to someone other than its delivery's registrant"
-        got[(address, row["slug"], row["kind"])] += 1
+        assert address == email, "a message went to someone other than its delivery's registrant"
+        got[(address, slug, sent.kind)] += 1
     return got
 
 
@@ -179,16 +179,16 @@ def kinds_received(store: Store, settings: Settings, address: str, slug: str = S
     return Counter({k: n for (a, s, k), n in received(store, settings).items() if a == address and s == slug})
 
 
-def delivery(store: Store, address: str, kind: str, slug: str = SAMPLE_SLUG) -> dict:
+def delivery(store: Store, address: str, kind: str, slug: str = SAMPLE_SLUG) -> Delivery:
     webinar = store.webinar(slug)
-    [row] = [r for r in Outbox(store).listing(webinar.id) if r["email"] == address and r["kind"] == kind]
-    return row
+    [found] = [d for d, email, _ in Outbox(store).listing(webinar.id) if email == address and d.kind == kind]
+    return found
 
 
 def states(store: Store, address: str, slug: str = SAMPLE_SLUG) -> dict[str, str]:
     """Kind → state of one person's mail."""
     webinar = store.webinar(slug)
-    return {r["kind"]: r["state"] for r in Outbox(store).listing(webinar.id) if r["email"] == address}
+    return {d.kind: d.state for d, email, _ in Outbox(store).listing(webinar.id) if email == address}
 
 
 def row_count(store: Store) -> int:
@@ -228,7 +228,7 @@ class RefusesFor:
 def test_an_early_registrant_gets_a_confirmation_now_and_every_reminder_at_its_time(store, settings, webinar):
     register(store, settings, [ANA], NOW)
 
-    due = {kind: delivery(store, ANA, kind)["due_at"] for kind in EVERY_KIND}
+    due = {kind: delivery(store, ANA, kind).due_at for kind in EVERY_KIND}
     assert due == {
         CONFIRMATION: "2021-04-01T09:00:00Z",
         REMINDER_7D: "2021-04-23T06:00:00Z",
@@ -249,7 +249,7 @@ def test_nobody_gets_mail_before_the_provider_has_registered_them(store, setting
 
     sync(store, settings, NOW)
     assert set(states(store, ANA)) == set(EVERY_KIND)
-    assert delivery(store, ANA, CONFIRMATION)["state"] == "pending"
+    assert delivery(store, ANA, CONFIRMATION).state == "pending"
 
 
 # -- rule a: nothing after the start --------------------------------------------------------
@@ -265,9 +265,9 @@ def test_a_reminder_still_unsent_at_the_start_is_missed_and_never_sent(store, se
 
     assert (report.sent, report.missed) == (0, 1)
     missed = delivery(store, ANA, REMINDER_1H)
-    assert missed["state"] == "missed"
-    assert missed["reason"] == "the webinar had started before it could be sent"
-    assert missed["sent_at"] is None
+    assert missed.state == "missed"
+    assert missed.reason == "the webinar had started before it could be sent"
+    assert missed.sent_at is None
     assert REMINDER_1H not in kinds_received(store, settings, ANA)
     assert len(mailbox(settings)) == 3
     assert send(store, settings, START + timedelta(minutes=10)).handled == 0
@@ -288,13 +288,13 @@ def test_someone_registered_12_hours_before_gets_the_confirmation_and_the_last_r
     }
     for kind, due in ((REMINDER_7D, "2021-04-23T06:00:00Z"), (REMINDER_1D, "2021-04-29T06:00:00Z")):
         skipped = delivery(store, ANA, kind)
-        assert skipped["reason"] == (
+        assert skipped.reason == (
             f"it fell due ({due}) before they registered (2021-04-29T18:00:00Z); their confirmation carried everything"
         )
 
     send_everything_due(store, settings, until=START + timedelta(hours=3))
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1, REMINDER_1H: 1}
-    assert delivery(store, ANA, REMINDER_7D)["state"] == "skipped"
+    assert delivery(store, ANA, REMINDER_7D).state == "skipped"
 
 
 def test_status_on_the_command_line_says_why_a_reminder_was_skipped(run, workdir):
@@ -352,7 +352,7 @@ def test_a_reminder_the_sender_wakes_up_to_within_the_grace_period_is_sent_late(
     report = send(store, settings, HOUR_BEFORE + timedelta(minutes=late_by))
 
     assert report.sent == 1
-    assert delivery(store, ANA, REMINDER_1H)["state"] == "sent"
+    assert delivery(store, ANA, REMINDER_1H).state == "sent"
     assert kinds_received(store, settings, ANA)[REMINDER_1H] == 1
 
 
@@ -364,8 +364,8 @@ def test_a_reminder_later_than_the_grace_period_is_missed(store, settings, webin
 
     assert (report.sent, report.missed) == (0, 1)
     missed = delivery(store, ANA, REMINDER_1H)
-    assert missed["state"] == "missed"
-    assert missed["reason"] == (
+    assert missed.state == "missed"
+    assert missed.reason == (
         "it fell due at 2021-04-30T05:00:00Z while no sender was running, and the grace period (30m) had passed"
     )
     assert REMINDER_1H not in kinds_received(store, settings, ANA)
@@ -388,7 +388,7 @@ def test_even_a_long_grace_never_lets_a_reminder_go_after_the_start(store, setti
     report = send(store, settings, START + timedelta(minutes=10))  # 70 minutes late: within 2h
 
     assert (report.sent, report.missed) == (0, 1)
-    assert delivery(store, ANA, REMINDER_1H)["reason"] == "the webinar had started before it could be sent"
+    assert delivery(store, ANA, REMINDER_1H).reason == "the webinar had started before it could be sent"
     assert REMINDER_1H not in kinds_received(store, settings, ANA)
 
 
@@ -409,7 +409,7 @@ def test_a_cancelled_registrant_s_unsent_mail_is_skipped_at_the_next_planning(st
         REMINDER_1D: "skipped",
         REMINDER_1H: "skipped",
     }
-    assert {delivery(store, ANA, kind)["reason"] for kind in EVERY_KIND[1:]} == {"registration cancelled"}
+    assert {delivery(store, ANA, kind).reason for kind in EVERY_KIND[1:]} == {"registration cancelled"}
 
     send_everything_due(store, settings, until=START + timedelta(hours=3))
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1}
@@ -425,7 +425,7 @@ def test_a_registrant_cancelled_since_the_last_planning_is_skipped_at_send_time(
 
     assert (report.sent, report.skipped) == (1, 1)
     skipped = delivery(store, ANA, REMINDER_7D)
-    assert (skipped["state"], skipped["reason"]) == ("skipped", "registration cancelled")
+    assert (skipped.state, skipped.reason) == ("skipped", "registration cancelled")
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1}
     assert kinds_received(store, settings, BEN)[REMINDER_7D] == 1
 
@@ -442,7 +442,7 @@ def test_a_denied_registrant_gets_nothing_more(store, settings, webinar):
     store.update_registrant(row.id, {"status": "denied"}, NOW + timedelta(hours=1))
     plan(store, settings, NOW + timedelta(hours=1))
 
-    assert {delivery(store, ANA, kind)["reason"] for kind in EVERY_KIND[1:]} == {"registration denied"}
+    assert {delivery(store, ANA, kind).reason for kind in EVERY_KIND[1:]} == {"registration denied"}
     send_everything_due(store, settings, until=START + timedelta(hours=3))
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1}
 
@@ -455,7 +455,7 @@ def test_a_registrant_denied_since_the_last_planning_is_skipped_at_send_time(sto
     report = send(store, settings, NOW)
 
     assert (report.sent, report.skipped) == (0, 1)
-    assert delivery(store, ANA, CONFIRMATION)["reason"] == "registration denied"
+    assert delivery(store, ANA, CONFIRMATION).reason == "registration denied"
     assert mailbox(settings) == []
 
 
@@ -500,7 +500,7 @@ def test_a_pending_registrant_gets_nothing_until_approved_then_what_is_still_to_
         REMINDER_1D: "pending",
         REMINDER_1H: "pending",
     }
-    assert "before they registered (2021-04-23T08:00:00Z)" in delivery(store, ANA, REMINDER_7D)["reason"]
+    assert "before they registered (2021-04-23T08:00:00Z)" in delivery(store, ANA, REMINDER_7D).reason
     send_everything_due(store, settings, until=START + timedelta(hours=3))
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1, REMINDER_1D: 1, REMINDER_1H: 1}
 
@@ -551,7 +551,7 @@ def test_someone_registered_for_two_webinars_gets_each_webinar_s_mails_once(stor
     assert kinds_received(store, settings, ANA, SESSION_6) == dict.fromkeys(EVERY_KIND, 1)
     assert kinds_received(store, settings, BEN) == dict.fromkeys(EVERY_KIND, 1)
     assert kinds_received(store, settings, BEN, SESSION_6) == {}
-    assert delivery(store, ANA, REMINDER_1H, SESSION_6)["due_at"] == "2021-05-07T05:00:00Z"
+    assert delivery(store, ANA, REMINDER_1H, SESSION_6).due_at == "2021-05-07T05:00:00Z"
     assert len(mailbox(settings)) == 12
 
 
@@ -600,7 +600,7 @@ def test_the_dry_run_of_a_send_by_hand_lists_exactly_whom_the_send_reaches(store
 def test_moving_the_start_moves_every_unsent_reminder_and_leaves_sent_mail_alone(store, settings, webinar, workdir):
     register(store, settings, [ANA], NOW)
     send_everything_due(store, settings, until=WEEK_BEFORE)
-    sent_before = {kind: dict(delivery(store, ANA, kind)) for kind in (CONFIRMATION, REMINDER_7D)}
+    sent_before = {kind: delivery(store, ANA, kind) for kind in (CONFIRMATION, REMINDER_7D)}
     rows = row_count(store)
 
     moved_at = WEEK_BEFORE + timedelta(days=1)
@@ -618,7 +618,7 @@ def test_moving_the_start_moves_every_unsent_reminder_and_leaves_sent_mail_alone
     }
     for kind, due in ((REMINDER_1D, "2021-04-29T07:00:00Z"), (REMINDER_1H, "2021-04-30T06:00:00Z")):
         row = delivery(store, ANA, kind)
-        assert (row["state"], row["due_at"], row["send_after"], row["revision"]) == ("pending", due, due, 1)
+        assert (row.state, row.due_at, row.send_after, row.revision) == ("pending", due, due, 1)
 
     assert send(store, settings, moved_at).sent == 1  # the update, at once
     assert send(store, settings, DAY_BEFORE).handled == 0  # the old due time
@@ -637,10 +637,10 @@ def test_a_change_of_duration_gives_unsent_mail_the_new_revision_at_the_same_tim
     assert save(store, longer, NOW + timedelta(days=1)).record.revision == 1
     assert plan(store, settings, NOW + timedelta(days=1)).moved == 3
 
-    assert delivery(store, ANA, CONFIRMATION)["revision"] == 0
+    assert delivery(store, ANA, CONFIRMATION).revision == 0
     for kind, due in ((REMINDER_7D, "2021-04-23T06:00:00Z"), (REMINDER_1H, "2021-04-30T05:00:00Z")):
         row = delivery(store, ANA, kind)
-        assert (row["state"], row["due_at"], row["revision"]) == ("pending", due, 1)
+        assert (row.state, row.due_at, row.revision) == ("pending", due, 1)
     assert row_count(store) == len(EVERY_KIND) + 1, "and an update for the confirmation she had"
 
 
@@ -654,11 +654,9 @@ def test_a_reminder_moved_to_before_the_person_registered_is_skipped(store, sett
     plan(store, settings, registered + timedelta(hours=1))
 
     skipped = delivery(store, ANA, REMINDER_1D)
-    assert (skipped["state"], skipped["due_at"]) == ("skipped", "2021-04-25T06:00:00Z")
-    assert skipped["reason"].startswith(
-        "it fell due (2021-04-25T06:00:00Z) before they registered (2021-04-25T07:00:00Z)"
-    )
-    assert delivery(store, ANA, REMINDER_1H)["due_at"] == "2021-04-26T05:00:00Z"
+    assert (skipped.state, skipped.due_at) == ("skipped", "2021-04-25T06:00:00Z")
+    assert skipped.reason.startswith("it fell due (2021-04-25T06:00:00Z) before they registered (2021-04-25T07:00:00Z)")
+    assert delivery(store, ANA, REMINDER_1H).due_at == "2021-04-26T05:00:00Z"
     send_everything_due(store, settings, until=datetime(2021, 4, 27, tzinfo=UTC))
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1, REMINDER_1H: 1}
 
@@ -678,7 +676,7 @@ def test_removing_a_reminder_from_the_definition_skips_it_for_those_who_have_not
 
     assert report.withdrawn == 1
     removed = delivery(store, ANA, REMINDER_1D)
-    assert (removed["state"], removed["reason"]) == ("skipped", "this reminder was removed from the definition")
+    assert (removed.state, removed.reason) == ("skipped", "this reminder was removed from the definition")
     assert states(store, ANA) == {
         CONFIRMATION: "sent",
         REMINDER_7D: "sent",
@@ -694,8 +692,7 @@ def test_removing_a_reminder_from_the_definition_skips_it_for_those_who_have_not
 
 def test_message_ids_are_made_at_planning_unique_per_row_and_used_when_sending(store, settings, webinar):
     register(store, settings, [ANA, BEN, CHO], NOW)
-    rows = Outbox(store).listing()
-    ids = [row["message_id"] for row in rows]
+    ids = [row.delivery.message_id for row in Outbox(store).listing()]
 
     assert len(ids) == 12
     assert len(set(ids)) == len(ids)
@@ -703,7 +700,7 @@ def test_message_ids_are_made_at_planning_unique_per_row_and_used_when_sending(s
 
     send_everything_due(store, settings, until=START + timedelta(hours=3))
     assert sorted(message["Message-ID"].strip() for message in mailbox(settings)) == sorted(ids)
-    assert [row["message_id"] for row in Outbox(store).listing()] == ids
+    assert [row.delivery.message_id for row in Outbox(store).listing()] == ids
 
 
 # -- temporary failures ------------------------------------------------------------------------
@@ -719,9 +716,9 @@ def test_a_reminder_whose_next_retry_would_come_after_the_start_fails_and_retry_
 
     assert (report.sent, report.retrying) == (1, 1)
     waiting = delivery(store, BEN, REMINDER_1H)
-    assert (waiting["state"], waiting["attempts"]) == ("pending", 1)
-    assert waiting["last_error"] == "451 4.7.1 greylisted, try again later"
-    retry_at = datetime.fromisoformat(waiting["send_after"])
+    assert (waiting.state, waiting.attempts) == ("pending", 1)
+    assert waiting.last_error == "451 4.7.1 greylisted, try again later"
+    retry_at = datetime.fromisoformat(waiting.send_after)
     assert (
         HOUR_BEFORE + timedelta(minutes=10, seconds=15) <= retry_at <= HOUR_BEFORE + timedelta(minutes=10, seconds=45)
     )
@@ -731,8 +728,8 @@ def test_a_reminder_whose_next_retry_would_come_after_the_start_fails_and_retry_
 
     assert report.failed == 1
     failed = delivery(store, BEN, REMINDER_1H)
-    assert (failed["state"], failed["attempts"]) == ("failed", 2)
-    assert failed["last_error"] == (
+    assert (failed.state, failed.attempts) == ("failed", 2)
+    assert failed.last_error == (
         "gave up after 2 attempts, as the next would be too late: 451 4.7.1 greylisted, try again later"
     )
     assert kinds_received(store, settings, BEN) == {CONFIRMATION: 1}
@@ -740,11 +737,11 @@ def test_a_reminder_whose_next_retry_would_come_after_the_start_fails_and_retry_
 
     assert Outbox(store).retry_failed(store.webinar(SAMPLE_SLUG), START - timedelta(seconds=8)) == 1
     back = delivery(store, BEN, REMINDER_1H)
-    assert (back["state"], back["send_after"]) == ("pending", "2021-04-30T05:59:52Z")
+    assert (back.state, back.send_after) == ("pending", "2021-04-30T05:59:52Z")
 
     assert send(store, settings, START - timedelta(seconds=5)).sent == 1
     assert kinds_received(store, settings, BEN) == {CONFIRMATION: 1, REMINDER_1H: 1}
-    [ben_reminder] = [m for m in mailbox(settings) if m["Message-ID"].strip() == failed["message_id"]]
+    [ben_reminder] = [m for m in mailbox(settings) if m["Message-ID"].strip() == failed.message_id]
     assert parseaddr(ben_reminder["To"])[1] == BEN
 
 
@@ -768,11 +765,11 @@ def test_a_1d_reminder_across_the_change_to_summer_time_is_due_exactly_24_hours_
     assert start == datetime(2021, 3, 28, 14, 0, tzinfo=UTC)
     register(store, settings, [ANA], datetime(2021, 3, 1, 9, 0, tzinfo=UTC))
 
-    due = delivery(store, ANA, REMINDER_1D)["due_at"]
+    due = delivery(store, ANA, REMINDER_1D).due_at
     assert due == "2021-03-27T14:00:00Z"
     assert start - datetime.fromisoformat(due) == timedelta(hours=24)
     assert datetime.fromisoformat(due).astimezone(ZoneInfo("Europe/London")).strftime("%H:%M %Z") == "14:00 GMT"
-    assert delivery(store, ANA, REMINDER_1H)["due_at"] == "2021-03-28T13:00:00Z"
+    assert delivery(store, ANA, REMINDER_1H).due_at == "2021-03-28T13:00:00Z"
 
     send_everything_due(store, settings, until=datetime(2021, 3, 27, tzinfo=UTC))
     assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1, REMINDER_7D: 1}

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from webinar_ops.config import Settings
-    from webinar_ops.plan import PlanReport
+    from webinar_ops.plan import PlanReport, PreviewMail
     from webinar_ops.providers import Provider
     from webinar_ops.store import Registrant, Store, WebinarRecord
 
@@ -801,16 +801,15 @@ def preview(
         registrant = replace(registrant, language=_language_option(language))
     composer = Composer(record, app.settings)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
-    delivery = _preview_delivery(app.store, record, template, offset, registrant)
-    words = composer.render(template, registrant, app.now(), delivery["offset_minutes"], delivery.get("details"))
+    mail = _preview_delivery(app.store, record, template, offset, registrant)
+    details = json.loads(mail.details) if mail.details else None
+    words = composer.render(template, registrant, app.now(), mail.offset_minutes, details)
     click.echo(f"To: {registrant.email}\nSubject: {words.subject}\n\n{words.text}")
     if html_file:
         write_private(html_file, words.html)  # it holds the registrant's personal join link
         click.echo(f"HTML written to {html_file}", err=True)
     if eml_file:
-        details = delivery.get("details")
-        eml_delivery = {**delivery, "details": json.dumps(details) if details else None}
-        write_private(eml_file, composer.message_bytes(eml_delivery, registrant, app.now(), sign=False))
+        write_private(eml_file, composer.message_bytes(mail, registrant, app.now(), sign=False))
         click.echo(f"Message written to {eml_file}", err=True)
 
 
@@ -838,7 +837,7 @@ def _preview_delivery(
     template: str,
     offset: str | None = None,
     registrant: Registrant | None = None,
-) -> dict:
+) -> PreviewMail:
     """The delivery planning would make of `template` for the preview (plan.preview_delivery),
     with the reminder asked for by `--offset`."""
     from webinar_ops.errors import InputError
@@ -894,28 +893,13 @@ def outbox(app: App, slug: str | None, state: str | None, limit: int, as_json: b
 
     webinar_id = app.webinar(slug).id if slug else None
     rows = Outbox(app.store).listing(webinar_id, state, limit)
-    fields = (
-        "slug",
-        "email",
-        "kind",
-        "revision",
-        "due_at",
-        "state",
-        "attempts",
-        "sent_at",
-        "reason",
-        "last_error",
-        "message_id",
-    )
+    shown = ("kind", "revision", "due_at", "state", "attempts", "sent_at", "reason", "last_error", "message_id")
     if as_json:
-        print_json([{k: row[k] for k in fields} for row in rows])
+        print_json([{"slug": slug, "email": email, **{k: getattr(d, k) for k in shown}} for d, email, slug in rows])
         return
     print_table(
         ("webinar", "to", "kind", "due (UTC)", "state", "tries", "why"),
-        [
-            (r["slug"], r["email"], r["kind"], r["due_at"], r["state"], r["attempts"], r["reason"] or r["last_error"])
-            for r in rows
-        ],
+        [(slug, email, d.kind, d.due_at, d.state, d.attempts, d.reason or d.last_error) for d, email, slug in rows],
     )
 
 

@@ -33,9 +33,8 @@ from pathlib import Path
 from webinar_ops import times, tokens
 from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
-from webinar_ops.mail import kinds
 from webinar_ops.mail.compose import Composer, TemplateRefused
-from webinar_ops.mail.outbox import Outbox, State
+from webinar_ops.mail.outbox import Delivery, Outbox, State
 from webinar_ops.store import Registrant, Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
@@ -130,12 +129,14 @@ def send_due(
         raise StoreUnavailable(f"Sending waits: {exc} {held.describe()}") from exc
     with transport:
         while not (stop and stop.is_set()):
-            batch: list[dict] = []
+            batch: list[Delivery] = []
             try:
                 batch = claim(store, clock(), CLAIM_BATCH, kind)
                 if not batch:
                     break
-                drafts = Drafts(composers, store.registrants_by_id([row["registrant_id"] for row in batch]), clock)
+                drafts = Drafts(
+                    composers, store.registrants_by_id([delivery.registrant_id for delivery in batch]), clock
+                )
                 _send_batch(store, settings, transport, drafts, batch, clock, stop, report, retry_delay)
             except StoreUnavailable as exc:
                 held.hold(batch)
@@ -155,26 +156,26 @@ class Drafts:
         self.clock = clock
         self._drafts: dict[int, tuple[Composer | None, bytes | Exception]] = {}
 
-    def composer(self, delivery: dict) -> Composer:
-        return self.composers.for_webinar(delivery["webinar_id"])
+    def composer(self, delivery: Delivery) -> Composer:
+        return self.composers.for_webinar(delivery.webinar_id)
 
-    def prepare(self, delivery: dict) -> None:
+    def prepare(self, delivery: Delivery) -> None:
         """Compose this delivery's message now. Never raises: what composing raised is kept,
         to be raised by `take`, because this runs inside another message's send."""
         composer = None
         try:
             composer = self.composer(delivery)
-            draft = composer.message_bytes(delivery, self.people[delivery["registrant_id"]], self.clock())
+            draft = composer.message_bytes(delivery, self.people[delivery.registrant_id], self.clock())
         except Exception as exc:  # raised again by take(), for this delivery alone
             draft = exc
-        self._drafts[delivery["id"]] = (composer, draft)
+        self._drafts[delivery.id] = (composer, draft)
 
-    def take(self, delivery: dict, composer: Composer) -> bytes:
+    def take(self, delivery: Delivery, composer: Composer) -> bytes:
         """This delivery's message as `composer` (the webinar's current revision) writes it;
         raises what composing it raised (TemplateRefused, ValueError)."""
-        if self._drafts.get(delivery["id"], (None,))[0] is not composer:  # none yet, or of an older revision
+        if self._drafts.get(delivery.id, (None,))[0] is not composer:  # none yet, or of an older revision
             self.prepare(delivery)
-        _, draft = self._drafts.pop(delivery["id"])
+        _, draft = self._drafts.pop(delivery.id)
         if isinstance(draft, Exception):
             raise draft
         return draft
@@ -193,8 +194,8 @@ class Unrecorded:
         self.sent: dict[int, datetime] = {}  # delivery id -> when the server accepted it
         self.claimed: set[int] = set()
 
-    def hold(self, batch: list[dict]) -> None:
-        self.claimed.update(row["id"] for row in batch if row["id"] not in self.sent)
+    def hold(self, batch: list[Delivery]) -> None:
+        self.claimed.update(delivery.id for delivery in batch if delivery.id not in self.sent)
 
     def write(self, store: Store) -> None:
         """Record what is held; raises StoreUnavailable, keeping the rest, if it cannot."""
@@ -202,7 +203,7 @@ class Unrecorded:
             Outbox(store).mark_sent(delivery_id, accepted_at)
             del self.sent[delivery_id]
         if self.claimed:
-            release(store, [{"id": delivery_id} for delivery_id in self.claimed])
+            Outbox(store).release(list(self.claimed), worker_id())
             self.claimed.clear()
 
     def describe(self) -> str:
@@ -222,7 +223,7 @@ def unrecorded(store: Store) -> Unrecorded:
     return _UNRECORDED.setdefault(Path(store.path).resolve(), Unrecorded())
 
 
-def claim(store: Store, now: datetime, limit: int, kind: str | None = None) -> list[dict]:
+def claim(store: Store, now: datetime, limit: int, kind: str | None = None) -> list[Delivery]:
     """Take up to `limit` due rows for this process, in due order, in one statement."""
     return Outbox(store).claim(now, now + LEASE, worker_id(), limit, kind)
 
@@ -232,24 +233,25 @@ def _send_batch(
     settings: Settings,
     transport: Transport,
     drafts: Drafts,
-    batch: list[dict],
+    batch: list[Delivery],
     clock: Callable[[], datetime],
     stop: threading.Event | None,
     report: WaveReport,
     retry_delay: Callable[[int], timedelta],
 ) -> None:
     sender = settings.sender[1]
+    lease = times.parse_iso_utc(batch[0].lease_until) if batch else None
     for position, delivery in enumerate(batch):
         if stop and stop.is_set():
             release(store, batch[position:])
             return
         now = clock()
-        registrant = drafts.people[delivery["registrant_id"]]
+        registrant = drafts.people[delivery.registrant_id]
         composer = drafts.composer(delivery)
         verdict = _verdict(delivery, composer.webinar, registrant, now)
         if verdict:
             state, reason = verdict
-            Outbox(store).close(delivery["id"], state, reason, now)
+            Outbox(store).close(delivery.id, state, reason, now)
             setattr(report, state, getattr(report, state) + 1)
             continue
         try:
@@ -258,7 +260,7 @@ def _send_batch(
             release(store, batch[position:])
             raise OperationError(f"Sending stopped: {exc}\nNothing was sent from it; mend the template.") from exc
         except ValueError as exc:  # this one person's row cannot make a safe mail: the others go on
-            Outbox(store).fail(delivery["id"], f"not sent: {exc}", now)
+            Outbox(store).fail(delivery.id, f"not sent: {exc}", now)
             report.failed += 1
             continue
         compose_next = partial(drafts.prepare, batch[position + 1]) if position + 1 < len(batch) else None
@@ -275,20 +277,20 @@ def _send_batch(
             _retry_later(store, delivery, composer.webinar, str(exc), now, report, retry_delay)
             continue
         except PermanentFailure as exc:
-            Outbox(store).fail(delivery["id"], str(exc), now)
+            Outbox(store).fail(delivery.id, str(exc), now)
             report.failed += 1
             continue
         accepted_at = clock()
         try:
-            Outbox(store).mark_sent(delivery["id"], accepted_at)
+            Outbox(store).mark_sent(delivery.id, accepted_at)
         except StoreUnavailable as exc:
-            unrecorded(store).sent[delivery["id"]] = accepted_at
+            unrecorded(store).sent[delivery.id] = accepted_at
             raise StoreUnavailable(
-                f"{exc} The last message, the {delivery['kind']} to {registrant.email}, "
+                f"{exc} The last message, the {delivery.kind} to {registrant.email}, "
                 "had reached the mail server before the database refused to record it."
             ) from exc
         report.sent += 1
-        _renew_lease_if_needed(store, batch[position + 1 :], clock())
+        lease = _renew_lease_if_needed(store, batch[position + 1 :], lease, clock())
 
 
 def _send(
@@ -305,41 +307,42 @@ def _send(
         raise type(exc)(concealed) from None
 
 
-def _verdict(delivery: dict, webinar: WebinarRecord, registrant: Registrant, now: datetime) -> tuple[State, str] | None:
+def _verdict(
+    delivery: Delivery, webinar: WebinarRecord, registrant: Registrant, now: datetime
+) -> tuple[State, str] | None:
     """Why this delivery must not go now (rules a, c and d of plan.py), or None to send it."""
-    kind = kinds.of(delivery["template"])
+    kind = delivery.mail_kind
     if webinar.cancelled_at and not kind.outlives_cancellation:
         return State.SKIPPED, "the webinar was cancelled"
     why = kind.reason_to_skip(registrant.status, registrant.is_unsubscribed)
     if why:
         return State.SKIPPED, why
-    tried = delivery["attempts"] > 0 or delivery["last_error"] is not None
-    due = times.parse_iso_utc(delivery["due_at"])
-    return kind.too_late(webinar.definition, due, now, scheduled=not kinds.is_manual(delivery["kind"]), tried=tried)
+    tried = delivery.attempts > 0 or delivery.last_error is not None
+    return kind.too_late(webinar.definition, delivery.due, now, scheduled=not delivery.is_manual, tried=tried)
 
 
 def _retry_later(
     store: Store,
-    delivery: dict,
+    delivery: Delivery,
     webinar: WebinarRecord,
     error: str,
     now: datetime,
     report: WaveReport,
     retry_delay: Callable[[int], timedelta],
 ) -> None:
-    attempts = delivery["attempts"] + 1
+    attempts = delivery.attempts + 1
     later = now + retry_delay(attempts)
-    deadline = kinds.of(delivery["template"]).deadline(webinar.definition, times.parse_iso_utc(delivery["due_at"]))
+    deadline = delivery.mail_kind.deadline(webinar.definition, delivery.due)
     if later >= deadline:
         message = f"gave up after {attempts} attempts, as the next would be too late: {error}"
-        Outbox(store).fail(delivery["id"], message, now)
+        Outbox(store).fail(delivery.id, message, now)
         report.failed += 1
         return
-    Outbox(store).retry_at(delivery["id"], attempts, error, later, now)
+    Outbox(store).retry_at(delivery.id, attempts, error, later, now)
     report.retrying += 1
 
 
-def _release_after_refusal(store: Store, rows: list[dict], refusal: TransportConfigError, now: datetime) -> None:
+def _release_after_refusal(store: Store, rows: list[Delivery], refusal: TransportConfigError, now: datetime) -> None:
     """Give the rows back after a refusal of our setup stopped the wave. When the refusal
     answered the first row's recipient or message, its words say our setup but it may still be
     that message's alone (a relay that relays to some domains only): that row waits behind the
@@ -350,19 +353,23 @@ def _release_after_refusal(store: Store, rows: list[dict], refusal: TransportCon
     release(store, rows)
 
 
-def release(store: Store, rows: list[dict], later: datetime | None = None, error: str | None = None) -> None:
+def release(store: Store, rows: list[Delivery], later: datetime | None = None, error: str | None = None) -> None:
     """Give this process's claimed rows back to the queue: untouched on a stop; after a pause,
     and with the error recorded, when the mail server could not be reached (which exempts
     them from the grace rule: they fell due while the service was running)."""
-    Outbox(store).release([row["id"] for row in rows], worker_id(), later, error)
+    Outbox(store).release([delivery.id for delivery in rows], worker_id(), later, error)
 
 
-def _renew_lease_if_needed(store: Store, rows: list[dict], now: datetime) -> None:
-    if rows and times.parse_iso_utc(rows[0]["lease_until"]) - now < LEASE / 2:
-        lease = times.iso_utc(now + LEASE)
-        for row in rows:
-            row["lease_until"] = lease
-        Outbox(store).renew_lease([row["id"] for row in rows], now + LEASE)
+def _renew_lease_if_needed(
+    store: Store, rows: list[Delivery], lease: datetime | None, now: datetime
+) -> datetime | None:
+    """Hold the batch's rows still to send longer when half their lease has passed; returns
+    the lease they are held under (one for the whole batch: it was claimed, and is renewed,
+    in one statement)."""
+    if not rows or lease is None or lease - now >= LEASE / 2:
+        return lease
+    Outbox(store).renew_lease([delivery.id for delivery in rows], now + LEASE)
+    return (now + LEASE).replace(microsecond=0)  # as the outbox stores it, to the second
 
 
 def release_orphans(store: Store) -> int:

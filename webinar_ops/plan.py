@@ -38,14 +38,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from webinar_ops import times
 from webinar_ops.errors import InputError
 from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import AFTER, CANCELLATION, CONFIRMATION, REMINDER, UPDATE, Due
-from webinar_ops.mail.outbox import PAGE, Outbox, State
+from webinar_ops.mail.outbox import PAGE, Delivery, NewDelivery, Outbox, State
 from webinar_ops.store import Registrant, Store, WebinarRecord
 
 
@@ -104,7 +104,7 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
             rows = [_new_row(webinar, Registrant.from_row(row), name, offset, now, domain, kind) for row in people]
             outbox.add(rows)
             created += len(rows)
-            skipped += sum(row["state"] == State.SKIPPED for row in rows)
+            skipped += sum(row.state == State.SKIPPED for row in rows)
     return created, skipped
 
 
@@ -125,7 +125,7 @@ def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: s
                 revisions[told] = store.revision_of(webinar.id, told)
             details = json.dumps({"revision": told, "was": revisions[told]})
             person = Registrant.from_row(row)
-            rows.append({**_new_row(webinar, person, kind, None, now, domain, UPDATE), "details": details})
+            rows.append(replace(_new_row(webinar, person, kind, None, now, domain, UPDATE), details=details))
         outbox.add(rows)
         created += len(rows)
     return created
@@ -141,9 +141,9 @@ def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, dom
     created = 0
     name, outbox = CANCELLATION.template, Outbox(store)
     for people in outbox.people_without(webinar, name):
-        rows = [_new_row(webinar, Registrant.from_row(p), name, None, now, domain, CANCELLATION) for p in people]
-        for row in rows:
-            row.update(state=State.PENDING, reason=None)
+        rows = [
+            _pending(_new_row(webinar, Registrant.from_row(p), name, None, now, domain, CANCELLATION)) for p in people
+        ]
         outbox.add(rows)
         created += len(rows)
     return created
@@ -157,28 +157,33 @@ def _new_row(
     now: datetime,
     domain: str,
     kind: kinds.Kind,
-) -> dict:
+) -> NewDelivery:
     """The delivery of the mail `name`, of `kind`, to `registrant`: pending, or skipped with
     the reason planning found (rule b)."""
     stamp = times.iso_utc(now)
     due = kind.due_at(webinar.definition, offset, now)
-    row = {
-        "webinar_id": webinar.id,
-        "registrant_id": registrant.id,
-        "kind": name,
-        "template": kind.template,
-        "offset_minutes": None if offset is None else int(offset.total_seconds() // 60),
-        "revision": webinar.revision,
-        "due_at": times.iso_utc(due),
-        "send_after": times.iso_utc(due),
-        "state": State.PENDING,
-        "message_id": message_id(webinar, registrant.id, name, webinar.revision, domain),
-        "attempts": 0,
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
     reason = _skip_reason(webinar, registrant.approved_at, _lead(kind, offset), due, now)
-    return {**row, "state": State.SKIPPED, "reason": reason} if reason else row
+    return NewDelivery(
+        webinar_id=webinar.id,
+        registrant_id=registrant.id,
+        kind=name,
+        template=kind.template,
+        offset_minutes=None if offset is None else int(offset.total_seconds() // 60),
+        revision=webinar.revision,
+        due_at=times.iso_utc(due),
+        send_after=times.iso_utc(due),
+        message_id=message_id(webinar, registrant.id, name, webinar.revision, domain),
+        created_at=stamp,
+        updated_at=stamp,
+        state=State.SKIPPED if reason else State.PENDING,
+        reason=reason,
+    )
+
+
+def _pending(row: NewDelivery) -> NewDelivery:
+    """The delivery, pending whatever rule b found: a cancellation, and a send by hand, go
+    to everyone it is planned for."""
+    return replace(row, state=State.PENDING, reason=None)
 
 
 def _lead(kind: kinds.Kind, offset: timedelta | None) -> timedelta | None:
@@ -220,13 +225,13 @@ def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetim
     """Someone cancelled (or denied, or pending) and approved again gets the mail still to
     come: the rows skipped for their registration's state are planned afresh."""
     reopened, outbox = 0, Outbox(store)
-    for row in outbox.skipped_for_registration(webinar):
+    for delivery, approved_at in outbox.skipped_for_registration(webinar):
         reopened += 1
-        kind, offset = kinds.of(row["template"]), _offset(row)
+        kind, offset = delivery.mail_kind, delivery.offset
         due = kind.due_at(webinar.definition, offset, now)
-        reason = _skip_reason(webinar, row["approved_at"], _lead(kind, offset), due, now)
+        reason = _skip_reason(webinar, approved_at, _lead(kind, offset), due, now)
         outbox.change(
-            row["id"],
+            delivery.id,
             {
                 "state": State.SKIPPED if reason else State.PENDING,
                 "reason": reason,
@@ -243,31 +248,27 @@ def _follow_the_webinar(store: Store, webinar: WebinarRecord, now: datetime) -> 
     """Rule f: unsent mail takes the webinar's new time and revision. A reminder skipped
     under rule b is weighed again against its new due time."""
     moved, outbox = 0, Outbox(store)
-    for row in outbox.out_of_step(webinar):
-        changes = _moved(webinar, row, now)
+    for delivery, approved_at in outbox.out_of_step(webinar):
+        changes = _moved(webinar, delivery, approved_at, now)
         if changes:
-            outbox.change(row["id"], {**changes, "updated_at": times.iso_utc(now)})
+            outbox.change(delivery.id, {**changes, "updated_at": times.iso_utc(now)})
             moved += 1
     return moved
 
 
-def _offset(row: dict) -> timedelta | None:
-    """A delivery's offset before the start or after the end, if it has one."""
-    return None if row["offset_minutes"] is None else timedelta(minutes=row["offset_minutes"])
-
-
-def _moved(webinar: WebinarRecord, row: dict, now: datetime) -> dict:
+def _moved(webinar: WebinarRecord, delivery: Delivery, approved_at: str | None, now: datetime) -> dict:
+    """The columns of `delivery` to change to follow the webinar (rule f), none if it stays."""
     changes: dict = {}
-    if row["revision"] != webinar.revision:
+    if delivery.revision != webinar.revision:
         changes["revision"] = webinar.revision
-    if row["offset_minutes"] is not None and not kinds.is_manual(row["kind"]):
-        kind, offset = kinds.of(row["template"]), _offset(row)
+    if delivery.offset is not None and not delivery.is_manual:
+        kind, offset = delivery.mail_kind, delivery.offset
         due = kind.due_at(webinar.definition, offset, now)
-        if times.iso_utc(due) != row["due_at"]:
+        if times.iso_utc(due) != delivery.due_at:
             changes.update(due_at=times.iso_utc(due), send_after=times.iso_utc(due))
-            reason = _skip_reason(webinar, row["approved_at"], _lead(kind, offset), due, now)
+            reason = _skip_reason(webinar, approved_at, _lead(kind, offset), due, now)
             changes.update(state=State.SKIPPED if reason else State.PENDING, reason=reason)
-    if row["state"] == State.SKIPPED and "due_at" not in changes:
+    if delivery.state == State.SKIPPED and "due_at" not in changes:
         return {}  # a skipped reminder that did not move stays as it is
     return changes
 
@@ -345,36 +346,44 @@ def plan_manual(
     with store.transaction():
         for first in range(0, len(audience.reached), PAGE):
             page = audience.reached[first : first + PAGE]
-            rows = [_new_row(webinar, p, name, None, now, domain, kinds.of(template)) for p in page]
-            for row in rows:
-                row.update(state=State.PENDING, reason=None)
+            rows = [_pending(_new_row(webinar, p, name, None, now, domain, kinds.of(template))) for p in page]
             Outbox(store).add(rows)
     return name
 
 
+@dataclass(frozen=True)
+class PreviewMail:
+    """What `preview` composes: the delivery planning would make, as composing reads it
+    (`details` is JSON, as stored), under a Message-ID of its own."""
+
+    template: str
+    offset_minutes: int | None = None
+    details: str | None = None
+    message_id: str = "<preview@webinar-ops>"
+
+
 def preview_delivery(
     store: Store, webinar: WebinarRecord, template: str, lead: timedelta | None, registrant: Registrant | None
-) -> dict:
+) -> PreviewMail:
     """The delivery of `template` that planning would make for `registrant`, for `preview`: a
     reminder `lead` before the start, an update from the revision the reader's calendar holds
     (as the real update says it), the first after-message. Refuses (InputError) a kind the
     webinar would not send."""
-    delivery: dict = {"template": template, "offset_minutes": None, "message_id": "<preview@webinar-ops>"}
     if template == REMINDER.template:
-        delivery["offset_minutes"] = int(lead.total_seconds() // 60)
-    elif template == UPDATE.template:
+        return PreviewMail(template, offset_minutes=int(lead.total_seconds() // 60))
+    if template == UPDATE.template:
         if webinar.revision == 0:
             raise InputError(
                 f"{webinar.slug} has not changed since it was added, so no update would go: an update follows "
                 "a new start, duration or title given with `webinar-ops webinar add`."
             )
         told = _told_revision(store, webinar, registrant)
-        delivery["details"] = {"revision": told, "was": store.revision_of(webinar.id, told)}
-    elif template == AFTER.template:
+        return PreviewMail(template, details=json.dumps({"revision": told, "was": store.revision_of(webinar.id, told)}))
+    if template == AFTER.template:
         if not webinar.definition.after:
             raise InputError(f"{webinar.slug} has no [[after]] messages; docs/definition.md shows how to add one.")
-        delivery["offset_minutes"] = int(webinar.definition.after[0].delay.total_seconds() // 60)
-    return delivery
+        return PreviewMail(template, offset_minutes=int(webinar.definition.after[0].delay.total_seconds() // 60))
+    return PreviewMail(template)
 
 
 def _told_revision(store: Store, webinar: WebinarRecord, registrant: Registrant | None) -> int:

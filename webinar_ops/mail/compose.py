@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, nodes, select_autoescape
@@ -61,6 +61,16 @@ SANDBOX_FIX = (
 AUTOMATIC = b"Auto-Submitted: auto-generated\r\nX-Auto-Response-Suppress: OOF, AutoReply\r\n"
 ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"  # RFC 8058
 INCLUDE_FIX = "include templates by their name in the organiser's folder or the default one, such as _details.txt"
+
+
+class Letter(Protocol):
+    """What composing reads of a delivery (outbox.Delivery has it, and so has the mail a
+    preview shows, plan.PreviewMail)."""
+
+    template: str
+    offset_minutes: int | None
+    details: str | None  # JSON: for an update, the revision the reader's calendar holds
+    message_id: str
 
 
 @dataclass(frozen=True)
@@ -504,16 +514,14 @@ class Composer:
 
     # -- the message --------------------------------------------------------------------
 
-    def message_bytes(self, delivery: dict, registrant: Registrant, now: datetime, sign: bool = True) -> bytes:
+    def message_bytes(self, delivery: Letter, registrant: Registrant, now: datetime, sign: bool = True) -> bytes:
         """The message as sent over SMTP (CRLF line ends), written by mime.py: the reader's
         words and invite in this revision's shared headers, with a DKIM-Signature of exactly
         those bytes on top when DKIM is on (signing.py) and `sign` is true. A preview is not
         signed: a signed copy could be passed on as if the service had sent it."""
         to = mime.address_header("To", *_address(_full_name(registrant), _recipient(registrant.email)))
         method = _method(delivery)
-        words = self.fast_render(
-            delivery["template"], registrant, now, delivery.get("offset_minutes"), _details(delivery)
-        )
+        words = self.fast_render(delivery.template, registrant, now, delivery.offset_minutes, _details(delivery))
         unsubscribe_url = self.unsubscribe_url(registrant)
         invite = method and self._invite(registrant, now, self.invites.fast_invite, method)
         head = b"".join(
@@ -523,14 +531,14 @@ class Composer:
                 self._reply_to,
                 mime.text_header("Subject", words.subject),
                 f"Date: {format_datetime(now)}\r\n".encode("ascii"),
-                mime.fold("Message-ID", [delivery["message_id"]]),
+                mime.fold("Message-ID", [delivery.message_id]),
                 AUTOMATIC,
                 mime.raw_header("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url)),
                 ONE_CLICK if unsubscribe_url else b"",
                 b"MIME-Version: 1.0\r\n",
             )
         )
-        message = head + _body(words, invite, method, _boundary_seed(delivery["message_id"]))
+        message = head + _body(words, invite, method, _boundary_seed(delivery.message_id))
         return self._signer.sign(message) if self._signer and sign else message
 
     @cached_property
@@ -598,14 +606,14 @@ class Composer:
         return f"mailto:{address}?subject={quote('Unsubscribe ' + self.webinar.slug)}"
 
 
-def _details(delivery: dict) -> dict | None:
-    return json.loads(delivery["details"]) if delivery.get("details") else None
+def _details(delivery: Letter) -> dict | None:
+    return json.loads(delivery.details) if delivery.details else None
 
 
-def _method(delivery: dict) -> str | None:
+def _method(delivery: Letter) -> str | None:
     """The invite's iTIP method: a cancellation removes the event, a message after the end
     has no invite (None), anything else sets the event."""
-    return kinds.of(delivery["template"]).invite_method
+    return kinds.of(delivery.template).invite_method
 
 
 def _boundary_seed(message_id: str) -> str:

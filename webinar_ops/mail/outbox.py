@@ -10,9 +10,10 @@ outbox reads and writes. The table itself is made by the store's migrations (sto
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
-from datetime import datetime
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, NamedTuple
 
 from webinar_ops import times
 from webinar_ops.mail import kinds
@@ -34,6 +35,89 @@ class State(enum.StrEnum):
     MISSED = "missed"  # too late to be of use, with the reason
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the deliveries table: one mail to one registrant. Instants are kept as
+    stored (ISO 8601 UTC text, `2021-03-27T14:00:00Z`); `due` reads the due time."""
+
+    id: int
+    webinar_id: int
+    registrant_id: int
+    kind: str  # confirmation, reminder-1d, manual-reminder-20210430T050000000000Z ... (kinds.py)
+    template: str  # which templates render it: confirmation, reminder ...
+    offset_minutes: int | None  # a reminder's minutes before the start, an after-message's after the end
+    revision: int  # the webinar revision the mail describes (the invite's SEQUENCE)
+    due_at: str
+    send_after: str  # due_at, or later after a temporary failure
+    state: State
+    reason: str | None  # why skipped or missed
+    message_id: str  # made once, reused on every retry
+    attempts: int
+    last_error: str | None
+    lease_until: str | None
+    claimed_by: str | None  # `host:pid` of the sender holding it
+    sent_at: str | None
+    created_at: str
+    updated_at: str
+    details: str | None = None  # JSON: for an update, the revision it replaces
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> Delivery:
+        """The delivery a row of the table holds (column -> value)."""
+        return cls(**{**row, "state": State(row["state"])})
+
+    @property
+    def mail_kind(self) -> kinds.Kind:
+        """The kind of mail it is, with the rules of its template."""
+        return kinds.of(self.template)
+
+    @property
+    def is_manual(self) -> bool:
+        """Whether an organiser sent it by hand (`webinar-ops remind`)."""
+        return kinds.is_manual(self.kind)
+
+    @property
+    def due(self) -> datetime:
+        return times.parse_iso_utc(self.due_at)
+
+    @property
+    def offset(self) -> timedelta | None:
+        """Its offset before the start or after the end, if it has one."""
+        return None if self.offset_minutes is None else timedelta(minutes=self.offset_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery planning makes, before the outbox gives it an id (`Outbox.add`)."""
+
+    webinar_id: int
+    registrant_id: int
+    kind: str
+    template: str
+    offset_minutes: int | None
+    revision: int
+    due_at: str
+    send_after: str
+    message_id: str
+    created_at: str
+    updated_at: str
+    state: State = State.PENDING
+    reason: str | None = None
+    details: str | None = None
+    attempts: int = 0
+
+
+_NEW_COLUMNS = tuple(field.name for field in fields(NewDelivery))
+
+
+class Listed(NamedTuple):
+    """A delivery as the outbox lists it: with its recipient's address and its webinar's slug."""
+
+    delivery: Delivery
+    email: str
+    slug: str
+
+
 # Every send by hand is a kind of its own (`manual-reminder-20261202T125905698068Z`) so that a
 # second send is a new mail; counts and reasons show them as one family per template.
 _FAMILY = f"CASE WHEN kind LIKE '{kinds.MANUAL_PREFIX}%' THEN '{kinds.MANUAL_PREFIX}' || template ELSE kind END"
@@ -50,9 +134,10 @@ class Outbox:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def add(self, rows: list[dict]) -> None:
+    def add(self, rows: list[NewDelivery]) -> None:
         """Insert planned deliveries (in the caller's transaction)."""
-        self.db["deliveries"].insert_all(rows, batch_size=PAGE)
+        columns = [{name: getattr(row, name) for name in _NEW_COLUMNS} for row in rows]
+        self.db["deliveries"].insert_all(columns, batch_size=PAGE)
 
     def change(self, delivery_id: int, changes: dict) -> None:
         """Set some columns of one delivery (in the caller's transaction)."""
@@ -124,20 +209,20 @@ class Outbox:
         )
         return cursor.rowcount
 
-    def skipped_for_registration(self, webinar: WebinarRecord) -> Iterator[dict]:
+    def skipped_for_registration(self, webinar: WebinarRecord) -> Iterator[tuple[Delivery, str | None]]:
         """The webinar's scheduled deliveries skipped for a registration's state, of people
-        approved and registered again, with their `approved_at`."""
+        approved and registered again, each with its registrant's `approved_at`."""
         sql = """
             SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
             WHERE d.webinar_id = :webinar AND d.state = :skipped AND d.reason LIKE 'registration %'
               AND d.kind NOT LIKE :manual AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
         """
-        return self._rows(sql, {"webinar": webinar.id, "skipped": State.SKIPPED, "manual": _MANUAL})
+        return self._with_approval(sql, {"webinar": webinar.id, "skipped": State.SKIPPED, "manual": _MANUAL})
 
-    def out_of_step(self, webinar: WebinarRecord) -> Iterator[dict]:
+    def out_of_step(self, webinar: WebinarRecord) -> Iterator[tuple[Delivery, str | None]]:
         """The webinar's unsent deliveries (and reminders skipped as due before the person
         registered) of another revision or whose due time no longer follows the webinar's
-        start or end, with their registrant's `approved_at`. When nothing moved, none is read."""
+        start or end, each with its registrant's `approved_at`. When nothing moved, none is read."""
         sql = """
             SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
             WHERE d.webinar_id = :webinar
@@ -150,20 +235,22 @@ class Outbox:
         d = webinar.definition
         params = {"webinar": webinar.id, "revision": webinar.revision, "manual": _MANUAL}
         params |= {"pending": State.PENDING, "skipped": State.SKIPPED, "after": kinds.AFTER.template}
-        return self._rows(sql, {**params, "start": times.iso_utc(d.start), "end": times.iso_utc(d.end)})
+        return self._with_approval(sql, {**params, "start": times.iso_utc(d.start), "end": times.iso_utc(d.end)})
 
-    def _rows(self, sql: str, params: dict) -> Iterator[dict]:
-        """The rows `sql` selects, read a page at a time in id order (`d` is the deliveries
-        table), so that the caller may change each row as it goes."""
+    def _with_approval(self, sql: str, params: dict) -> Iterator[tuple[Delivery, str | None]]:
+        """The deliveries `sql` selects (`d.*, r.approved_at`), each with its `approved_at`,
+        read a page at a time in id order, so that the caller may change each as it goes."""
         after = 0
         paged = f"{sql} AND d.id > :after ORDER BY d.id LIMIT {PAGE}"
         while page := list(self.db.query(paged, {**params, "after": after})):
-            yield from page
+            for row in page:
+                approved_at = row.pop("approved_at")
+                yield Delivery.from_row(row), approved_at
             after = page[-1]["id"]
 
     # -- sending ----------------------------------------------------------------------------
 
-    def claim(self, now: datetime, lease_until: datetime, holder: str, limit: int, kind: str | None) -> list[dict]:
+    def claim(self, now: datetime, lease_until: datetime, holder: str, limit: int, kind: str | None) -> list[Delivery]:
         """Take up to `limit` due rows (pending ones, and sending ones whose lease ran out) for
         `holder`, in due order, in one statement: two senders never take the same row."""
         only_kind = "AND kind = :kind" if kind else ""
@@ -193,8 +280,8 @@ class Outbox:
                 },
             )
             columns = [c[0] for c in rows.description]
-            claimed = [dict(zip(columns, row, strict=True)) for row in rows.fetchall()]
-        return sorted(claimed, key=lambda row: (row["send_after"], row["id"]))
+            claimed = [Delivery.from_row(dict(zip(columns, row, strict=True))) for row in rows.fetchall()]
+        return sorted(claimed, key=lambda delivery: (delivery.send_after, delivery.id))
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
         """The mail server accepted it: committed at once, so a crash repeats no other mail."""
@@ -327,8 +414,8 @@ class Outbox:
             send["last_sent_at"] = max(filter(None, (send.get("last_sent_at"), row["last_sent_at"])), default=None)
         return sorted(sends.values(), key=lambda send: send["asked_at"])
 
-    def listing(self, webinar_id: int | None = None, state: str | None = None, limit: int = 1000) -> list[dict]:
-        """Outbox rows with the recipient's address and the webinar's slug, soonest first."""
+    def listing(self, webinar_id: int | None = None, state: str | None = None, limit: int = 1000) -> list[Listed]:
+        """The deliveries, with the recipient's address and the webinar's slug, soonest first."""
         where, params = ["1"], []
         if webinar_id is not None:
             where.append("d.webinar_id = ?")
@@ -339,7 +426,12 @@ class Outbox:
         sql = f"""SELECT d.*, r.email, w.slug FROM deliveries d
                   JOIN registrants r ON r.id = d.registrant_id JOIN webinars w ON w.id = d.webinar_id
                   WHERE {" AND ".join(where)} ORDER BY d.send_after, d.id LIMIT ?"""
-        return list(self.db.query(sql, [*params, limit]))
+        return [_listed(row) for row in self.db.query(sql, [*params, limit])]
+
+
+def _listed(row: dict) -> Listed:
+    email, slug = row.pop("email"), row.pop("slug")
+    return Listed(Delivery.from_row(row), email, slug)
 
 
 def _marks(values: list) -> str:
