@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import icalendar
 import pytest
 from conftest import SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
-from reading import assert_reads_as_meant
+from reading import assert_reads_as_meant, planned
 
 from webinar_ops import calendar_entry, languages, times, validate
 from webinar_ops.config import Settings
@@ -297,7 +297,7 @@ def test_every_planned_mail_reads_as_meant_in_each_language(store, settings, web
 def test_every_french_template_renders_from_its_stencils_as_it_renders_alone(store, settings, webinar, template):
     composer = Composer(webinar, settings)
     amelie = store.registrant(webinar.id, AMELIE)
-    delivery = {"template": template, "offset_minutes": 60, "message_id": "<fr@example.org>", "details": None}
+    delivery = planned(template, 60, "<fr@example.org>")
 
     fast = composer.fast_render(template, amelie, WRITTEN, 60)
 

@@ -20,6 +20,7 @@ from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import BACKOFF_FIRST, BACKOFF_LONGEST, Composers, Drafts, backoff, send_due
 from webinar_ops.errors import OperationError
+from webinar_ops.mail.outbox import Delivery
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import add_person
@@ -348,7 +349,7 @@ def test_a_550_fails_for_good_and_is_never_retried(store, settings, webinar, at)
 
 
 def test_a_mail_composed_ahead_is_composed_again_when_the_webinar_changed_meanwhile(store, settings, webinar):
-    amelie = outbox(store)["amelie.laurent@example.org"]
+    amelie = Delivery.from_row(store.db["deliveries"].get(outbox(store)["amelie.laurent@example.org"]["id"]))
     drafts = Drafts(Composers(store, settings), {r.id: r for r in store.registrants(webinar.id)}, lambda: WAVE)
     drafts.prepare(amelie)  # while the server considers the mail before hers
 
