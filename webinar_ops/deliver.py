@@ -240,7 +240,7 @@ def _send_batch(
     retry_delay: Callable[[int], timedelta],
 ) -> None:
     sender = settings.sender[1]
-    lease = times.parse_iso_utc(batch[0].lease_until) if batch else None
+    lease = times.parse_iso_utc(batch[0].lease_until)  # one for the batch: it was claimed in one statement
     for position, delivery in enumerate(batch):
         if stop and stop.is_set():
             release(store, batch[position:])
@@ -360,13 +360,10 @@ def release(store: Store, rows: list[Delivery], later: datetime | None = None, e
     Outbox(store).release([delivery.id for delivery in rows], worker_id(), later, error)
 
 
-def _renew_lease_if_needed(
-    store: Store, rows: list[Delivery], lease: datetime | None, now: datetime
-) -> datetime | None:
-    """Hold the batch's rows still to send longer when half their lease has passed; returns
-    the lease they are held under (one for the whole batch: it was claimed, and is renewed,
-    in one statement)."""
-    if not rows or lease is None or lease - now >= LEASE / 2:
+def _renew_lease_if_needed(store: Store, rows: list[Delivery], lease: datetime, now: datetime) -> datetime:
+    """Hold the batch's rows still to send longer when half their `lease` has passed;
+    returns the lease they are held under now."""
+    if not rows or lease - now >= LEASE / 2:
         return lease
     Outbox(store).renew_lease([delivery.id for delivery in rows], now + LEASE)
     return (now + LEASE).replace(microsecond=0)  # as the outbox stores it, to the second

@@ -1,8 +1,8 @@
 """The outbox: the deliveries table, and every statement on it.
 
-One row is one mail to one registrant (a `kind` of a `template`, see kinds.py), with its due
-time in UTC and its State. A row moves `pending -> sending -> sent | failed`, or is `skipped`
-or `missed` with a reason; `sending` rows are held under a lease by the process that claimed
+One row, a Delivery, is one mail to one registrant (a `kind` of a `template`, see kinds.py),
+with its due time in UTC and its State. A row moves `pending -> sending -> sent | failed`, or
+is `skipped` or `missed` with a reason; `sending` rows are held under a lease by the process that claimed
 them (`claimed_by` is `host:pid`). Planning (plan.py) and sending (deliver.py) decide; the
 outbox reads and writes. The table itself is made by the store's migrations (store.py).
 """
@@ -59,7 +59,7 @@ class Delivery:
     sent_at: str | None
     created_at: str
     updated_at: str
-    details: str | None = None  # JSON: for an update, the revision it replaces
+    details: str | None  # JSON: for an update, the revision it replaces
 
     @classmethod
     def from_row(cls, row: Mapping) -> Delivery:
@@ -78,6 +78,7 @@ class Delivery:
 
     @property
     def due(self) -> datetime:
+        """When it falls due."""
         return times.parse_iso_utc(self.due_at)
 
     @property
