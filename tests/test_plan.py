@@ -706,6 +706,35 @@ def test_message_ids_are_made_at_planning_unique_per_row_and_used_when_sending(s
 # -- temporary failures ------------------------------------------------------------------------
 
 
+class NotesLeases(MaildirTransport):
+    """The Maildir transport, noting before each message the leases of the rows still claimed."""
+
+    def __init__(self, folder: Path, store: Store):
+        super().__init__(folder)
+        self.store, self.leases = store, []
+
+    def send(self, sender: str, recipient: str, message: bytes, while_waiting=None) -> None:
+        sql = "SELECT DISTINCT lease_until FROM deliveries WHERE state = 'sending' ORDER BY 1"
+        self.leases.append([row["lease_until"] for row in self.store.db.query(sql)])
+        super().send(sender, recipient, message, while_waiting)
+
+
+def test_a_slow_wave_holds_the_rows_it_has_still_to_send_for_longer_once_half_their_lease_is_gone(
+    store, settings, webinar
+):
+    register(store, settings, [ANA, BEN, CHO], NOW)
+    ticks = iter(range(100))
+    minute_a_tick = lambda: NOW + timedelta(minutes=next(ticks))  # noqa: E731 - a clock for send_due
+    transport = NotesLeases(settings.of(MaildirSettings).outbox_dir, store)
+
+    assert send_due(store, settings, transport, clock=minute_a_tick).sent == 3
+
+    # Claimed at tick 0 for five minutes. Each message takes four ticks (the verdict, composing,
+    # the acceptance, the check), so at each check less than half the lease is left: the rows
+    # still to send are held five minutes from then, in one write.
+    assert transport.leases == [["2021-04-01T09:05:00Z"], ["2021-04-01T09:09:00Z"], ["2021-04-01T09:13:00Z"]]
+
+
 def test_a_reminder_whose_next_retry_would_come_after_the_start_fails_and_retry_failed_puts_it_back(
     store, settings, webinar
 ):
