@@ -60,6 +60,7 @@ def planned(
         sent_at=None,
         created_at=stamp,
         updated_at=stamp,
+        details=None,
     )
 
 
