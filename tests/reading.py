@@ -78,7 +78,10 @@ def reference(composer: Composer, delivery: Letter, registrant: Registrant, now:
     words = composer.render(delivery.template, registrant, now, delivery.offset_minutes, _details(delivery))
     method = kinds.of(delivery.template).invite_method
     full_name = " ".join(p for p in (registrant.first_name, registrant.last_name) if p)
-    message = EmailMessage(policy=policy.SMTP)
+    # Unfolded: the email package's folder can drop the space where it splits a name's
+    # encoded words, so a folded reference would mean less than the name it was given (its
+    # content manager needs a number: one no line reaches).
+    message = EmailMessage(policy=policy.SMTP.clone(max_line_length=10**6))
     message["From"] = _address(composer.sender_name, composer.sender_address)
     message["To"] = _address(full_name, validate.email_address(registrant.email))
     if composer.reply_to:

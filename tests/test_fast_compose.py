@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant, reader
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from reading import assert_calendars_read, assert_reads_as_meant, planned, reference, unfolded
@@ -139,6 +139,15 @@ def test_any_french_reader_gets_a_mail_that_reads_as_meant(composer, first, zone
     domain=st.sampled_from(["example.org", "a.b.example.museum", "x" * 60 + ".example.org"]),
     zone=st.sampled_from(ZONES),
     seconds=st.integers(min_value=0, max_value=10**6),
+)
+# A name whose encoded words split right after a space: the space must still be read.
+@example(
+    first="0:¡¡¡¡¡¡¡¡¡¡\u0800" + "\U00010000" * 5 + '"¡',
+    last=None,
+    local="a",
+    domain="example.org",
+    zone=None,
+    seconds=0,
 )
 def test_any_registrant_gets_a_mail_that_reads_as_meant(composer, first, last, local, domain, zone, seconds):
     registrant = person(first_name=first, last_name=last, email=f"{local}@{domain}", time_zone=zone)
