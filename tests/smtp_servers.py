@@ -73,6 +73,7 @@ class Handler:
     _rejected: dict[str, tuple[str, str]] = field(default_factory=dict)  # recipient -> (at, reply)
     _drops: dict[str | None, int] = field(default_factory=dict)  # recipient (None: any) -> remaining
     _stall: tuple[float, str | None] | None = None
+    _held: threading.Event | None = None  # the next DATA's reply waits until it is set
     _random: tuple[random.Random, float, float] | None = None  # (generator, temporary share, drop share)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -101,6 +102,19 @@ class Handler:
         carry on normally if the client is still there."""
         with self._lock:
             self._stall = (seconds, recipient.lower() if recipient else None)
+
+    def hold_next_reply(self) -> None:
+        """Keep the reply to the next DATA, and the message out of `received`, until
+        `release()` (or 30 s): a test can then look at what happened before the reply."""
+        with self._lock:
+            self._held = threading.Event()
+
+    def release(self) -> None:
+        """Let the held reply go (see `hold_next_reply`)."""
+        with self._lock:
+            held, self._held = self._held, None
+        if held is not None:
+            held.set()
 
     def random_faults(self, seed: int, temporary: float = 0.0, drop: float = 0.0) -> None:
         """From now on, answer a share `temporary` of all DATA commands with a 451 and drop the
@@ -147,6 +161,10 @@ class Handler:
                 self._stall = None
             else:
                 stall = None
+        with self._lock:
+            held = self._held
+        if held is not None:
+            await asyncio.get_running_loop().run_in_executor(None, held.wait, 30)
         if stall:
             try:
                 await asyncio.sleep(stall[0])  # cancelled by aiosmtpd if the client hangs up

@@ -78,8 +78,14 @@ def test_a_message_starting_with_a_dot_or_without_a_last_line_end_arrives_byte_f
 
 def test_the_wait_for_the_servers_verdict_is_lent_to_the_caller_once():
     lent = []
+
+    def look_then_let_the_reply_go() -> None:
+        lent.append(len(server.handler.received))
+        server.handler.release()
+
     with smtp_server() as server, plain(server) as transport:
-        transport.send(SENDER, ANA, a_message(), while_waiting=lambda: lent.append(len(server.handler.received)))
+        server.handler.hold_next_reply()  # the reply cannot have been read when it is lent
+        transport.send(SENDER, ANA, a_message(), while_waiting=look_then_let_the_reply_go)
         server.handler.reject(ANA, at="data")
         with pytest.raises(PermanentFailure):
             transport.send(SENDER, ANA, a_message(), while_waiting=lambda: lent.append("after the data"))
