@@ -4,14 +4,18 @@ templates, and Zoom's form and answers both ways, checked against Zoom's OpenAPI
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 
 import pytest
-from conftest import NOW, SAMPLE_DEFINITION
+from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG
 
 from webinar_ops.definition import RESERVED_QUESTION_IDS, load_definition, parse_definition
 from webinar_ops.errors import InputError
 from webinar_ops.people import FIELDS, check_answers
+from webinar_ops.registrants import add_person, apply_import, export_csv, export_rows, plan_import
 from webinar_ops.store import Store
 
 QUESTIONS = """
@@ -160,3 +164,204 @@ def test_answers_are_kept_as_the_rules_write_them():
 
     assert problems == []
     assert {a.question.id: a.value for a in answers} == {"sector": "Academia", "hope": "Open data", "consent": "yes"}
+
+
+# -- the store, add and import --------------------------------------------------------------------
+
+
+def test_answers_round_trip_through_the_store(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, NOW, {**GOOD, "phone": "+82 2 123"})
+    row = store.registrant(webinar.id, "ana@example.org")
+
+    assert store.answers(row.id) == {"sector": "Academia", "consent": "yes", "phone": "+82 2 123"}
+    assert store.webinar_answers(webinar.id) == {row.id: store.answers(row.id)}
+
+
+def test_adding_again_keeps_the_answers_not_given_and_changes_those_given(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    person = {"email": "ana@example.org", "first_name": "Ana"}
+    add_person(store, webinar, person, NOW, {**GOOD, "hope": "Budgets"})
+
+    assert add_person(store, webinar, person, NOW, {"hope": "Open data"}) == ("ana@example.org", "updated")
+    assert add_person(store, webinar, person, NOW, {}) == ("ana@example.org", "unchanged")
+    row = store.registrant(webinar.id, "ana@example.org")
+    assert store.answers(row.id) == {"sector": "Academia", "consent": "yes", "hope": "Open data"}
+
+
+def test_an_add_without_a_required_answer_is_refused_and_keeps_nothing(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    with pytest.raises(InputError) as refused:
+        add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, NOW, {"sector": "Academia"})
+
+    [problem] = refused.value.problems
+    assert (problem.field, problem.message) == ("--answer consent", "must be ticked")
+    assert "yes" in problem.fix
+    assert store.registrants(webinar.id) == []
+
+
+def test_changing_the_questions_has_the_next_sync_replace_the_providers_form(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    store.set_hosted(webinar, "81234567890", None, None)
+    assert not store.webinar(webinar.slug).needs_publishing
+
+    changed = definition_text(QUESTIONS.replace("What do you hope to learn?", "What do you hope to take home?"))
+    saved = store.save_webinar(parse_definition(changed, "asking.toml"), changed, "local", NOW)
+
+    assert saved.outcome == "updated"
+    assert saved.record.revision == webinar.revision, "nobody's calendar changes"
+    assert saved.record.needs_publishing
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    return path
+
+
+def test_an_import_takes_a_column_per_question(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    path = write_csv(
+        tmp_path / "people.csv",
+        ["email", "first_name", "Sector", "consent", "hope"],
+        [["ana@example.org", "Ana", "Government", "yes", ""], ["bo@example.org", "Bo", "Academia", "x", "Data"]],
+    )
+    apply_import(store, webinar, plan_import(store, webinar, path), NOW)
+
+    stored = {row.email: store.answers(row.id) for row in store.registrants(webinar.id)}
+    assert stored == {
+        "ana@example.org": {"sector": "Government", "consent": "yes"},
+        "bo@example.org": {"sector": "Academia", "consent": "yes", "hope": "Data"},
+    }
+    assert not plan_import(store, webinar, path).changes_anything, "the same file twice changes nothing"
+
+
+def test_an_import_with_bad_answers_names_each_line_and_question_and_imports_nobody(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    path = write_csv(
+        tmp_path / "people.csv",
+        ["email", "first_name", "sector", "consent", "hope"],
+        [
+            ["ana@example.org", "Ana", "Government", "yes", "fine"],
+            ["bo@example.org", "Bo", "Army", "yes", ""],
+            ["cy@example.org", "Cy", "Academia", "no", "=HYPERLINK(1)<b>"],
+        ],
+    )
+    with pytest.raises(InputError) as refused:
+        plan_import(store, webinar, path)
+
+    found = {(p.line, p.field) for p in refused.value.problems}
+    assert found == {(3, "sector"), (4, "consent"), (4, "hope")}
+    assert any("Government, Academia, Civil society" in p.fix for p in refused.value.problems)
+    assert store.registrants(webinar.id) == []
+
+
+def test_an_import_without_a_required_column_is_refused(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    path = write_csv(tmp_path / "people.csv", ["email", "first_name"], [["ana@example.org", "Ana"]])
+    with pytest.raises(InputError) as refused:
+        plan_import(store, webinar, path)
+
+    assert {p.field for p in refused.value.problems} == {"sector", "consent"}
+
+
+# -- the command line: add, list, export ----------------------------------------------------------
+
+
+@pytest.fixture
+def cli(run, workdir):
+    (workdir / "asking.toml").write_text(definition_text(), encoding="utf-8")
+    assert run("init").code == 0
+    assert run("webinar", "add", "asking.toml").code == 0
+    return run
+
+
+def test_the_command_line_adds_answers_and_lists_them(cli):
+    added = cli(
+        "registrants", "add", SAMPLE_SLUG, "--email", "ana@example.org", "--first-name", "Ana",
+        "--answer", "sector=Civil society", "--answer", "consent=yes", "--answer", "hope=Open = data",
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+
+    listed = cli("registrants", "list", SAMPLE_SLUG, "--json")
+    table = cli("registrants", "list", SAMPLE_SLUG)
+    assert listed.json()[0]["answers"] == {"sector": "Civil society", "consent": "yes", "hope": "Open = data"}
+    assert "sector: Civil society" in table.stdout
+
+
+def test_webinar_show_lists_the_registration_questions(cli):
+    shown = cli("webinar", "show", SAMPLE_SLUG)
+
+    assert "Registration questions" in shown.stdout
+    assert (
+        "sector: Which sector do you work in? (choice of Government, Academia, Civil society; required)" in shown.stdout
+    )
+    assert "hope: What do you hope to learn? (text)" in shown.stdout
+
+
+def test_the_command_line_refuses_a_bad_answer_with_exit_code_2(cli):
+    refused = cli(
+        "registrants", "add", SAMPLE_SLUG, "--email", "ana@example.org", "--first-name", "Ana",
+        "--answer", "sector=Army", "--answer", "consent=yes",
+    )  # fmt: skip
+    no_equals = cli("registrants", "add", SAMPLE_SLUG, "--email", "a@example.org", "--first-name", "A", "--answer", "x")
+
+    assert refused.code == 2
+    assert "--answer sector" in refused.stderr
+    assert "Government, Academia, Civil society" in refused.stderr
+    assert no_equals.code == 2
+    assert "ID=VALUE" in no_equals.stderr
+    assert cli("registrants", "list", SAMPLE_SLUG, "--json").json() == []
+
+
+HOSTILE = {"hope": "=cmd|' /C calc'!A0", "phone": "+1 555 0100"}
+
+
+def add_two(cli) -> None:
+    for email, name, extra in (("ana@example.org", "Ana", HOSTILE), ("bo@example.org", "Bø", {})):
+        answers = [f"--answer={k}={v}" for k, v in {**GOOD, **extra}.items()]
+        assert cli("registrants", "add", SAMPLE_SLUG, "--email", email, "--first-name", name, *answers).code == 0
+    assert cli("registrants", "cancel", SAMPLE_SLUG, "bo@example.org").code == 0
+
+
+def test_the_csv_export_holds_everyone_with_answers_and_no_formula(cli, workdir):
+    add_two(cli)
+    exported = cli("registrants", "export", SAMPLE_SLUG, "--format", "csv", "--output", "people.csv")
+    assert exported.code == 0, exported.stderr
+
+    raw = (workdir / "people.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "Excel reads UTF-8 only after a byte-order mark"
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert [(r["email"], r["status"]) for r in rows] == [
+        ("ana@example.org", "approved"),
+        ("bo@example.org", "cancelled"),
+    ]
+    assert rows[1]["first_name"] == "Bø"
+    assert rows[0]["sector"] == "Academia"
+    assert rows[0]["consent"] == "yes"
+    assert rows[0]["hope"] == "'=cmd|' /C calc'!A0"
+    assert rows[0]["phone"] == "'+1 555 0100"
+    assert rows[1]["hope"] == ""
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values())
+    assert (workdir / "people.csv").stat().st_mode & 0o077 == 0
+    assert b"/j/" not in raw, "no join link"
+
+
+def test_the_json_export_gives_the_answers_as_they_are(cli):
+    add_two(cli)
+    exported = cli("registrants", "export", SAMPLE_SLUG, "--format", "json")
+
+    people = json.loads(exported.stdout)
+    assert people[0]["answers"] == {**GOOD, **HOSTILE}
+    assert people[0]["email"] == "ana@example.org"
+    assert people[1]["status"] == "cancelled"
+    assert "join_url" not in people[0]
+
+
+def test_the_export_of_a_webinar_without_questions_has_the_fields_alone(store, sample, tmp_path):
+    webinar = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", NOW).record
+    add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, NOW)
+    columns, rows = export_rows(store, webinar)
+
+    assert columns[-1] == "registered_at"
+    assert list(csv.reader(io.StringIO(export_csv(columns, rows)[1:])))[1][:2] == ["ana@example.org", "Ana"]
