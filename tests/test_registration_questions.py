@@ -10,13 +10,17 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG
+import requests
+from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from web_server import serving
 
+from webinar_ops.config import Settings
 from webinar_ops.definition import RESERVED_QUESTION_IDS, load_definition, parse_definition
 from webinar_ops.errors import InputError
 from webinar_ops.people import FIELDS, check_answers
-from webinar_ops.registrants import add_person, apply_import, export_csv, export_rows, plan_import
+from webinar_ops.registrants import add_person, apply_import, export_csv, export_rows, plan_import, register_online
 from webinar_ops.store import Store
+from webinar_ops.web import create_app
 
 QUESTIONS = """
 [[registration.questions]]
@@ -365,3 +369,69 @@ def test_the_export_of_a_webinar_without_questions_has_the_fields_alone(store, s
 
     assert columns[-1] == "registered_at"
     assert list(csv.reader(io.StringIO(export_csv(columns, rows)[1:])))[1][:2] == ["ana@example.org", "Ana"]
+
+
+# -- the registration page ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def page(workdir, store):
+    settings = Settings(db_path=store.path, secret_key=TEST_SECRET_KEY, base_url="https://webinars.example.org")
+    asking(store, workdir)
+    with serving(create_app(settings, clock=lambda: NOW)) as base_url:
+        yield f"{base_url}/register/{SAMPLE_SLUG}"
+
+
+def post(page: str, data: dict) -> requests.Response:
+    shown = requests.get(page, timeout=10)
+    token = shown.text.split('name="form_token" value="', 1)[1].split('"', 1)[0]
+    headers = {"Origin": "https://webinars.example.org", "Sec-Fetch-Site": "same-origin"}
+    return requests.post(page, data={"form_token": token, **data}, headers=headers, timeout=10)
+
+
+PERSON = {"first_name": "Mei", "email": "mei@example.org"}
+
+
+def test_the_page_asks_each_question_in_its_kind_and_marks_the_required_ones(page):
+    html = requests.get(page, timeout=10).text
+
+    assert '<select id="answer-sector" name="answer-sector" required aria-required="true">' in html
+    assert '<option value="Civil society">Civil society</option>' in html
+    assert '<input id="answer-hope" name="answer-hope" type="text" maxlength="128" value="">' in html
+    assert 'name="answer-consent" type="checkbox" value="yes" required' in html
+    assert 'Which sector do you work in? <span class="required">(required)</span>' in html
+
+
+def test_the_page_keeps_the_answers(page, store):
+    answer = post(page, {**PERSON, "answer-sector": "Government", "answer-consent": "yes", "answer-hope": "Data"})
+
+    assert answer.status_code == 200
+    row = store.registrant(store.webinar(SAMPLE_SLUG).id, "mei@example.org")
+    assert row.source == "web"
+    assert store.answers(row.id) == {"sector": "Government", "consent": "yes", "hope": "Data"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "shown"),
+    [
+        ({"answer-sector": "Government"}, "answer-consent", "must be ticked"),
+        ({"answer-sector": "Army", "answer-consent": "yes"}, "answer-sector", "is not one of the choices"),
+        ({"answer-sector": "", "answer-consent": "yes"}, "answer-sector", "is not answered"),
+        ({"answer-sector": "Government", "answer-consent": "yes", "answer-hope": "<img src=x>"}, "answer-hope", "&lt;"),
+    ],
+)
+def test_the_server_refuses_what_the_rules_refuse_and_keeps_nobody(page, store, typed, field, shown):
+    answer = post(page, {**PERSON, **typed})
+
+    assert answer.status_code == 422
+    assert f'<p class="error" id="{field}-error">' in answer.text
+    assert shown in answer.text.split(f'id="{field}-error">', 1)[1].split("</p>", 1)[0]
+    assert "<img src=x>" not in answer.text
+    assert store.registrants(store.webinar(SAMPLE_SLUG).id) == []
+
+
+def test_the_page_and_the_store_agree_on_the_rules(store, tmp_path):
+    webinar = asking(store, tmp_path)
+    with pytest.raises(InputError) as refused:
+        register_online(store, webinar, PERSON, NOW, answers={"sector": "Army", "consent": "yes"})
+    assert [p.field for p in refused.value.problems] == ["sector"]

@@ -36,6 +36,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from webinar_ops import languages, times, tokens, wording
 from webinar_ops.config import web_origin
+from webinar_ops.definition import RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.registrants import register_online
 from webinar_ops.store import Store, WebinarRecord
@@ -43,6 +44,7 @@ from webinar_ops.store import Store, WebinarRecord
 log = logging.getLogger("webinar_ops.web")
 
 FIELDS = ("first_name", "last_name", "email", "organisation", "time_zone", "language")
+ANSWER_PREFIX = "answer-"  # a question's field is named by its id after this: no clash with FIELDS
 HONEYPOT = "leave_empty"  # a name no browser autofill maps to anything
 PER_ADDRESS = (5, 3600.0)  # submissions, seconds: a person retrying a typo is well inside it
 PER_CLIENT = (60, 3600.0)  # a campus or an office behind one address registers together
@@ -149,17 +151,40 @@ def registration_blueprint(
                 # person; the second form carries a signed mark that lets it through.
                 log.info("registration page: the hidden field was filled for %s; asked to confirm", slug)
                 mark = _confirm_mark(secret_key, slug, values["email"], clock())
-                return _form_page(webinar, values, {}, form_token, confirm=mark)
+                return _form_page(webinar, {**values, **_typed(_answers(webinar))}, {}, form_token, confirm=mark)
+            answers = _answers(webinar)
             try:
-                person, _ = register_online(db, webinar, values, clock(), zones=time_zones())
+                person, _ = register_online(db, webinar, values, clock(), zones=time_zones(), answers=answers)
             except InputError as exc:
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
-                    problems.setdefault(problem.field, _problem_text(problem))
-                return _form_page(webinar, values, problems, form_token, status=422)
+                    problems.setdefault(_field_name(webinar, problem.field), _problem_text(webinar, problem))
+                return _form_page(webinar, {**values, **_typed(answers)}, problems, form_token, status=422)
         return _done_page(webinar, person.first_name, person.email)
 
     return pages
+
+
+def _answers(webinar: WebinarRecord) -> dict[str, str]:
+    """The submitted answers to the webinar's questions, by question id; an unticked checkbox
+    sends nothing, which is "no"."""
+    answers = {}
+    for question in webinar.definition.registration.questions:
+        value = request.form.get(ANSWER_PREFIX + question.id, "")[:500]
+        answers[question.id] = value or ("no" if question.type == "checkbox" else "")
+    return answers
+
+
+def _typed(answers: dict[str, str]) -> dict[str, str]:
+    """The answers under their fields' names, to fill the form in again."""
+    return {ANSWER_PREFIX + key: value for key, value in answers.items()}
+
+
+def _field_name(webinar: WebinarRecord, field: str | None) -> str | None:
+    """The form's name for the field a problem is about: a question's id gets its prefix."""
+    if field and webinar.definition.registration.question(field):
+        return ANSWER_PREFIX + field
+    return field
 
 
 def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Response:
@@ -191,6 +216,7 @@ def _form_page(
         values=values,
         problems=problems,
         zones=time_zones(),
+        questions=[_question_shown(q) for q in webinar.definition.registration.questions],
         languages=[(tag, languages.display_name(tag)) for tag in webinar.definition.languages_offered()],
         honeypot=HONEYPOT,
     )
@@ -321,10 +347,27 @@ def _shown(webinar: WebinarRecord) -> dict:
     }
 
 
-def _problem_text(problem: Problem) -> str:
+def _question_shown(question: RegistrationQuestion) -> dict:
+    """What the form shows of one question: its field's name, the organiser's words, its kind."""
+    return {
+        "name": ANSWER_PREFIX + question.id,
+        "text": question.text,
+        "type": question.type,
+        "choices": list(question.choices),
+        "required": question.required,
+    }
+
+
+def _problem_text(webinar: WebinarRecord, problem: Problem) -> str:
     """`The first name is empty. Write …`: what is wrong with one answer, and the fix."""
     what = problem.message
-    what = f"{_label(problem.field)} {what}" if what.startswith("is ") else wording.upper_first(what)
+    question = webinar.definition.registration.question(problem.field or "")
+    if question is not None:
+        what = f"“{question.text}” {what}" if what.startswith(("is ", "must ")) else f"“{question.text}”: {what}"
+    elif what.startswith("is "):
+        what = f"{_label(problem.field)} {what}"
+    else:
+        what = wording.upper_first(what)
     return f"{what}. {wording.upper_first(problem.fix)}." if problem.fix else f"{what}."
 
 
