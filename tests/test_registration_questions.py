@@ -12,14 +12,20 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import NOW, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from test_zoom import zoom_settings
 from web_server import serving
+from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops.config import Settings
 from webinar_ops.definition import RESERVED_QUESTION_IDS, load_definition, parse_definition
 from webinar_ops.errors import InputError
 from webinar_ops.people import FIELDS, check_answers
+from webinar_ops.providers import load_provider
+from webinar_ops.providers.zoom.client import registration_form
+from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person, apply_import, export_csv, export_rows, plan_import, register_online
 from webinar_ops.store import Store
+from webinar_ops.sync import sync_webinar
 from webinar_ops.web import create_app
 
 QUESTIONS = """
@@ -435,3 +441,142 @@ def test_the_page_and_the_store_agree_on_the_rules(store, tmp_path):
     with pytest.raises(InputError) as refused:
         register_online(store, webinar, PERSON, NOW, answers={"sector": "Army", "consent": "yes"})
     assert [p.field for p in refused.value.problems] == ["sector"]
+
+
+# -- the providers: local, and Zoom against its OpenAPI document -----------------------------------
+
+
+def test_the_local_provider_keeps_the_answers_and_gives_them_back(store, tmp_path):
+    settings = Settings(db_path=store.path, secret_key=TEST_SECRET_KEY)
+    webinar = asking(store, tmp_path)
+    add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, NOW, GOOD)
+    provider = load_provider("local", settings, store)
+    sync_webinar(store, provider, webinar, NOW)
+
+    [held] = provider.registrants(store.webinar(SAMPLE_SLUG).provider_webinar_id)
+    assert held.answers == GOOD
+
+
+@pytest.fixture
+def zoom():
+    with FakeZoom(plan="business", seed=7) as fake:
+        yield fake
+
+
+@pytest.fixture
+def exchanges(monkeypatch):
+    """Every HTTP answer the zoom provider gets, to check against Zoom's document."""
+    seen: list[requests.Response] = []
+    original = requests.Session.request
+
+    def recording(self, *args, **kwargs):
+        response = original(self, *args, **kwargs)
+        seen.append(response)
+        return response
+
+    monkeypatch.setattr(requests.Session, "request", recording)
+    return seen
+
+
+def test_zoom_gets_the_form_and_the_answers_and_gives_them_back(zoom, exchanges, tmp_path):
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
+    with Store.open(settings.db_path) as store:
+        webinar = asking(store, tmp_path, "zoom", future=True)
+        add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, LATER, {**GOOD, "phone": "555"})
+        add_person(store, webinar, {"email": "bo@example.org", "first_name": "Bo"}, LATER, {**GOOD, "hope": "Data"})
+        provider = load_provider("zoom", settings, store)
+        report = sync_webinar(store, provider, webinar, LATER)
+        webinar = store.webinar(SAMPLE_SLUG)
+        zoom_id = webinar.provider_webinar_id
+        walk_in = [{"title": "Which sector do you work in?", "value": "Civil society"}]
+        walk_in.append({"title": "I agree that my name is shown to the other participants", "value": "Yes"})
+        zoom.add_registrant_from_zoom_page(
+            zoom_id, "walk.in@example.org", "Walk", phone="777", custom_questions=walk_in
+        )
+        pulled = sync_webinar(store, provider, webinar, LATER)
+        answers = {row.email: store.answers(row.id) for row in store.registrants(webinar.id)}
+        form = provider.registration_questions(zoom_id)
+
+    assert report.registered == 2
+    assert report.failed == []
+    assert form == registration_form(webinar.definition.registration.questions)
+    assert form["questions"] == [{"field_name": "phone", "required": False}]
+    assert form["custom_questions"][0] == {
+        "title": "Which sector do you work in?",
+        "type": "single_dropdown",
+        "required": True,
+        "answers": ["Government", "Academia", "Civil society"],
+    }
+    assert form["custom_questions"][2] == {
+        "title": "I agree that my name is shown to the other participants",
+        "type": "single_radio",
+        "required": True,
+        "answers": ["Yes"],
+    }
+    held = {r["email"]: r for r in zoom.registrants(zoom_id)}
+    assert held["ana@example.org"]["phone"] == "555"
+    assert {q["title"]: q["value"] for q in held["bo@example.org"]["custom_questions"]} == {
+        "Which sector do you work in?": "Academia",
+        "What do you hope to learn?": "Data",
+        "I agree that my name is shown to the other participants": "Yes",
+    }
+    assert pulled.pulled_new == 1
+    assert answers["walk.in@example.org"] == {"sector": "Civil society", "consent": "yes", "phone": "777"}
+    assert answers["ana@example.org"] == {**GOOD, "phone": "555"}
+
+    openapi = load_zoom_openapi(SPEC_PATH)
+    api = [r for r in exchanges if r.url.startswith(zoom.api_url)]
+    assert any(r.request.method == "PATCH" and r.url.endswith("/registrants/questions") for r in api)
+    assert any(r.request.method == "POST" and r.url.endswith("/registrants") for r in api)
+    for response in api:
+        check_exchange(openapi, response, request_valid=True)
+
+
+def test_an_answer_zoom_holds_that_breaks_a_rule_is_left_out_and_the_person_kept(zoom, tmp_path, caplog):
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
+    with Store.open(settings.db_path) as store:
+        webinar = asking(store, tmp_path, "zoom", future=True)
+        provider = load_provider("zoom", settings, store)
+        sync_webinar(store, provider, webinar, LATER)
+        zoom_id = store.webinar(SAMPLE_SLUG).provider_webinar_id
+        answers = [
+            {"title": "Which sector do you work in?", "value": "Government"},
+            {"title": "I agree that my name is shown to the other participants", "value": "Yes"},
+            {"title": "What do you hope to learn?", "value": "<a href=//evil.example>prizes</a>"},
+        ]
+        zoom.add_registrant_from_zoom_page(zoom_id, "eve@example.org", "Eve", custom_questions=answers)
+        sync_webinar(store, provider, store.webinar(SAMPLE_SLUG), LATER)
+        row = store.registrant(webinar.id, "eve@example.org")
+
+    assert row is not None
+    assert store_answers(settings, row.id) == {"sector": "Government", "consent": "yes"}
+    assert "the answer to 'hope' breaks the rules of answers" in caplog.text
+    assert "evil.example" not in caplog.text
+    assert "eve@example.org" not in caplog.text
+
+
+def store_answers(settings: Settings, registrant_id: int) -> dict:
+    with Store.open(settings.db_path) as store:
+        return store.answers(registrant_id)
+
+
+def test_a_webinar_approved_by_hand_approves_at_zoom_those_added_with_answers(zoom, tmp_path):
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
+    with Store.open(settings.db_path) as store:
+        path = tmp_path / "manual.toml"
+        text = definition_text(future=True).replace('approval = "automatic"', 'approval = "manual"')
+        path.write_text(text, encoding="utf-8")
+        webinar = store.save_webinar(load_definition(path), text, "zoom", LATER).record
+        add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, LATER, GOOD)
+        report = sync_webinar(store, load_provider("zoom", settings, store), webinar, LATER)
+        row = store.registrant(webinar.id, "ana@example.org")
+
+    assert report.failed == []
+    [held] = zoom.registrants(store_webinar_id(settings))
+    assert held["status"] == "approved"
+    assert (row.status, row.provider_status) == ("approved", "approved")
+
+
+def store_webinar_id(settings: Settings) -> str:
+    with Store.open(settings.db_path) as store:
+        return store.webinar(SAMPLE_SLUG).provider_webinar_id
