@@ -19,6 +19,7 @@ from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 from webinar_ops.config import Settings
 from webinar_ops.definition import RESERVED_QUESTION_IDS, load_definition, parse_definition
 from webinar_ops.errors import InputError
+from webinar_ops.mail.compose import Composer
 from webinar_ops.people import FIELDS, check_answers
 from webinar_ops.providers import load_provider
 from webinar_ops.providers.zoom.client import registration_form
@@ -580,3 +581,25 @@ def test_a_webinar_approved_by_hand_approves_at_zoom_those_added_with_answers(zo
 def store_webinar_id(settings: Settings) -> str:
     with Store.open(settings.db_path) as store:
         return store.webinar(SAMPLE_SLUG).provider_webinar_id
+
+
+# -- templates -------------------------------------------------------------------------------------
+
+
+def test_templates_see_the_readers_answers(store, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "confirmation.txt").write_text(
+        'Sector: {{ person.answers.get("sector", "none") }}; hope: {{ person.answers.get("hope", "none") }}\n',
+        encoding="utf-8",
+    )
+    webinar = asking(store, tmp_path, extra='\n[mail]\ntemplates = "mine"\n')
+    add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, NOW, GOOD)
+    row = store.registrant(webinar.id, "ana@example.org")
+    settings = Settings(db_path=store.path, secret_key=TEST_SECRET_KEY)
+
+    words = Composer(webinar, settings, answers=store.answers).render("confirmation", row, NOW, None)
+    without = Composer(webinar, settings).render("confirmation", row, NOW, None)
+
+    assert "Sector: Academia; hope: none" in words.text
+    assert "Sector: none" in without.text

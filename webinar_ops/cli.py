@@ -865,7 +865,7 @@ def preview(
     registrant = _preview_registrant(app.store, record, email, app.now())
     if language is not None:
         registrant = replace(registrant, language=_language_option(language))
-    composer = Composer(record, app.settings)
+    composer = Composer(record, app.settings, answers=app.store.answers)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
     mail = _preview_delivery(app.store, record, template, offset, registrant)
     details = json.loads(mail.details) if mail.details else None
