@@ -220,6 +220,7 @@ def test_changing_the_questions_has_the_next_sync_replace_the_providers_form(sto
     saved = store.save_webinar(parse_definition(changed, "asking.toml"), changed, "local", NOW)
 
     assert saved.outcome == "updated"
+    assert saved.changes == ("registration.questions: changed (4 items)",)
     assert saved.record.revision == webinar.revision, "nobody's calendar changes"
     assert saved.record.needs_publishing
 

@@ -802,6 +802,9 @@ def _comparable(definition: Definition) -> dict[str, Any]:
     local_start = definition.local(definition.start)
     data["start"] = f"{local_start:%Y-%m-%d %H:%M} {definition.time_zone}"
     data["end"] = f"{definition.local(definition.end):%Y-%m-%d %H:%M}"
+    # The questions are a list of their own, so that a change reads "changed (4 items)"; the
+    # rest of [registration] stays under its own key.
+    data["registration.questions"] = data["registration"].pop("questions")
     data["agenda"] = [
         {
             **shown,
