@@ -22,7 +22,7 @@ from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
 from webinar_ops.people import FIELDS, check_answers
 from webinar_ops.providers import load_provider
-from webinar_ops.providers.zoom.client import registration_form
+from webinar_ops.providers.zoom.client import ATTEMPTS, ZoomClient, registration_form
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person, apply_import, export_csv, export_rows, plan_import, register_online
 from webinar_ops.store import Store
@@ -560,6 +560,36 @@ def test_an_answer_zoom_holds_that_breaks_a_rule_is_left_out_and_the_person_kept
 def store_answers(settings: Settings, registrant_id: int) -> dict:
     with Store.open(settings.db_path) as store:
         return store.answers(registrant_id)
+
+
+def test_a_form_zoom_did_not_take_is_set_at_the_next_sync_and_the_webinar_is_made_once(zoom, tmp_path, monkeypatch):
+    monkeypatch.setattr(ZoomClient, "_pause", staticmethod(lambda attempt: None))  # the retries' waits
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
+    with Store.open(settings.db_path) as store:
+        webinar = asking(store, tmp_path, "zoom", future=True)
+        add_person(store, webinar, {"email": "ana@example.org", "first_name": "Ana"}, LATER, GOOD)
+        provider = load_provider("zoom", settings, store)
+
+        def fail_after_the_create(response, *args, **kwargs):
+            if response.request.method == "POST" and response.url.endswith("/webinars"):
+                zoom.set_faults(error_next=ATTEMPTS)  # every try of the next call: the form's PATCH
+
+        provider.client.session.hooks["response"].append(fail_after_the_create)
+        first = sync_webinar(store, provider, webinar, LATER)
+        after_first = store.webinar(SAMPLE_SLUG)
+        second = sync_webinar(store, provider, after_first, LATER)
+        after_second = store.webinar(SAMPLE_SLUG)
+
+    assert first.published == "created"
+    assert first.registered == 1
+    assert "registration questions were not set" in after_first.provider_error
+    assert after_first.needs_publishing
+    assert second.published == "updated"
+    assert after_second.provider_error is None
+    assert len(zoom.state()["webinars"]) == 1
+    assert provider.registration_questions(after_second.provider_webinar_id) == registration_form(
+        after_second.definition.registration.questions
+    )
 
 
 def test_a_webinar_approved_by_hand_approves_at_zoom_those_added_with_answers(zoom, tmp_path):

@@ -114,6 +114,11 @@ def publish_webinar(
             return store.webinar(webinar.slug), "waiting"
         raise OperationError(f"{provider.name} did not publish the webinar {webinar.slug}: {exc}") from exc
     store.set_hosted(webinar, hosted.webinar_id, hosted.join_url, hosted.registration_url)
+    if hosted.problem:
+        # Held, so registrations go on; published again at the next sync, to finish it.
+        log.warning("%s holds %s, but %s", provider.name, webinar.slug, hosted.problem)
+        store.set_provider_error(webinar, hosted.problem)
+        store.republish(webinar)
     outcome = "created" if target is None else "updated" if hosted.updated else "unchanged"
     return store.webinar(webinar.slug), outcome
 

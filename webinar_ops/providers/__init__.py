@@ -35,12 +35,16 @@ if TYPE_CHECKING:  # annotations only, so that reading the configuration loads n
 
 @dataclass(frozen=True)
 class HostedWebinar:
-    """The provider's side of a webinar; `updated` is False when publishing found nothing to change."""
+    """The provider's side of a webinar; `updated` is False when publishing found nothing to change,
+    and `problem` says what is left undone."""
 
     webinar_id: str
     join_url: str | None = None
     registration_url: str | None = None
     updated: bool = True
+    # What the provider holds but could not set up yet (its registration form): the webinar is
+    # recorded as held, the problem as its error, and the next sync publishes it again.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

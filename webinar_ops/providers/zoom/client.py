@@ -371,7 +371,11 @@ class ZoomProvider:
         body = webinar_body(definition, hosts_own=not definition.provider.creates)
         if webinar_id is None:
             created = self._create(body)
-            self._ask_questions(str(created["id"]), definition, created=True)
+            try:
+                self._ask_questions(str(created["id"]), definition, created=True)
+            except ProviderError as exc:
+                # The webinar exists now: it must be recorded, or the next sync makes another.
+                return replace(_hosted(created), problem=f"its registration questions were not set: {exc}")
             return _hosted(created)
         current = _json(self.client.call("GET", f"/webinars/{webinar_id}", "light"))
         asked = self._ask_questions(webinar_id, definition)
