@@ -17,7 +17,7 @@ from web_server import serving
 from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops.config import Settings
-from webinar_ops.definition import RESERVED_QUESTION_IDS, load_definition, parse_definition
+from webinar_ops.definition import PERSON_QUESTIONS, RESERVED_QUESTION_IDS, load_definition, parse_definition
 from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
 from webinar_ops.people import FIELDS, check_answers
@@ -50,6 +50,16 @@ id = "consent"
 text = "I agree that my name is shown to the other participants"
 type = "checkbox"
 required = true
+"""
+ASK_FIELDS = """
+[[registration.questions]]
+id = "organisation"
+text = "Your organisation"
+required = true
+
+[[registration.questions]]
+id = "country"
+text = "Your country"
 """
 FUTURE = ('start = "2021-04-30 15:00"', 'start = "2031-04-30 15:00"')
 LATER = NOW.replace(year=2031)
@@ -141,8 +151,21 @@ def test_two_questions_with_one_id_or_one_text_are_refused():
     assert by_text.field == "registration.questions[1].text"
 
 
-def test_no_question_id_can_take_a_column_of_the_registrants():
-    assert set(FIELDS) <= set(RESERVED_QUESTION_IDS)
+def test_no_question_id_can_take_a_column_of_the_registrants_but_those_it_asks_for():
+    assert set(FIELDS) <= {*RESERVED_QUESTION_IDS, *PERSON_QUESTIONS}
+
+
+def test_a_question_may_ask_for_the_registrants_own_organisation_job_title_or_country():
+    asked = parse_definition(definition_text(ASK_FIELDS), "webinar.toml").registration.questions
+
+    assert [(q.person_field, q.zoom_field, q.required) for q in asked] == [
+        ("organisation", "org", True),
+        ("country", "country", False),
+    ]
+    [problem] = problems_of(
+        definition_text('[[registration.questions]]\nid = "country"\ntext = "C?"\ntype = "checkbox"\n')
+    )
+    assert "one of Zoom's own fields" in problem.message
 
 
 # -- the rules of an answer ---------------------------------------------------------------------
@@ -275,6 +298,29 @@ def test_an_import_without_a_required_column_is_refused(store, tmp_path):
         plan_import(store, webinar, path)
 
     assert {p.field for p in refused.value.problems} == {"sector", "consent"}
+
+
+def test_a_required_organisation_is_required_of_an_import_and_an_add(store, tmp_path):
+    webinar = asking(store, tmp_path, extra=ASK_FIELDS)
+    path = write_csv(
+        tmp_path / "people.csv",
+        ["email", "first_name", "organisation", "sector", "consent"],
+        [["ana@example.org", "Ana", "UN DESA", "Academia", "yes"], ["bo@example.org", "Bo", "", "Academia", "yes"]],
+    )
+    with pytest.raises(InputError) as refused:
+        plan_import(store, webinar, path)
+    with pytest.raises(InputError) as refused_add:
+        add_person(store, webinar, {"email": "cy@example.org", "first_name": "Cy"}, NOW, GOOD)
+    add_person(store, webinar, {"email": "cy@example.org", "first_name": "Cy", "organisation": "NIA"}, NOW, GOOD)
+
+    assert [(p.line, p.field, p.message) for p in refused.value.problems] == [
+        (3, "organisation", "is required for this webinar")
+    ]
+    assert [p.field for p in refused_add.value.problems] == ["--organisation"]
+    row = store.registrant(webinar.id, "cy@example.org")
+    assert row.organisation == "NIA"
+    assert store.answers(row.id) == GOOD, "the organisation is the registrant's field, not an answer"
+    assert "organisation" not in export_rows(store, webinar)[0][len(FIELDS) :]
 
 
 # -- the command line: add, list, export ----------------------------------------------------------
@@ -445,6 +491,30 @@ def test_the_page_and_the_store_agree_on_the_rules(store, tmp_path):
     assert [p.field for p in refused.value.problems] == ["sector"]
 
 
+@pytest.fixture
+def page_asking_fields(workdir, store):
+    settings = Settings(db_path=store.path, secret_key=TEST_SECRET_KEY, base_url="https://webinars.example.org")
+    asking(store, workdir, extra=ASK_FIELDS)
+    with serving(create_app(settings, clock=lambda: NOW)) as base_url:
+        yield f"{base_url}/register/{SAMPLE_SLUG}"
+
+
+def test_the_page_asks_for_the_organisation_and_the_country_the_questions_ask_for(page_asking_fields, store):
+    html = requests.get(page_asking_fields, timeout=10).text
+    without = post(page_asking_fields, {**PERSON, "answer-sector": "Academia", "answer-consent": "yes"})
+    given = {**PERSON, "organisation": "NIA", "country": "KR", "answer-sector": "Academia", "answer-consent": "yes"}
+    registered = post(page_asking_fields, given)
+
+    assert 'autocomplete="organization" required aria-required="true"' in html
+    assert '<option value="KR">South Korea</option>' in html
+    assert 'name="answer-organisation"' not in html
+    assert without.status_code == 422
+    assert "The organisation is required for this webinar" in without.text
+    assert registered.status_code == 200
+    row = store.registrant(store.webinar(SAMPLE_SLUG).id, "mei@example.org")
+    assert (row.organisation, row.country) == ("NIA", "KR")
+
+
 # -- the providers: local, and Zoom against its OpenAPI document -----------------------------------
 
 
@@ -590,6 +660,27 @@ def test_a_form_zoom_did_not_take_is_set_at_the_next_sync_and_the_webinar_is_mad
     assert provider.registration_questions(after_second.provider_webinar_id) == registration_form(
         after_second.definition.registration.questions
     )
+
+
+def test_zoom_asks_for_the_organisation_as_its_own_field_and_gets_it(zoom, tmp_path):
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
+    with Store.open(settings.db_path) as store:
+        webinar = asking(store, tmp_path, "zoom", future=True, extra=ASK_FIELDS)
+        person = {"email": "ana@example.org", "first_name": "Ana", "organisation": "UN DESA", "country": "BR"}
+        add_person(store, webinar, person, LATER, GOOD)
+        provider = load_provider("zoom", settings, store)
+        report = sync_webinar(store, provider, webinar, LATER)
+        zoom_id = store.webinar(SAMPLE_SLUG).provider_webinar_id
+        form = provider.registration_questions(zoom_id)
+
+    assert report.failed == []
+    assert form["questions"] == [
+        {"field_name": "phone", "required": False},
+        {"field_name": "org", "required": True},
+        {"field_name": "country", "required": False},
+    ]
+    [held] = zoom.registrants(zoom_id)
+    assert (held["org"], held["country"]) == ("UN DESA", "BR")
 
 
 def test_a_webinar_approved_by_hand_approves_at_zoom_those_added_with_answers(zoom, tmp_path):

@@ -467,7 +467,7 @@ def registrants_list(app: App, slug: str, status: str | None, show_links: bool, 
     record = app.webinar(slug)
     rows = app.store.registrants(record.id, *(("status = ?", [status]) if status else ()))
     answers = app.store.webinar_answers(record.id)
-    questions = [q.id for q in record.definition.registration.questions]
+    questions = [q.id for q in record.definition.registration.questions if not q.person_field]
     if not show_links:
         rows = [replace(row, join_url=mask_link(row.join_url)) for row in rows]
     if as_json:

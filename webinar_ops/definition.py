@@ -92,12 +92,14 @@ QUESTION_TYPES = ("text", "choice", "checkbox")
 # The ids that Zoom asks as fields of its own form (its registrants/questions `field_name`s),
 # each a free text; every other question is one of Zoom's custom questions (docs/zoom.md).
 ZOOM_STANDARD_QUESTIONS = ("address", "city", "state", "zip", "phone", "industry", "comments")
+# A registrant's own fields that a question may ask for (required, or offered on the page):
+# their answer is the registrant's field, and Zoom asks each as its own (the value here).
+PERSON_QUESTIONS = {"organisation": "org", "job_title": "job_title", "country": "country"}
 ANSWER_MAX_LENGTH = 128  # Zoom keeps at most 128 characters of an answer
 # The columns of a registrant CSV and of an export, which a question id must not take
-# (people.FIELDS, and what `registrants export` adds).
+# (people.FIELDS but PERSON_QUESTIONS, and what `registrants export` adds).
 RESERVED_QUESTION_IDS = (
-    "email first_name last_name organisation job_title country time_zone language "
-    "status source provider_status registered_at tracking_source"
+    "email first_name last_name time_zone language status source provider_status registered_at tracking_source"
 ).split()
 _QUESTION_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # How many items a list may hold: far more than a real webinar needs, few enough that a typo or
@@ -240,7 +242,13 @@ class RegistrationQuestion:
     @property
     def zoom_field(self) -> str | None:
         """The field of Zoom's own form this question is, or None for a custom question."""
-        return self.id if self.id in ZOOM_STANDARD_QUESTIONS else None
+        return PERSON_QUESTIONS.get(self.id) or (self.id if self.id in ZOOM_STANDARD_QUESTIONS else None)
+
+    @property
+    def person_field(self) -> str | None:
+        """The registrant's own field this question asks for (`organisation`, `job_title`,
+        `country`), whose answer is that field rather than an answer of its own; else None."""
+        return self.id if self.id in PERSON_QUESTIONS else None
 
     def check(self, value: str | None) -> str | None:
         """The answer as it is kept (None when unanswered), held to the rules for names: one
@@ -877,11 +885,12 @@ class _Checker:
         choices = self.question_choices(table, path, kind)
         if question_id is None or text is None:
             raise _Invalid()
-        if question_id in ZOOM_STANDARD_QUESTIONS and kind != "text":
+        own_fields = (*PERSON_QUESTIONS, *ZOOM_STANDARD_QUESTIONS)
+        if question_id in own_fields and kind != "text":
             raise self.fail(
                 (*path, "type"),
                 f"{question_id!r} is one of Zoom's own fields, which are answered in words",
-                f'write type = "text", or give the question another id than {", ".join(ZOOM_STANDARD_QUESTIONS)}',
+                f'write type = "text", or give the question another id than {", ".join(own_fields)}',
             )
         return RegistrationQuestion(id=question_id, text=text, type=kind, choices=choices, required=required)
 

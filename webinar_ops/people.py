@@ -96,9 +96,11 @@ def check_answers(
     (`RegistrationQuestion.check`); a question not given keeps its `stored` answer, and must
     then have one if it is required. Returns the answers in the questions' order, and a
     (question id, message) per problem; an id that names no question is one."""
-    questions = tuple(questions)
+    questions = tuple(q for q in questions if not q.person_field)  # those are a person's fields
     known = {question.id for question in questions}
-    problems = [(name, "is not one of this webinar's questions") for name in given if name not in known]
+    problems = [
+        (name, _NOT_ASKED.get(name, "is not one of this webinar's questions")) for name in given if name not in known
+    ]
     answers = []
     for question in questions:
         if question.id not in given and (stored or {}).get(question.id) is not None:
@@ -117,3 +119,18 @@ def check_answers(
 def stored_answers(questions: Iterable[RegistrationQuestion], values: Mapping[str, str]) -> tuple[Answer, ...]:
     """The answers a store keeps (checked when they came in), to the questions still asked."""
     return tuple(Answer(q, values[q.id]) for q in questions if values.get(q.id) is not None)
+
+
+_NOT_ASKED = dict.fromkeys(FIELDS, "is a field of the person, not an answer: give it as such")
+
+
+def missing_fields(
+    questions: Iterable[RegistrationQuestion], values: Mapping[str, str | None]
+) -> list[tuple[str, str]]:
+    """The person's own fields that a required question asks for (`organisation`, …) and that
+    `values` leave empty, as (field, message)."""
+    return [
+        (q.person_field, "is required for this webinar")
+        for q in questions
+        if q.person_field and q.required and not (values.get(q.person_field) or "").strip()
+    ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from webinar_ops import validate
 from webinar_ops.definition import ANSWER_MAX_LENGTH, RegistrationQuestion
 from webinar_ops.errors import InputError, NotFound, Problem
-from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_answers, check_person
+from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_answers, check_person, missing_fields
 from webinar_ops.store import NewRegistrant, Registrant, Store, WebinarRecord
 
 COLUMNS = FIELDS  # the CSV's columns are the fields of a Person
@@ -226,7 +226,7 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
     existing = {row.email: row for row in store.registrants(webinar.id)}
     questions = webinar.definition.registration.questions
     stored = store.webinar_answers(webinar.id) if questions else {}
-    for line, record in iter_csv(path, [q.id for q in questions]):
+    for line, record in iter_csv(path, [q.id for q in questions if not q.person_field]):
         if "_extra" in record:
             problems.append(Problem(source, record["_extra"], line=line, fix="remove it, or give the column a header"))
             continue
@@ -236,6 +236,7 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
             continue
         known_row = existing.get(person.email)
         answers, wrong = _answers(questions, record, stored.get(known_row.id) if known_row else None)
+        wrong += _missing_fields(questions, person, known_row, record.keys())
         problems.extend(Problem(source, message, line=line, field=name, fix=fix) for name, message, fix in wrong)
         if wrong:
             continue
@@ -311,6 +312,22 @@ def _answers(
     return answers, [(key, message, answer_fix(by_id.get(key), on_page)) for key, message in problems]
 
 
+def _missing_fields(
+    questions: tuple[RegistrationQuestion, ...], person: Person, row: Registrant | None, given: Collection[str] | None
+) -> list[tuple[str, str, str]]:
+    """The person's own fields a required question asks for that are left empty: a field not
+    `given` (None: any left empty) keeps what `row` holds. As (field, message, fix)."""
+    values = {}
+    for question in questions:
+        if name := question.person_field:
+            value = getattr(person, name)
+            values[name] = (
+                value if (given is not None and name in given) or row is None else value or getattr(row, name)
+            )
+    fix = "give it: this webinar asks everyone for it ([[registration.questions]])"
+    return [(name, message, fix) for name, message in missing_fields(questions, values)]
+
+
 def answer_fix(question: RegistrationQuestion | None, on_page: bool = False) -> str:
     """How to answer `question` well (None: an id that names no question), in a file or on
     the command line, or (`on_page`) on the registration page."""
@@ -358,8 +375,12 @@ def add_person(
     ]
     row = store.registrant(webinar.id, person.email) if person else None
     stored = store.answers(row.id) if row else {}
-    checked, wrong = _answers(webinar.definition.registration.questions, answers or {}, stored)
+    questions = webinar.definition.registration.questions
+    checked, wrong = _answers(questions, answers or {}, stored)
     problems += [Problem("command line", message, field=f"--answer {key}", fix=fix) for key, message, fix in wrong]
+    if person is not None:
+        missing = _missing_fields(questions, person, row, None)
+        problems += [Problem("command line", m, field=f"--{k.replace('_', '-')}", fix=f) for k, m, f in missing]
     if person is None or problems:
         raise InputError("This person cannot be added:", problems)
     person = replace(person, answers=checked)
@@ -403,7 +424,13 @@ def register_online(
     webinar.require_not_cancelled("registrations are closed")
     person, errors = check_person(values)
     problems = [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors]
-    checked, wrong = _answers(webinar.definition.registration.questions, answers or {}, None, on_page=True)
+    questions = webinar.definition.registration.questions
+    checked, wrong = _answers(questions, answers or {}, None, on_page=True)
+    if person is not None:
+        wrong += [
+            (k, m, "fill it in: the organisers ask everyone")
+            for k, m, _ in _missing_fields(questions, person, None, None)
+        ]
     problems += [Problem("registration page", message, field=key, fix=fix) for key, message, fix in wrong]
     problems += _link_in_organisation(values.get("organisation"))
     if zones is not None and values.get("time_zone") and values["time_zone"] not in zones:
@@ -475,7 +502,7 @@ def export_rows(store: Store, webinar: WebinarRecord) -> tuple[list[str], list[d
     status, the source, when they registered, then one column per registration question, by
     its id) and one {column: value} per person, None where empty; the answers also under
     `answers`. No join link: it is a secret."""
-    questions = [q.id for q in webinar.definition.registration.questions]
+    questions = [q.id for q in webinar.definition.registration.questions if not q.person_field]
     answers = store.webinar_answers(webinar.id)
     rows = []
     for registrant in store.registrants(webinar.id):

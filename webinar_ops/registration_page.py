@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from webinar_ops import languages, times, tokens, wording
+from webinar_ops import languages, times, tokens, validate, wording
 from webinar_ops.config import web_origin
 from webinar_ops.definition import RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
@@ -43,7 +43,7 @@ from webinar_ops.store import Store, WebinarRecord
 
 log = logging.getLogger("webinar_ops.web")
 
-FIELDS = ("first_name", "last_name", "email", "organisation", "time_zone", "language")
+FIELDS = ("first_name", "last_name", "email", "organisation", "job_title", "country", "time_zone", "language")
 ANSWER_PREFIX = "answer-"  # a question's field is named by its id after this: no clash with FIELDS
 HONEYPOT = "leave_empty"  # a name no browser autofill maps to anything
 PER_ADDRESS = (5, 3600.0)  # submissions, seconds: a person retrying a typo is well inside it
@@ -169,10 +169,29 @@ def _answers(webinar: WebinarRecord) -> dict[str, str]:
     """The submitted answers to the webinar's questions, by question id; an unticked checkbox
     sends nothing, which is "no"."""
     answers = {}
-    for question in webinar.definition.registration.questions:
+    for question in _answered(webinar):
         value = request.form.get(ANSWER_PREFIX + question.id, "")[:500]
         answers[question.id] = value or ("no" if question.type == "checkbox" else "")
     return answers
+
+
+def _answered(webinar: WebinarRecord) -> list[RegistrationQuestion]:
+    """The questions with answers of their own: the others ask for a field of the form."""
+    return [q for q in webinar.definition.registration.questions if not q.person_field]
+
+
+def _asked_fields(webinar: WebinarRecord) -> dict[str, bool]:
+    """The person's own fields the questions ask for (`organisation`, …), and whether required."""
+    return {q.person_field: q.required for q in webinar.definition.registration.questions if q.person_field}
+
+
+@cache
+def countries() -> tuple[tuple[str, str], ...]:
+    """(code, English name) of each country a registrant may give, by name."""
+    from babel import Locale
+
+    names = Locale("en").territories
+    return tuple(sorted(((code, names.get(code, code)) for code in validate.countries()), key=lambda pair: pair[1]))
 
 
 def _typed(answers: dict[str, str]) -> dict[str, str]:
@@ -182,7 +201,8 @@ def _typed(answers: dict[str, str]) -> dict[str, str]:
 
 def _field_name(webinar: WebinarRecord, field: str | None) -> str | None:
     """The form's name for the field a problem is about: a question's id gets its prefix."""
-    if field and webinar.definition.registration.question(field):
+    question = webinar.definition.registration.question(field or "")
+    if question is not None and not question.person_field:
         return ANSWER_PREFIX + field
     return field
 
@@ -216,7 +236,9 @@ def _form_page(
         values=values,
         problems=problems,
         zones=time_zones(),
-        questions=[_question_shown(q) for q in webinar.definition.registration.questions],
+        questions=[_question_shown(q) for q in _answered(webinar)],
+        asked=_asked_fields(webinar),
+        countries=countries() if "country" in _asked_fields(webinar) else (),
         languages=[(tag, languages.display_name(tag)) for tag in webinar.definition.languages_offered()],
         honeypot=HONEYPOT,
     )
@@ -362,7 +384,7 @@ def _problem_text(webinar: WebinarRecord, problem: Problem) -> str:
     """`The first name is empty. Write …`: what is wrong with one answer, and the fix."""
     what = problem.message
     question = webinar.definition.registration.question(problem.field or "")
-    if question is not None:
+    if question is not None and not question.person_field:
         what = f"“{question.text}” {what}" if what.startswith(("is ", "must ")) else f"“{question.text}”: {what}"
     elif what.startswith("is "):
         what = f"{_label(problem.field)} {what}"
@@ -377,6 +399,8 @@ def _label(field: str | None) -> str:
         "last_name": "The last name",
         "email": "The email address",
         "organisation": "The organisation",
+        "job_title": "The job title",
+        "country": "The country",
         "time_zone": "The time zone",
         "language": "The language",
     }.get(field or "", "This answer")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from webinar_ops import times, validate
-from webinar_ops.definition import RegistrationQuestion
+from webinar_ops.definition import PERSON_QUESTIONS, RegistrationQuestion
 from webinar_ops.errors import OperationError
 from webinar_ops.people import Answer, Person, stored_answers
 from webinar_ops.providers import Provider, ProviderError, Registration, RemoteRegistrant, chunks
@@ -166,7 +166,14 @@ def people_with_answers(store: Store, webinar: WebinarRecord, rows: list[Registr
     if not questions:
         return [row.person for row in rows]
     answers = store.answers_of([row.id for row in rows])
-    return [replace(row.person, answers=stored_answers(questions, answers.get(row.id, {}))) for row in rows]
+    return [replace(row.person, answers=stored_answers(questions, _asked(row, answers))) for row in rows]
+
+
+def _asked(row: Registrant, answers: dict[int, dict[str, str]]) -> dict[str, str]:
+    """The row's answers, and its own fields that questions ask for (`organisation`, …): a
+    provider sends them with the answers (Zoom: as its own fields, one by one, not in batches)."""
+    fields = {name: getattr(row, name) for name in PERSON_QUESTIONS if getattr(row, name)}
+    return {**answers.get(row.id, {}), **fields}
 
 
 def _record_registrations(
@@ -309,6 +316,8 @@ def pulled_answers(webinar: WebinarRecord, remote: RemoteRegistrant) -> tuple[An
     is left out and logged, the person kept. Missing ones are the provider's form's business."""
     answers = []
     for question in webinar.definition.registration.questions:
+        if question.person_field:
+            continue  # a field of the person, such as the organisation: not an answer of its own
         given = _remote_answer(question, remote.answers)
         if given is None or not given.strip():
             continue
