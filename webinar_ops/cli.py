@@ -418,17 +418,40 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
 @click.option("--country", help="Two-letter country code, such as KR.")
 @click.option("--time-zone", help="IANA zone, such as Europe/Paris; mails show times in it.")
 @click.option("--language", help="Language tag, such as en, fr or fr-CA; mails are in it when the webinar has it.")
+@click.option(
+    "--answer",
+    "answers",
+    multiple=True,
+    metavar="ID=VALUE",
+    help="An answer to one of the webinar's registration questions, by its id; repeat for each.",
+)
 @pass_app
-def registrants_add(app: App, slug: str, **values: str | None) -> None:
+def registrants_add(app: App, slug: str, answers: tuple[str, ...], **values: str | None) -> None:
     """Register one person for the webinar SLUG."""
     from webinar_ops.registrants import add_person
 
     record = app.webinar(slug)
-    email, outcome = add_person(app.store, record, values, app.now())
+    email, outcome = add_person(app.store, record, values, app.now(), _answer_options(answers))
     app.plan(slug)
     click.echo(f"{email}: {outcome}.")
     if outcome in ("added", "re-activated"):
         click.echo(f"The next `webinar-ops sync {slug}` registers them with the provider.")
+
+
+def _answer_options(given: tuple[str, ...]) -> dict[str, str]:
+    """`--answer ID=VALUE` options as {id: value}; one without `=` is refused, naming the fix."""
+    from webinar_ops.errors import InputError, Problem
+
+    answers = {}
+    for option in given:
+        key, equals, value = option.partition("=")
+        if not equals or not key.strip():
+            raise InputError(
+                "This person cannot be added:",
+                [Problem("command line", f"{option!r} gives no question id", field="--answer", fix="write ID=VALUE")],
+            )
+        answers[key.strip()] = value
+    return answers
 
 
 @registrants.command("list")
@@ -443,10 +466,20 @@ def registrants_list(app: App, slug: str, status: str | None, show_links: bool, 
 
     record = app.webinar(slug)
     rows = app.store.registrants(record.id, *(("status = ?", [status]) if status else ()))
+    answers = app.store.webinar_answers(record.id)
+    questions = [q.id for q in record.definition.registration.questions if not q.person_field]
     if not show_links:
         rows = [replace(row, join_url=mask_link(row.join_url)) for row in rows]
     if as_json:
-        print_json([{k: v for k, v in asdict(row).items() if k not in ("id", "webinar_id")} for row in rows])
+        print_json(
+            [
+                {
+                    **{k: v for k, v in asdict(row).items() if k not in ("id", "webinar_id")},
+                    "answers": answers.get(row.id, {}),
+                }
+                for row in rows
+            ]
+        )
         return
     table = [
         (
@@ -457,14 +490,47 @@ def registrants_list(app: App, slug: str, status: str | None, show_links: bool, 
             r.status,
             _sync_state(r),
             r.join_url,
+            *((_shown_answers(questions, answers.get(r.id, {})),) if questions else ()),
         )
         for r in rows
     ]
+    columns = ("email", "name", "organisation", "time zone", "status", "provider", "join link")
     print_table(
-        ("email", "name", "organisation", "time zone", "status", "provider", "join link"),
+        (*columns, "answers") if questions else columns,
         table,
         title=f"{record.slug}: {len(rows)} registrants",
     )
+
+
+def _shown_answers(questions: list[str], answers: dict[str, str]) -> str:
+    """`sector: Government; agree: yes`: the answers in the questions' order."""
+    return "; ".join(f"{key}: {answers[key]}" for key in questions if key in answers)
+
+
+@registrants.command("export")
+@click.argument("slug")
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file, not out.")
+@pass_app
+def registrants_export(app: App, slug: str, form: str, output: Path | None) -> None:
+    """Export every registrant of SLUG with their fields, status and answers: CSV for a
+    spreadsheet (UTF-8 that Excel opens; a value starting with = + - @ is written as text),
+    or JSON. Join links are left out: they are secrets."""
+    from webinar_ops.registrants import EXPORT_FIELDS, export_csv, export_rows
+
+    columns, rows = export_rows(app.store, app.webinar(slug))
+    if form == "csv":
+        text = export_csv(columns, rows)
+    else:
+        shown = [{**{name: row[name] for name in EXPORT_FIELDS}, "answers": row["answers"]} for row in rows]
+        text = json.dumps(shown, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from webinar_ops.private_files import write_private
+
+    write_private(output, text)
+    click.echo(f"Wrote {len(rows)} registrants of {slug} to {output}.", err=True)
 
 
 def _sync_state(row: Registrant) -> str:
@@ -799,7 +865,7 @@ def preview(
     registrant = _preview_registrant(app.store, record, email, app.now())
     if language is not None:
         registrant = replace(registrant, language=_language_option(language))
-    composer = Composer(record, app.settings)
+    composer = Composer(record, app.settings, answers=app.store.answers)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
     mail = _preview_delivery(app.store, record, template, offset, registrant)
     details = json.loads(mail.details) if mail.details else None

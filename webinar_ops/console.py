@@ -100,6 +100,9 @@ def webinar_report(record: WebinarRecord) -> str:
         for group in d.questions:
             lines.append(f"  {group.part}" if group.part else "")
             lines += [f"    - {question}" for question in group.items]
+    if d.registration.questions:
+        lines += ["", "Registration questions"]
+        lines += [f"  {q.id}: {q.text} ({_question_kind(q)})" for q in d.registration.questions]
     if d.readings:
         lines += ["", "Background readings"]
         for reading in d.readings:
@@ -110,6 +113,12 @@ def webinar_report(record: WebinarRecord) -> str:
     offsets = ", ".join(times.format_duration(offset) for offset in d.reminder_offsets) or "none"
     lines += ["", f"Reminders before the start: {offsets}"]
     return "\n".join(lines)
+
+
+def _question_kind(question: Any) -> str:
+    """`choice of Government, Academia; required`: how a registration question is answered."""
+    kind = f"choice of {', '.join(question.choices)}" if question.type == "choice" else question.type
+    return f"{kind}; required" if question.required else kind
 
 
 def _header_fields(record: WebinarRecord) -> list[tuple[str, str | None]]:

@@ -56,6 +56,7 @@ TOP_KEYS = {
     "reminders": "table: offsets, grace",
     "mail": "table: templates, languages, include_questions, include_readings",
     "after": "array of tables: send, recording, slides, survey, note (messages after the end)",
+    "registration": "table: how people register (questions)",
 }
 AFTER_KEYS = {
     "send": "how long after the end, such as '2h' or '1d'",
@@ -77,6 +78,30 @@ PROVIDER_KEYS = {
     "join_url": "shared join link",
 }
 CONTACT_KEYS = {**SPEAKER_KEYS, "purpose": "what to contact them for", "email": "address"}
+REGISTRATION_KEYS = {
+    "questions": "array of tables: id, text, type, choices, required (asked on registering)",
+}
+REGISTRATION_QUESTION_KEYS = {
+    "id": "a short name for the question: lower case letters, digits and _, such as 'sector'",
+    "text": "the question as the registration page shows it",
+    "type": "text, choice or checkbox",
+    "choices": "for a choice: the answers to choose from",
+    "required": "true when it must be answered",
+}
+QUESTION_TYPES = ("text", "choice", "checkbox")
+# The ids that Zoom asks as fields of its own form (its registrants/questions `field_name`s),
+# each a free text; every other question is one of Zoom's custom questions (docs/zoom.md).
+ZOOM_STANDARD_QUESTIONS = ("address", "city", "state", "zip", "phone", "industry", "comments")
+# A registrant's own fields that a question may ask for (required, or offered on the page):
+# their answer is the registrant's field, and Zoom asks each as its own (the value here).
+PERSON_QUESTIONS = {"organisation": "org", "job_title": "job_title", "country": "country"}
+ANSWER_MAX_LENGTH = 128  # Zoom keeps at most 128 characters of an answer
+# The columns of a registrant CSV and of an export, which a question id must not take
+# (people.FIELDS but PERSON_QUESTIONS, and what `registrants export` adds).
+RESERVED_QUESTION_IDS = (
+    "email first_name last_name time_zone language status source provider_status registered_at tracking_source"
+).split()
+_QUESTION_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # How many items a list may hold: far more than a real webinar needs, few enough that a typo or
 # a generated file cannot fill the outbox (docs/definition.md, "Bounds").
 LIST_LIMITS = {
@@ -90,6 +115,7 @@ LIST_LIMITS = {
     "contacts": 20,
     "organisers": 20,
     "languages": 20,
+    "choices": 50,
 }
 REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']", "grace": "how late a reminder may still go out"}
 MAIL_KEYS = {
@@ -202,6 +228,70 @@ class MailOptions:
 
 
 @dataclass(frozen=True)
+class RegistrationQuestion:
+    """A question the registration asks (`[[registration.questions]]`): a short text, a
+    choice from `choices`, or a checkbox (answered "yes" or "no"). `text` is the organiser's
+    own words, shown as written in every language."""
+
+    id: str
+    text: str
+    type: str = "text"  # one of QUESTION_TYPES
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+    @property
+    def zoom_field(self) -> str | None:
+        """The field of Zoom's own form this question is, or None for a custom question."""
+        return PERSON_QUESTIONS.get(self.id) or (self.id if self.id in ZOOM_STANDARD_QUESTIONS else None)
+
+    @property
+    def person_field(self) -> str | None:
+        """The registrant's own field this question asks for (`organisation`, `job_title`,
+        `country`), whose answer is that field rather than an answer of its own; else None."""
+        return self.id if self.id in PERSON_QUESTIONS else None
+
+    def check(self, value: str | None) -> str | None:
+        """The answer as it is kept (None when unanswered), held to the rules for names: one
+        line, no markup, at most ANSWER_MAX_LENGTH characters, a choice one of the choices, a
+        checkbox yes or no. Raises ValueError saying what is wrong."""
+        text = (value or "").strip()
+        if self.type == "checkbox":
+            answer = _CHECKED.get(text.casefold())
+            if answer is None:
+                raise ValueError(f"{validate.shown(text)} is not yes or no")
+            if self.required and answer != "yes":
+                raise ValueError("must be ticked")
+            return answer
+        if not text:
+            if self.required:
+                raise ValueError("is not answered")
+            return None
+        if self.type == "choice":
+            if text not in self.choices:
+                raise ValueError(f"{validate.shown(text)} is not one of the choices")
+            return text
+        return validate.person_text(text, "answer", max_length=ANSWER_MAX_LENGTH)
+
+
+# How a checkbox may be answered in a file or on the command line; the page sends "yes" or nothing.
+_CHECKED = {
+    **dict.fromkeys(("yes", "y", "true", "1", "on", "x"), "yes"),
+    **dict.fromkeys(("", "no", "n", "false", "0", "off"), "no"),
+}
+
+
+@dataclass(frozen=True)
+class RegistrationOptions:
+    """How people register (`[registration]`)."""
+
+    questions: tuple[RegistrationQuestion, ...] = ()
+
+    def question(self, question_id: str) -> RegistrationQuestion | None:
+        """The question called `question_id`, or None."""
+        return next((q for q in self.questions if q.id == question_id), None)
+
+
+@dataclass(frozen=True)
 class Definition:
     """A validated webinar definition. Instants are aware UTC datetimes."""
 
@@ -226,6 +316,7 @@ class Definition:
     reminder_grace: timedelta = DEFAULT_GRACE
     mail: MailOptions = field(default_factory=MailOptions)
     after: tuple[AfterMessage, ...] = ()
+    registration: RegistrationOptions = field(default_factory=RegistrationOptions)
     source: str = ""
 
     def languages_offered(self) -> tuple[str, ...]:
@@ -449,6 +540,7 @@ class _Checker:
         offsets, grace = self.reminders(data)
         mail = self.mail(data)
         after = self.after_messages(data)
+        registration = self.registration(data)
         if self.problems or schedule is None:
             return None
         start, end, zone_name = schedule
@@ -472,6 +564,7 @@ class _Checker:
             reminder_grace=grace,
             mail=mail,
             after=after,
+            registration=registration,
             source=self.source,
         )
 
@@ -761,6 +854,80 @@ class _Checker:
             messages.append(AfterMessage(delay=delay, note=note, **links))
         return tuple(sorted(messages, key=lambda m: m.delay))
 
+    def registration(self, data: dict) -> RegistrationOptions:
+        table = self.table(data, "registration")
+        if table is None:
+            return RegistrationOptions()
+        self.known_keys(table, ("registration",), REGISTRATION_KEYS)
+        return RegistrationOptions(questions=self.registration_questions(table))
+
+    def registration_questions(self, table: dict) -> tuple[RegistrationQuestion, ...]:
+        """`[[registration.questions]]`: each checked alone, then their ids and texts for repeats."""
+        questions: list[RegistrationQuestion] = []
+        for path, entry in self.tables(table, "questions", ("registration",)):
+            question = self.safe(self.registration_question, entry, path)
+            if question is None:
+                continue
+            if any(q.id == question.id for q in questions):
+                self.report((*path, "id"), f"{question.id!r} is given twice", "give each question its own id")
+            elif any(q.text == question.text for q in questions):
+                self.report((*path, "text"), "is asked twice", "ask each question once (Zoom keeps them by text)")
+            else:
+                questions.append(question)
+        return tuple(questions)
+
+    def registration_question(self, table: dict, path: tuple) -> RegistrationQuestion:
+        self.known_keys(table, path, REGISTRATION_QUESTION_KEYS)
+        question_id = self.safe(self.question_id, table, path)
+        text = self.safe(self.text, table, path, "text", required=True, check=_label)
+        kind = self.safe(self.text, table, path, "type", check=_QUESTION_TYPE) or "text"
+        required = self.safe(self.flag, table, path, "required", False, default=False)
+        choices = self.question_choices(table, path, kind)
+        if question_id is None or text is None:
+            raise _Invalid()
+        own_fields = (*PERSON_QUESTIONS, *ZOOM_STANDARD_QUESTIONS)
+        if question_id in own_fields and kind != "text":
+            raise self.fail(
+                (*path, "type"),
+                f"{question_id!r} is one of Zoom's own fields, which are answered in words",
+                f'write type = "text", or give the question another id than {", ".join(own_fields)}',
+            )
+        return RegistrationQuestion(id=question_id, text=text, type=kind, choices=choices, required=required)
+
+    def question_id(self, table: dict, path: tuple) -> str:
+        value = self.text(table, path, "id", required=True)
+        if not _QUESTION_ID_RE.match(value):
+            raise self.fail(
+                (*path, "id"),
+                f"{validate.shown(value)} is not a question id",
+                "use lower case letters, digits and _, starting with a letter, such as 'sector' (at most 40)",
+            )
+        if value in RESERVED_QUESTION_IDS:
+            raise self.fail(
+                (*path, "id"),
+                f"{value!r} is already a column of the registrants",
+                f"give the question another id than {', '.join(RESERVED_QUESTION_IDS)}",
+            )
+        return value
+
+    def question_choices(self, table: dict, path: tuple, kind: str) -> tuple[str, ...]:
+        if kind != "choice":
+            if "choices" in table:
+                self.report(
+                    (*path, "choices"), f"a {kind} question has no choices", 'remove them, or write type = "choice"'
+                )
+            return ()
+        if "choices" not in table:
+            self.report((*path, "choices"), "is missing", 'add choices = ["First", "Second"]')
+            return ()
+        choices = self.safe(self.strings, table, path, "choices", _choice, default=())
+        for i, choice in enumerate(choices):
+            if choice in choices[:i]:
+                self.report((*path, "choices", i), f"{choice!r} is listed twice", "list each choice once")
+        if table["choices"] == []:
+            self.report((*path, "choices"), "is empty", 'list the answers to choose from, such as ["Yes", "No"]')
+        return tuple(dict.fromkeys(choices))
+
     def duration(self, table: dict, path: tuple, key: str) -> timedelta | None:
         text = self.text(table, path, key)
         if text is None:
@@ -849,6 +1016,11 @@ def _question(value: str) -> str:
     return validate.prose(value, "question")
 
 
+def _choice(value: str) -> str:
+    """One of a question's choices: an answer, so held to the answers' rules."""
+    return validate.person_text(value, "choice", max_length=ANSWER_MAX_LENGTH)
+
+
 def _description(value: str) -> str:
     return validate.paragraphs(value, "description")
 
@@ -864,6 +1036,7 @@ def _one_of(allowed: tuple[str, ...]) -> Callable[[str], str]:
 
 _PURPOSE = _one_of(tuple(CONTACT_PURPOSES))
 _APPROVAL = _one_of(APPROVAL_MODES)
+_QUESTION_TYPE = _one_of(QUESTION_TYPES)
 
 
 def _fix_for(check: Callable[[str], str] | None) -> str:
@@ -879,6 +1052,8 @@ def _fix_for(check: Callable[[str], str] | None) -> str:
         validate.mailbox_address: "write an address such as name@example.org or Name <name@example.org>",
         _PURPOSE: f"write one of: {', '.join(CONTACT_PURPOSES)}",
         _APPROVAL: f"write one of: {', '.join(APPROVAL_MODES)}",
+        _QUESTION_TYPE: f"write one of: {', '.join(QUESTION_TYPES)}",
+        _choice: f"write each choice on one line, without < or >, in at most {ANSWER_MAX_LENGTH} characters",
         str: _OFFSET_FIX,
     }
     if check is _provider_name:

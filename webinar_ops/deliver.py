@@ -87,7 +87,8 @@ class Composers:
         revision = self.store.revision(webinar_id)
         key = (webinar_id, revision)
         if key not in self._made:
-            self._made[key] = Composer(self.store.webinar_by_id(webinar_id), self.settings)
+            webinar = self.store.webinar_by_id(webinar_id)
+            self._made[key] = Composer(webinar, self.settings, answers=self.store.answers)
         return self._made[key]
 
 

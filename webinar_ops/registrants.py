@@ -11,14 +11,15 @@ import csv
 import difflib
 import io
 import itertools
-from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from webinar_ops import validate
+from webinar_ops.definition import ANSWER_MAX_LENGTH, RegistrationQuestion
 from webinar_ops.errors import InputError, NotFound, Problem
-from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_person
+from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_answers, check_person, missing_fields
 from webinar_ops.store import NewRegistrant, Registrant, Store, WebinarRecord
 
 COLUMNS = FIELDS  # the CSV's columns are the fields of a Person
@@ -62,26 +63,27 @@ class ImportPlan:
         return bool(self.new or self.updated)
 
 
-def read_csv(path: Path | str) -> list[tuple[int, dict[str, str]]]:
+def read_csv(path: Path | str, answers: Collection[str] = ()) -> list[tuple[int, dict[str, str]]]:
     """Read a registrant CSV into (line number, {column: value}) pairs, checking its shape.
 
     UTF-8 with or without a byte-order mark; commas, semicolons or tabs; header names are
-    case-insensitive and may use spaces for underscores. Raises InputError naming the line.
+    case-insensitive and may use spaces for underscores. `answers` are the ids of the
+    registration questions, which may be columns too. Raises InputError naming the line.
     """
-    return list(iter_csv(path))
+    return list(iter_csv(path, answers))
 
 
-def iter_csv(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
+def iter_csv(path: Path | str, answers: Collection[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
     """`read_csv` one row at a time, so that memory stays bounded whatever the file holds:
     a line longer than MAX_LINE_LENGTH or a file of more than MAX_ROWS people is refused as
     soon as it is met, without reading the rest. The file's shape is checked in a first pass
     that keeps nothing, so that a caller collecting the rows never holds a file it must refuse."""
-    for _ in _shaped_rows(path):
+    for _ in _shaped_rows(path, answers):
         pass
-    yield from _shaped_rows(path)
+    yield from _shaped_rows(path, answers)
 
 
-def _shaped_rows(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
+def _shaped_rows(path: Path | str, answers: Collection[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
     path = Path(path)
     source = str(path)
     try:
@@ -96,7 +98,7 @@ def _shaped_rows(path: Path | str) -> Iterator[tuple[int, dict[str, str]]]:
             )
         text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
         try:
-            yield from _rows(_lines(text, source), source)
+            yield from _rows(_lines(text, source), source, (*COLUMNS, *answers))
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, source) from exc
 
@@ -118,7 +120,7 @@ def _lines(text: io.TextIOBase, source: str) -> Iterator[str]:
         yield line
 
 
-def _rows(lines: Iterator[str], source: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(lines: Iterator[str], source: str, known: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """The people under the header, with their line numbers; the header's line chooses the delimiter."""
     blank = 0
     for first in lines:
@@ -137,7 +139,7 @@ def _rows(lines: Iterator[str], source: str) -> Iterator[tuple[int, dict[str, st
             if not any(cell.strip() for cell in cells):
                 continue
             if columns is None:
-                columns = _columns(cells, source, number)
+                columns = _columns(cells, source, number, known)
                 continue
             people += 1
             if people > MAX_ROWS:
@@ -165,8 +167,9 @@ def _delimiter(first_line: str) -> str:
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
-def _columns(header: list[str], source: str, line: int) -> list[str | None]:
-    """Map header cells to column names; None for a blank header (an empty column)."""
+def _columns(header: list[str], source: str, line: int, known: tuple[str, ...] = COLUMNS) -> list[str | None]:
+    """Map header cells to column names (the `known` ones: a person's fields and the ids of
+    the registration questions); None for a blank header (an empty column)."""
     columns: list[str | None] = []
     seen: set[str] = set()
     problems = []
@@ -176,10 +179,10 @@ def _columns(header: list[str], source: str, line: int) -> list[str | None]:
         if not name:
             columns.append(None)
             continue
-        if name not in COLUMNS or name in seen:
+        if name not in known or name in seen:
             wrong += 1
             if wrong <= MAX_PROBLEMS_SHOWN:  # a header of thousands of wrong cells is not a header
-                problems.append(_header_problem(cell, name, source, line))
+                problems.append(_header_problem(cell, name, source, line, known))
         seen.add(name)
         columns.append(name)
     if wrong > MAX_PROBLEMS_SHOWN:
@@ -193,11 +196,11 @@ def _columns(header: list[str], source: str, line: int) -> list[str | None]:
     return columns
 
 
-def _header_problem(cell: str, name: str, source: str, line: int) -> Problem:
-    if name in COLUMNS:
+def _header_problem(cell: str, name: str, source: str, line: int, known: tuple[str, ...] = COLUMNS) -> Problem:
+    if name in known:
         return Problem(source, f"column {name!r} appears twice", line=line, fix="keep one of them")
-    close = difflib.get_close_matches(name[:40], COLUMNS, n=1, cutoff=0.6)
-    fix = f"did you mean {close[0]}?" if close else f"known columns: {', '.join(COLUMNS)}"
+    close = difflib.get_close_matches(name[:40], known, n=1, cutoff=0.6)
+    fix = f"did you mean {close[0]}?" if close else f"known columns: {', '.join(known)}"
     return Problem(source, f"unknown column {validate.shown(cell.strip())}", line=line, fix=fix)
 
 
@@ -221,7 +224,9 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     existing = {row.email: row for row in store.registrants(webinar.id)}
-    for line, record in iter_csv(path):
+    questions = webinar.definition.registration.questions
+    stored = store.webinar_answers(webinar.id) if questions else {}
+    for line, record in iter_csv(path, [q.id for q in questions if not q.person_field]):
         if "_extra" in record:
             problems.append(Problem(source, record["_extra"], line=line, fix="remove it, or give the column a header"))
             continue
@@ -229,6 +234,13 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
         problems.extend(Problem(source, message, line=line, field=name, fix=_FIXES[name]) for name, message in errors)
         if person is None:
             continue
+        known_row = existing.get(person.email)
+        answers, wrong = _answers(questions, record, stored.get(known_row.id) if known_row else None)
+        wrong += _missing_fields(questions, person, known_row, record.keys())
+        problems.extend(Problem(source, message, line=line, field=name, fix=fix) for name, message, fix in wrong)
+        if wrong:
+            continue
+        person = replace(person, answers=answers)
         if person.email in seen:
             problems.append(
                 Problem(
@@ -241,7 +253,7 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
             )
             continue
         seen[person.email] = line
-        _plan_person(plan, existing.get(person.email), person, given=record.keys())
+        _plan_person(plan, known_row, person, record.keys(), stored.get(known_row.id) if known_row else None)
     if problems:
         raise _import_refused(source, problems)
     return plan
@@ -257,22 +269,77 @@ def _import_refused(source: str, problems: list[Problem]) -> InputError:
     )
 
 
-def _plan_person(plan: ImportPlan, row: Registrant | None, person: Person, given: Iterable[str]) -> None:
+def _plan_person(
+    plan: ImportPlan,
+    row: Registrant | None,
+    person: Person,
+    given: Iterable[str],
+    stored_answers: Mapping[str, str] | None = None,
+) -> None:
     if row is None:
         plan.new.append(person)
     elif row.is_cancelled:
         plan.left_cancelled.append(person)
-    elif changes := _differences(row, person, given):
+    elif changes := _differences(row, person, given, stored_answers):
         plan.updated.append((row, person, changes))
     else:
         plan.unchanged += 1
 
 
-def _differences(row: Registrant, person: Person, given: Iterable[str]) -> list[str]:
-    """The fields the file gives that differ from the stored ones. A column the file does
-    not have leaves the stored value alone: a short file must not wipe time zones."""
+def _differences(
+    row: Registrant, person: Person, given: Iterable[str], stored_answers: Mapping[str, str] | None = None
+) -> list[str]:
+    """The fields the file gives that differ from the stored ones, and the answers that
+    differ. A column the file does not have leaves the stored value alone: a short file must
+    not wipe time zones."""
     fields = person.fields()
-    return [name for name in COLUMNS if name in given and getattr(row, name) != fields[name]]
+    changed = [name for name in COLUMNS if name in given and getattr(row, name) != fields[name]]
+    stored = stored_answers or {}
+    return changed + [key for key, value in person.answer_values().items() if stored.get(key) != value]
+
+
+def _answers(
+    questions: tuple[RegistrationQuestion, ...],
+    given: Mapping[str, str | None],
+    stored: Mapping[str, str] | None,
+    on_page: bool = False,
+) -> tuple[tuple, list[tuple[str, str, str]]]:
+    """The answers among `given` (the other keys are a person's fields), checked; and a
+    (question id, message, fix) per problem, the fix worded for the page when `on_page`."""
+    values = {key: value for key, value in given.items() if key not in COLUMNS and key != "_extra"}
+    answers, problems = check_answers(questions, values, stored)
+    by_id = {q.id: q for q in questions}
+    return answers, [(key, message, answer_fix(by_id.get(key), on_page)) for key, message in problems]
+
+
+def _missing_fields(
+    questions: tuple[RegistrationQuestion, ...], person: Person, row: Registrant | None, given: Collection[str] | None
+) -> list[tuple[str, str, str]]:
+    """The person's own fields a required question asks for that are left empty: a field not
+    `given` (None: any left empty) keeps what `row` holds. As (field, message, fix)."""
+    values = {}
+    for question in questions:
+        if name := question.person_field:
+            value = getattr(person, name)
+            values[name] = (
+                value if (given is not None and name in given) or row is None else value or getattr(row, name)
+            )
+    fix = "give it: this webinar asks everyone for it ([[registration.questions]])"
+    return [(name, message, fix) for name, message in missing_fields(questions, values)]
+
+
+def answer_fix(question: RegistrationQuestion | None, on_page: bool = False) -> str:
+    """How to answer `question` well (None: an id that names no question), in a file or on
+    the command line, or (`on_page`) on the registration page."""
+    if question is None:
+        return "answer only the questions the webinar asks ([[registration.questions]] ids)"
+    if question.type == "choice":
+        return "choose one from the list" if on_page else f"write one of: {', '.join(question.choices)}"
+    if question.type == "checkbox":
+        if on_page:
+            return "tick the box to go on" if question.required else "tick the box, or leave it empty"
+        return "write yes or no" + (" (it must be yes)" if question.required else "")
+    return f"write the answer on one line, without < or >, in at most {ANSWER_MAX_LENGTH} characters"
 
 
 def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:
@@ -281,37 +348,60 @@ def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: da
     with store.transaction():
         store.add_registrants(new, now)
         for row, person, changes in plan.updated:
-            store.update_registrant(row.id, {name: getattr(person, name) for name in changes}, now)
+            fields = {name: getattr(person, name) for name in changes if name in COLUMNS}
+            if fields:
+                store.update_registrant(row.id, fields, now)
+            answers = person.answer_values()
+            if any(name in answers for name in changes):
+                store.save_answers(row.id, {name: answers[name] for name in changes if name in answers})
 
 
-def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime) -> tuple[str, str]:
-    """Register one person from the command line. Returns their normalised address and
-    `added`, `re-activated`, `updated` or `unchanged`. A cancelled person is registered afresh."""
+def add_person(
+    store: Store,
+    webinar: WebinarRecord,
+    values: dict[str, str | None],
+    now: datetime,
+    answers: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """Register one person from the command line, with their `answers` to the registration
+    questions (by question id; a question not answered keeps the answer stored). Returns
+    their normalised address and `added`, `re-activated`, `updated` or `unchanged`. A
+    cancelled person is registered afresh."""
     webinar.require_not_cancelled("registrants can be added")
     person, errors = check_person(values)
-    if person is None:
-        raise InputError(
-            "This person cannot be added:",
-            [
-                Problem("command line", message, field=f"--{name.replace('_', '-')}", fix=_FIXES[name])
-                for name, message in errors
-            ],
-        )
-    row = store.registrant(webinar.id, person.email)
+    problems = [
+        Problem("command line", message, field=f"--{name.replace('_', '-')}", fix=_FIXES[name])
+        for name, message in errors
+    ]
+    row = store.registrant(webinar.id, person.email) if person else None
+    stored = store.answers(row.id) if row else {}
+    questions = webinar.definition.registration.questions
+    checked, wrong = _answers(questions, answers or {}, stored)
+    problems += [Problem("command line", message, field=f"--answer {key}", fix=fix) for key, message, fix in wrong]
+    if person is not None:
+        missing = _missing_fields(questions, person, row, None)
+        problems += [Problem("command line", m, field=f"--{k.replace('_', '-')}", fix=f) for k, m, f in missing]
+    if person is None or problems:
+        raise InputError("This person cannot be added:", problems)
+    person = replace(person, answers=checked)
     fields = {k: v for k, v in person.fields().items() if v is not None}
+    new_answers = {k: v for k, v in person.answer_values().items() if stored.get(k) != v}
     with store.transaction():
         if row is None:
             store.add_registrants(
                 [NewRegistrant(webinar_id=webinar.id, person=person, status="approved", source="cli")], now
             )
             return person.email, "added"
+        if new_answers:
+            store.save_answers(row.id, new_answers)
         if row.is_cancelled:
             store.update_registrant(row.id, {**fields, **_NOT_AT_PROVIDER, "status": "approved"}, now)
             return person.email, "re-activated"
         changes = {k: v for k, v in fields.items() if getattr(row, k) != v}
-        if not changes:
+        if not changes and not new_answers:
             return person.email, "unchanged"
-        store.update_registrant(row.id, changes, now)
+        if changes:
+            store.update_registrant(row.id, changes, now)
         return person.email, "updated"
 
 
@@ -321,6 +411,7 @@ def register_online(
     values: dict[str, str | None],
     now: datetime,
     zones: Collection[str] | None = None,
+    answers: Mapping[str, str | None] | None = None,
 ) -> tuple[Person, str]:
     """Register one person who filled in the registration page. Returns them and `added`,
     `re-activated` or `already registered`; raises InputError with one Problem per field.
@@ -328,16 +419,26 @@ def register_online(
     Anyone can type anyone's address, so the page may add a person, or bring back one who
     cancelled, but never rewrites who someone is nor overturns the organisers' denial. The
     webinar's approval rule decides whether they are approved at once or wait. `zones`, when
-    given, are the time zones the page offers; any other is refused."""
+    given, are the time zones the page offers; any other is refused. `answers` are what the
+    page's questions were answered (by question id), held to the same rules as an import's."""
     webinar.require_not_cancelled("registrations are closed")
     person, errors = check_person(values)
     problems = [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors]
+    questions = webinar.definition.registration.questions
+    checked, wrong = _answers(questions, answers or {}, None, on_page=True)
+    if person is not None:
+        wrong += [
+            (k, m, "fill it in: the organisers ask everyone")
+            for k, m, _ in _missing_fields(questions, person, None, None)
+        ]
+    problems += [Problem("registration page", message, field=key, fix=fix) for key, message, fix in wrong]
     problems += _link_in_organisation(values.get("organisation"))
     if zones is not None and values.get("time_zone") and values["time_zone"] not in zones:
         problems = [p for p in problems if p.field != "time_zone"]
         problems.append(Problem("registration page", "is not one of the list", field="time_zone", fix=_ZONE_FIX))
     if person is None or problems:
         raise InputError("Some answers need a change:", problems)
+    person = replace(person, answers=checked)
     with store.transaction():  # the lookup inside: two submits at once must not both insert
         row = store.registrant(webinar.id, person.email)
         if row is None:
@@ -350,6 +451,8 @@ def register_online(
             return person, "already registered"
         status = webinar.definition.provider.signup_status
         store.update_registrant(row.id, {**_NOT_AT_PROVIDER, "status": status}, now)
+        if checked:  # their answers now, as they came back
+            store.save_answers(row.id, person.answer_values())
         return person, "re-activated"
 
 
@@ -384,3 +487,47 @@ def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetim
     if not row.is_cancelled:
         store.update_registrant(row.id, {"status": "cancelled"}, now)
     return row
+
+
+# -- export ---------------------------------------------------------------------------------
+
+EXPORT_FIELDS = (*FIELDS, "status", "source", "registered_at")
+# A cell starting with one of these is a formula to a spreadsheet (and a tab or a carriage
+# return hides one): OWASP's "CSV injection".
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_rows(store: Store, webinar: WebinarRecord) -> tuple[list[str], list[dict]]:
+    """Every registrant of the webinar, by address: the column names (a person's fields, the
+    status, the source, when they registered, then one column per registration question, by
+    its id) and one {column: value} per person, None where empty; the answers also under
+    `answers`. No join link: it is a secret."""
+    questions = [q.id for q in webinar.definition.registration.questions if not q.person_field]
+    answers = store.webinar_answers(webinar.id)
+    rows = []
+    for registrant in store.registrants(webinar.id):
+        row = {name: getattr(registrant, name) for name in (*FIELDS, "status", "source")}
+        row["registered_at"] = registrant.created_at
+        given = answers.get(registrant.id, {})
+        row.update({key: given.get(key) for key in questions})
+        row["answers"] = {key: given[key] for key in questions if key in given}
+        rows.append(row)
+    return [*EXPORT_FIELDS, *questions], rows
+
+
+def export_csv(columns: list[str], rows: list[dict]) -> str:
+    """The rows as CSV for a spreadsheet: a byte-order mark first (so Excel reads UTF-8), CRLF
+    line ends, and every value that a spreadsheet would take for a formula written as text."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([spreadsheet_text(row.get(name)) for name in columns])
+    return "\ufeff" + out.getvalue()
+
+
+def spreadsheet_text(value: str | None) -> str:
+    """`value` as a spreadsheet shows it as text: one starting with = + - @ (or a tab or a
+    carriage return) gets a leading apostrophe, which spreadsheets show as text, not run."""
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text

@@ -34,15 +34,17 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from webinar_ops import languages, times, tokens, wording
+from webinar_ops import languages, times, tokens, validate, wording
 from webinar_ops.config import web_origin
+from webinar_ops.definition import RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.registrants import register_online
 from webinar_ops.store import Store, WebinarRecord
 
 log = logging.getLogger("webinar_ops.web")
 
-FIELDS = ("first_name", "last_name", "email", "organisation", "time_zone", "language")
+FIELDS = ("first_name", "last_name", "email", "organisation", "job_title", "country", "time_zone", "language")
+ANSWER_PREFIX = "answer-"  # a question's field is named by its id after this: no clash with FIELDS
 HONEYPOT = "leave_empty"  # a name no browser autofill maps to anything
 PER_ADDRESS = (5, 3600.0)  # submissions, seconds: a person retrying a typo is well inside it
 PER_CLIENT = (60, 3600.0)  # a campus or an office behind one address registers together
@@ -149,17 +151,60 @@ def registration_blueprint(
                 # person; the second form carries a signed mark that lets it through.
                 log.info("registration page: the hidden field was filled for %s; asked to confirm", slug)
                 mark = _confirm_mark(secret_key, slug, values["email"], clock())
-                return _form_page(webinar, values, {}, form_token, confirm=mark)
+                return _form_page(webinar, {**values, **_typed(_answers(webinar))}, {}, form_token, confirm=mark)
+            answers = _answers(webinar)
             try:
-                person, _ = register_online(db, webinar, values, clock(), zones=time_zones())
+                person, _ = register_online(db, webinar, values, clock(), zones=time_zones(), answers=answers)
             except InputError as exc:
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
-                    problems.setdefault(problem.field, _problem_text(problem))
-                return _form_page(webinar, values, problems, form_token, status=422)
+                    problems.setdefault(_field_name(webinar, problem.field), _problem_text(webinar, problem))
+                return _form_page(webinar, {**values, **_typed(answers)}, problems, form_token, status=422)
         return _done_page(webinar, person.first_name, person.email)
 
     return pages
+
+
+def _answers(webinar: WebinarRecord) -> dict[str, str]:
+    """The submitted answers to the webinar's questions, by question id; an unticked checkbox
+    sends nothing, which is "no"."""
+    answers = {}
+    for question in _answered(webinar):
+        value = request.form.get(ANSWER_PREFIX + question.id, "")[:500]
+        answers[question.id] = value or ("no" if question.type == "checkbox" else "")
+    return answers
+
+
+def _answered(webinar: WebinarRecord) -> list[RegistrationQuestion]:
+    """The questions with answers of their own: the others ask for a field of the form."""
+    return [q for q in webinar.definition.registration.questions if not q.person_field]
+
+
+def _asked_fields(webinar: WebinarRecord) -> dict[str, bool]:
+    """The person's own fields the questions ask for (`organisation`, …), and whether required."""
+    return {q.person_field: q.required for q in webinar.definition.registration.questions if q.person_field}
+
+
+@cache
+def countries() -> tuple[tuple[str, str], ...]:
+    """(code, English name) of each country a registrant may give, by name."""
+    from babel import Locale
+
+    names = Locale("en").territories
+    return tuple(sorted(((code, names.get(code, code)) for code in validate.countries()), key=lambda pair: pair[1]))
+
+
+def _typed(answers: dict[str, str]) -> dict[str, str]:
+    """The answers under their fields' names, to fill the form in again."""
+    return {ANSWER_PREFIX + key: value for key, value in answers.items()}
+
+
+def _field_name(webinar: WebinarRecord, field: str | None) -> str | None:
+    """The form's name for the field a problem is about: a question's id gets its prefix."""
+    question = webinar.definition.registration.question(field or "")
+    if question is not None and not question.person_field:
+        return ANSWER_PREFIX + field
+    return field
 
 
 def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Response:
@@ -191,6 +236,9 @@ def _form_page(
         values=values,
         problems=problems,
         zones=time_zones(),
+        questions=[_question_shown(q) for q in _answered(webinar)],
+        asked=_asked_fields(webinar),
+        countries=countries() if "country" in _asked_fields(webinar) else (),
         languages=[(tag, languages.display_name(tag)) for tag in webinar.definition.languages_offered()],
         honeypot=HONEYPOT,
     )
@@ -321,10 +369,27 @@ def _shown(webinar: WebinarRecord) -> dict:
     }
 
 
-def _problem_text(problem: Problem) -> str:
+def _question_shown(question: RegistrationQuestion) -> dict:
+    """What the form shows of one question: its field's name, the organiser's words, its kind."""
+    return {
+        "name": ANSWER_PREFIX + question.id,
+        "text": question.text,
+        "type": question.type,
+        "choices": list(question.choices),
+        "required": question.required,
+    }
+
+
+def _problem_text(webinar: WebinarRecord, problem: Problem) -> str:
     """`The first name is empty. Write …`: what is wrong with one answer, and the fix."""
     what = problem.message
-    what = f"{_label(problem.field)} {what}" if what.startswith("is ") else wording.upper_first(what)
+    question = webinar.definition.registration.question(problem.field or "")
+    if question is not None and not question.person_field:
+        what = f"“{question.text}” {what}" if what.startswith(("is ", "must ")) else f"“{question.text}”: {what}"
+    elif what.startswith("is "):
+        what = f"{_label(problem.field)} {what}"
+    else:
+        what = wording.upper_first(what)
     return f"{what}. {wording.upper_first(problem.fix)}." if problem.fix else f"{what}."
 
 
@@ -334,6 +399,8 @@ def _label(field: str | None) -> str:
         "last_name": "The last name",
         "email": "The email address",
         "organisation": "The organisation",
+        "job_title": "The job title",
+        "country": "The country",
         "time_zone": "The time zone",
         "language": "The language",
     }.get(field or "", "This answer")

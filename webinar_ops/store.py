@@ -185,6 +185,18 @@ def m007_provider_events(db: Database) -> None:
     db["registrants"].create_index(["webinar_id", "provider_registrant_id"])
 
 
+@migrations()
+def m010_registration_answers(db: Database) -> None:
+    """Each registrant's answers to the registration questions, one row per answer, by the
+    question's id (`[[registration.questions]] id`)."""
+    db["registration_answers"].create(
+        {"registrant_id": int, "question": str, "value": str},
+        pk=("registrant_id", "question"),
+        not_null={"value"},
+        foreign_keys=[("registrant_id", "registrants", "id")],
+    )
+
+
 @dataclass(frozen=True)
 class WebinarRecord:
     """A stored webinar: its definition plus what the store and the provider added."""
@@ -497,7 +509,12 @@ class Store:
             if not changes:
                 return SavedWebinar("unchanged", existing)
             significant = is_significant(existing.definition, definition)
-            republish = significant or existing.definition.provider != definition.provider
+            # The questions too: the provider's registration form asks them.
+            republish = (
+                significant
+                or existing.definition.provider != definition.provider
+                or existing.definition.registration.questions != definition.registration.questions
+            )
             revision = existing.revision + (1 if significant else 0)
             # An approval change concerns the provider but not people's calendars: it makes the
             # next sync compare the provider's copy without raising the revision.
@@ -643,9 +660,57 @@ class Store:
         return {key: value or 0 for key, value in row.items()}
 
     def add_registrants(self, new: Iterable[NewRegistrant], now: datetime) -> None:
-        """Insert new registrants (in the caller's transaction, if any)."""
+        """Insert new registrants, with their answers (in the caller's transaction, if any)."""
         stamp = times.iso_utc(now)
-        self.db["registrants"].insert_all((registrant.row(stamp) for registrant in new), batch_size=500)
+        answered: dict[tuple[int, str], dict[str, str]] = {}
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for registrant in new:
+                if registrant.person.answers:
+                    answered[(registrant.webinar_id, registrant.person.email)] = registrant.person.answer_values()
+                yield registrant.row(stamp)
+
+        with self.transaction():
+            self.db["registrants"].insert_all(rows(), batch_size=500)
+            for (webinar_id, email), answers in answered.items():
+                row = self.db.execute(
+                    "SELECT id FROM registrants WHERE webinar_id = ? AND email = ?", [webinar_id, email]
+                ).fetchone()
+                self.save_answers(row[0], answers)
+
+    def save_answers(self, registrant_id: int, answers: dict[str, str]) -> None:
+        """Keep these answers of a registrant (by question id), replacing earlier answers to
+        the same questions; the others stay (in the caller's transaction, if any)."""
+        with self.transaction():
+            self.db["registration_answers"].upsert_all(
+                [{"registrant_id": registrant_id, "question": key, "value": value} for key, value in answers.items()],
+                pk=("registrant_id", "question"),
+            )
+
+    def answers(self, registrant_id: int) -> dict[str, str]:
+        """One registrant's answers, by question id."""
+        return self.answers_of([registrant_id]).get(registrant_id, {})
+
+    def answers_of(self, registrant_ids: list[int]) -> dict[int, dict[str, str]]:
+        """The answers of these registrants, by registrant id and then question id; one who
+        answered nothing is left out."""
+        found: dict[int, dict[str, str]] = {}
+        for start in range(0, len(registrant_ids), 500):  # SQLite's limit on bound parameters
+            chunk = registrant_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT registrant_id, question, value FROM registration_answers WHERE registrant_id IN ({marks})"
+            for registrant_id, question, value in self.db.execute(sql, chunk).fetchall():
+                found.setdefault(registrant_id, {})[question] = value
+        return found
+
+    def webinar_answers(self, webinar_id: int) -> dict[int, dict[str, str]]:
+        """The answers of every registrant of the webinar, by registrant id and question id."""
+        sql = """SELECT a.registrant_id, a.question, a.value FROM registration_answers a
+                 JOIN registrants r ON r.id = a.registrant_id WHERE r.webinar_id = ?"""
+        found: dict[int, dict[str, str]] = {}
+        for registrant_id, question, value in self.db.execute(sql, [webinar_id]).fetchall():
+            found.setdefault(registrant_id, {})[question] = value
+        return found
 
     def unsubscribed_count(self, webinar_id: int) -> int:
         """How many of the webinar's active registrants unsubscribed from the reminders."""
@@ -737,6 +802,9 @@ def _comparable(definition: Definition) -> dict[str, Any]:
     local_start = definition.local(definition.start)
     data["start"] = f"{local_start:%Y-%m-%d %H:%M} {definition.time_zone}"
     data["end"] = f"{definition.local(definition.end):%Y-%m-%d %H:%M}"
+    # The questions are a list of their own, so that a change reads "changed (4 items)"; the
+    # rest of [registration] stays under its own key.
+    data["registration.questions"] = data["registration"].pop("questions")
     data["agenda"] = [
         {
             **shown,

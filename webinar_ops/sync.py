@@ -12,12 +12,13 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from webinar_ops import times, validate
+from webinar_ops.definition import PERSON_QUESTIONS, RegistrationQuestion
 from webinar_ops.errors import OperationError
-from webinar_ops.people import Person
+from webinar_ops.people import Answer, Person, stored_answers
 from webinar_ops.providers import Provider, ProviderError, Registration, RemoteRegistrant, chunks
 from webinar_ops.store import REGISTRANT_STATUSES, NewRegistrant, Registrant, Store, WebinarRecord
 
@@ -113,6 +114,11 @@ def publish_webinar(
             return store.webinar(webinar.slug), "waiting"
         raise OperationError(f"{provider.name} did not publish the webinar {webinar.slug}: {exc}") from exc
     store.set_hosted(webinar, hosted.webinar_id, hosted.join_url, hosted.registration_url)
+    if hosted.problem:
+        # Held, so registrations go on; published again at the next sync, to finish it.
+        log.warning("%s holds %s, but %s", provider.name, webinar.slug, hosted.problem)
+        store.set_provider_error(webinar, hosted.problem)
+        store.republish(webinar)
     outcome = "created" if target is None else "updated" if hosted.updated else "unchanged"
     return store.webinar(webinar.slug), outcome
 
@@ -133,7 +139,7 @@ def register_waiting(
         page_size = provider.batch_size * max(1, PULL_CHUNK // provider.batch_size)
         for page in store.due_for_registration(webinar.id, status, now, page_size):
             for batch in chunks(page, provider.batch_size):
-                results = _register_batch(provider, webinar, batch, approve=status == "approved")
+                results = _register_batch(store, provider, webinar, batch, approve=status == "approved")
                 _record_registrations(store, batch, results, now, report)
                 done += len(batch)
                 if progress:
@@ -141,9 +147,9 @@ def register_waiting(
 
 
 def _register_batch(
-    provider: Provider, webinar: WebinarRecord, batch: list[Registrant], approve: bool
+    store: Store, provider: Provider, webinar: WebinarRecord, batch: list[Registrant], approve: bool
 ) -> list[Registration]:
-    people = [row.person for row in batch]
+    people = people_with_answers(store, webinar, batch)
     try:
         results = provider.register(webinar.provider_webinar_id, people, approve)
     except ProviderError as exc:
@@ -152,6 +158,22 @@ def _register_batch(
     by_email = {result.email: result for result in results}
     missing = "the provider gave no answer for this person"
     return [by_email.get(p.email, Registration(p.email, error=missing)) for p in people]
+
+
+def people_with_answers(store: Store, webinar: WebinarRecord, rows: list[Registrant]) -> list[Person]:
+    """The people of `rows`, each with their stored answers to the questions the webinar asks."""
+    questions = webinar.definition.registration.questions
+    if not questions:
+        return [row.person for row in rows]
+    answers = store.answers_of([row.id for row in rows])
+    return [replace(row.person, answers=stored_answers(questions, _asked(row, answers))) for row in rows]
+
+
+def _asked(row: Registrant, answers: dict[int, dict[str, str]]) -> dict[str, str]:
+    """The row's answers, and its own fields that questions ask for (`organisation`, …): a
+    provider sends them with the answers (Zoom: as its own fields, one by one, not in batches)."""
+    fields = {name: getattr(row, name) for name in PERSON_QUESTIONS if getattr(row, name)}
+    return {**answers.get(row.id, {}), **fields}
 
 
 def _record_registrations(
@@ -233,9 +255,17 @@ def _take_in(store: Store, webinar: WebinarRecord, listed: list, now: datetime, 
     with store.transaction():
         known = _known(store, webinar, list(usable))
         new = [pulled_registrant(webinar, email, remote) for email, remote in usable.items() if email not in known]
+        stored = (
+            store.answers_of([row.id for row in known.values()]) if webinar.definition.registration.questions else {}
+        )
         for email, row in known.items():
-            if changes := remote_changes(row, usable[email]):
+            changes = remote_changes(row, usable[email])
+            if changes:
                 store.update_registrant(row.id, changes, now)
+            answers = _new_answers(webinar, usable[email], stored.get(row.id, {}))
+            if answers:
+                store.save_answers(row.id, answers)
+            if changes or answers:
                 report.pulled_updated += 1
         store.add_registrants(new, now)
     report.pulled_new += len(new)
@@ -262,15 +292,57 @@ def pulled_registrant(webinar: WebinarRecord, email: str, remote: RemoteRegistra
     """The new registrant for someone the provider holds and the store does not (they
     signed up on the provider's own page): their names checked, the provider's status."""
     first_name, last_name = _pulled_names(webinar, email, remote)
+    person = Person(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        language=remote.language,
+        answers=pulled_answers(webinar, remote),
+    )
     return NewRegistrant(
         webinar_id=webinar.id,
-        person=Person(email=email, first_name=first_name, last_name=last_name, language=remote.language),
+        person=person,
         status=remote.status,
         source="provider",
         provider_registrant_id=remote.registrant_id,
         provider_status=remote.status,
         join_url=remote.join_url,
     )
+
+
+def pulled_answers(webinar: WebinarRecord, remote: RemoteRegistrant) -> tuple[Answer, ...]:
+    """What someone the provider holds answered to the webinar's questions, each held to the
+    rules for answers typed here (the provider's page checks other things): a refused answer
+    is left out and logged, the person kept. Missing ones are the provider's form's business."""
+    answers = []
+    for question in webinar.definition.registration.questions:
+        if question.person_field:
+            continue  # a field of the person, such as the organisation: not an answer of its own
+        given = _remote_answer(question, remote.answers)
+        if given is None or not given.strip():
+            continue
+        try:
+            value = question.check(given)
+        except ValueError:
+            # Not the reason: for a choice it repeats the answer, and answers stay out of logs.
+            _log_replaced(webinar, remote, f"the answer to {question.id!r} breaks the rules of answers", "nothing")
+            continue
+        if value is not None:
+            answers.append(Answer(question, value))
+    return tuple(answers)
+
+
+def _remote_answer(question: RegistrationQuestion, answers: dict[str, str]) -> str | None:
+    value = answers.get(question.id)
+    return value if value is not None else answers.get(question.text)
+
+
+def _new_answers(webinar: WebinarRecord, remote: RemoteRegistrant, stored: dict[str, str]) -> dict[str, str]:
+    """The answers the provider holds that the store has none for: an answer given here wins."""
+    if not remote.answers:
+        return {}
+    pulled = {answer.question.id: answer.value for answer in pulled_answers(webinar, remote)}
+    return {key: value for key, value in pulled.items() if key not in stored}
 
 
 def _pulled_names(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> tuple[str, str | None]:

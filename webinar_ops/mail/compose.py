@@ -27,7 +27,7 @@ import re
 import textwrap
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -278,8 +278,16 @@ def _message(exc: Exception) -> str:
 class Composer:
     """Writes the mails of one webinar revision."""
 
-    def __init__(self, webinar: WebinarRecord, settings: Settings):
+    def __init__(
+        self,
+        webinar: WebinarRecord,
+        settings: Settings,
+        answers: Callable[[int], Mapping[str, str]] | None = None,
+    ):
+        """`answers` looks up a stored registrant's answers to the registration questions
+        (Store.answers), which templates see as `person.answers`; None: nobody answered."""
         self.webinar = webinar
+        self._answers_of = answers
         self.definition = webinar.definition
         self.env = template_environment(self.definition.mail.templates)  # English, the default
         self.languages = self.definition.languages_offered()
@@ -457,6 +465,7 @@ class Composer:
                 "last_name": registrant.last_name,
                 "email": registrant.email,
                 "time_zone": zone,
+                "answers": self._answers(registrant),
             },
             "when_local": times.format_reader_span(d.start, d.end, d.time_zone, local_zone, language)
             if local_zone
@@ -472,6 +481,12 @@ class Composer:
             "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if kind is kinds.AFTER else None,
         }
+
+    def _answers(self, registrant: Registrant) -> dict[str, str]:
+        """The reader's answers by question id (one cheap lookup, only when questions are asked)."""
+        if self._answers_of is None or registrant.id is None or not self.definition.registration.questions:
+            return {}
+        return dict(self._answers_of(registrant.id))
 
     def _local_times(self, zone: str, language: str) -> list[str]:
         """The agenda's rows on the clocks of `zone`, made once per zone and language: a wave

@@ -15,7 +15,7 @@ outcome separately, so one refused address never sinks a batch.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,12 +35,16 @@ if TYPE_CHECKING:  # annotations only, so that reading the configuration loads n
 
 @dataclass(frozen=True)
 class HostedWebinar:
-    """The provider's side of a webinar; `updated` is False when publishing found nothing to change."""
+    """The provider's side of a webinar; `updated` is False when publishing found nothing to change,
+    and `problem` says what is left undone."""
 
     webinar_id: str
     join_url: str | None = None
     registration_url: str | None = None
     updated: bool = True
+    # What the provider holds but could not set up yet (its registration form): the webinar is
+    # recorded as held, the problem as its error, and the next sync publishes it again.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class RemoteRegistrant:
     registrant_id: str
     join_url: str | None = None
     language: str | None = None  # a tag webinar-ops keeps (languages.from_provider), if the provider has one
+    # Their answers to the registration questions: by question id, or by the question's text
+    # where the provider keeps only that (Zoom's custom questions); sync checks them.
+    answers: dict[str, str] = field(default_factory=dict)
 
 
 class Provider(Protocol):
@@ -83,12 +90,14 @@ class Provider(Protocol):
     batch_size: int
 
     def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
-        """Create the webinar (webinar_id None) or bring an existing one up to date."""
+        """Create the webinar (webinar_id None) or bring an existing one up to date, with the
+        registration questions it asks (`definition.registration.questions`)."""
         ...
 
     def register(self, webinar_id: str, people: Sequence[Person], approve: bool) -> list[Registration]:
-        """Register up to `batch_size` people; one Registration per person, in order. A
-        provider ignores what it has no field for (such as the time zone)."""
+        """Register up to `batch_size` people, with their answers to the registration
+        questions (`Person.answers`); one Registration per person, in order. A provider
+        ignores what it has no field for (such as the time zone)."""
         ...
 
     def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:

@@ -10,6 +10,7 @@ person's link.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Iterator, Sequence
@@ -66,6 +67,12 @@ def m003_join_tokens(db) -> None:
             [token, row["webinar_id"], row["email"]],
         )
     db["local_registrants"].create_index(["join_token"])
+
+
+@migrations()
+def m004_answers(db) -> None:
+    """Each registrant's answers to the registration questions, as JSON by question id."""
+    db["local_registrants"].add_column("answers", str)
 
 
 def _token_of(join_url: str | None) -> str | None:
@@ -136,6 +143,7 @@ class LocalProvider:
             "status": "approved" if approve else "pending",
             "join_url": f"{self.base_url}/j/{token}",
             "join_token": token,
+            "answers": json.dumps(person.answer_values(), ensure_ascii=False) if person.answers else None,
             "created_at": times.iso_utc(times.utc_now()),
         }
         self.db["local_registrants"].upsert(row, pk=("webinar_id", "email"))
@@ -194,6 +202,7 @@ def _remote(row: dict) -> RemoteRegistrant:
         status=row["status"],
         registrant_id=row["registrant_id"],
         join_url=row["join_url"],
+        answers=json.loads(row.get("answers") or "{}"),
     )
 
 

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +30,7 @@ from urllib.parse import quote
 import requests
 
 from webinar_ops import __version__, languages, times
-from webinar_ops.definition import Definition
+from webinar_ops.definition import ZOOM_STANDARD_QUESTIONS, Definition, RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.people import Person
 from webinar_ops.providers import HostedWebinar, ProviderError, Registration, RemoteRegistrant, chunks
@@ -371,13 +371,31 @@ class ZoomProvider:
         body = webinar_body(definition, hosts_own=not definition.provider.creates)
         if webinar_id is None:
             created = self._create(body)
+            try:
+                self._ask_questions(str(created["id"]), definition, created=True)
+            except ProviderError as exc:
+                # The webinar exists now: it must be recorded, or the next sync makes another.
+                return replace(_hosted(created), problem=f"its registration questions were not set: {exc}")
             return _hosted(created)
         current = _json(self.client.call("GET", f"/webinars/{webinar_id}", "light"))
+        asked = self._ask_questions(webinar_id, definition)
         if not _differs(current, body):
-            return _hosted(current, updated=False)
+            return _hosted(current, updated=asked)
         # Each host has 100 creates and updates a day: update only what changed.
         self.client.call("PATCH", f"/webinars/{webinar_id}", "light", body=body)
         return _hosted(_json(self.client.call("GET", f"/webinars/{webinar_id}", "light")))
+
+    def _ask_questions(self, webinar_id: str, definition: Definition, created: bool = False) -> bool:
+        """Make Zoom's registration form ask the definition's questions; True when it changed.
+        A webinar its host made keeps its own form while the definition asks nothing."""
+        questions = definition.registration.questions
+        if not questions and (created or not definition.provider.creates):
+            return False  # a new webinar's form asks nothing more already; a host's own stays theirs
+        form = registration_form(questions)
+        if not created and self.registration_questions(webinar_id) == form:
+            return False
+        self.set_registration_questions(webinar_id, form["questions"], form["custom_questions"])
+        return True
 
     def _create(self, body: dict) -> dict:
         path = self._webinars_path()
@@ -410,13 +428,32 @@ class ZoomProvider:
     # -- registrants ----------------------------------------------------------------------
 
     def register(self, webinar_id: str, people: Sequence[Person], approve: bool) -> list[Registration]:
+        # A batch carries no answers (Zoom's batch_registrants takes names only): whoever
+        # answered questions is added alone, with their answers.
+        answering = [person for person in people if person.answers]
+        in_batches = [person for person in people if not person.answers]
         results: dict[str, Registration] = {}
         with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="zoom") as pool:
             for answered in pool.map(
-                lambda batch: self._batch_outcome(webinar_id, batch, approve), chunks(list(people), BATCH_SIZE)
+                lambda batch: self._batch_outcome(webinar_id, batch, approve), chunks(in_batches, BATCH_SIZE)
             ):
                 results.update(answered)
+            added = list(pool.map(lambda p: self._add_one(webinar_id, p, approve), answering))
+        results.update((r.email, r) for r in self._approved_after_adding(webinar_id, added, approve))
         return [results[a.email] for a in people]
+
+    def _approved_after_adding(self, webinar_id: str, added: list[Registration], approve: bool) -> list[Registration]:
+        """Single adds take no `auto_approve`: on a webinar approved by hand, Zoom holds them
+        pending, so those to be approved are approved by a decision (30 to a call; on a
+        webinar that approves everyone it changes nothing). One Zoom would not approve stays
+        pending there, as its Registration says."""
+        done = [r for r in added if r.ok]
+        if not approve or not done:
+            return added
+        refused = {
+            r.registrant_id for r in self.approve(webinar_id, [{"id": r.registrant_id} for r in done]) if not r.ok
+        }
+        return [replace(r, status="pending") if r.ok and r.registrant_id in refused else r for r in added]
 
     def _batch_outcome(
         self, webinar_id: str, batch: Sequence[Person], approve: bool, tries: int = ATTEMPTS
@@ -479,6 +516,8 @@ class ZoomProvider:
         return {a.email: self._add_one(webinar_id, a, approve) for a in batch}
 
     def _add_one(self, webinar_id: str, person: Person, approve: bool) -> Registration:
+        """Add one person with everything Zoom keeps of them, their answers too. The single
+        add has no `auto_approve`: a manual webinar's registrant is approved by a decision."""
         try:
             # Adding an address Zoom already holds returns that registrant, so a retry is safe.
             response = self.client.call(
@@ -511,6 +550,7 @@ class ZoomProvider:
                     registrant_id=str(entry.get("id")),
                     join_url=entry.get("join_url"),
                     language=languages.from_provider(entry.get("language")),
+                    answers=listed_answers(entry),
                 )
             token = page.get("next_page_token") or ""
             if not token:
@@ -710,7 +750,58 @@ def _single_entry(person: Person) -> dict:
     entry = _batch_entry(person)
     optional = {"org": person.organisation, "job_title": person.job_title, "country": person.country}
     entry.update({key: value for key, value in optional.items() if value})
+    entry.update(answer_fields(person))
     return entry
+
+
+# A checkbox is a single choice at Zoom, whose form has no checkbox: "Yes" alone when it must
+# be ticked (an agreement), else "Yes" or "No".
+_CHECKBOX_ANSWERS = {"yes": "Yes", "no": "No"}
+
+
+def registration_form(questions: Sequence[RegistrationQuestion]) -> dict[str, list[dict]]:
+    """The registration form asking `questions`, in the shapes of Zoom's registrants/questions:
+    a question whose id is one of Zoom's own fields (`phone`, `industry`, …) is that field;
+    the others are custom questions, a text `short`, a choice `single_dropdown`, a checkbox
+    `single_radio`."""
+    fields = [{"field_name": q.zoom_field, "required": q.required} for q in questions if q.zoom_field]
+    return {"questions": fields, "custom_questions": [_custom_question(q) for q in questions if not q.zoom_field]}
+
+
+def _custom_question(question: RegistrationQuestion) -> dict:
+    asked: dict[str, Any] = {"title": question.text, "required": question.required}
+    if question.type == "choice":
+        return {**asked, "type": "single_dropdown", "answers": list(question.choices)}
+    if question.type == "checkbox":
+        return {**asked, "type": "single_radio", "answers": ["Yes"] if question.required else ["Yes", "No"]}
+    return {**asked, "type": "short"}
+
+
+def answer_fields(person: Person) -> dict:
+    """A person's answers as the fields of Zoom's add-registrant request: its own fields by
+    name, and `custom_questions` as `{"title", "value"}`."""
+    fields: dict[str, Any] = {}
+    custom = []
+    for answer in person.answers:
+        question = answer.question
+        value = _CHECKBOX_ANSWERS.get(answer.value, answer.value) if question.type == "checkbox" else answer.value
+        if question.zoom_field:
+            fields[question.zoom_field] = value
+        else:
+            custom.append({"title": question.text, "value": value})
+    if custom:
+        fields["custom_questions"] = custom
+    return fields
+
+
+def listed_answers(entry: dict) -> dict[str, str]:
+    """A listed registrant's answers: Zoom's own fields by name (the ids of the questions that
+    are those fields), custom questions by their title; sync matches them to the questions."""
+    answers = {name: str(entry[name]) for name in ZOOM_STANDARD_QUESTIONS if entry.get(name)}
+    for item in entry.get("custom_questions") or []:
+        if isinstance(item, dict) and isinstance(item.get("title"), str) and isinstance(item.get("value"), str):
+            answers[item["title"]] = item["value"]
+    return answers
 
 
 def create_provider(settings: ZoomSettings) -> ZoomProvider:
