@@ -352,18 +352,30 @@ def registrants() -> None:
 @click.argument("slug")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and show what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Add people even before registration opens or after it closes.")
 @json_option
 @pass_app
-def registrants_import(app: App, slug: str, file: Path, dry_run: bool, as_json: bool) -> None:
+def registrants_import(app: App, slug: str, file: Path, dry_run: bool, force: bool, as_json: bool) -> None:
     """Import registrants from a CSV FILE: all of it, or nothing if any row is bad."""
-    from webinar_ops.registrants import apply_import, plan_import
+    from webinar_ops.registrants import apply_import, outside_registration, plan_import, require_registration_open
 
     record = app.webinar(slug)
     plan = plan_import(app.store, record, file)
+    if plan.new and dry_run and not force and (why := outside_registration(record, app.now())):
+        _warn(f"{why}: the import needs --force")
+    elif plan.new and not dry_run and (warning := require_registration_open(record, app.now(), force)):
+        _warn(warning)
     if not dry_run:
         apply_import(app.store, record, plan, app.now())
         app.plan(slug)
     _print_import(plan, dry_run, as_json)
+
+
+def _warn(text: str) -> None:
+    """A warning for the organiser, on standard error (so --json output stays whole)."""
+    from webinar_ops.console import error
+
+    error(f"warning: {text}")
 
 
 def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
@@ -418,12 +430,16 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
 @click.option("--country", help="Two-letter country code, such as KR.")
 @click.option("--time-zone", help="IANA zone, such as Europe/Paris; mails show times in it.")
 @click.option("--language", help="Language tag, such as en, fr or fr-CA; mails are in it when the webinar has it.")
+@click.option("--force", is_flag=True, help="Add them even before registration opens or after it closes.")
 @pass_app
-def registrants_add(app: App, slug: str, **values: str | None) -> None:
+def registrants_add(app: App, slug: str, force: bool, **values: str | None) -> None:
     """Register one person for the webinar SLUG."""
-    from webinar_ops.registrants import add_person
+    from webinar_ops.registrants import add_person, require_registration_open
 
     record = app.webinar(slug)
+    known = app.store.registrant(record.id, (values.get("email") or "").strip().lower())
+    if (known is None or known.is_cancelled) and (warning := require_registration_open(record, app.now(), force)):
+        _warn(warning)
     email, outcome = add_person(app.store, record, values, app.now())
     app.plan(slug)
     click.echo(f"{email}: {outcome}.")
@@ -582,6 +598,20 @@ def _status_summary(store: Store, record: WebinarRecord) -> dict:
         "manual_sends": mail.manual_sends(record.id),
         "next_mail": mail.next_delivery(record.id),
         "not_sent": mail.reasons(record.id),
+        "registration": _registration_window(record),
+    }
+
+
+def _registration_window(record: WebinarRecord) -> dict:
+    """When registration opens and closes (UTC), and whether it is open now."""
+    from webinar_ops import times
+
+    options = record.definition.registration
+    return {
+        "opens": times.iso_utc(options.opens) if options.opens else None,
+        "closes": times.iso_utc(options.closes) if options.closes else None,
+        "closes_at_start": options.closes_at_start,
+        "now": options.window(times.utc_now()),
     }
 
 

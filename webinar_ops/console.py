@@ -193,3 +193,21 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
         )
     for reason in summary["not_sent"]:
         click.echo(f"  {reason['state']}: {reason['n']} × {reason['kind']}: {reason['why']}")
+    if line := _registration_line(record, summary["registration"]):
+        click.echo(f"  {line}")
+
+
+def _registration_line(record: WebinarRecord, window: dict) -> str | None:
+    """`registration: open until Fri 30 Apr 15:00 Seoul time (the start)`, or None without bounds."""
+    if not window["opens"] and not window["closes"]:
+        return None
+    zone = times.zone_label(record.definition.time_zone)
+
+    def shown(key: str) -> str:
+        return f"{record.definition.local(times.parse_iso_utc(window[key])):%a %d %b %Y %H:%M} {zone}"
+
+    parts = [f"opens {shown('opens')}"] if window["opens"] else []
+    if window["closes"]:
+        parts.append(f"closes {shown('closes')}" + (" (the start)" if window["closes_at_start"] else ""))
+    state = {"open": "open now", "not_open": "not open yet", "closed": "closed"}[window["now"]]
+    return f"registration: {state}; {', '.join(parts)}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from webinar_ops import validate
+from webinar_ops import times, validate
 from webinar_ops.errors import InputError, NotFound, Problem
 from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_person
 from webinar_ops.store import NewRegistrant, Registrant, Store, WebinarRecord
@@ -273,6 +273,29 @@ def _differences(row: Registrant, person: Person, given: Iterable[str]) -> list[
     not have leaves the stored value alone: a short file must not wipe time zones."""
     fields = person.fields()
     return [name for name in COLUMNS if name in given and getattr(row, name) != fields[name]]
+
+
+def outside_registration(webinar: WebinarRecord, now: datetime) -> str | None:
+    """Why registration is not open at `now` (`[registration] opens` and `closes`), as a
+    sentence with the time on the webinar's clock, or None while it is open."""
+    options, zone_name = webinar.definition.registration, webinar.definition.time_zone
+    window = options.window(now)
+    if window == "not_open":
+        return f"registration for {webinar.slug} opens on {times.format_moment(options.opens, zone_name)}"
+    if window == "closed":
+        return f"registration for {webinar.slug} closed on {times.format_moment(options.closes, zone_name)}"
+    return None
+
+
+def require_registration_open(webinar: WebinarRecord, now: datetime, force: bool) -> str | None:
+    """For the organiser's own commands: outside the registration window, refuse (InputError)
+    unless `force`, and then return the warning to show. None while registration is open."""
+    why = outside_registration(webinar, now)
+    if why is None:
+        return None
+    if not force:
+        raise InputError(f"Nobody was added: {why}. Add --force to add them all the same.")
+    return f"{why}; added all the same (--force)"
 
 
 def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:

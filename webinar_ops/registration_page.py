@@ -6,6 +6,9 @@ zone by a small script; the page works without it). A submission adds the person
 database with `source = web`; the next sync registers them with the provider, and the
 confirmation follows through the outbox like any other.
 
+Before `[registration] opens` the page says when registration opens (and refuses the form);
+from `closes` on it says registration has closed, with 410 Gone, as after the end.
+
 Abuse is kept small: a honeypot field that people never see, and a limit on submissions per
 address and per client. Sending the form twice (a double click, a reload) registers once.
 A page never tells whether some address was registered before: anyone can type anyone's.
@@ -170,7 +173,23 @@ def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Respon
         return _closed(webinar, "This webinar was cancelled, so registration is closed.")
     if now >= webinar.definition.end:
         return _closed(webinar, "This webinar has taken place, so registration is closed.")
+    window = webinar.definition.registration.window(now)
+    if window == "closed":
+        return _registration_page(webinar, "registration_closed.html", webinar.definition.registration.closes, 410)
+    if window == "not_open":
+        # Nothing to fix for the visitor but the date: a page to come back to, and a refused form.
+        status = 200 if request.method == "GET" else 403
+        return _registration_page(webinar, "not_open.html", webinar.definition.registration.opens, status)
     return webinar
+
+
+def _registration_page(webinar: WebinarRecord, template: str, moment: datetime, status: int) -> Response:
+    """The page that says when registration opens, or that it closed, on the event's clock and
+    (by register.js) the visitor's."""
+    zone_name = webinar.definition.time_zone
+    shown = {"text": times.format_moment(moment, zone_name), "iso": times.iso_utc(moment)}
+    page = render_template(template, webinar=_shown(webinar), moment=shown)
+    return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 
 def _form_page(

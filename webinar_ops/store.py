@@ -497,10 +497,14 @@ class Store:
             if not changes:
                 return SavedWebinar("unchanged", existing)
             significant = is_significant(existing.definition, definition)
-            republish = significant or existing.definition.provider != definition.provider
+            republish = (
+                significant
+                or existing.definition.provider != definition.provider
+                or existing.definition.registration != definition.registration
+            )
             revision = existing.revision + (1 if significant else 0)
-            # An approval change concerns the provider but not people's calendars: it makes the
-            # next sync compare the provider's copy without raising the revision.
+            # An approval change, or one of how people register, concerns the provider but not
+            # people's calendars: the next sync compares the provider's copy, and the revision stays.
             forced = {"provider_revision": None} if republish else {}
             db["webinars"].update(existing.id, {**row, "revision": revision, **forced})
             self._keep_revision(existing.id, revision, row)

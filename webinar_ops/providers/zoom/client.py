@@ -653,6 +653,8 @@ def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
     }
     if contact and not hosts_own:
         settings.update(contact_name=contact.name, contact_email=contact.email)
+    if closes_at_zoom := _zoom_closes_registration(definition, hosts_own):
+        settings["close_registration"] = closes_at_zoom == "closed"
     body = {
         "topic": definition.title[:TOPIC_LIMIT],
         "type": 5,
@@ -666,6 +668,17 @@ def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
     return body
 
 
+def _zoom_closes_registration(definition: Definition, hosts_own: bool) -> str | None:
+    """What to ask of Zoom's `settings.close_registration` ("close registration after event
+    date", Zoom's only closing: its page then takes nobody after the start): `closed` when
+    `[registration] closes` is at the start or before it, `open` when it is later (Zoom would
+    close too early) or absent, None to leave a host's own webinar as its host set it."""
+    closes = definition.registration.closes
+    if closes is None:
+        return None if hosts_own else "open"
+    return "closed" if closes <= definition.start else "open"
+
+
 def agenda_text(definition: Definition) -> str:
     """The agenda as plain text, within Zoom's length limit."""
     lines = []
@@ -677,15 +690,20 @@ def agenda_text(definition: Definition) -> str:
 
 
 def _differs(current: dict, body: dict) -> bool:
-    """Whether Zoom's copy differs in what webinar-ops answers for: title, time, length and
-    whether people can register. The agenda and contact of a webinar made by hand are the
-    organiser's to keep, and each update counts against the host's 100 a day."""
+    """Whether Zoom's copy differs in what webinar-ops answers for: title, time, length,
+    whether people can register, and whether its page closes registration at the start. The
+    agenda and contact of a webinar made by hand are the organiser's to keep, and each update
+    counts against the host's 100 a day."""
     start = current.get("start_time")
     return (
         current.get("topic") != body["topic"]
         or (start and times.iso_utc(datetime.fromisoformat(start.replace("Z", "+00:00"))) != body["start_time"])
         or current.get("duration") != body["duration"]
         or current.get("settings", {}).get("approval_type") != body["settings"]["approval_type"]
+        or (
+            "close_registration" in body["settings"]
+            and bool(current.get("settings", {}).get("close_registration")) != body["settings"]["close_registration"]
+        )
     )
 
 
