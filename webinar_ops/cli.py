@@ -599,6 +599,7 @@ def _status_summary(store: Store, record: WebinarRecord) -> dict:
         "next_mail": mail.next_delivery(record.id),
         "not_sent": mail.reasons(record.id),
         "registration": _registration_window(record),
+        "sources": store.source_counts(record.id),
     }
 
 

@@ -195,6 +195,9 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
         click.echo(f"  {reason['state']}: {reason['n']} × {reason['kind']}: {reason['why']}")
     if line := _registration_line(record, summary["registration"]):
         click.echo(f"  {line}")
+    if summary["sources"]:
+        counted = ", ".join(f"{row['source'] or 'no source'} {row['registrants']}" for row in summary["sources"])
+        click.echo(f"  came from: {counted}")
 
 
 def _registration_line(record: WebinarRecord, window: dict) -> str | None:

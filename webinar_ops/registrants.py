@@ -344,6 +344,7 @@ def register_online(
     values: dict[str, str | None],
     now: datetime,
     zones: Collection[str] | None = None,
+    source: str | None = None,
 ) -> tuple[Person, str]:
     """Register one person who filled in the registration page. Returns them and `added`,
     `re-activated` or `already registered`; raises InputError with one Problem per field.
@@ -351,7 +352,8 @@ def register_online(
     Anyone can type anyone's address, so the page may add a person, or bring back one who
     cancelled, but never rewrites who someone is nor overturns the organisers' denial. The
     webinar's approval rule decides whether they are approved at once or wait. `zones`, when
-    given, are the time zones the page offers; any other is refused."""
+    given, are the time zones the page offers; any other is refused. `source` is where they
+    came from (a checked validate.tracking_source), kept with a new or returning registration."""
     webinar.require_not_cancelled("registrations are closed")
     person, errors = check_person(values)
     problems = [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors]
@@ -365,14 +367,16 @@ def register_online(
         row = store.registrant(webinar.id, person.email)
         if row is None:
             status = webinar.definition.provider.signup_status
-            store.add_registrants(
-                [NewRegistrant(webinar_id=webinar.id, person=person, status=status, source="web")], now
+            new = NewRegistrant(
+                webinar_id=webinar.id, person=person, status=status, source="web", tracking_source=source
             )
+            store.add_registrants([new], now)
             return person, "added"
         if not row.is_cancelled:
             return person, "already registered"
         status = webinar.definition.provider.signup_status
-        store.update_registrant(row.id, {**_NOT_AT_PROVIDER, "status": status}, now)
+        returning = {**_NOT_AT_PROVIDER, "status": status, **({"tracking_source": source} if source else {})}
+        store.update_registrant(row.id, returning, now)
         return person, "re-activated"
 
 

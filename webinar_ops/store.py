@@ -185,6 +185,13 @@ def m007_provider_events(db: Database) -> None:
     db["registrants"].create_index(["webinar_id", "provider_registrant_id"])
 
 
+@migrations()
+def m011_tracking_sources(db: Database) -> None:
+    """Where each registrant came from (`/register/SLUG?source=newsletter`, or the provider's
+    tracking source): a short token, only ever counted."""
+    db["registrants"].add_column("tracking_source", str)
+
+
 @dataclass(frozen=True)
 class WebinarRecord:
     """A stored webinar: its definition plus what the store and the provider added."""
@@ -262,6 +269,7 @@ class Registrant:
     approved_at: str | None = None
     unsubscribed_at: str | None = None
     provider_event_at: str | None = None  # the newest provider event applied (webhooks.py)
+    tracking_source: str | None = None  # where they came from, such as `newsletter` (validate.tracking_source)
 
     @classmethod
     def from_row(cls, row: dict) -> Registrant:
@@ -327,6 +335,7 @@ class NewRegistrant:
     provider_status: str | None = None
     join_url: str | None = field(default=None, repr=False)  # a secret
     provider_event_at: str | None = None
+    tracking_source: str | None = None  # where they came from (validate.tracking_source)
 
     def row(self, stamp: str) -> dict[str, Any]:
         """The new row of the registrants table, added at `stamp` (and approved then, if approved)."""
@@ -339,6 +348,7 @@ class NewRegistrant:
             "provider_status": self.provider_status,
             "join_url": self.join_url,
             "provider_event_at": self.provider_event_at,
+            "tracking_source": self.tracking_source,
             "created_at": stamp,
             "updated_at": stamp,
             "approved_at": stamp if self.status == "approved" else None,
@@ -634,6 +644,13 @@ class Store:
         sql = "SELECT status, count(*) AS n FROM registrants WHERE webinar_id = ? GROUP BY status"
         counts.update({row["status"]: row["n"] for row in self.db.query(sql, [webinar_id])})
         return counts
+
+    def source_counts(self, webinar_id: int) -> list[dict[str, Any]]:
+        """How many registrants (whatever their status) came from each tracking source, the
+        most first; `source` None counts those who came with none."""
+        sql = """SELECT tracking_source AS source, count(*) AS registrants FROM registrants
+                 WHERE webinar_id = ? GROUP BY tracking_source ORDER BY registrants DESC, source"""
+        return list(self.db.query(sql, [webinar_id]))
 
     def sync_counts(self, webinar_id: int) -> dict[str, int]:
         """Active registrants by provider sync state: registered, waiting, failed."""

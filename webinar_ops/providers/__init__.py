@@ -74,6 +74,7 @@ class RemoteRegistrant:
     registrant_id: str
     join_url: str | None = None
     language: str | None = None  # a tag webinar-ops keeps (languages.from_provider), if the provider has one
+    tracking_source: str | None = None  # where they came from, as validate.tracking_source keeps it, if known
 
 
 class Provider(Protocol):
