@@ -340,6 +340,40 @@ def _cancel_message(message: str | None) -> str | None:
         raise InputError("The --message cannot be sent.", [Problem("--message", str(exc), fix=fix)]) from exc
 
 
+@webinar.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Delete it even though it has sent mail.")
+@json_option
+@pass_app
+def webinar_delete(app: App, slug: str, yes: bool, force: bool, as_json: bool) -> None:
+    """Delete webinar SLUG (a test webinar) and everything that belongs to it: registrants,
+    mail, revisions, and the webinar at its provider when webinar-ops created it there."""
+    from webinar_ops.console import print_json
+    from webinar_ops.errors import InputError
+    from webinar_ops.store import REGISTRANT_STATUSES
+    from webinar_ops.tidy import delete_webinar, require_deletable
+
+    record = app.webinar(slug)
+    require_deletable(app.store, record, force)  # before the question: a refusal needs no answer
+    if not yes:
+        people = sum(app.store.registrant_counts(record.id)[status] for status in REGISTRANT_STATUSES)
+        question = f"Delete {slug} ({record.title}) and its {_people(people)}, for good?"
+        if not click.confirm(question, default=False, err=True):
+            raise InputError("Nothing was deleted.")
+    report = delete_webinar(app.store, record, lambda: app.provider_for(record), force=force)
+    if as_json:
+        print_json({"slug": slug, "removed": report.removed, "provider": report.at_provider})
+        return
+    rows = ", ".join(f"{count} {table}" for table, count in report.removed.items())
+    where = {
+        "deleted": f"deleted at {record.provider} too",
+        "left alone": f"the webinar at {record.provider} is the host's own and was left alone",
+        "not published": f"{record.provider} never held it",
+    }[report.at_provider]
+    click.echo(f"Deleted {slug} ({rows}); {where}.")
+
+
 # -- registrants --------------------------------------------------------------------------
 
 
@@ -511,6 +545,42 @@ def registrants_cancel(app: App, slug: str, email: str) -> None:
     )
     where = "here and at the provider" if told else "here; the provider is told at the next sync"
     click.echo(f"Cancelled {row.email} for {slug}, {where}.")
+
+
+@registrants.command("copy")
+@click.argument("from_slug", metavar="FROM_SLUG")
+@click.argument("to_slug", metavar="TO_SLUG")
+@click.option(
+    "--status",
+    type=click.Choice(["approved", "pending"]),
+    default="approved",
+    show_default=True,
+    help="Copy the registrants in this status.",
+)
+@click.option("--force", is_flag=True, help="Copy them even when TO_SLUG's registration is not open.")
+@json_option
+@pass_app
+def registrants_copy(app: App, from_slug: str, to_slug: str, status: str, force: bool, as_json: bool) -> None:
+    """Register the people of FROM_SLUG for TO_SLUG (a postponed or follow-on session). Its
+    sync registers them with its provider, and its plan sends them its confirmation."""
+    from webinar_ops.console import print_json
+    from webinar_ops.tidy import copy_registrants
+
+    report = copy_registrants(app.store, app.webinar(from_slug), app.webinar(to_slug), status, app.now(), force)
+    if report.warning:
+        _warn(report.warning)
+    app.plan(to_slug)
+    if as_json:
+        already = [{"email": email, "status": held} for email, held in report.already]
+        print_json({"from": from_slug, "to": to_slug, "status": status, "added": report.added, "already": already})
+        return
+    click.echo(f"Copied {_people(len(report.added))} ({status}) from {from_slug} to {to_slug}.")
+    if report.already:
+        click.echo(f"{_people(len(report.already))} {to_slug} already holds, left as they are:")
+        for email, held in report.already:
+            click.echo(f"  {email} ({held})")
+    if report.added:
+        click.echo(f"The next `webinar-ops sync {to_slug}` registers them with its provider; its confirmation follows.")
 
 
 # -- sync and status ----------------------------------------------------------------------

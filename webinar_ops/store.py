@@ -548,6 +548,34 @@ class Store:
     def set_provider_cancelled(self, webinar: WebinarRecord, now: datetime) -> None:
         self.db["webinars"].update(webinar.id, {"provider_cancelled_at": times.iso_utc(now), "provider_error": None})
 
+    def delete_webinar(self, webinar: WebinarRecord) -> dict[str, int]:
+        """Remove the webinar and every row that belongs to it: its registrants, its revisions,
+        and the rows of any other table that points at them (a foreign key to `registrants` or
+        `webinars`, such as the outbox's deliveries). Runs in the caller's transaction, if any;
+        returns how many rows went, by table."""
+        removed: dict[str, int] = {}
+        with self.transaction() as db:
+            for table, column, parent in self._rows_belonging_to_webinars():
+                where = "= ?" if parent == "webinars" else "IN (SELECT id FROM registrants WHERE webinar_id = ?)"
+                count = db.execute(f"DELETE FROM [{table}] WHERE [{column}] {where}", [webinar.id]).rowcount
+                removed[table] = removed.get(table, 0) + count
+            for table in ("registrants", "webinar_revisions"):
+                removed[table] = db.execute(f"DELETE FROM {table} WHERE webinar_id = ?", [webinar.id]).rowcount
+            removed["webinars"] = db.execute("DELETE FROM webinars WHERE id = ?", [webinar.id]).rowcount
+        return {table: count for table, count in removed.items() if count}
+
+    def _rows_belonging_to_webinars(self) -> list[tuple[str, str, str]]:
+        """(table, column, parent) for every foreign key to a registrant or a webinar, those to
+        registrants first (they go before the registrants do), besides the store's own two."""
+        found = [
+            (table.name, key.column, key.other_table)
+            for table in self.db.tables
+            if table.name not in ("registrants", "webinar_revisions")
+            for key in table.foreign_keys
+            if key.other_table in ("registrants", "webinars") and key.other_column == "id"
+        ]
+        return sorted(found, key=lambda entry: entry[2] != "registrants")
+
     def find_webinar(self, slug: str) -> WebinarRecord | None:
         """The webinar called `slug`, or None."""
         rows = list(self.db["webinars"].rows_where("slug = ?", [slug]))

@@ -105,6 +105,13 @@ class Provider(Protocol):
         the registrants). A webinar the provider no longer holds counts as cancelled."""
         ...
 
+    def delete_webinar(self, webinar_id: str) -> None:
+        """Remove the webinar and its registrations, without the provider mailing anyone (for
+        a test webinar, `webinar delete`). A provider that keeps its rows in webinar-ops's
+        database writes them in the caller's transaction and does not commit it. A webinar the
+        provider no longer holds counts as deleted."""
+        ...
+
 
 class ProviderError(Exception):
     """A provider refused or failed; the message is for the organiser and holds no secret."""

@@ -544,6 +544,11 @@ class ZoomProvider:
             if exc.code != 3001:  # 3001: no such webinar (any more): nothing left to cancel
                 raise
 
+    def delete_webinar(self, webinar_id: str) -> None:
+        # Zoom has one operation for both: DELETE /webinars/{id} removes the webinar and its
+        # registrations; cancel_webinar_reminder=false keeps Zoom from mailing anyone.
+        self.cancel_webinar(webinar_id)
+
     def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
         body = {"action": "cancel", "registrants": [{"id": registrant_id, "email": email}]}
         self.client.call("PUT", f"/webinars/{webinar_id}/registrants/status", "medium", body=body)
