@@ -347,3 +347,26 @@ def test_the_create_and_update_carrying_close_registration_match_zooms_document(
     for response in exchanges:
         if response.url.startswith(zoom.api_url):
             check_exchange(openapi, response, request_valid=True)
+
+
+# -- in a real browser ----------------------------------------------------------------------
+
+
+def test_in_a_browser_the_opening_shows_on_the_visitors_clock_too(chromium, page_settings, tmp_path):
+    from browser import DESKTOP, screenshot
+    from web_server import serving
+
+    client_at(page_settings, with_window(tmp_path, f'opens = "{OPENS}"'), NOW)  # the webinar, stored
+    visitor = chromium.new_context(timezone_id="America/New_York", viewport=DESKTOP)
+    page = visitor.new_page()
+    with serving(create_app(page_settings, clock=lambda: NOW)) as base:
+        page.goto(f"{base}/register/{SAMPLE_SLUG}")
+        page.wait_for_load_state("load")
+        text = page.locator("main").inner_text()
+        mine = page.locator(".your-moment")
+        shown = mine.inner_text() if mine.is_visible() else None
+        screenshot(page, "registration-not-open")
+    visitor.close()
+
+    assert "Registration opens on Monday 5 April 2021, 09:00 Seoul time (GMT+9)" in text
+    assert shown == "Sunday 4 April 2021, 20:00 your time (America/New_York)"
