@@ -290,3 +290,30 @@ def test_a_copy_names_two_webinars(store, workdir):
 
     with pytest.raises(InputError):
         copy_registrants(store, record, record, "approved", ZOOM_NOW)
+
+
+def test_pending_people_are_copied_only_when_asked_and_stay_pending(store, workdir):
+    first = session(workdir, SAMPLE_SLUG, datetime(2031, 4, 30), "").read_text(encoding="utf-8")
+    manual = first.replace('approval = "automatic"', 'approval = "manual"')
+    origin = store.save_webinar(
+        load_definition(write_toml(workdir, "a.toml", manual)), manual, "local", ZOOM_NOW
+    ).record
+    follow = session(workdir, FOLLOW_ON, datetime(2031, 5, 7), "")
+    target = store.save_webinar(load_definition(follow), follow.read_text(encoding="utf-8"), "local", ZOOM_NOW).record
+    people = workdir / "p.csv"
+    people.write_text("email,first_name\nana@example.org,Ana\n", encoding="utf-8")
+    apply_import(store, origin, plan_import(store, origin, people), ZOOM_NOW)
+    store.update_registrant(store.registrant(origin.id, "ana@example.org").id, {"status": "pending"}, ZOOM_NOW)
+
+    approved_only = copy_registrants(store, origin, target, "approved", ZOOM_NOW)
+    pending = copy_registrants(store, origin, target, "pending", ZOOM_NOW)
+
+    assert approved_only.added == []
+    assert pending.added == ["ana@example.org"]
+    assert store.registrant(target.id, "ana@example.org").status == "pending"
+
+
+def write_toml(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
