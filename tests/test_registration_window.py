@@ -4,6 +4,7 @@ Zoom's own page (`settings.close_registration`) against the local Zoom."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -263,6 +264,13 @@ def test_an_import_after_the_closing_needs_force_and_writes_nothing_without_it(r
     assert forced.code == 0, forced.stderr
     assert forced.json()["added"] == 2
     assert "warning:" in forced.stderr
+
+
+def test_show_says_when_registration_closes(run, closed_webinar):
+    shown = run("webinar", "show", SAMPLE_SLUG)
+
+    assert shown.code == 0
+    assert re.search(r"Registration closes: \w{3} \d{2} \w{3} \d{4} 12:00 Seoul time \(\S+Z\)", shown.stdout)
 
 
 def test_status_says_when_registration_closed(run, closed_webinar):

@@ -124,9 +124,20 @@ def _header_fields(record: WebinarRecord) -> list[tuple[str, str | None]]:
         ("Revision", str(record.revision)),
         ("Provider", f"{record.provider} (webinar {hosted}, {d.provider.approval} approval)"),
         ("Registration", record.registration_url),
+        ("Registration opens", _moment(record, d.registration.opens)),
+        ("Registration closes", _moment(record, d.registration.closes, d.registration.closes_at_start)),
         ("Shared join link", record.join_url),
         ("Provider error", record.provider_error),
     ]
+
+
+def _moment(record: WebinarRecord, instant: Any, at_start: bool = False) -> str | None:
+    """`Thu 29 Apr 2021 18:00 Seoul time (09:00 UTC)`, or None for no instant."""
+    if instant is None:
+        return None
+    zone = times.zone_label(record.definition.time_zone)
+    shown = f"{record.definition.local(instant):%a %d %b %Y %H:%M} {zone} ({times.iso_utc(instant)})"
+    return f"{shown}, at the start" if at_start else shown
 
 
 def _item_time(item: Any, zone_name: str) -> str:
