@@ -109,6 +109,22 @@ def test_without_a_source_nothing_is_stored(client, settings):
     assert sources(settings) == {"ana@example.org": None}
 
 
+def test_the_command_line_keeps_a_source_and_refuses_a_bad_one_clearly(run):
+    assert run("init").code == 0
+    assert run("webinar", "add", str(SAMPLE_DEFINITION)).code == 0
+    add = ("registrants", "add", SAMPLE_SLUG, "--email", "ana@example.org", "--first-name", "Ana")
+
+    refused = run(*add, "--source", "<b>news</b>")
+    kept = run(*add, "--source", "Flyer")
+    listed = run("registrants", "list", SAMPLE_SLUG, "--json").json()
+
+    assert refused.code == 2
+    assert "--source" in refused.stderr
+    assert "is not a source" in refused.stderr
+    assert kept.code == 0, kept.stderr
+    assert [(row["email"], row["tracking_source"]) for row in listed] == [("ana@example.org", "flyer")]
+
+
 def test_a_source_is_checked_as_a_token_in_lower_case():
     assert validate.tracking_source(" Twitter_2026 ") == "twitter_2026"
     for bad in ("", "a b", "x" * 41, "\u212a", "é", "<b>"):

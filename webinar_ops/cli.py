@@ -464,9 +464,10 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
 @click.option("--country", help="Two-letter country code, such as KR.")
 @click.option("--time-zone", help="IANA zone, such as Europe/Paris; mails show times in it.")
 @click.option("--language", help="Language tag, such as en, fr or fr-CA; mails are in it when the webinar has it.")
+@click.option("--source", help="Where they came from, such as newsletter (counted by status).")
 @click.option("--force", is_flag=True, help="Add them even before registration opens or after it closes.")
 @pass_app
-def registrants_add(app: App, slug: str, force: bool, **values: str | None) -> None:
+def registrants_add(app: App, slug: str, force: bool, source: str | None, **values: str | None) -> None:
     """Register one person for the webinar SLUG."""
     from webinar_ops.registrants import add_person, require_registration_open
 
@@ -474,7 +475,7 @@ def registrants_add(app: App, slug: str, force: bool, **values: str | None) -> N
     known = app.store.registrant(record.id, (values.get("email") or "").strip().lower())
     if (known is None or known.is_cancelled) and (warning := require_registration_open(record, app.now(), force)):
         _warn(warning)
-    email, outcome = add_person(app.store, record, values, app.now())
+    email, outcome = add_person(app.store, record, values, app.now(), source=source)
     app.plan(slug)
     click.echo(f"{email}: {outcome}.")
     if outcome in ("added", "re-activated"):

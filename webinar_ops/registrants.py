@@ -307,26 +307,33 @@ def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: da
             store.update_registrant(row.id, {name: getattr(person, name) for name in changes}, now)
 
 
-def add_person(store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime) -> tuple[str, str]:
+def add_person(
+    store: Store, webinar: WebinarRecord, values: dict[str, str | None], now: datetime, source: str | None = None
+) -> tuple[str, str]:
     """Register one person from the command line. Returns their normalised address and
-    `added`, `re-activated`, `updated` or `unchanged`. A cancelled person is registered afresh."""
+    `added`, `re-activated`, `updated` or `unchanged`. A cancelled person is registered afresh.
+    `source`, where they came from, is held to validate.tracking_source and refused otherwise."""
     webinar.require_not_cancelled("registrants can be added")
     person, errors = check_person(values)
-    if person is None:
-        raise InputError(
-            "This person cannot be added:",
-            [
-                Problem("command line", message, field=f"--{name.replace('_', '-')}", fix=_FIXES[name])
-                for name, message in errors
-            ],
-        )
+    problems = [
+        Problem("command line", message, field=f"--{name.replace('_', '-')}", fix=_FIXES[name])
+        for name, message in errors
+    ]
+    try:
+        source = validate.tracking_source(source) if source is not None else None
+    except ValueError as exc:
+        problems.append(Problem("command line", str(exc), field="--source", fix=_SOURCE_FIX))
+    if person is None or problems:
+        raise InputError("This person cannot be added:", problems)
     row = store.registrant(webinar.id, person.email)
     fields = {k: v for k, v in person.fields().items() if v is not None}
+    fields |= {"tracking_source": source} if source else {}
     with store.transaction():
         if row is None:
-            store.add_registrants(
-                [NewRegistrant(webinar_id=webinar.id, person=person, status="approved", source="cli")], now
+            new = NewRegistrant(
+                webinar_id=webinar.id, person=person, status="approved", source="cli", tracking_source=source
             )
+            store.add_registrants([new], now)
             return person.email, "added"
         if row.is_cancelled:
             store.update_registrant(row.id, {**fields, **_NOT_AT_PROVIDER, "status": "approved"}, now)
@@ -381,6 +388,7 @@ def register_online(
 
 
 _ZONE_FIX = "choose your zone from the list, or leave it empty"
+_SOURCE_FIX = "write a short word such as newsletter (letters, digits, -, _ or .), or leave --source out"
 _NOT_AT_PROVIDER = {"provider_registrant_id": None, "provider_status": None, "join_url": None, "sync_error": None}
 
 
