@@ -65,6 +65,7 @@ FLOORS: list[tuple[str, list[str]]] = [
             "webinar_ops.registration_page",
             "webinar_ops.webhooks",
             "webinar_ops.demo",
+            "webinar_ops.tidy",
         ],
     ),
     ("plugins", ["webinar_ops.providers.*", "webinar_ops.transports.*"]),

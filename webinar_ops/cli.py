@@ -340,6 +340,40 @@ def _cancel_message(message: str | None) -> str | None:
         raise InputError("The --message cannot be sent.", [Problem("--message", str(exc), fix=fix)]) from exc
 
 
+@webinar.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Delete it even though it has sent mail.")
+@json_option
+@pass_app
+def webinar_delete(app: App, slug: str, yes: bool, force: bool, as_json: bool) -> None:
+    """Delete webinar SLUG (a test webinar) and everything that belongs to it: registrants,
+    mail, revisions, and the webinar at its provider when webinar-ops created it there."""
+    from webinar_ops.console import print_json
+    from webinar_ops.errors import InputError
+    from webinar_ops.store import REGISTRANT_STATUSES
+    from webinar_ops.tidy import delete_webinar, require_deletable
+
+    record = app.webinar(slug)
+    require_deletable(app.store, record, force)  # before the question: a refusal needs no answer
+    if not yes:
+        people = sum(app.store.registrant_counts(record.id)[status] for status in REGISTRANT_STATUSES)
+        question = f"Delete {slug} ({record.title}) and its {_people(people)}, for good?"
+        if not click.confirm(question, default=False, err=True):
+            raise InputError("Nothing was deleted.")
+    report = delete_webinar(app.store, record, lambda: app.provider_for(record), force=force)
+    if as_json:
+        print_json({"slug": slug, "removed": report.removed, "provider": report.at_provider})
+        return
+    rows = ", ".join(f"{count} {table}" for table, count in report.removed.items())
+    where = {
+        "deleted": f"deleted at {record.provider} too",
+        "left alone": f"the webinar at {record.provider} is the host's own and was left alone",
+        "not published": f"{record.provider} never held it",
+    }[report.at_provider]
+    click.echo(f"Deleted {slug} ({rows}); {where}.")
+
+
 # -- registrants --------------------------------------------------------------------------
 
 
@@ -352,18 +386,30 @@ def registrants() -> None:
 @click.argument("slug")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and show what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Add people even before registration opens or after it closes.")
 @json_option
 @pass_app
-def registrants_import(app: App, slug: str, file: Path, dry_run: bool, as_json: bool) -> None:
+def registrants_import(app: App, slug: str, file: Path, dry_run: bool, force: bool, as_json: bool) -> None:
     """Import registrants from a CSV FILE: all of it, or nothing if any row is bad."""
-    from webinar_ops.registrants import apply_import, plan_import
+    from webinar_ops.registrants import apply_import, outside_registration, plan_import, require_registration_open
 
     record = app.webinar(slug)
     plan = plan_import(app.store, record, file)
+    if plan.new and dry_run and not force and (why := outside_registration(record, app.now())):
+        _warn(f"{why}: the import needs --force")
+    elif plan.new and not dry_run and (warning := require_registration_open(record, app.now(), force)):
+        _warn(warning)
     if not dry_run:
         apply_import(app.store, record, plan, app.now())
         app.plan(slug)
     _print_import(plan, dry_run, as_json)
+
+
+def _warn(text: str) -> None:
+    """A warning for the organiser, on standard error (so --json output stays whole)."""
+    from webinar_ops.console import error
+
+    error(f"warning: {text}")
 
 
 def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
@@ -425,13 +471,20 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
     metavar="ID=VALUE",
     help="An answer to one of the webinar's registration questions, by its id; repeat for each.",
 )
+@click.option("--source", help="Where they came from, such as newsletter (counted by status).")
+@click.option("--force", is_flag=True, help="Add them even before registration opens or after it closes.")
 @pass_app
-def registrants_add(app: App, slug: str, answers: tuple[str, ...], **values: str | None) -> None:
+def registrants_add(
+    app: App, slug: str, answers: tuple[str, ...], force: bool, source: str | None, **values: str | None
+) -> None:
     """Register one person for the webinar SLUG."""
-    from webinar_ops.registrants import add_person
+    from webinar_ops.registrants import add_person, require_registration_open
 
     record = app.webinar(slug)
-    email, outcome = add_person(app.store, record, values, app.now(), _answer_options(answers))
+    known = app.store.registrant(record.id, (values.get("email") or "").strip().lower())
+    if (known is None or known.is_cancelled) and (warning := require_registration_open(record, app.now(), force)):
+        _warn(warning)
+    email, outcome = add_person(app.store, record, values, app.now(), _answer_options(answers), source=source)
     app.plan(slug)
     click.echo(f"{email}: {outcome}.")
     if outcome in ("added", "re-activated"):
@@ -563,6 +616,42 @@ def registrants_cancel(app: App, slug: str, email: str) -> None:
     click.echo(f"Cancelled {row.email} for {slug}, {where}.")
 
 
+@registrants.command("copy")
+@click.argument("from_slug", metavar="FROM_SLUG")
+@click.argument("to_slug", metavar="TO_SLUG")
+@click.option(
+    "--status",
+    type=click.Choice(["approved", "pending"]),
+    default="approved",
+    show_default=True,
+    help="Copy the registrants in this status.",
+)
+@click.option("--force", is_flag=True, help="Copy them even when TO_SLUG's registration is not open.")
+@json_option
+@pass_app
+def registrants_copy(app: App, from_slug: str, to_slug: str, status: str, force: bool, as_json: bool) -> None:
+    """Register the people of FROM_SLUG for TO_SLUG (a postponed or follow-on session). Its
+    sync registers them with its provider, and its plan sends them its confirmation."""
+    from webinar_ops.console import print_json
+    from webinar_ops.tidy import copy_registrants
+
+    report = copy_registrants(app.store, app.webinar(from_slug), app.webinar(to_slug), status, app.now(), force)
+    if report.warning:
+        _warn(report.warning)
+    app.plan(to_slug)
+    if as_json:
+        already = [{"email": email, "status": held} for email, held in report.already]
+        print_json({"from": from_slug, "to": to_slug, "status": status, "added": report.added, "already": already})
+        return
+    click.echo(f"Copied {_people(len(report.added))} ({status}) from {from_slug} to {to_slug}.")
+    if report.already:
+        click.echo(f"{_people(len(report.already))} {to_slug} already holds, left as they are:")
+        for email, held in report.already:
+            click.echo(f"  {email} ({held})")
+    if report.added:
+        click.echo(f"The next `webinar-ops sync {to_slug}` registers them with its provider; its confirmation follows.")
+
+
 # -- sync and status ----------------------------------------------------------------------
 
 
@@ -648,6 +737,21 @@ def _status_summary(store: Store, record: WebinarRecord) -> dict:
         "manual_sends": mail.manual_sends(record.id),
         "next_mail": mail.next_delivery(record.id),
         "not_sent": mail.reasons(record.id),
+        "registration": _registration_window(record),
+        "sources": store.source_counts(record.id),
+    }
+
+
+def _registration_window(record: WebinarRecord) -> dict:
+    """When registration opens and closes (UTC), and whether it is open now."""
+    from webinar_ops import times
+
+    options = record.definition.registration
+    return {
+        "opens": times.iso_utc(options.opens) if options.opens else None,
+        "closes": times.iso_utc(options.closes) if options.closes else None,
+        "closes_at_start": options.closes_at_start,
+        "now": options.window(times.utc_now()),
     }
 
 

@@ -133,9 +133,20 @@ def _header_fields(record: WebinarRecord) -> list[tuple[str, str | None]]:
         ("Revision", str(record.revision)),
         ("Provider", f"{record.provider} (webinar {hosted}, {d.provider.approval} approval)"),
         ("Registration", record.registration_url),
+        ("Registration opens", _moment(record, d.registration.opens)),
+        ("Registration closes", _moment(record, d.registration.closes, d.registration.closes_at_start)),
         ("Shared join link", record.join_url),
         ("Provider error", record.provider_error),
     ]
+
+
+def _moment(record: WebinarRecord, instant: Any, at_start: bool = False) -> str | None:
+    """`Thu 29 Apr 2021 18:00 Seoul time (09:00 UTC)`, or None for no instant."""
+    if instant is None:
+        return None
+    zone = times.zone_label(record.definition.time_zone)
+    shown = f"{record.definition.local(instant):%a %d %b %Y %H:%M} {zone} ({times.iso_utc(instant)})"
+    return f"{shown}, at the start" if at_start else shown
 
 
 def _item_time(item: Any, zone_name: str) -> str:
@@ -202,3 +213,24 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
         )
     for reason in summary["not_sent"]:
         click.echo(f"  {reason['state']}: {reason['n']} × {reason['kind']}: {reason['why']}")
+    if line := _registration_line(record, summary["registration"]):
+        click.echo(f"  {line}")
+    if summary["sources"]:
+        counted = ", ".join(f"{row['source'] or 'no source'} {row['registrants']}" for row in summary["sources"])
+        click.echo(f"  came from: {counted}")
+
+
+def _registration_line(record: WebinarRecord, window: dict) -> str | None:
+    """`registration: open until Fri 30 Apr 15:00 Seoul time (the start)`, or None without bounds."""
+    if not window["opens"] and not window["closes"]:
+        return None
+    zone = times.zone_label(record.definition.time_zone)
+
+    def shown(key: str) -> str:
+        return f"{record.definition.local(times.parse_iso_utc(window[key])):%a %d %b %Y %H:%M} {zone}"
+
+    parts = [f"opens {shown('opens')}"] if window["opens"] else []
+    if window["closes"]:
+        parts.append(f"closes {shown('closes')}" + (" (the start)" if window["closes_at_start"] else ""))
+    state = {"open": "open now", "not_open": "not open yet", "closed": "closed"}[window["now"]]
+    return f"registration: {state}; {', '.join(parts)}"

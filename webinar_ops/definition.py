@@ -56,7 +56,7 @@ TOP_KEYS = {
     "reminders": "table: offsets, grace",
     "mail": "table: templates, languages, include_questions, include_readings",
     "after": "array of tables: send, recording, slides, survey, note (messages after the end)",
-    "registration": "table: how people register (questions)",
+    "registration": "table: how people register (opens, closes, questions)",
 }
 AFTER_KEYS = {
     "send": "how long after the end, such as '2h' or '1d'",
@@ -79,6 +79,8 @@ PROVIDER_KEYS = {
 }
 CONTACT_KEYS = {**SPEAKER_KEYS, "purpose": "what to contact them for", "email": "address"}
 REGISTRATION_KEYS = {
+    "opens": "when registration opens: a wall time in the webinar's zone, like the start",
+    "closes": 'when registration closes: a wall time in the webinar\'s zone, or "start"',
     "questions": "array of tables: id, text, type, choices, required (asked on registering)",
 }
 REGISTRATION_QUESTION_KEYS = {
@@ -282,9 +284,26 @@ _CHECKED = {
 
 @dataclass(frozen=True)
 class RegistrationOptions:
-    """How people register (`[registration]`)."""
+    """How people register (the `[registration]` table). Instants are aware UTC datetimes.
 
+    `opens` and `closes` bound the time people may register in; without them registration is
+    open from the webinar's creation to its end. `closes = "start"` gives `closes` the start's
+    instant and sets `closes_at_start`, so the closing follows the webinar when it moves.
+    `questions` are asked of everyone who registers."""
+
+    opens: datetime | None = None
+    closes: datetime | None = None
+    closes_at_start: bool = False
     questions: tuple[RegistrationQuestion, ...] = ()
+
+    def window(self, now: datetime) -> str:
+        """`not_open` before the opening, `closed` from the closing on, else `open` (the end
+        of the webinar, and its cancellation, are the callers' to check)."""
+        if self.opens is not None and now < self.opens:
+            return "not_open"
+        if self.closes is not None and now >= self.closes:
+            return "closed"
+        return "open"
 
     def question(self, question_id: str) -> RegistrationQuestion | None:
         """The question called `question_id`, or None."""
@@ -540,7 +559,7 @@ class _Checker:
         offsets, grace = self.reminders(data)
         mail = self.mail(data)
         after = self.after_messages(data)
-        registration = self.registration(data)
+        registration = self.registration(data, schedule)
         if self.problems or schedule is None:
             return None
         start, end, zone_name = schedule
@@ -854,12 +873,36 @@ class _Checker:
             messages.append(AfterMessage(delay=delay, note=note, **links))
         return tuple(sorted(messages, key=lambda m: m.delay))
 
-    def registration(self, data: dict) -> RegistrationOptions:
+    def registration(self, data: dict, schedule: tuple[datetime, datetime, str] | None) -> RegistrationOptions:
+        """The `[registration]` table: each part of it is read by a method of its own."""
         table = self.table(data, "registration")
         if table is None:
             return RegistrationOptions()
-        self.known_keys(table, ("registration",), REGISTRATION_KEYS)
-        return RegistrationOptions(questions=self.registration_questions(table))
+        path = ("registration",)
+        self.known_keys(table, path, REGISTRATION_KEYS)
+        return RegistrationOptions(
+            questions=self.registration_questions(table), **self.registration_window(table, path, schedule)
+        )
+
+    def registration_window(self, table: dict, path: tuple, schedule: tuple | None) -> dict[str, Any]:
+        """`opens` and `closes`: wall times in the webinar's zone (or `closes = "start"`), the
+        opening before the closing, and both before the webinar ends."""
+        if schedule is None:  # the zone or the start is wrong, and already reported
+            return {}
+        start, end, zone_name = schedule
+        opens = self.safe(self.wall_time, table, path, "opens", zone_name)
+        at_start = isinstance(table.get("closes"), str) and table["closes"].strip().lower() == "start"
+        closes = start if at_start else self.safe(self.wall_time, table, path, "closes", zone_name)
+        fix_end = f"registration must open and close before the webinar ends ({_local(end, zone_name)})"
+        if opens is not None and opens >= end:
+            self.report((*path, "opens"), "is not before the webinar ends", fix_end)
+            opens = None
+        if closes is not None and closes > end:
+            self.report((*path, "closes"), "is after the webinar ends", f'{fix_end}, or write closes = "start"')
+            closes = None
+        if opens is not None and closes is not None and closes <= opens:
+            self.report((*path, "closes"), "is not after opens", "registration must close after it opens")
+        return {"opens": opens, "closes": closes, "closes_at_start": at_start}
 
     def registration_questions(self, table: dict) -> tuple[RegistrationQuestion, ...]:
         """`[[registration.questions]]`: each checked alone, then their ids and texts for repeats."""
@@ -1065,6 +1108,10 @@ def _fix_for(check: Callable[[str], str] | None) -> str:
 
 def _provider_name(value: str) -> str:
     return _one_of(plugins.names(plugins.PROVIDERS))(value)
+
+
+def _local(instant: datetime, zone_name: str) -> str:
+    return f"{times.in_zone(instant, zone_name):%Y-%m-%d %H:%M} {zone_name}"
 
 
 def _between(start: datetime, end: datetime, zone_name: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from webinar_ops import validate
+from webinar_ops import times, validate
 from webinar_ops.definition import ANSWER_MAX_LENGTH, RegistrationQuestion
 from webinar_ops.errors import InputError, NotFound, Problem
 from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_answers, check_person, missing_fields
@@ -342,6 +342,29 @@ def answer_fix(question: RegistrationQuestion | None, on_page: bool = False) -> 
     return f"write the answer on one line, without < or >, in at most {ANSWER_MAX_LENGTH} characters"
 
 
+def outside_registration(webinar: WebinarRecord, now: datetime) -> str | None:
+    """Why registration is not open at `now` (`[registration] opens` and `closes`), as a
+    sentence with the time on the webinar's clock, or None while it is open."""
+    options, zone_name = webinar.definition.registration, webinar.definition.time_zone
+    window = options.window(now)
+    if window == "not_open":
+        return f"registration for {webinar.slug} opens on {times.format_moment(options.opens, zone_name)}"
+    if window == "closed":
+        return f"registration for {webinar.slug} closed on {times.format_moment(options.closes, zone_name)}"
+    return None
+
+
+def require_registration_open(webinar: WebinarRecord, now: datetime, force: bool) -> str | None:
+    """For the organiser's own commands: outside the registration window, refuse (InputError)
+    unless `force`, and then return the warning to show. None while registration is open."""
+    why = outside_registration(webinar, now)
+    if why is None:
+        return None
+    if not force:
+        raise InputError(f"Nobody was added: {why}. Add --force to add them all the same.")
+    return f"{why}; added all the same (--force)"
+
+
 def apply_import(store: Store, webinar: WebinarRecord, plan: ImportPlan, now: datetime) -> None:
     """Write a checked plan in one transaction: all of it or, on any error, none of it."""
     new = (NewRegistrant(webinar_id=webinar.id, person=p, status="approved", source="import") for p in plan.new)
@@ -362,17 +385,23 @@ def add_person(
     values: dict[str, str | None],
     now: datetime,
     answers: Mapping[str, str] | None = None,
+    source: str | None = None,
 ) -> tuple[str, str]:
     """Register one person from the command line, with their `answers` to the registration
     questions (by question id; a question not answered keeps the answer stored). Returns
     their normalised address and `added`, `re-activated`, `updated` or `unchanged`. A
-    cancelled person is registered afresh."""
+    cancelled person is registered afresh. `source`, where they came from, is held to
+    validate.tracking_source and refused otherwise."""
     webinar.require_not_cancelled("registrants can be added")
     person, errors = check_person(values)
     problems = [
         Problem("command line", message, field=f"--{name.replace('_', '-')}", fix=_FIXES[name])
         for name, message in errors
     ]
+    try:
+        source = validate.tracking_source(source) if source is not None else None
+    except ValueError as exc:
+        problems.append(Problem("command line", str(exc), field="--source", fix=_SOURCE_FIX))
     row = store.registrant(webinar.id, person.email) if person else None
     stored = store.answers(row.id) if row else {}
     questions = webinar.definition.registration.questions
@@ -385,12 +414,14 @@ def add_person(
         raise InputError("This person cannot be added:", problems)
     person = replace(person, answers=checked)
     fields = {k: v for k, v in person.fields().items() if v is not None}
+    fields |= {"tracking_source": source} if source else {}
     new_answers = {k: v for k, v in person.answer_values().items() if stored.get(k) != v}
     with store.transaction():
         if row is None:
-            store.add_registrants(
-                [NewRegistrant(webinar_id=webinar.id, person=person, status="approved", source="cli")], now
+            new = NewRegistrant(
+                webinar_id=webinar.id, person=person, status="approved", source="cli", tracking_source=source
             )
+            store.add_registrants([new], now)
             return person.email, "added"
         if new_answers:
             store.save_answers(row.id, new_answers)
@@ -412,6 +443,7 @@ def register_online(
     now: datetime,
     zones: Collection[str] | None = None,
     answers: Mapping[str, str | None] | None = None,
+    source: str | None = None,
 ) -> tuple[Person, str]:
     """Register one person who filled in the registration page. Returns them and `added`,
     `re-activated` or `already registered`; raises InputError with one Problem per field.
@@ -420,7 +452,9 @@ def register_online(
     cancelled, but never rewrites who someone is nor overturns the organisers' denial. The
     webinar's approval rule decides whether they are approved at once or wait. `zones`, when
     given, are the time zones the page offers; any other is refused. `answers` are what the
-    page's questions were answered (by question id), held to the same rules as an import's."""
+    page's questions were answered (by question id), held to the same rules as an import's.
+    `source` is where they came from (a checked validate.tracking_source), kept with a new or
+    returning registration."""
     webinar.require_not_cancelled("registrations are closed")
     person, errors = check_person(values)
     problems = [Problem("registration page", message, field=name, fix=_FIXES[name]) for name, message in errors]
@@ -443,20 +477,23 @@ def register_online(
         row = store.registrant(webinar.id, person.email)
         if row is None:
             status = webinar.definition.provider.signup_status
-            store.add_registrants(
-                [NewRegistrant(webinar_id=webinar.id, person=person, status=status, source="web")], now
+            new = NewRegistrant(
+                webinar_id=webinar.id, person=person, status=status, source="web", tracking_source=source
             )
+            store.add_registrants([new], now)
             return person, "added"
         if not row.is_cancelled:
             return person, "already registered"
         status = webinar.definition.provider.signup_status
-        store.update_registrant(row.id, {**_NOT_AT_PROVIDER, "status": status}, now)
+        returning = {**_NOT_AT_PROVIDER, "status": status, **({"tracking_source": source} if source else {})}
+        store.update_registrant(row.id, returning, now)
         if checked:  # their answers now, as they came back
             store.save_answers(row.id, person.answer_values())
         return person, "re-activated"
 
 
 _ZONE_FIX = "choose your zone from the list, or leave it empty"
+_SOURCE_FIX = "write a short word such as newsletter (letters, digits, -, _ or .), or leave --source out"
 _NOT_AT_PROVIDER = {"provider_registrant_id": None, "provider_status": None, "join_url": None, "sync_error": None}
 
 

@@ -4,7 +4,12 @@ It shows the title, the time on the event's clock and on the visitor's, and the 
 asks for a name, an address, an organisation and a time zone (pre-filled from the browser's
 zone by a small script; the page works without it). A submission adds the person to the
 database with `source = web`; the next sync registers them with the provider, and the
-confirmation follows through the outbox like any other.
+confirmation follows through the outbox like any other. A link may say where the visitor came
+from (`?source=newsletter`): a short token, kept through the form and stored with them as their
+`tracking_source`; anything else is dropped.
+
+Before `[registration] opens` the page says when registration opens (and refuses the form);
+from `closes` on it says registration has closed, with 410 Gone, as after the end.
 
 Abuse is kept small: a honeypot field that people never see, and a limit on submissions per
 address and per client. Sending the form twice (a double click, a reload) registers once.
@@ -52,6 +57,7 @@ MAX_KEYS = 100_000  # addresses and clients a throttle remembers: a few MB at mo
 CONFIRM_WITHIN = 1800  # seconds a "press Register again" form stays good
 FORM_WITHIN = 24 * 3600  # seconds a form's token stays good: a tab left open over night
 FORM_TOKEN = "form_token"
+SOURCE = "source"  # where a visitor came from: `/register/SLUG?source=newsletter`, kept through the form
 SAME_SITE_FETCHES = ("same-origin", "none")  # `none`: the person typed the address or chose a bookmark
 
 
@@ -118,7 +124,8 @@ def registration_blueprint(
             webinar = db.webinar_by_provider_id("local", provider_webinar_id)
         if webinar is None:
             abort(404)
-        return redirect(url_for("registration.form", slug=webinar.slug), 302)
+        source = {SOURCE: found} if (found := _source(request.args.get(SOURCE))) else {}
+        return redirect(url_for("registration.form", slug=webinar.slug, **source), 302)
 
     @pages.get("/register/<slug>")
     def form(slug: str) -> Response:
@@ -126,12 +133,13 @@ def registration_blueprint(
             webinar = _open_webinar(db, slug, clock())
             if isinstance(webinar, Response):
                 return webinar
-            values = {"language": _preferred_language(webinar)}
+            values = {"language": _preferred_language(webinar), SOURCE: _source(request.args.get(SOURCE))}
             return _form_page(webinar, values, {}, _form_token(secret_key, slug, clock()))
 
     @pages.post("/register/<slug>")
     def submit(slug: str) -> Response:
         values = {name: request.form.get(name, "")[:500] for name in FIELDS}
+        values[SOURCE] = _source(request.form.get(SOURCE) or request.args.get(SOURCE))
         form_token = _form_token(secret_key, slug, clock())
         with open_store() as db:
             webinar = _open_webinar(db, slug, clock())
@@ -154,7 +162,9 @@ def registration_blueprint(
                 return _form_page(webinar, {**values, **_typed(_answers(webinar))}, {}, form_token, confirm=mark)
             answers = _answers(webinar)
             try:
-                person, _ = register_online(db, webinar, values, clock(), zones=time_zones(), answers=answers)
+                person, _ = register_online(
+                    db, webinar, values, clock(), zones=time_zones(), answers=answers, source=values[SOURCE] or None
+                )
             except InputError as exc:
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
@@ -215,7 +225,33 @@ def _open_webinar(db: Store, slug: str, now: datetime) -> WebinarRecord | Respon
         return _closed(webinar, "This webinar was cancelled, so registration is closed.")
     if now >= webinar.definition.end:
         return _closed(webinar, "This webinar has taken place, so registration is closed.")
+    window = webinar.definition.registration.window(now)
+    if window == "closed":
+        return _registration_page(webinar, "registration_closed.html", webinar.definition.registration.closes, 410)
+    if window == "not_open":
+        # Nothing to fix for the visitor but the date: a page to come back to, and a refused form.
+        status = 200 if request.method == "GET" else 403
+        return _registration_page(webinar, "not_open.html", webinar.definition.registration.opens, status)
     return webinar
+
+
+def _source(value: str | None) -> str:
+    """Where the visitor came from, as validate.tracking_source keeps it; anything else is
+    dropped (the visitor did not write it and cannot fix it), never shown or trusted."""
+    try:
+        return validate.tracking_source(value) if value else ""
+    except ValueError:
+        log.info("registration page: dropped a source that is not a short token")
+        return ""
+
+
+def _registration_page(webinar: WebinarRecord, template: str, moment: datetime, status: int) -> Response:
+    """The page that says when registration opens, or that it closed, on the event's clock and
+    (by register.js) the visitor's."""
+    zone_name = webinar.definition.time_zone
+    shown = {"text": times.format_moment(moment, zone_name), "iso": times.iso_utc(moment)}
+    page = render_template(template, webinar=_shown(webinar), moment=shown)
+    return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 
 def _form_page(

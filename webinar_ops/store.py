@@ -197,6 +197,13 @@ def m010_registration_answers(db: Database) -> None:
     )
 
 
+@migrations()
+def m011_tracking_sources(db: Database) -> None:
+    """Where each registrant came from (`/register/SLUG?source=newsletter`, or the provider's
+    tracking source): a short token, only ever counted."""
+    db["registrants"].add_column("tracking_source", str)
+
+
 @dataclass(frozen=True)
 class WebinarRecord:
     """A stored webinar: its definition plus what the store and the provider added."""
@@ -274,6 +281,7 @@ class Registrant:
     approved_at: str | None = None
     unsubscribed_at: str | None = None
     provider_event_at: str | None = None  # the newest provider event applied (webhooks.py)
+    tracking_source: str | None = None  # where they came from, such as `newsletter` (validate.tracking_source)
 
     @classmethod
     def from_row(cls, row: dict) -> Registrant:
@@ -339,6 +347,7 @@ class NewRegistrant:
     provider_status: str | None = None
     join_url: str | None = field(default=None, repr=False)  # a secret
     provider_event_at: str | None = None
+    tracking_source: str | None = None  # where they came from (validate.tracking_source)
 
     def row(self, stamp: str) -> dict[str, Any]:
         """The new row of the registrants table, added at `stamp` (and approved then, if approved)."""
@@ -351,6 +360,7 @@ class NewRegistrant:
             "provider_status": self.provider_status,
             "join_url": self.join_url,
             "provider_event_at": self.provider_event_at,
+            "tracking_source": self.tracking_source,
             "created_at": stamp,
             "updated_at": stamp,
             "approved_at": stamp if self.status == "approved" else None,
@@ -509,15 +519,15 @@ class Store:
             if not changes:
                 return SavedWebinar("unchanged", existing)
             significant = is_significant(existing.definition, definition)
-            # The questions too: the provider's registration form asks them.
+            # The registration table too: the provider's form asks the questions and closes.
             republish = (
                 significant
                 or existing.definition.provider != definition.provider
-                or existing.definition.registration.questions != definition.registration.questions
+                or existing.definition.registration != definition.registration
             )
             revision = existing.revision + (1 if significant else 0)
-            # An approval change concerns the provider but not people's calendars: it makes the
-            # next sync compare the provider's copy without raising the revision.
+            # An approval change, or one of how people register, concerns the provider but not
+            # people's calendars: the next sync compares the provider's copy, and the revision stays.
             forced = {"provider_revision": None} if republish else {}
             db["webinars"].update(existing.id, {**row, "revision": revision, **forced})
             self._keep_revision(existing.id, revision, row)
@@ -550,6 +560,34 @@ class Store:
 
     def set_provider_cancelled(self, webinar: WebinarRecord, now: datetime) -> None:
         self.db["webinars"].update(webinar.id, {"provider_cancelled_at": times.iso_utc(now), "provider_error": None})
+
+    def delete_webinar(self, webinar: WebinarRecord) -> dict[str, int]:
+        """Remove the webinar and every row that belongs to it: its registrants, its revisions,
+        and the rows of any other table that points at them (a foreign key to `registrants` or
+        `webinars`, such as the outbox's deliveries). Runs in the caller's transaction, if any;
+        returns how many rows went, by table."""
+        removed: dict[str, int] = {}
+        with self.transaction() as db:
+            for table, column, parent in self._rows_belonging_to_webinars():
+                where = "= ?" if parent == "webinars" else "IN (SELECT id FROM registrants WHERE webinar_id = ?)"
+                count = db.execute(f"DELETE FROM [{table}] WHERE [{column}] {where}", [webinar.id]).rowcount
+                removed[table] = removed.get(table, 0) + count
+            for table in ("registrants", "webinar_revisions"):
+                removed[table] = db.execute(f"DELETE FROM {table} WHERE webinar_id = ?", [webinar.id]).rowcount
+            removed["webinars"] = db.execute("DELETE FROM webinars WHERE id = ?", [webinar.id]).rowcount
+        return {table: count for table, count in removed.items() if count}
+
+    def _rows_belonging_to_webinars(self) -> list[tuple[str, str, str]]:
+        """(table, column, parent) for every foreign key to a registrant or a webinar, those to
+        registrants first (they go before the registrants do), besides the store's own two."""
+        found = [
+            (table.name, key.column, key.other_table)
+            for table in self.db.tables
+            if table.name not in ("registrants", "webinar_revisions")
+            for key in table.foreign_keys
+            if key.other_table in ("registrants", "webinars") and key.other_column == "id"
+        ]
+        return sorted(found, key=lambda entry: entry[2] != "registrants")
 
     def find_webinar(self, slug: str) -> WebinarRecord | None:
         """The webinar called `slug`, or None."""
@@ -647,6 +685,13 @@ class Store:
         sql = "SELECT status, count(*) AS n FROM registrants WHERE webinar_id = ? GROUP BY status"
         counts.update({row["status"]: row["n"] for row in self.db.query(sql, [webinar_id])})
         return counts
+
+    def source_counts(self, webinar_id: int) -> list[dict[str, Any]]:
+        """How many registrants (whatever their status) came from each tracking source, the
+        most first; `source` None counts those who came with none."""
+        sql = """SELECT tracking_source AS source, count(*) AS registrants FROM registrants
+                 WHERE webinar_id = ? GROUP BY tracking_source ORDER BY registrants DESC, source"""
+        return list(self.db.query(sql, [webinar_id]))
 
     def sync_counts(self, webinar_id: int) -> dict[str, int]:
         """Active registrants by provider sync state: registered, waiting, failed."""

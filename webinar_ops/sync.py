@@ -307,6 +307,7 @@ def pulled_registrant(webinar: WebinarRecord, email: str, remote: RemoteRegistra
         provider_registrant_id=remote.registrant_id,
         provider_status=remote.status,
         join_url=remote.join_url,
+        tracking_source=remote.tracking_source,
     )
 
 
@@ -401,6 +402,8 @@ def remote_changes(row: Registrant, remote: RemoteRegistrant) -> dict:
         changes["join_url"] = remote.join_url
     if remote.language and not row.language:  # the organiser's own value wins
         changes["language"] = remote.language
+    if remote.tracking_source and not row.tracking_source:  # where they came to us from wins
+        changes["tracking_source"] = remote.tracking_source
     if row.provider_status != remote.status and not row.is_cancelled:
         changes["provider_status"] = remote.status
         changes["status"] = remote.status

@@ -245,6 +245,16 @@ def format_span(
     return with_zone % {"time": f"{day}{_clock(first, language)}–{_clock(last, language)}", "zone": label}
 
 
+def format_moment(instant: datetime, zone_name: str, language: str = ENGLISH) -> str:
+    """`Friday 30 April 2021, 15:00 Seoul time (GMT+9)`: one instant on the clocks of `zone_name`."""
+    local = in_zone(instant, zone_name)
+    name = zone_label(zone_name, language)
+    gmt = _gmt_format(language) % _offset(local.utcoffset())
+    label = f"{name} ({gmt})" if name != "UTC" else "UTC"
+    moment = f"{format_day(instant, zone_name, language)}, {_clock(local, language)}"
+    return wording.of(language).with_zone % {"time": moment, "zone": label}
+
+
 def format_reader_span(
     start: datetime, end: datetime, event_zone: str, reader_zone: str, language: str = ENGLISH
 ) -> str:

@@ -347,6 +347,24 @@ def language(text: str) -> str:
     return tag
 
 
+MAX_TRACKING_SOURCE = 40
+_TRACKING_SOURCE_RE = re.compile(rf"[a-z0-9._-]{{1,{MAX_TRACKING_SOURCE}}}")
+
+
+def tracking_source(text: str) -> str:
+    """Validate where a registration came from (`?source=newsletter`): a short token of ASCII
+    letters, digits, `-`, `_` and `.`, at most MAX_TRACKING_SOURCE long; return it in lower
+    case, so that `Newsletter` and `newsletter` count as one. It is only ever counted."""
+    value = text.strip() if isinstance(text, str) else ""
+    # ASCII first: str.lower turns the Kelvin sign into a k, which the pattern would take.
+    if not value.isascii() or not _TRACKING_SOURCE_RE.fullmatch(value := value.lower()):
+        raise ValueError(
+            f"{shown(text)} is not a source: use at most {MAX_TRACKING_SOURCE} letters, digits, -, _ or ., "
+            "such as newsletter"
+        )
+    return value
+
+
 def country(text: str) -> str:
     """Validate a two-letter ISO 3166 country code; return it in upper case."""
     value = text.strip().upper() if isinstance(text, str) else ""

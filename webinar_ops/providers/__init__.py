@@ -81,6 +81,7 @@ class RemoteRegistrant:
     # Their answers to the registration questions: by question id, or by the question's text
     # where the provider keeps only that (Zoom's custom questions); sync checks them.
     answers: dict[str, str] = field(default_factory=dict)
+    tracking_source: str | None = None  # where they came from, as validate.tracking_source keeps it, if known
 
 
 class Provider(Protocol):
@@ -111,6 +112,13 @@ class Provider(Protocol):
     def cancel_webinar(self, webinar_id: str) -> None:
         """Cancel the webinar itself, without the provider mailing anyone (webinar-ops tells
         the registrants). A webinar the provider no longer holds counts as cancelled."""
+        ...
+
+    def delete_webinar(self, webinar_id: str) -> None:
+        """Remove the webinar and its registrations, without the provider mailing anyone (for
+        a test webinar, `webinar delete`). A provider that keeps its rows in webinar-ops's
+        database writes them in the caller's transaction and does not commit it. A webinar the
+        provider no longer holds counts as deleted."""
         ...
 
 

@@ -28,6 +28,7 @@
     var yours = document.getElementById("your-time");
     var eventZone = yours ? yours.dataset.eventZone : "";
     var cells = document.querySelectorAll(".local");
+    var moments = document.querySelectorAll(".your-moment");
     var differs = tz && tz !== eventZone;
     try {
       if (yours) {
@@ -39,10 +40,17 @@
         if (cell.dataset.start) { cell.textContent = span(cell.dataset.start, cell.dataset.end, tz); }
         cell.hidden = !differs;
       });
+      // When registration opens or closed: one moment, on the visitor's clock too.
+      moments.forEach(function (moment) {
+        moment.textContent = differs ? day(moment.dataset.moment, tz) + ", " + clock(moment.dataset.moment, tz) +
+          " your time (" + tz + ")" : "";
+        moment.hidden = !differs;
+      });
     } catch (e) {
       // An unknown zone name: the page keeps the event's times only.
       if (yours) { yours.hidden = true; }
       cells.forEach(function (cell) { cell.hidden = true; });
+      moments.forEach(function (moment) { moment.hidden = true; });
     }
   }
 

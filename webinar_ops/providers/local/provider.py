@@ -167,6 +167,11 @@ class LocalProvider:
         )
         self.db.conn.commit()
 
+    def delete_webinar(self, webinar_id: str) -> None:
+        # In the caller's transaction (the store's connection): `webinar delete` is all or nothing.
+        self.db.execute("DELETE FROM local_registrants WHERE webinar_id = ?", [webinar_id])
+        self.db.execute("DELETE FROM local_webinars WHERE id = ?", [webinar_id])
+
     def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
         self.db.execute(
             "UPDATE local_registrants SET status = 'cancelled' WHERE webinar_id = ? AND registrant_id = ?",

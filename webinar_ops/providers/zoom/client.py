@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import requests
 
-from webinar_ops import __version__, languages, times
+from webinar_ops import __version__, languages, times, validate
 from webinar_ops.definition import ZOOM_STANDARD_QUESTIONS, Definition, RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.people import Person
@@ -533,28 +533,48 @@ class ZoomProvider:
         )
 
     def registrants(self, webinar_id: str) -> Iterator[RemoteRegistrant]:
+        sources = self._sources_by_address(webinar_id)
         for status in ("pending", "approved", "denied"):
-            yield from self._pages(webinar_id, status)
+            yield from self._pages(webinar_id, status, sources)
 
-    def _pages(self, webinar_id: str, status: str) -> Iterator[RemoteRegistrant]:
-        token = ""
-        while True:
-            params = {"status": status, "page_size": PAGE_SIZE, **({"next_page_token": token} if token else {})}
-            page = _json(self.client.call("GET", f"/webinars/{webinar_id}/registrants", "medium", params=params))
-            for entry in page.get("registrants", []):
-                yield RemoteRegistrant(
-                    email=str(entry.get("email", "")).lower(),
-                    first_name=entry.get("first_name") or "",
-                    last_name=entry.get("last_name"),
-                    status=entry.get("status") or status,
-                    registrant_id=str(entry.get("id")),
-                    join_url=entry.get("join_url"),
-                    language=languages.from_provider(entry.get("language")),
-                    answers=listed_answers(entry),
-                )
-            token = page.get("next_page_token") or ""
-            if not token:
-                return
+    def _pages(self, webinar_id: str, status: str, sources: dict[str, str]) -> Iterator[RemoteRegistrant]:
+        for entry in self._listed_registrants(webinar_id, status):
+            email = str(entry.get("email", "")).lower()
+            yield RemoteRegistrant(
+                email=email,
+                first_name=entry.get("first_name") or "",
+                last_name=entry.get("last_name"),
+                status=entry.get("status") or status,
+                registrant_id=str(entry.get("id")),
+                join_url=entry.get("join_url"),
+                language=languages.from_provider(entry.get("language")),
+                tracking_source=sources.get(email),
+                answers=listed_answers(entry),
+            )
+
+    def tracking_sources(self, webinar_id: str) -> list[dict]:
+        """The webinar's source tracking links at Zoom, in Zoom's shape (`id`, `source_name`,
+        `tracking_url`, `registration_count`, `visitor_count`); none for a webinar Zoom
+        refuses to list them for."""
+        try:
+            listed = self.client.call("GET", f"/webinars/{webinar_id}/tracking_sources", "medium")
+        except ZoomError:
+            return []  # sources are only counted: a refusal must not stop the sync
+        return [source for source in _json(listed).get("tracking_sources") or [] if isinstance(source, dict)]
+
+    def _sources_by_address(self, webinar_id: str) -> dict[str, str]:
+        """Who signed up through which tracking source, by lower-case address, as the token
+        webinar-ops keeps (see `source_token`): Zoom's listing does not say, so each source's
+        registrants are listed on their own. One listing call when there is no source."""
+        found: dict[str, str] = {}
+        for source in self.tracking_sources(webinar_id):
+            token = source_token(source.get("source_name"))
+            if token is None or not source.get("id") or not source.get("registration_count"):
+                continue
+            for status in ("pending", "approved", "denied"):
+                for entry in self._listed_registrants(webinar_id, status, tracking_source_id=str(source["id"])):
+                    found.setdefault(str(entry.get("email", "")).lower(), token)
+        return found
 
     def cancel_webinar(self, webinar_id: str) -> None:
         params = {"cancel_webinar_reminder": "false"}  # webinar-ops sends the cancellation itself
@@ -563,6 +583,11 @@ class ZoomProvider:
         except ZoomError as exc:
             if exc.code != 3001:  # 3001: no such webinar (any more): nothing left to cancel
                 raise
+
+    def delete_webinar(self, webinar_id: str) -> None:
+        # Zoom has one operation for both: DELETE /webinars/{id} removes the webinar and its
+        # registrations; cancel_webinar_reminder=false keeps Zoom from mailing anyone.
+        self.cancel_webinar(webinar_id)
 
     def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
         body = {"action": "cancel", "registrants": [{"id": registrant_id, "email": email}]}
@@ -608,10 +633,11 @@ class ZoomProvider:
                 answers[str(entry.get("email", "")).lower()] = filled
         return answers
 
-    def _listed_registrants(self, webinar_id: str, status: str) -> Iterator[dict]:
+    def _listed_registrants(self, webinar_id: str, status: str, **narrowed: str) -> Iterator[dict]:
         token = ""
         while True:
-            params = {"status": status, "page_size": PAGE_SIZE, **({"next_page_token": token} if token else {})}
+            params = {"status": status, "page_size": PAGE_SIZE, **narrowed}
+            params |= {"next_page_token": token} if token else {}
             page = _json(self.client.call("GET", f"/webinars/{webinar_id}/registrants", "medium", params=params))
             yield from page.get("registrants", [])
             token = page.get("next_page_token") or ""
@@ -667,6 +693,20 @@ _ANSWER_FIELDS = (
 ).split()
 
 
+def source_token(source_name: object) -> str | None:
+    """A Zoom tracking source's name (the host's words: `LinkedIn`, `UN newsletter`, a link) as
+    the short token webinar-ops keeps (validate.tracking_source): lower case, each run of other
+    characters as one `-`, cut to its bound; None when nothing is left."""
+    if not isinstance(source_name, str):
+        return None
+    words = re.sub(r"[^a-z0-9._]+", "-", source_name.strip().lower()).strip("-._")
+    token = words[: validate.MAX_TRACKING_SOURCE].strip("-._")
+    try:
+        return validate.tracking_source(token) if token else None
+    except ValueError:
+        return None
+
+
 def _decision_entry(entry: dict) -> dict:
     return {key: entry[key] for key in ("id", "email") if entry.get(key)}
 
@@ -693,6 +733,8 @@ def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
     }
     if contact and not hosts_own:
         settings.update(contact_name=contact.name, contact_email=contact.email)
+    if closes_at_zoom := _zoom_closes_registration(definition, hosts_own):
+        settings["close_registration"] = closes_at_zoom == "closed"
     body = {
         "topic": definition.title[:TOPIC_LIMIT],
         "type": 5,
@@ -706,6 +748,17 @@ def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
     return body
 
 
+def _zoom_closes_registration(definition: Definition, hosts_own: bool) -> str | None:
+    """What to ask of Zoom's `settings.close_registration` ("close registration after event
+    date", Zoom's only closing: its page then takes nobody after the start): `closed` when
+    `[registration] closes` is at the start or before it, `open` when it is later (Zoom would
+    close too early) or absent, None to leave a host's own webinar as its host set it."""
+    closes = definition.registration.closes
+    if closes is None:
+        return None if hosts_own else "open"
+    return "closed" if closes <= definition.start else "open"
+
+
 def agenda_text(definition: Definition) -> str:
     """The agenda as plain text, within Zoom's length limit."""
     lines = []
@@ -717,15 +770,20 @@ def agenda_text(definition: Definition) -> str:
 
 
 def _differs(current: dict, body: dict) -> bool:
-    """Whether Zoom's copy differs in what webinar-ops answers for: title, time, length and
-    whether people can register. The agenda and contact of a webinar made by hand are the
-    organiser's to keep, and each update counts against the host's 100 a day."""
+    """Whether Zoom's copy differs in what webinar-ops answers for: title, time, length,
+    whether people can register, and whether its page closes registration at the start. The
+    agenda and contact of a webinar made by hand are the organiser's to keep, and each update
+    counts against the host's 100 a day."""
     start = current.get("start_time")
     return (
         current.get("topic") != body["topic"]
         or (start and times.iso_utc(datetime.fromisoformat(start.replace("Z", "+00:00"))) != body["start_time"])
         or current.get("duration") != body["duration"]
         or current.get("settings", {}).get("approval_type") != body["settings"]["approval_type"]
+        or (
+            "close_registration" in body["settings"]
+            and bool(current.get("settings", {}).get("close_registration")) != body["settings"]["close_registration"]
+        )
     )
 
 

@@ -547,6 +547,11 @@ def _utc_start(value: str, zone: str, problems: list) -> str:
     return _iso(moment)
 
 
+def _epoch(iso: str) -> float:
+    """Seconds since the epoch of a UTC time as Zoom writes it (`2021-04-30T06:00:00Z`)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 def _iso(moment: datetime | float) -> str:
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, UTC)
@@ -634,6 +639,9 @@ class _Webinar:
     # asks, the fake starts with nothing more.
     questions: list[dict] = field(default_factory=list)
     custom_questions: list[dict] = field(default_factory=list)
+    # Its source tracking links (made on Zoom's site, not by the API), in Zoom's shape: id,
+    # source_name, tracking_url; the counts are worked out when listed.
+    tracking_sources: list[dict] = field(default_factory=list)
 
     @property
     def approval_type(self) -> int:
@@ -892,6 +900,26 @@ class FakeZoom:
             record = registrant.record()
         self._send_webhook(event)
         return record
+
+    def add_tracking_source(self, webinar_id: int | str, source_name: str) -> dict:
+        """The host makes a source tracking link on Zoom's site (the API cannot); returns it as
+        Zoom lists it. A sign-up through it gives `source_id` = its id."""
+        with self._lock:
+            webinar = self._webinar(str(webinar_id))
+            source_id = str(1_000_000_000_000 + secrets.randbelow(9_000_000_000_000))
+            register = webinar.registration_url.rpartition("/")[2]
+            source = {
+                "id": source_id,
+                "source_name": source_name,
+                "tracking_url": f"https://{self.join_host}/webinar/register/{source_id}/{register}",
+            }
+            webinar.tracking_sources.append(source)
+            return self._tracking_view(webinar, source)
+
+    @staticmethod
+    def _tracking_view(webinar: _Webinar, source: dict) -> dict:
+        signed_up = sum(1 for r in webinar.registrants.values() if r.details.get("source_id") == source["id"])
+        return {**source, "registration_count": signed_up, "visitor_count": signed_up}
 
     def decide_on_zoom_site(self, webinar_id: int | str, email: str, action: str) -> dict:
         """The host approves, denies or cancels a registration on Zoom's site, as the status
@@ -1333,6 +1361,11 @@ class FakeZoom:
     def _require_registration(self, webinar: _Webinar, message: str) -> None:
         if webinar.approval_type == NO_REGISTRATION:
             raise ZoomRefusal(400, 3000, message)
+        if webinar.settings.get("close_registration") and self._clock() >= _epoch(webinar.details["start_time"]):
+            # "Close registration after event date": Zoom's page takes nobody once the webinar
+            # has started. Its document does not say whether the API's adds are refused too;
+            # the fake refuses them as well, the stricter reading, with the 3000 of a closed form.
+            raise ZoomRefusal(400, 3000, f"Registration for this webinar has closed: {webinar.id}.")
 
     @staticmethod
     def _signup_status(webinar: _Webinar, auto_approve: bool) -> str:
@@ -1409,12 +1442,27 @@ class FakeZoom:
         if status not in ("pending", "approved", "denied"):
             raise _invalid([_problem("status", "Must be one of: 'pending', 'approved', 'denied'.")])
 
-        def every_id() -> list:
-            return [r.id for r in webinar.registrants.values() if r.status == status]
+        source = incoming.query.get("tracking_source_id")
 
-        ids, paging = self._page(("registrants", webinar.id, status), incoming.query, every_id)
+        def every_id() -> list:
+            return [
+                r.id
+                for r in webinar.registrants.values()
+                if r.status == status and (source is None or r.details.get("source_id") == source)
+            ]
+
+        ids, paging = self._page(("registrants", webinar.id, status, source), incoming.query, every_id)
         found = [webinar.registrants[i].view() for i in ids if i in webinar.registrants]
         return Reply(200, {**paging, "registrants": found})
+
+    def _list_tracking_sources(self, incoming: Incoming, raw_id: str) -> Reply:
+        webinar = self._webinar(raw_id)
+        # "Registration must be required for the Webinar" (Zoom's document); the code is Zoom's 3000.
+        if webinar.approval_type == NO_REGISTRATION:
+            raise ZoomRefusal(400, 3000, f"This webinar does not have registration as required: {webinar.id}.")
+        sources = [self._tracking_view(webinar, source) for source in webinar.tracking_sources]
+        total = sum(source["registration_count"] for source in sources)
+        return Reply(200, {"total_records": total, "tracking_sources": sources})
 
     def _get_registrant(self, incoming: Incoming, raw_id: str, registrant_id: str) -> Reply:
         webinar = self._webinar(raw_id)
@@ -1623,6 +1671,7 @@ _OPERATIONS: list[tuple[str, re.Pattern, Callable[..., Reply], str]] = [
         ("POST", r"/webinars/([^/]+)/registrants", FakeZoom._add_registrant, LIGHT),
         ("PUT", r"/webinars/([^/]+)/registrants/status", FakeZoom._update_statuses, MEDIUM),
         ("GET", r"/webinars/([^/]+)/registrants/questions", FakeZoom._list_questions, LIGHT),
+        ("GET", r"/webinars/([^/]+)/tracking_sources", FakeZoom._list_tracking_sources, MEDIUM),
         ("PATCH", r"/webinars/([^/]+)/registrants/questions", FakeZoom._update_questions, LIGHT),
         ("GET", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._get_registrant, LIGHT),
         ("DELETE", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._delete_registrant, LIGHT),
