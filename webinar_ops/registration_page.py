@@ -4,7 +4,9 @@ It shows the title, the time on the event's clock and on the visitor's, and the 
 asks for a name, an address, an organisation and a time zone (pre-filled from the browser's
 zone by a small script; the page works without it). A submission adds the person to the
 database with `source = web`; the next sync registers them with the provider, and the
-confirmation follows through the outbox like any other.
+confirmation follows through the outbox like any other. When the webinar's approval is
+manual, the page says their request awaits the organisers' approval, and so does the mail
+that follows (`awaiting`), until `registrants approve` or `deny` decides.
 
 Abuse is kept small: a honeypot field that people never see, and a limit on submissions per
 address and per client. Sending the form twice (a double click, a reload) registers once.
