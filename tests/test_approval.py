@@ -23,6 +23,7 @@ import pytest
 import requests
 from conftest import SAMPLE_SLUG, Ran, definition_variant
 from test_zoom import zoom_settings
+from web_server import serving
 from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops import times
@@ -35,6 +36,7 @@ from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import decide_people, register_online
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
+from webinar_ops.web import create_app
 
 FUTURE = {'start = "2021-04-30 15:00"': 'start = "2031-04-30 15:00"'}
 MANUAL = {'approval = "automatic"': 'approval = "manual"'}
@@ -336,6 +338,28 @@ def test_a_preview_of_the_denial_shows_the_organisers_words_and_no_link(workdir,
     assert "We are full, sorry." in words.text
     assert reader.join_url not in words.text + words.html
     assert reader.denial_message == "We are full, sorry."
+
+
+def test_a_denied_persons_local_join_link_answers_410_gone(workdir, settings, store):
+    path = definition_variant(workdir, {**FUTURE, **MANUAL}, name="webinar.toml")
+    store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), "local", NOW)
+    for address in (ANA, BEN):
+        register_online(store, store.webinar(SAMPLE_SLUG), {"email": address, "first_name": "Someone"}, NOW)
+    provider = load_provider("local", settings, store)
+    sync_webinar(store, provider, store.webinar(SAMPLE_SLUG), NOW)
+    decide_people(store, store.webinar(SAMPLE_SLUG), [ANA], "approved", NOW)
+    decide_people(store, store.webinar(SAMPLE_SLUG), [BEN], "denied", NOW)
+    report = sync_webinar(store, provider, store.webinar(SAMPLE_SLUG), NOW)
+    webinar_id = store.webinar(SAMPLE_SLUG).id
+    links = {address: store.registrant(webinar_id, address).join_url.rpartition("/j/")[2] for address in (ANA, BEN)}
+
+    with serving(create_app(settings, clock=lambda: NOW)) as base_url:
+        answers = {address: requests.get(f"{base_url}/j/{token}", timeout=10) for address, token in links.items()}
+
+    assert report.decided == 2
+    assert answers[ANA].status_code == 200
+    assert answers[BEN].status_code == 410
+    assert "This registration was cancelled." in answers[BEN].text
 
 
 # -- on the local Zoom --------------------------------------------------------------------------
