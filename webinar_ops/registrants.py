@@ -1,4 +1,5 @@
-"""Registrants: validating people, importing them from CSV, adding and cancelling one.
+"""Registrants: validating people, importing them from CSV, adding and cancelling one, and
+approving or denying the requests that wait for the organiser's approval.
 
 An import is all-or-nothing: the whole file is read and checked first, every problem is
 reported with its line, and only a clean file is written, in one transaction. Importing the
@@ -391,13 +392,11 @@ def cancel_person(store: Store, webinar: WebinarRecord, email: str, now: datetim
 # Why a decision changes nothing for someone. A mistake (an address that is no registrant, a
 # cancelled registration) is the organiser's to fix; the rest says it was so already.
 _ALREADY = {("approved", "approved"): "already approved", ("denied", "denied"): "already denied"}
+_TAKE_BACK = "already approved: to take their place back, cancel their registration (`webinar-ops registrants cancel`)"
+_REGISTER_AGAIN = "their registration is cancelled: register them again with `webinar-ops registrants add`"
 _MISTAKES = {
-    ("denied", "approved"): "already approved: to take their place back, cancel their registration "
-    "(`webinar-ops registrants cancel`)",
-    (
-        "approved",
-        "cancelled",
-    ): "their registration is cancelled: register them again with `webinar-ops registrants add`",
+    ("denied", "approved"): _TAKE_BACK,
+    ("approved", "cancelled"): _REGISTER_AGAIN,
     ("denied", "cancelled"): "their registration is cancelled: there is no request to deny",
 }
 
