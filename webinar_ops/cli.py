@@ -510,7 +510,7 @@ _DECISION_WORDS = {"approved": ("approve", "Approved"), "denied": ("deny", "Deni
 @json_option
 @pass_app
 def registrants_approve(app: App, slug: str, emails: tuple[str, ...], all_pending: bool, as_json: bool) -> None:
-    """Approve the requests of EMAIL... (or --all-pending) for SLUG: each gets the confirmation
+    """Approve requests for SLUG, by address or every pending one: each gets the confirmation
     with their join link, and the provider is told."""
     _decide(app, slug, emails, all_pending, "approved", None, as_json)
 
@@ -525,7 +525,7 @@ def registrants_approve(app: App, slug: str, emails: tuple[str, ...], all_pendin
 def registrants_deny(
     app: App, slug: str, emails: tuple[str, ...], all_pending: bool, message: str | None, as_json: bool
 ) -> None:
-    """Deny the requests of EMAIL... (or --all-pending) for SLUG: each gets a short, courteous
+    """Deny requests for SLUG, by address or every pending one: each gets a short, courteous
     mail without a join link, and the provider is told."""
     _decide(app, slug, emails, all_pending, "denied", _organiser_message(message), as_json)
 
