@@ -25,6 +25,7 @@ SLUG = "undesa-snu-session-5"
 IN_TWO_DAYS = date.today() + timedelta(days=2)
 IN_THREE_DAYS = IN_TWO_DAYS + timedelta(days=1)
 KINDS = ("confirmation", "reminder", "update", "cancellation", "after")
+ANSWERS = ("awaiting", "denial")  # answers to a request: the sample approves at once, so only previewed
 FRENCH_READER = "amelie.laurent@example.org"  # the sample's reader of French
 
 
@@ -82,7 +83,7 @@ def main() -> None:
         definition.write_text(definition.read_text(encoding="utf-8").replace(str(IN_TWO_DAYS), str(IN_THREE_DAYS)))
         cli("webinar", "add", definition)
         cli("run", "--once")
-        for kind in KINDS:
+        for kind in (*KINDS, *ANSWERS):
             cli("preview", SLUG, "--kind", kind, "--eml", folder / f"preview-{kind}.eml")
         cli("webinar", "cancel", SLUG, "--message", "The session moves to next month.")
         cli("run", "--once")

@@ -293,7 +293,9 @@ def test_every_planned_mail_reads_as_meant_in_each_language(store, settings, web
         assert_reads_as_meant(composer, delivery, reader, now)
 
 
-@pytest.mark.parametrize("template", ["confirmation", "reminder", "update", "cancellation", "after"])
+@pytest.mark.parametrize(
+    "template", ["awaiting", "confirmation", "denial", "reminder", "update", "cancellation", "after"]
+)
 def test_every_french_template_renders_from_its_stencils_as_it_renders_alone(store, settings, webinar, template):
     composer = Composer(webinar, settings)
     amelie = store.registrant(webinar.id, AMELIE)
@@ -535,8 +537,11 @@ def test_a_language_folder_missing_templates_is_refused_when_the_webinar_is_adde
     added = run("webinar", "add", "webinar.toml")
 
     assert added.code == 2
-    assert "my-templates/es: lacks after.html, after.subject.txt, after.txt, cancellation.html" in added.stderr
-    assert "confirmation.txt, reminder.html" in added.stderr
+    lacks = (
+        "after.html, after.subject.txt, after.txt, awaiting.html, awaiting.subject.txt, awaiting.txt, cancellation.html"
+    )
+    assert f"my-templates/es: lacks {lacks}" in added.stderr
+    assert "confirmation.txt, denial.html" in added.stderr
     assert "readers of es would get them in English" in added.stderr
     assert "or remove the folder, or list only complete languages in [mail] languages" in added.stderr
     (workdir / "webinar.toml").write_text(with_own_templates(languages_line='languages = ["en", "fr"]'))

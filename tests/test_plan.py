@@ -1,4 +1,4 @@
-"""Planning and sending reminders, rule by rule (plan.py's docstring, rules a–f), with an
+"""Planning and sending reminders, rule by rule (plan.py's docstring, rules a–j), with an
 injected clock.
 
 Every test works the way the service does: the sample webinar (30 April 2021, 15:00 in Seoul,
@@ -31,8 +31,8 @@ from webinar_ops.mail.kinds import reminder_name as reminder_kind
 from webinar_ops.mail.outbox import Delivery, Outbox
 from webinar_ops.people import Person
 from webinar_ops.plan import PlanReport, manual_audience, plan_manual, plan_webinar
-from webinar_ops.providers import load_provider
-from webinar_ops.registrants import add_person, cancel_person
+from webinar_ops.providers import HeldRegistrant, load_provider
+from webinar_ops.registrants import add_person, cancel_person, decide_people
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports import TemporaryFailure
@@ -51,6 +51,7 @@ REMINDER_7D = reminder_kind(timedelta(days=7))
 REMINDER_1D = reminder_kind(timedelta(days=1))
 REMINDER_1H = reminder_kind(timedelta(hours=1))
 EVERY_KIND = (CONFIRMATION, REMINDER_7D, REMINDER_1D, REMINDER_1H)
+AWAITING, DENIAL = kinds.AWAITING.template, kinds.DENIAL.template
 
 ANA = "ana.silva@example.org"
 BEN = "ben.okafor@example.org"
@@ -478,7 +479,9 @@ def test_someone_who_cancels_and_registers_again_gets_the_mail_still_to_come(sto
     assert kinds_received(store, settings, ANA) == dict.fromkeys(EVERY_KIND, 1)
 
 
-def test_a_pending_registrant_gets_nothing_until_approved_then_what_is_still_to_come(store, settings, webinar):
+def test_a_pending_registrant_is_only_told_their_request_waits_until_approved_then_gets_what_is_still_to_come(
+    store, settings, webinar
+):
     # Ana signs up on the provider's own page; the webinar needs the organiser's approval.
     sync(store, settings, NOW)
     hosted = store.webinar(SAMPLE_SLUG)
@@ -486,15 +489,16 @@ def test_a_pending_registrant_gets_nothing_until_approved_then_what_is_still_to_
     sync(store, settings, NOW + timedelta(hours=1))
     row = store.registrant(webinar.id, ANA)
     assert (row.status, row.provider_registrant_id is not None) == ("pending", True)
-    assert states(store, ANA) == {}
+    assert states(store, ANA) == {AWAITING: "pending"}
     send_everything_due(store, settings, until=WEEK_BEFORE + timedelta(hours=1))
-    assert mailbox(settings) == []
+    assert kinds_received(store, settings, ANA) == {AWAITING: 1}
 
     approved = WEEK_BEFORE + timedelta(hours=2)  # after the 7d reminder fell due
     store.update_registrant(row.id, {"status": "approved"}, approved)
     plan(store, settings, approved)
 
     assert states(store, ANA) == {
+        AWAITING: "sent",
         CONFIRMATION: "pending",
         REMINDER_7D: "skipped",
         REMINDER_1D: "pending",
@@ -502,7 +506,61 @@ def test_a_pending_registrant_gets_nothing_until_approved_then_what_is_still_to_
     }
     assert "before they registered (2021-04-23T08:00:00Z)" in delivery(store, ANA, REMINDER_7D).reason
     send_everything_due(store, settings, until=START + timedelta(hours=3))
-    assert kinds_received(store, settings, ANA) == {CONFIRMATION: 1, REMINDER_1D: 1, REMINDER_1H: 1}
+    assert kinds_received(store, settings, ANA) == {AWAITING: 1, CONFIRMATION: 1, REMINDER_1D: 1, REMINDER_1H: 1}
+
+
+# -- rule j: a denied request -------------------------------------------------------------------
+
+
+def pending_at_the_provider(store: Store, settings: Settings, people: list[str], now: datetime) -> None:
+    """They sign up on the provider's own page, and the next sync takes them in, pending."""
+    sync(store, settings, now)
+    hosted = store.webinar(SAMPLE_SLUG)
+    signed_up = [Person(address, first_name(address)) for address in people]
+    provider(store, settings).register(hosted.provider_webinar_id, signed_up, approve=False)
+    sync(store, settings, now)
+
+
+def test_a_pending_request_denied_gets_the_denial_once_and_nothing_else(store, settings, webinar):
+    pending_at_the_provider(store, settings, [ANA, BEN], NOW)
+    decide_people(store, webinar, [ANA], "denied", NOW + timedelta(hours=1), message="We are full.")
+
+    plan(store, settings, NOW + timedelta(hours=1))
+    plan(store, settings, NOW + timedelta(hours=2))
+
+    assert states(store, ANA) == {AWAITING: "skipped", DENIAL: "pending"}
+    assert delivery(store, ANA, AWAITING).reason == "registration denied"
+    send_everything_due(store, settings, until=START + timedelta(hours=3))
+    assert kinds_received(store, settings, ANA) == {DENIAL: 1}
+    assert kinds_received(store, settings, BEN) == {AWAITING: 1}
+
+
+def test_someone_first_seen_denied_at_the_provider_gets_no_denial(store, settings, webinar):
+    # Zoom lists those who cancelled their own registration as denied: no "sorry" for them.
+    sync(store, settings, NOW)
+    hosted = store.webinar(SAMPLE_SLUG)
+    local = provider(store, settings)
+    [held] = local.register(hosted.provider_webinar_id, [Person(ANA, "Ana")], approve=False)
+    local.decide(hosted.provider_webinar_id, [HeldRegistrant(ANA, held.registrant_id, "pending")], approved=False)
+
+    sync(store, settings, NOW)
+
+    assert store.registrant(webinar.id, ANA).status == "denied"
+    assert states(store, ANA) == {}
+
+
+def test_a_denial_not_sent_before_an_approval_is_dropped_and_the_confirmation_goes(store, settings, webinar):
+    pending_at_the_provider(store, settings, [ANA], NOW)
+    decide_people(store, webinar, [ANA], "denied", NOW)
+    plan(store, settings, NOW)
+    decide_people(store, webinar, [ANA], "approved", NOW + timedelta(minutes=5))
+    plan(store, settings, NOW + timedelta(minutes=5))
+
+    send_everything_due(store, settings, until=START + timedelta(hours=3))
+
+    assert delivery(store, ANA, DENIAL).reason == "registration approved"
+    assert kinds_received(store, settings, ANA) == dict.fromkeys(EVERY_KIND, 1)
+    assert store.registrant(webinar.id, ANA).denied_at is None
 
 
 # -- rule e: one copy of each mail ------------------------------------------------------------

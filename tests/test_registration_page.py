@@ -283,8 +283,30 @@ def test_a_webinar_with_manual_approval_registers_people_as_waiting(site, publis
     answer = submit(site, FORM)
 
     assert answer.status_code == 200
-    assert "The organisers approve each registration" in answer.text
+    assert "Your request awaits the organisers' approval." in answer.text
+    assert "A mail saying so goes to <strong>mei.tanaka@example.org</strong>" in answer.text
     assert people(published)["mei.tanaka@example.org"]["status"] == "pending"
+
+
+def test_a_request_that_awaits_approval_is_told_so_by_the_page_and_by_the_mail(site, published, workdir, settings):
+    manual = workdir / "manual.toml"
+    manual.write_text(
+        SAMPLE_DEFINITION.read_text(encoding="utf-8").replace('approval = "automatic"', 'approval = "manual"')
+    )
+    published.save_webinar(load_definition(manual), manual.read_text(encoding="utf-8"), "local", NOW)
+
+    page = submit(site, FORM)
+    sync_webinar(published, load_provider("local", settings, published), published.webinar(SAMPLE_SLUG), NOW)
+    plan_webinar(published, published.webinar(SAMPLE_SLUG), NOW, settings.mail_domain)
+    report = send_due(published, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: NOW)
+
+    assert "awaits the organisers' approval" in page.text
+    assert report.sent == 1
+    [path] = list((settings.of(MaildirSettings).outbox_dir / "new").iterdir())
+    mail = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    text = " ".join(mail.get_body(("plain",)).get_content().split())
+    assert "The organisers approve each registration, and yours now awaits their approval." in text
+    assert people(published)["mei.tanaka@example.org"]["join_url"] not in mail.as_string()
 
 
 def test_the_local_providers_registration_link_leads_to_the_page(site, published):

@@ -281,15 +281,18 @@ def test_an_unsigned_url_validation_gets_no_hmac(hook):
 # -- approval, cancellation, denial -----------------------------------------------------------------
 
 
-def test_a_pending_registrant_gets_nothing_until_the_host_approves_them_on_zoom(
+def test_a_pending_registrant_is_only_told_their_request_awaits_approval_until_the_host_approves_them_on_zoom(
     zoom, store, settings, workdir, clock, hook
 ):
     zoom_id = publish(store, settings, workdir, MANUAL)
     zoom.add_registrant_from_zoom_page(zoom_id, INES, "Inês")
 
     assert people(store)[INES]["status"] == "pending"
-    assert mails(store, INES) == {}
-    assert send(store, settings, clock()).sent == 0
+    assert mails(store, INES) == {"awaiting": ("pending", None)}
+    assert send(store, settings, clock()).sent == 1
+    [awaiting] = received(settings, INES)
+    assert "awaits their approval" in " ".join(text_of(awaiting).split())
+    assert people(store)[INES]["join_url"] not in awaiting.as_string()
 
     clock.now += timedelta(hours=2)
     zoom.decide_on_zoom_site(zoom_id, INES, "approve")
@@ -301,8 +304,25 @@ def test_a_pending_registrant_gets_nothing_until_the_host_approves_them_on_zoom(
     row = people(store)[INES]
     assert (row["status"], row["approved_at"]) == ("approved", "2031-04-01T11:00:00Z")
     assert send(store, settings, clock()).sent == 1
-    [confirmation] = received(settings, INES)
+    _, confirmation = received(settings, INES)
     assert row["join_url"] in text_of(confirmation)
+
+
+def test_a_request_the_host_denies_on_zoom_brings_the_denial_at_once(zoom, store, settings, workdir, clock, hook):
+    zoom_id = publish(store, settings, workdir, MANUAL)
+    zoom.add_registrant_from_zoom_page(zoom_id, INES, "Inês")
+    clock.now += timedelta(hours=1)
+
+    zoom.decide_on_zoom_site(zoom_id, INES, "deny")
+
+    assert zoom.webhooks_sent[-1].event == "webinar.registration_denied"
+    assert zoom.webhooks_sent[-1].status == 200
+    assert people(store)[INES]["status"] == "denied"
+    assert mails(store, INES) == {"awaiting": ("skipped", "registration denied"), "denial": ("pending", None)}
+    assert send(store, settings, clock()).sent == 1
+    [denial] = received(settings, INES)
+    assert str(denial["Subject"]).startswith("About your registration")
+    assert people(store)[INES]["join_url"] not in denial.as_string()
 
 
 @pytest.mark.parametrize(("action", "status"), [("cancel", "cancelled"), ("deny", "denied")])

@@ -300,7 +300,7 @@ def webinar_cancel(app: App, slug: str, message: str | None, as_json: bool) -> N
 
     record = app.webinar(slug)
     was_cancelled = record.cancelled_at is not None
-    record = app.store.cancel_webinar(record, _cancel_message(message), app.now())
+    record = app.store.cancel_webinar(record, _organiser_message(message), app.now())
     planned = plan_webinar(app.store, record, app.now(), app.settings.mail_domain)
     try:
         at_provider = cancel_webinar_at_provider(app.store, app.provider_for(record), record, app.now())
@@ -327,7 +327,9 @@ def webinar_cancel(app: App, slug: str, message: str | None, as_json: bool) -> N
     )
 
 
-def _cancel_message(message: str | None) -> str | None:
+def _organiser_message(message: str | None) -> str | None:
+    """The organiser's --message for the people a mail goes to: plain text, its lines kept,
+    without control or text-direction characters (the mails escape any markup in it)."""
     from webinar_ops.errors import InputError, Problem
     from webinar_ops.validate import paragraphs
 
@@ -379,7 +381,7 @@ def webinar_delete(app: App, slug: str, yes: bool, force: bool, as_json: bool) -
 
 @cli.group()
 def registrants() -> None:
-    """Import, add, list and cancel registrants."""
+    """Import, add, list, approve, deny and cancel registrants."""
 
 
 @registrants.command("import")
@@ -588,7 +590,8 @@ def registrants_export(app: App, slug: str, form: str, output: Path | None) -> N
 
 def _sync_state(row: Registrant) -> str:
     if row.provider_registrant_id:
-        return row.provider_status or "registered"
+        held = row.provider_status or "registered"
+        return f"{held}; {row.sync_error}" if row.sync_error else held  # a decision it refused
     if row.sync_error:
         return f"failed: {row.sync_error}"
     return "not yet" if row.is_active else "-"
@@ -652,6 +655,104 @@ def registrants_copy(app: App, from_slug: str, to_slug: str, status: str, force:
         click.echo(f"The next `webinar-ops sync {to_slug}` registers them with its provider; its confirmation follows.")
 
 
+_DECISION_WORDS = {"approved": ("approve", "Approved"), "denied": ("deny", "Denied")}
+
+
+@registrants.command("approve")
+@click.argument("slug")
+@click.argument("emails", nargs=-1, metavar="EMAIL...")
+@click.option("--all-pending", is_flag=True, help="Approve everyone whose request awaits approval.")
+@json_option
+@pass_app
+def registrants_approve(app: App, slug: str, emails: tuple[str, ...], all_pending: bool, as_json: bool) -> None:
+    """Approve requests for SLUG, by address or every pending one: each gets the confirmation
+    with their join link, and the provider is told."""
+    _decide(app, slug, emails, all_pending, "approved", None, as_json)
+
+
+@registrants.command("deny")
+@click.argument("slug")
+@click.argument("emails", nargs=-1, metavar="EMAIL...")
+@click.option("--all-pending", is_flag=True, help="Deny everyone whose request awaits approval.")
+@click.option("--message", help="A few words for them, carried by the denial mail.")
+@json_option
+@pass_app
+def registrants_deny(
+    app: App, slug: str, emails: tuple[str, ...], all_pending: bool, message: str | None, as_json: bool
+) -> None:
+    """Deny requests for SLUG, by address or every pending one: each gets a short, courteous
+    mail without a join link, and the provider is told."""
+    _decide(app, slug, emails, all_pending, "denied", _organiser_message(message), as_json)
+
+
+def _decide(
+    app: App, slug: str, emails: tuple[str, ...], all_pending: bool, status: str, message: str | None, as_json: bool
+) -> None:
+    from webinar_ops.console import print_json
+    from webinar_ops.errors import InputError
+    from webinar_ops.registrants import decide_people
+
+    verb, done = _DECISION_WORDS[status]
+    if bool(emails) == all_pending:
+        raise InputError(f"Name the people to {verb} by their addresses, or give --all-pending (not both).")
+    record = app.webinar(slug)
+    decisions = decide_people(app.store, record, emails, status, app.now(), message, all_pending)
+    at_provider = _tell_the_provider(app, record) if decisions.changed else None
+    planned = app.plan(slug)
+    if as_json:
+        print_json(
+            {
+                "slug": slug,
+                "decision": status,
+                "changed": [{"email": d.email, "was": d.was} for d in decisions.changed],
+                "unchanged": [{"email": d.email, "why": d.why, "mistake": d.mistake} for d in decisions.unchanged],
+                "provider": at_provider,
+                "mails_planned": planned.created,
+            }
+        )
+    else:
+        _print_decisions(slug, decisions, done, at_provider)
+    if decisions.failed:
+        click.echo(f"error: nobody was {done.lower()}: mend the addresses above and try again.", err=True)
+        sys.exit(2)
+
+
+def _tell_the_provider(app: App, record: WebinarRecord) -> str:
+    """Send the provider the decisions it does not hold yet, now if it can (the next sync
+    does otherwise); what happened, in a few words."""
+    from webinar_ops.errors import WebinarOpsError
+    from webinar_ops.sync import SyncReport, push_decisions
+
+    if record.provider_webinar_id is None:
+        return "not published at a provider yet: the next sync registers them as decided"
+    report = SyncReport()
+    try:
+        push_decisions(app.store, app.provider_for(record), record, app.now(), report)
+    except WebinarOpsError as exc:
+        return f"not told yet ({exc}); the next sync tries again"
+    told = f"{report.decided} decision{'s' if report.decided != 1 else ''} sent to {record.provider}"
+    if report.failed:
+        return f"{told}; {len(report.failed)} refused, tried again at the next sync: " + "; ".join(
+            f"{email}: {why}" for email, why in report.failed
+        )
+    return told
+
+
+def _print_decisions(slug: str, decisions: Any, done: str, at_provider: str | None) -> None:
+    changed, unchanged = decisions.changed, decisions.unchanged
+    click.echo(f"{done} {_people(len(changed))} for {slug}" + (":" if changed else "."))
+    for outcome in changed:
+        click.echo(f"  {outcome.email} (was {outcome.was})")
+    if unchanged:
+        click.echo(f"Not changed: {_people(len(unchanged))}:")
+        for outcome in unchanged:
+            click.echo(f"  {outcome.email}: {outcome.why}")
+    if at_provider:
+        click.echo(f"Provider: {at_provider}.")
+    if changed:
+        click.echo("Their mails go out with `webinar-ops run` (or `run --once`).")
+
+
 # -- sync and status ----------------------------------------------------------------------
 
 
@@ -694,8 +795,8 @@ def _print_sync(slug: str, provider: str, report: Any) -> None:
         click.echo(f"Webinar {report.published} at {provider}.")
     click.echo(
         f"{slug}: {report.registered} registered, {len(report.failed)} failed, "
-        f"{report.cancelled} cancellations sent, {report.pulled_new} new from {provider}, "
-        f"{report.pulled_updated} updated from {provider}."
+        f"{report.cancelled} cancellations sent, {report.decided} decisions sent, "
+        f"{report.pulled_new} new from {provider}, {report.pulled_updated} updated from {provider}."
     )
     if report.deferred:
         click.echo(f"{report.deferred} waiting for the provider's daily limit to reset.")
@@ -714,7 +815,7 @@ def status(app: App, slug: str | None, as_json: bool) -> None:
     from webinar_ops.console import print_json, print_status
 
     records = [app.webinar(slug)] if slug else app.store.webinars()
-    summaries = [_status_summary(app.store, record) for record in records]
+    summaries = [_status_summary(app.store, record, app.now()) for record in records]
     if as_json:
         print_json(summaries)
         return
@@ -724,13 +825,14 @@ def status(app: App, slug: str | None, as_json: bool) -> None:
         print_status(record, summary)
 
 
-def _status_summary(store: Store, record: WebinarRecord) -> dict:
+def _status_summary(store: Store, record: WebinarRecord, now: datetime) -> dict:
     from webinar_ops.mail.outbox import Outbox
 
     mail = Outbox(store)
     return {
         **_webinar_summary(store, record),
         "provider_error": record.provider_error,
+        "approval": _awaiting_approval(store, record, now),
         "sync": store.sync_counts(record.id),
         "unsubscribed": store.unsubscribed_count(record.id),
         "mail": mail.counts(record.id),
@@ -752,6 +854,20 @@ def _registration_window(record: WebinarRecord) -> dict:
         "closes": times.iso_utc(options.closes) if options.closes else None,
         "closes_at_start": options.closes_at_start,
         "now": options.window(times.utc_now()),
+    }
+
+
+def _awaiting_approval(store: Store, record: WebinarRecord, now: datetime) -> dict:
+    """How many requests await the organiser's approval, and since when the oldest has waited."""
+    from webinar_ops import times
+
+    pending, oldest = store.pending_requests(record.id)
+    waited = int((now - times.parse_iso_utc(oldest)).total_seconds()) if oldest else None
+    return {
+        "mode": record.definition.provider.approval,
+        "pending": pending,
+        "oldest_since": oldest,
+        "oldest_waited_seconds": waited,
     }
 
 

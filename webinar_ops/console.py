@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 from webinar_ops import times
@@ -170,6 +171,15 @@ def _manual_send_line(record: WebinarRecord, send: dict) -> str:
     return line
 
 
+def _awaiting_line(record: WebinarRecord, approval: dict) -> str:
+    """`awaiting approval: 3, the oldest for 2d4h (since …)`, and how to decide."""
+    waited = times.format_duration(timedelta(seconds=max(0, approval["oldest_waited_seconds"])))
+    return (
+        f"awaiting approval: {approval['pending']}, the oldest for {waited} (since {approval['oldest_since']}); "
+        f"decide with `webinar-ops registrants approve|deny {record.slug} EMAIL...`"
+    )
+
+
 def print_status(record: WebinarRecord, summary: dict) -> None:
     """One webinar's status: registrants, registration at the provider, and mail by kind."""
     import click
@@ -196,6 +206,8 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
         ],
         title="Registrants",
     )
+    if summary["approval"]["pending"]:
+        click.echo(f"  {_awaiting_line(record, summary['approval'])}")
     states = ("sent", "pending", "sending", "failed", "skipped", "missed")
     rows = [(kind, *(by_state.get(state, 0) for state in states)) for kind, by_state in summary["mail"].items()]
     if rows:

@@ -12,7 +12,8 @@ c) A reminder that fell due while the service was down is sent late only within 
    period (`[reminders] grace`, default 30 minutes, and never after the start). Otherwise it
    is recorded as missed (checked when it is sent, in deliver).
 d) Cancelled and denied registrants get nothing more: their unsent mails are skipped.
-   Pending registrants get nothing until they are approved, and nobody gets mail before the
+   Pending registrants get only a word that their request awaits the organiser's approval
+   (`awaiting`) until they are approved, and nobody gets mail that gives a seat before the
    provider has registered them (their join link comes from it). Someone approved again
    after a cancellation gets the mail still to come.
 e) Nobody gets two copies of the same mail: a (registrant, kind) is planned once, whatever
@@ -28,6 +29,9 @@ h) When the webinar is cancelled, every approved registrant gets a cancellation,
    whose invite removes the event from their calendar; every other unsent mail is skipped.
 i) Each `[[after]]` message of the definition (thanks, the recording, the slides, a survey) is
    planned for every approved registrant at its time after the end, and moves with the end.
+j) Someone whose pending request is denied, here or on the provider's site, gets a denial,
+   due at once, with the organiser's words if they gave some. Someone a provider lists as
+   denied when first seen gets none: Zoom lists people who cancelled as denied.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -44,7 +48,7 @@ from datetime import datetime, timedelta
 from webinar_ops import times
 from webinar_ops.errors import InputError
 from webinar_ops.mail import kinds
-from webinar_ops.mail.kinds import AFTER, CANCELLATION, CONFIRMATION, REMINDER, UPDATE, Due
+from webinar_ops.mail.kinds import AFTER, AWAITING, CANCELLATION, CONFIRMATION, DENIAL, REMINDER, UPDATE, Due
 from webinar_ops.mail.outbox import PAGE, Delivery, NewDelivery, Outbox, State
 from webinar_ops.store import Registrant, Store, WebinarRecord
 
@@ -94,18 +98,25 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
     created = skipped = 0
     d = webinar.definition
     wanted = [
+        (AWAITING.template, None, AWAITING),
         (CONFIRMATION.template, None, CONFIRMATION),
+        (DENIAL.template, None, DENIAL),
         *((kinds.reminder_name(o), o, REMINDER) for o in d.reminder_offsets),
         *((kinds.after_name(m.delay), m.delay, AFTER) for m in d.after),
     ]
     outbox = Outbox(store)
     for name, offset, kind in wanted:
-        for people in outbox.people_without(webinar, name):
+        for people in outbox.people_without(webinar, name, _ONLY.get(kind.template, ""), kind=kind):
             rows = [_new_row(webinar, Registrant.from_row(row), name, offset, now, domain, kind) for row in people]
             outbox.add(rows)
             created += len(rows)
             skipped += sum(row.state == State.SKIPPED for row in rows)
     return created, skipped
+
+
+# Who of a kind's audience gets it, beyond their status (rule j): a denial goes to those whose
+# request was denied, not to everyone a provider lists as denied.
+_ONLY = {DENIAL.template: "AND r.denied_at IS NOT NULL"}
 
 
 def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
@@ -209,7 +220,8 @@ def _skip_reason(
 
 
 def _withdraw_for_inactive(store: Store, webinar: WebinarRecord, now: datetime) -> int:
-    """Rule d: a cancelled or denied registrant's unsent mail is skipped."""
+    """Rule d: a registrant's unsent mail of a kind that no longer goes to them is skipped:
+    a cancelled or denied one's confirmation and reminders, an approved one's awaiting mail."""
     return Outbox(store).skip_pending_of_inactive(webinar, now)
 
 
@@ -223,7 +235,8 @@ def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datet
 
 def _reopen_for_the_returning(store: Store, webinar: WebinarRecord, now: datetime) -> int:
     """Someone cancelled (or denied, or pending) and approved again gets the mail still to
-    come: the rows skipped for their registration's state are planned afresh."""
+    come: the rows skipped for their registration's state are planned afresh, as are those of
+    any other kind whose audience they are back in."""
     reopened, outbox = 0, Outbox(store)
     for delivery, approved_at in outbox.skipped_for_registration(webinar):
         reopened += 1

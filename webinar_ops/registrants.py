@@ -1,4 +1,5 @@
-"""Registrants: validating people, importing them from CSV, adding and cancelling one.
+"""Registrants: validating people, importing them from CSV, adding and cancelling one, and
+approving or denying the requests that wait for the organiser's approval.
 
 An import is all-or-nothing: the whole file is read and checked first, every problem is
 reported with its line, and only a clean file is written, in one transaction. Importing the
@@ -568,3 +569,109 @@ def spreadsheet_text(value: str | None) -> str:
     carriage return) gets a leading apostrophe, which spreadsheets show as text, not run."""
     text = value or ""
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+# -- approval by hand ------------------------------------------------------------------------
+
+# Why a decision changes nothing for someone. A mistake (an address that is no registrant, a
+# cancelled registration) is the organiser's to fix; the rest says it was so already.
+_ALREADY = {("approved", "approved"): "already approved", ("denied", "denied"): "already denied"}
+_TAKE_BACK = "already approved: to take their place back, cancel their registration (`webinar-ops registrants cancel`)"
+_REGISTER_AGAIN = "their registration is cancelled: register them again with `webinar-ops registrants add`"
+_MISTAKES = {
+    ("denied", "approved"): _TAKE_BACK,
+    ("approved", "cancelled"): _REGISTER_AGAIN,
+    ("denied", "cancelled"): "their registration is cancelled: there is no request to deny",
+}
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What a decision did for one address: `changed` (with the status it left), or why not."""
+
+    email: str
+    changed: bool
+    was: str | None = None  # the status before, when known
+    why: str | None = None  # when nothing changed
+    mistake: bool = False  # nothing changed because the organiser asked for something wrong
+
+
+@dataclass
+class Decisions:
+    """What `decide_people` did, one Decided per address asked for, in order."""
+
+    status: str  # approved or denied
+    outcomes: list[Decided] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[Decided]:
+        return [outcome for outcome in self.outcomes if outcome.changed]
+
+    @property
+    def unchanged(self) -> list[Decided]:
+        return [outcome for outcome in self.outcomes if not outcome.changed]
+
+    @property
+    def failed(self) -> bool:
+        """Nothing changed, and because of a mistake: the command exits with an error."""
+        return not self.changed and any(outcome.mistake for outcome in self.outcomes)
+
+
+def decide_people(
+    store: Store,
+    webinar: WebinarRecord,
+    emails: Iterable[str],
+    status: str,
+    now: datetime,
+    message: str | None = None,
+    all_pending: bool = False,
+) -> Decisions:
+    """Approve or deny (`status`) the registrants of these addresses, or every pending one
+    (`all_pending`), in one transaction, with `message` for the denial mail. The decision is
+    the store's; the provider is told by the sync (`sync.push_decisions`). Each address gets
+    its outcome: changed, already so, or a mistake (not a registrant, cancelled, a denial of
+    someone approved)."""
+    webinar.require_not_cancelled("registrations can be decided")
+    with store.transaction():
+        if all_pending:
+            asked = [(row, None) for row in store.registrants(webinar.id, "status = 'pending'")]
+        else:
+            asked = _once_each([_asked_for(store, webinar, email) for email in emails])
+        decisions = Decisions(status, [outcome or _outcome(row, status) for row, outcome in asked])
+        changing = [row for (row, _), outcome in zip(asked, decisions.outcomes, strict=True) if outcome.changed]
+        store.decide(changing, status, now, message)
+    return decisions
+
+
+def _once_each(asked: list[tuple[Registrant | None, Decided | None]]) -> list[tuple[Registrant | None, Decided | None]]:
+    """The addresses asked for in the order given, each registrant once (`Ana@x` is `ana@x`)."""
+    seen: set[int] = set()
+    kept = []
+    for row, outcome in asked:
+        if row is not None and row.id in seen:
+            continue
+        if row is not None:
+            seen.add(row.id)
+        kept.append((row, outcome))
+    return kept
+
+
+def _asked_for(store: Store, webinar: WebinarRecord, email: str) -> tuple[Registrant | None, Decided | None]:
+    """The registrant of `email`, or the mistake that it names none."""
+    try:
+        address = validate.email_address(email)
+    except ValueError as exc:
+        return None, Decided(email, False, why=f"not an address: {exc}", mistake=True)
+    row = store.registrant(webinar.id, address)
+    if row is None:
+        why = f"not a registrant of {webinar.slug} (see `webinar-ops registrants list {webinar.slug}`)"
+        return None, Decided(address, False, why=why, mistake=True)
+    return row, None
+
+
+def _outcome(row: Registrant, status: str) -> Decided:
+    if (status, row.status) in _ALREADY:
+        return Decided(row.email, False, row.status, why=_ALREADY[(status, row.status)])
+    if (status, row.status) in _MISTAKES:
+        return Decided(row.email, False, row.status, why=_MISTAKES[(status, row.status)], mistake=True)
+    return Decided(row.email, True, row.status)

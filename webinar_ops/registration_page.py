@@ -9,7 +9,9 @@ from (`?source=newsletter`): a short token, kept through the form and stored wit
 `tracking_source`; anything else is dropped.
 
 Before `[registration] opens` the page says when registration opens (and refuses the form);
-from `closes` on it says registration has closed, with 410 Gone, as after the end.
+from `closes` on it says registration has closed, with 410 Gone, as after the end. When the
+webinar's approval is manual, the page says their request awaits the organisers' approval, and
+so does the mail that follows (`awaiting`), until `registrants approve` or `deny` decides.
 
 Abuse is kept small: a honeypot field that people never see, and a limit on submissions per
 address and per client. Sending the form twice (a double click, a reload) registers once.

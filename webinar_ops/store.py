@@ -186,6 +186,18 @@ def m007_provider_events(db: Database) -> None:
 
 
 @migrations()
+def m008_decisions(db: Database) -> None:
+    """The organiser's decisions on requests that wait for approval: since when each pending
+    request has waited, when a request was denied (those people get a denial mail, unlike
+    someone a provider lists as denied when first seen: Zoom lists people who cancelled so),
+    and the organiser's words for them."""
+    db["registrants"].add_column("pending_since", str)
+    db["registrants"].add_column("denied_at", str)
+    db["registrants"].add_column("denial_message", str)
+    db.execute("UPDATE registrants SET pending_since = created_at WHERE status = 'pending'")
+
+
+@migrations()
 def m010_registration_answers(db: Database) -> None:
     """Each registrant's answers to the registration questions, one row per answer, by the
     question's id (`[[registration.questions]] id`)."""
@@ -281,6 +293,9 @@ class Registrant:
     approved_at: str | None = None
     unsubscribed_at: str | None = None
     provider_event_at: str | None = None  # the newest provider event applied (webhooks.py)
+    pending_since: str | None = None  # while pending: since when their request has waited
+    denied_at: str | None = None  # while denied: when their pending request was denied
+    denial_message: str | None = None  # while denied: the organiser's words for them, if any
     tracking_source: str | None = None  # where they came from, such as `newsletter` (validate.tracking_source)
 
     @classmethod
@@ -364,6 +379,7 @@ class NewRegistrant:
             "created_at": stamp,
             "updated_at": stamp,
             "approved_at": stamp if self.status == "approved" else None,
+            "pending_since": stamp if self.status == "pending" else None,
         }
 
 
@@ -802,16 +818,59 @@ class Store:
         )
 
     def update_registrant(self, registrant_id: int, changes: dict, now: datetime) -> None:
-        """Change one registrant; becoming approved records when, for the reminder rules."""
+        """Change one registrant. A change of status records what the rules read: becoming
+        approved, when (the reminder rules); becoming pending, since when their request waits;
+        a pending request denied, when (the denial mail). Leaving pending or denied forgets
+        what belonged to it."""
         stamp = times.iso_utc(now)
         with self.transaction():
-            if changes.get("status") == "approved":
-                self.db.execute(
-                    "UPDATE registrants SET approved_at = ? "
-                    "WHERE id = ? AND (status != 'approved' OR approved_at IS NULL)",
-                    [stamp, registrant_id],
-                )
+            if "status" in changes:
+                self.db.execute(_STATUS_STAMPS, {"id": registrant_id, "status": changes["status"], "now": stamp})
             self.db["registrants"].update(registrant_id, {**changes, "updated_at": stamp})
+
+    def decide(self, rows: Iterable[Registrant], status: str, now: datetime, message: str | None = None) -> None:
+        """The organiser's decision on these registrants, all or none: `approved` or `denied`
+        (with their words for the denial mail, if any). The provider is told by the sync
+        (sync.push_decisions), which finds the decisions it does not hold yet."""
+        if status not in ("approved", "denied"):
+            raise ValueError(f"a decision approves or denies, not {status!r}")
+        extra = {"denial_message": message} if status == "denied" else {}
+        with self.transaction():
+            for row in rows:
+                self.update_registrant(row.id, {"status": status, **extra}, now)
+
+    def pending_requests(self, webinar_id: int) -> tuple[int, str | None]:
+        """How many of the webinar's registrants wait for the organiser's approval, and since
+        when the oldest of them has waited (None when nobody waits)."""
+        sql = "SELECT count(*), min(coalesce(pending_since, created_at)) FROM registrants WHERE webinar_id = ? "
+        count, oldest = self.db.execute(sql + "AND status = 'pending'", [webinar_id]).fetchone()
+        return count, oldest
+
+    def decisions_to_send(
+        self, webinar_id: int, status: str, now: datetime, page_size: int
+    ) -> Iterator[list[Registrant]]:
+        """The webinar's registrants `approved` or `denied` here whom the provider holds in
+        another status and who may be tried at `now`, `page_size` at a time by address."""
+        sql = """SELECT * FROM registrants WHERE webinar_id = ? AND status = ? AND provider_registrant_id IS NOT NULL
+                 AND coalesce(provider_status, '') NOT IN (status, 'cancelled') AND
+                 (sync_retry_after IS NULL OR sync_retry_after <= ?) AND email > ? ORDER BY email LIMIT ?"""
+        stamp, after = times.iso_utc(now), ""
+        while page := self._registrants(sql, [webinar_id, status, stamp, after, page_size]):
+            yield page
+            after = page[-1].email
+
+
+# What a change of status records (update_registrant); `status` is the one before the change.
+_STATUS_STAMPS = """
+    UPDATE registrants SET
+        approved_at = CASE WHEN :status = 'approved' AND (status != 'approved' OR approved_at IS NULL)
+                           THEN :now ELSE approved_at END,
+        pending_since = CASE WHEN :status != 'pending' THEN NULL
+                             WHEN status != 'pending' OR pending_since IS NULL THEN :now ELSE pending_since END,
+        denied_at = CASE WHEN :status != 'denied' THEN NULL WHEN status = 'pending' THEN :now ELSE denied_at END,
+        denial_message = CASE WHEN :status = 'denied' THEN denial_message END
+    WHERE id = :id
+"""
 
 
 # Who is still to be registered with the provider, and which of them may be tried now (a

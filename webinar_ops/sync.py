@@ -1,6 +1,7 @@
 """Keeping the store and the provider in step.
 
-`sync_webinar` publishes the webinar to its provider (creating or updating it), pulls in
+`sync_webinar` publishes the webinar to its provider (creating or updating it), sends the
+organiser's decisions (approvals, denials) that the provider does not hold yet, pulls in
 people who signed up on the provider's own page, registers the people who are not
 registered yet, in batches, and tells the provider about cancellations. Each batch is committed as
 soon as the provider answers, and a refusal for one person is recorded against that person
@@ -19,7 +20,7 @@ from webinar_ops import times, validate
 from webinar_ops.definition import PERSON_QUESTIONS, RegistrationQuestion
 from webinar_ops.errors import OperationError
 from webinar_ops.people import Answer, Person, stored_answers
-from webinar_ops.providers import Provider, ProviderError, Registration, RemoteRegistrant, chunks
+from webinar_ops.providers import HeldRegistrant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
 from webinar_ops.store import REGISTRANT_STATUSES, NewRegistrant, Registrant, Store, WebinarRecord
 
 log = logging.getLogger("webinar_ops.sync")
@@ -37,6 +38,7 @@ class SyncReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     deferred: int = 0
     cancelled: int = 0
+    decided: int = 0  # decisions the provider took from here (approvals, denials)
     pulled_new: int = 0
     pulled_updated: int = 0
     webinar_cancelled: bool = False
@@ -47,6 +49,7 @@ class SyncReport:
             self.published not in (None, "unchanged", "waiting")
             or self.registered
             or self.cancelled
+            or self.decided
             or self.pulled_new
             or self.pulled_updated
             or self.webinar_cancelled
@@ -63,6 +66,9 @@ def sync_webinar(
         report.webinar_cancelled = cancel_webinar_at_provider(store, provider, webinar, now)
         return report
     webinar, report.published = publish_webinar(store, provider, webinar, now)
+    # Before the pull: the organiser's decision here is the newer word, and the pull would
+    # otherwise take the provider's older status back.
+    push_decisions(store, provider, webinar, now, report)
     # Pulling first adopts the registration of anyone who also signed up on the provider's
     # own page, so they are not registered a second time.
     pull_registrants(store, provider, webinar, now, report)
@@ -210,6 +216,47 @@ def push_cancellations(store: Store, provider: Provider, webinar: WebinarRecord,
         "status = 'cancelled' AND provider_registrant_id IS NOT NULL AND coalesce(provider_status, '') != 'cancelled'",
     )
     return sum(cancel_at_provider(store, provider, webinar, row, now) for row in rows)
+
+
+def push_decisions(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, report: SyncReport) -> None:
+    """Send the provider the approvals and denials made here that it does not hold yet, a
+    batch at a time. A refusal is recorded against that person (`sync_error`, and when to try
+    again if the provider said) and the next sync tries again; nobody else waits for it."""
+    for status in ("approved", "denied"):
+        for batch in store.decisions_to_send(webinar.id, status, now, provider.batch_size):
+            results = _decide_batch(provider, webinar, batch, approved=status == "approved")
+            _record_decisions(store, batch, results, now, report)
+
+
+def _decide_batch(
+    provider: Provider, webinar: WebinarRecord, batch: list[Registrant], approved: bool
+) -> list[Registration]:
+    held = [HeldRegistrant(row.email, row.provider_registrant_id, row.provider_status) for row in batch]
+    try:
+        results = provider.decide(webinar.provider_webinar_id, held, approved)
+    except ProviderError as exc:
+        retry_after = getattr(exc, "retry_after", None)
+        return [Registration(row.email, error=str(exc), retry_after=retry_after) for row in batch]
+    if len(results) != len(batch):  # a provider's mistake must not pair one person with another's outcome
+        return [Registration(row.email, error="the provider gave no answer for this person") for row in batch]
+    return results
+
+
+def _record_decisions(
+    store: Store, batch: list[Registrant], results: list[Registration], now: datetime, report: SyncReport
+) -> None:
+    with store.transaction():
+        for row, result in zip(batch, results, strict=True):
+            if result.ok:
+                report.decided += 1
+                changes = {"provider_status": result.status, "sync_error": None, "sync_retry_after": None}
+                store.update_registrant(row.id, changes, now)
+            else:
+                report.failed.append((row.email, f"decision: {result.error}"))
+                retry = times.iso_utc(result.retry_after) if result.retry_after else None
+                store.update_registrant(
+                    row.id, {"sync_error": f"decision: {result.error}", "sync_retry_after": retry}, now
+                )
 
 
 def cancel_at_provider(

@@ -5,8 +5,9 @@ each request, reads the event into a `RegistrationEvent` and calls `apply_regist
 event changes the registrant by the same rules as the pull of `sync` (`sync.pulled_registrant`,
 `sync.remote_changes`), and the webinar is planned at once: a new or newly approved
 registrant's confirmation falls due now, and a cancelled or denied one's unsent mail is
-skipped. A pending registrant gets nothing until approved. The regular sync still pulls the
-same facts; a webhook only brings them sooner.
+skipped. A pending registrant is told their request awaits approval, and gets nothing more
+until approved; a pending request denied on the provider's site brings the denial mail. The
+regular sync still pulls the same facts; a webhook only brings them sooner.
 
 Events may come twice or out of order (providers retry): each registrant keeps the time of
 the newest event applied to it, and an event no newer changes nothing.

@@ -480,6 +480,8 @@ class Composer:
             "starts_in": times.describe_lead(lead, language),
             "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if kind is kinds.AFTER else None,
+            # The organiser's words to this reader with the denial of their request, if any.
+            "denial": {"message": registrant.denial_message} if kind is kinds.DENIAL else None,
         }
 
     def _answers(self, registrant: Registrant) -> dict[str, str]:

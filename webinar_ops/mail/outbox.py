@@ -145,14 +145,21 @@ class Outbox:
         self.db["deliveries"].update(delivery_id, changes)
 
     def people_without(
-        self, webinar: WebinarRecord, name: str | None = None, where: str = "", columns: str = ""
+        self,
+        webinar: WebinarRecord,
+        name: str | None = None,
+        where: str = "",
+        columns: str = "",
+        kind: kinds.Kind = kinds.CONFIRMATION,
     ) -> Iterator[list[dict]]:
-        """The webinar's approved people that the provider has registered, a page at a time, by
-        address; only those with no delivery named `name` yet, if given, and matching `where`."""
+        """The webinar's people in the audience of `kind` (by default: the approved ones) whom
+        the provider has registered if the kind needs it, a page at a time, by address; only
+        those with no delivery named `name` yet, if given, and matching `where`."""
         missing = "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind = :kind)"
+        registered = "AND r.provider_registrant_id IS NOT NULL" if kind.needs_the_provider else ""
         sql = f"""
             SELECT r.* {columns} FROM registrants r
-            WHERE r.webinar_id = :webinar AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+            WHERE r.webinar_id = :webinar AND r.status IN ({_quoted(kind.audience)}) {registered}
               AND r.email > :after {missing if name else ""} {where}
             ORDER BY r.email LIMIT {PAGE}
         """
@@ -163,8 +170,11 @@ class Outbox:
 
     def told_column(self) -> str:
         """An SQL expression, for `people_without`, of the revision a registrant's calendar
-        holds: that of the last mail sent to them."""
-        return f"(SELECT max(s.revision) FROM deliveries s WHERE s.registrant_id = r.id AND s.state = '{State.SENT}')"
+        holds: that of the last mail with an invite sent to them."""
+        return (
+            f"(SELECT max(s.revision) FROM deliveries s WHERE s.registrant_id = r.id AND s.state = '{State.SENT}' "
+            f"AND s.template IN ({_quoted(_WITH_INVITE)}))"
+        )
 
     def skip_pending(
         self, webinar: WebinarRecord, reason: str, now: datetime, *, templates: Iterable[str], except_kind: str = ""
@@ -180,14 +190,17 @@ class Outbox:
         return cursor.rowcount
 
     def skip_pending_of_inactive(self, webinar: WebinarRecord, now: datetime) -> int:
-        """Skip the pending deliveries of the webinar's registrants who are not approved, with
-        their registration's state as the reason (`registration cancelled`)."""
+        """Skip the pending deliveries of the webinar's registrants whose status is not one its
+        kind goes to (kinds.Kind.audience: the confirmation of someone cancelled, the awaiting
+        mail of someone approved), with their registration's state as the reason
+        (`registration cancelled`)."""
         cursor = self.db.execute(
-            """
+            f"""
             UPDATE deliveries SET state = :skipped, updated_at = :now,
                 reason = 'registration ' || (SELECT status FROM registrants r WHERE r.id = deliveries.registrant_id)
             WHERE webinar_id = :webinar AND state = :pending
-              AND registrant_id IN (SELECT id FROM registrants WHERE webinar_id = :webinar AND status != 'approved')
+              AND EXISTS (SELECT 1 FROM registrants r WHERE r.id = deliveries.registrant_id
+                          AND NOT {_in_audience("deliveries.template", "r.status")})
             """,
             {"now": times.iso_utc(now), "webinar": webinar.id, "skipped": State.SKIPPED, "pending": State.PENDING},
         )
@@ -212,11 +225,14 @@ class Outbox:
 
     def skipped_for_registration(self, webinar: WebinarRecord) -> Iterator[tuple[Delivery, str | None]]:
         """The webinar's scheduled deliveries skipped for a registration's state, of people
-        approved and registered again, each with its registrant's `approved_at`."""
-        sql = """
+        back in the audience of their kind (approved and registered again, for most; denied
+        again after a new request, for a denial), each with its registrant's `approved_at`."""
+        sql = f"""
             SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
             WHERE d.webinar_id = :webinar AND d.state = :skipped AND d.reason LIKE 'registration %'
-              AND d.kind NOT LIKE :manual AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+              AND d.kind NOT LIKE :manual AND {_in_audience("d.template", "r.status")}
+              AND (r.provider_registrant_id IS NOT NULL OR d.template NOT IN ({_quoted(_NEED_THE_PROVIDER)}))
+              AND (d.template != '{kinds.DENIAL.template}' OR r.denied_at IS NOT NULL)
         """
         return self._with_approval(sql, {"webinar": webinar.id, "skipped": State.SKIPPED, "manual": _MANUAL})
 
@@ -374,8 +390,9 @@ class Outbox:
 
     def told_revision(self, registrant_id: int) -> int | None:
         """The revision of the webinar that the registrant's calendar holds: that of the last
-        mail sent to them (None before any)."""
-        sql = "SELECT max(revision) AS told FROM deliveries WHERE registrant_id = ? AND state = ?"
+        mail with an invite sent to them (None before any)."""
+        sql = f"""SELECT max(revision) AS told FROM deliveries WHERE registrant_id = ? AND state = ?
+                  AND template IN ({_quoted(_WITH_INVITE)})"""
         return next(iter(self.db.query(sql, [registrant_id, State.SENT])))["told"]
 
     def counts(self, webinar_id: int) -> dict[str, dict[str, int]]:
@@ -433,6 +450,26 @@ class Outbox:
 def _listed(row: dict) -> Listed:
     email, slug = row.pop("email"), row.pop("slug")
     return Listed(Delivery.from_row(row), email, slug)
+
+
+# The templates whose mail carries an invite (the revision a calendar holds is the last of
+# these sent), and those that wait until the provider holds the reader.
+_WITH_INVITE = tuple(kind.template for kind in kinds.KINDS.values() if kind.invite_method)
+_NEED_THE_PROVIDER = tuple(kind.template for kind in kinds.KINDS.values() if kind.needs_the_provider)
+
+
+def _in_audience(template: str, status: str) -> str:
+    """An SQL test that the registrant status `status` is one the kind of mail whose template
+    is `template` goes to (kinds.Kind.audience); both are SQL expressions."""
+    cases = " ".join(
+        f"WHEN '{kind.template}' THEN {status} IN ({_quoted(kind.audience)})" for kind in kinds.KINDS.values()
+    )
+    return f"(CASE {template} {cases} ELSE 0 END)"
+
+
+def _quoted(names: Iterable[str]) -> str:
+    """`'a', 'b'`: an SQL list of names the code declares (kinds, statuses), never of input."""
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def _marks(values: list) -> str:

@@ -84,6 +84,16 @@ class RemoteRegistrant:
     tracking_source: str | None = None  # where they came from, as validate.tracking_source keeps it, if known
 
 
+@dataclass(frozen=True)
+class HeldRegistrant:
+    """Someone the provider holds, as the store last heard of them: their address, the
+    provider's registrant id and the status the provider last gave them."""
+
+    email: str
+    registrant_id: str
+    status: str | None = None
+
+
 class Provider(Protocol):
     """What webinar-ops asks of a provider."""
 
@@ -107,6 +117,12 @@ class Provider(Protocol):
 
     def cancel(self, webinar_id: str, registrant_id: str, email: str) -> None:
         """Cancel one registration."""
+        ...
+
+    def decide(self, webinar_id: str, people: Sequence[HeldRegistrant], approved: bool) -> list[Registration]:
+        """Approve (`approved`) or deny registrations the provider holds, as the organiser
+        decided here; one Registration per person, in order: its new status (`approved` or
+        `denied`), or the error for that person alone. Deciding twice is the same decision."""
         ...
 
     def cancel_webinar(self, webinar_id: str) -> None:

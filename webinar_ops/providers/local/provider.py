@@ -20,7 +20,7 @@ from sqlite_utils import Migrations
 from webinar_ops import times, tokens
 from webinar_ops.definition import Definition
 from webinar_ops.people import Person
-from webinar_ops.providers import HostedWebinar, Registration, RemoteRegistrant
+from webinar_ops.providers import HeldRegistrant, HostedWebinar, Registration, RemoteRegistrant
 from webinar_ops.store import Store
 
 migrations = Migrations("local_provider")
@@ -178,6 +178,21 @@ class LocalProvider:
             [webinar_id, registrant_id],
         )
         self.db.conn.commit()
+
+    def decide(self, webinar_id: str, people: Sequence[HeldRegistrant], approved: bool) -> list[Registration]:
+        """Record the organiser's decisions in the provider's own table, all in one transaction;
+        someone it does not hold, or whose registration was cancelled, fails alone."""
+        status = "approved" if approved else "denied"
+        with self.db.atomic():
+            return [self._decide_one(webinar_id, person, status) for person in people]
+
+    def _decide_one(self, webinar_id: str, person: HeldRegistrant, status: str) -> Registration:
+        sql = "UPDATE local_registrants SET status = ? WHERE webinar_id = ? AND registrant_id = ? AND status != ?"
+        changed = self.db.execute(sql, [status, webinar_id, person.registrant_id, "cancelled"]).rowcount
+        if not changed:
+            why = f"the local provider holds no registration {person.registrant_id} that is not cancelled"
+            return Registration(person.email, person.registrant_id, error=why)
+        return Registration(person.email, person.registrant_id, status)
 
     def _new_webinar_id(self) -> str:
         # Zoom webinar ids are 11 digits; looking alike keeps every provider's ids in one shape.

@@ -33,7 +33,14 @@ from webinar_ops import __version__, languages, times, validate
 from webinar_ops.definition import ZOOM_STANDARD_QUESTIONS, Definition, RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.people import Person
-from webinar_ops.providers import HostedWebinar, ProviderError, Registration, RemoteRegistrant, chunks
+from webinar_ops.providers import (
+    HeldRegistrant,
+    HostedWebinar,
+    ProviderError,
+    Registration,
+    RemoteRegistrant,
+    chunks,
+)
 from webinar_ops.providers.zoom.settings import ZoomSettings
 
 # Requests per second, by plan and category (Zoom's published limits).
@@ -655,6 +662,13 @@ class ZoomProvider:
         """Deny registrants at Zoom (pending ones: an approved registration is cancelled
         instead), as `approve` does: DECISIONS_PER_CALL to a call, one Registration each."""
         return self._decide(webinar_id, "deny", registrants)
+
+    def decide(self, webinar_id: str, people: Sequence[HeldRegistrant], approved: bool) -> list[Registration]:
+        """The organiser's decisions on registrants Zoom holds, DECISIONS_PER_CALL to a status
+        update (`approve` or `deny`); one Registration per person, in order, those Zoom refuses
+        (one it approved meanwhile cannot be denied) failing alone."""
+        entries = [{"id": person.registrant_id, "email": person.email} for person in people]
+        return self.approve(webinar_id, entries) if approved else self.deny(webinar_id, entries)
 
     def _decide(self, webinar_id: str, action: str, registrants: Sequence[dict]) -> list[Registration]:
         decided: list[Registration] = []
