@@ -56,6 +56,7 @@ TOP_KEYS = {
     "reminders": "table: offsets, grace",
     "mail": "table: templates, languages, include_questions, include_readings",
     "after": "array of tables: send, recording, slides, survey, note (messages after the end)",
+    "registration": "table: capacity",
 }
 AFTER_KEYS = {
     "send": "how long after the end, such as '2h' or '1d'",
@@ -92,6 +93,10 @@ LIST_LIMITS = {
     "languages": 20,
 }
 REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']", "grace": "how late a reminder may still go out"}
+REGISTRATION_KEYS = {
+    "capacity": "how many people get a seat; those past it wait on a waitlist",
+}
+MAX_CAPACITY = 1_000_000  # far more than any webinar seats: a larger number is a typo
 MAIL_KEYS = {
     "templates": "folder of your own templates, relative to this file",
     "languages": "the languages the mails are written in, such as ['en', 'fr']",
@@ -202,6 +207,13 @@ class MailOptions:
 
 
 @dataclass(frozen=True)
+class RegistrationOptions:
+    """How people register: the `[registration]` table."""
+
+    capacity: int | None = None  # seats; past them new registrants are waitlisted (None: no limit)
+
+
+@dataclass(frozen=True)
 class Definition:
     """A validated webinar definition. Instants are aware UTC datetimes."""
 
@@ -226,6 +238,7 @@ class Definition:
     reminder_grace: timedelta = DEFAULT_GRACE
     mail: MailOptions = field(default_factory=MailOptions)
     after: tuple[AfterMessage, ...] = ()
+    registration: RegistrationOptions = field(default_factory=RegistrationOptions)
     source: str = ""
 
     def languages_offered(self) -> tuple[str, ...]:
@@ -449,6 +462,7 @@ class _Checker:
         offsets, grace = self.reminders(data)
         mail = self.mail(data)
         after = self.after_messages(data)
+        registration = self.registration(data)
         if self.problems or schedule is None:
             return None
         start, end, zone_name = schedule
@@ -472,6 +486,7 @@ class _Checker:
             reminder_grace=grace,
             mail=mail,
             after=after,
+            registration=registration,
             source=self.source,
         )
 
@@ -760,6 +775,27 @@ class _Checker:
             note = self.safe(self.text, table, path, "note", check=_description)
             messages.append(AfterMessage(delay=delay, note=note, **links))
         return tuple(sorted(messages, key=lambda m: m.delay))
+
+    def registration(self, data: dict) -> RegistrationOptions:
+        """The `[registration]` table: each of its keys is read by a method of its own."""
+        table = self.table(data, "registration")
+        if table is None:
+            return RegistrationOptions()
+        path = ("registration",)
+        self.known_keys(table, path, REGISTRATION_KEYS)
+        return RegistrationOptions(capacity=self.safe(self.registration_capacity, table, path))
+
+    def registration_capacity(self, table: dict, path: tuple) -> int | None:
+        """`capacity`: a positive whole number of seats, or absent for no limit."""
+        capacity = self.get(table, path, "capacity", int)
+        if capacity is None:
+            return None
+        fix = "write the number of seats as a whole number such as 100, or leave capacity out for no limit"
+        if capacity < 1:
+            raise self.fail((*path, "capacity"), f"must be at least 1, not {capacity}", fix)
+        if capacity > MAX_CAPACITY:
+            raise self.fail((*path, "capacity"), f"{capacity:,} is more than {MAX_CAPACITY:,} seats", fix)
+        return capacity
 
     def duration(self, table: dict, path: tuple, key: str) -> timedelta | None:
         text = self.text(table, path, key)
