@@ -28,6 +28,10 @@ h) When the webinar is cancelled, every approved registrant gets a cancellation,
    whose invite removes the event from their calendar; every other unsent mail is skipped.
 i) Each `[[after]]` message of the definition (thanks, the recording, the slides, a survey) is
    planned for every approved registrant at its time after the end, and moves with the end.
+j) Someone put on the waitlist (`[registration] capacity`) gets one `waitlisted` mail, due at
+   once, telling their place in the queue; it has no join link, invite or calendar links.
+   Waitlisted people get nothing else (rule d) until a seat makes them approved, and then the
+   confirmation and what follows; a waitlisted mail not yet sent by then is skipped.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -44,7 +48,7 @@ from datetime import datetime, timedelta
 from webinar_ops import times
 from webinar_ops.errors import InputError
 from webinar_ops.mail import kinds
-from webinar_ops.mail.kinds import AFTER, CANCELLATION, CONFIRMATION, REMINDER, UPDATE, Due
+from webinar_ops.mail.kinds import AFTER, CANCELLATION, CONFIRMATION, REMINDER, UPDATE, WAITLISTED, Due
 from webinar_ops.mail.outbox import PAGE, Delivery, NewDelivery, Outbox, State
 from webinar_ops.store import Registrant, Store, WebinarRecord
 
@@ -81,7 +85,7 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
         report.created = _reopen_for_the_returning(store, webinar, now)
         created, report.skipped = _create_missing(store, webinar, now, domain)
         report.updates = _plan_updates(store, webinar, now, domain)
-        report.created += created + report.updates
+        report.created += created + report.updates + _plan_waitlisted(store, webinar, now, domain)
     return report
 
 
@@ -106,6 +110,20 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
             created += len(rows)
             skipped += sum(row.state == State.SKIPPED for row in rows)
     return created, skipped
+
+
+def _plan_waitlisted(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
+    """Rule j: the waitlisted mail for everyone waiting who has not had one, with their place."""
+    created, name, outbox = 0, WAITLISTED.template, Outbox(store)
+    for people in outbox.people_without(webinar, name, kind=WAITLISTED):
+        rows = []
+        for row in people:
+            person = Registrant.from_row(row)
+            details = json.dumps({"place": store.waitlist_place(person.id)})
+            rows.append(replace(_new_row(webinar, person, name, None, now, domain, WAITLISTED), details=details))
+        outbox.add(rows)
+        created += len(rows)
+    return created
 
 
 def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
@@ -379,6 +397,9 @@ def preview_delivery(
             )
         told = _told_revision(store, webinar, registrant)
         return PreviewMail(template, details=json.dumps({"revision": told, "was": store.revision_of(webinar.id, told)}))
+    if template == WAITLISTED.template:
+        place = store.waitlist_place(registrant.id) if registrant and registrant.id is not None else None
+        return PreviewMail(template, details=json.dumps({"place": place or 1}))
     if template == AFTER.template:
         if not webinar.definition.after:
             raise InputError(f"{webinar.slug} has no [[after]] messages; docs/definition.md shows how to add one.")

@@ -471,6 +471,7 @@ class Composer:
             "starts_in": times.describe_lead(lead, language),
             "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if kind is kinds.AFTER else None,
+            "waitlist": {"place": (details or {}).get("place")} if kind is kinds.WAITLISTED else None,
         }
 
     def _local_times(self, zone: str, language: str) -> list[str]:

@@ -55,6 +55,7 @@ class Kind:
     skips_unsubscribed: bool = False
     by_hand: bool = False  # `webinar-ops remind --kind` may send it
     outlives_cancellation: bool = False  # still goes when the webinar is cancelled
+    audience: tuple[str, ...] = ("approved",)  # the registrant statuses it goes to
 
     def due_at(self, definition: Definition, offset: timedelta | None, now: datetime) -> datetime:
         """When this mail falls due: `offset` before the start or after the end, or at once."""
@@ -74,7 +75,7 @@ class Kind:
     def reason_to_skip(self, status: str, unsubscribed: bool) -> str | None:
         """Why a registrant of `status`, who `unsubscribed` or not, must not get this mail,
         whenever it would go, or None."""
-        if status != "approved":
+        if status not in self.audience:
             return f"registration {status}"
         if self.skips_unsubscribed and unsubscribed:
             return "they unsubscribed from the reminders"
@@ -121,8 +122,19 @@ CANCELLATION = Kind(
     outlives_cancellation=True,
 )
 AFTER = Kind("after", order=2, due=Due.AFTER_END, invite_method=None, calendar_links=False, skips_unsubscribed=True)
+# To someone put on the waitlist: their place in the queue, and that a seat brings the
+# confirmation. It gives no seat, so no join link, invite or calendar links.
+WAITLISTED = Kind(
+    "waitlisted",
+    order=0,
+    due=Due.AT_ONCE,
+    invite_method=None,
+    join_link=False,
+    calendar_links=False,
+    audience=("waitlisted",),
+)
 
-KINDS = {kind.template: kind for kind in (CONFIRMATION, REMINDER, UPDATE, CANCELLATION, AFTER)}
+KINDS = {kind.template: kind for kind in (CONFIRMATION, REMINDER, UPDATE, CANCELLATION, AFTER, WAITLISTED)}
 OTHERS_ORDER = 2  # sends by hand stand among the updates, cancellations and after-messages
 BY_HAND = tuple(kind.template for kind in KINDS.values() if kind.by_hand)
 

@@ -124,6 +124,11 @@ class Listed(NamedTuple):
 _FAMILY = f"CASE WHEN kind LIKE '{kinds.MANUAL_PREFIX}%' THEN '{kinds.MANUAL_PREFIX}' || template ELSE kind END"
 _MANUAL = f"{kinds.MANUAL_PREFIX}%"
 _NOT_SENT = (State.SKIPPED, State.MISSED, State.FAILED)
+# Each (template, registrant status) a mail may go to, as SQL row values: the kinds' audiences.
+_AUDIENCES = "VALUES " + ", ".join(
+    f"('{kind.template}', '{status}')" for kind in kinds.KINDS.values() for status in kind.audience
+)
+_NOT_FOR_APPROVED = ", ".join(f"'{k.template}'" for k in kinds.KINDS.values() if "approved" not in k.audience) or "''"
 
 
 class Outbox:
@@ -145,19 +150,28 @@ class Outbox:
         self.db["deliveries"].update(delivery_id, changes)
 
     def people_without(
-        self, webinar: WebinarRecord, name: str | None = None, where: str = "", columns: str = ""
+        self,
+        webinar: WebinarRecord,
+        name: str | None = None,
+        where: str = "",
+        columns: str = "",
+        kind: kinds.Kind = kinds.CONFIRMATION,
     ) -> Iterator[list[dict]]:
-        """The webinar's approved people that the provider has registered, a page at a time, by
-        address; only those with no delivery named `name` yet, if given, and matching `where`."""
+        """The webinar's people in the audience of `kind` (by default: approved), a page at a
+        time, by address; only those with no delivery named `name` yet, if given, and matching
+        `where`. For a kind that carries a join link, only those the provider has registered:
+        the link comes from it."""
         missing = "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind = :kind)"
+        registered = "AND r.provider_registrant_id IS NOT NULL" if kind.join_link else ""
+        statuses = {f"status{i}": status for i, status in enumerate(kind.audience)}
         sql = f"""
             SELECT r.* {columns} FROM registrants r
-            WHERE r.webinar_id = :webinar AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+            WHERE r.webinar_id = :webinar AND r.status IN ({", ".join(":" + key for key in statuses)}) {registered}
               AND r.email > :after {missing if name else ""} {where}
             ORDER BY r.email LIMIT {PAGE}
         """
         after = ""
-        while page := list(self.db.query(sql, {"webinar": webinar.id, "after": after, "kind": name})):
+        while page := list(self.db.query(sql, {"webinar": webinar.id, "after": after, "kind": name, **statuses})):
             yield page
             after = page[-1]["email"]
 
@@ -180,14 +194,18 @@ class Outbox:
         return cursor.rowcount
 
     def skip_pending_of_inactive(self, webinar: WebinarRecord, now: datetime) -> int:
-        """Skip the pending deliveries of the webinar's registrants who are not approved, with
-        their registration's state as the reason (`registration cancelled`)."""
+        """Skip the pending deliveries of the webinar's registrants who are no longer in the
+        audience of their kind of mail (kinds.Kind.audience: most go to approved people
+        only), with their registration's state as the reason (`registration cancelled`)."""
         cursor = self.db.execute(
-            """
+            f"""
             UPDATE deliveries SET state = :skipped, updated_at = :now,
                 reason = 'registration ' || (SELECT status FROM registrants r WHERE r.id = deliveries.registrant_id)
             WHERE webinar_id = :webinar AND state = :pending
-              AND registrant_id IN (SELECT id FROM registrants WHERE webinar_id = :webinar AND status != 'approved')
+              AND (registrant_id IN (SELECT id FROM registrants WHERE webinar_id = :webinar AND status != 'approved')
+                   OR template IN ({_NOT_FOR_APPROVED}))
+              AND (template, (SELECT status FROM registrants r WHERE r.id = deliveries.registrant_id))
+                  NOT IN ({_AUDIENCES})
             """,
             {"now": times.iso_utc(now), "webinar": webinar.id, "skipped": State.SKIPPED, "pending": State.PENDING},
         )
@@ -213,10 +231,11 @@ class Outbox:
     def skipped_for_registration(self, webinar: WebinarRecord) -> Iterator[tuple[Delivery, str | None]]:
         """The webinar's scheduled deliveries skipped for a registration's state, of people
         approved and registered again, each with its registrant's `approved_at`."""
-        sql = """
+        sql = f"""
             SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
             WHERE d.webinar_id = :webinar AND d.state = :skipped AND d.reason LIKE 'registration %'
               AND d.kind NOT LIKE :manual AND r.status = 'approved' AND r.provider_registrant_id IS NOT NULL
+              AND (d.template, r.status) IN ({_AUDIENCES})
         """
         return self._with_approval(sql, {"webinar": webinar.id, "skipped": State.SKIPPED, "manual": _MANUAL})
 
