@@ -160,12 +160,29 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
     click.echo(f"  provider: {record.provider}, webinar {record.provider_webinar_id or 'not created yet (run sync)'}")
     if record.provider_error:
         click.echo(f"  provider error: {record.provider_error}")
+    seats = summary["seats"]
+    if seats["capacity"] is not None or seats["waiting"]:
+        click.echo(
+            f"  capacity: {seats['capacity'] or 'none'}, {seats['taken']} seats taken, "
+            f"{seats['waiting']} on the waitlist"
+        )
     print_table(
-        ("pending", "approved", "denied", "cancelled", "at provider", "waiting", "sync failed", "unsubscribed"),
+        (
+            "pending",
+            "approved",
+            "waitlisted",
+            "denied",
+            "cancelled",
+            "at provider",
+            "waiting",
+            "sync failed",
+            "unsubscribed",
+        ),
         [
             (
                 counts["pending"],
                 counts["approved"],
+                counts["waitlisted"],
                 counts["denied"],
                 counts["cancelled"],
                 synced["registered"],

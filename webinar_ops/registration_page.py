@@ -151,13 +151,14 @@ def registration_blueprint(
                 mark = _confirm_mark(secret_key, slug, values["email"], clock())
                 return _form_page(webinar, values, {}, form_token, confirm=mark)
             try:
-                person, _ = register_online(db, webinar, values, clock(), zones=time_zones())
+                person, outcome = register_online(db, webinar, values, clock(), zones=time_zones())
             except InputError as exc:
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
                     problems.setdefault(problem.field, _problem_text(problem))
                 return _form_page(webinar, values, problems, form_token, status=422)
-        return _done_page(webinar, person.first_name, person.email)
+            waitlisted = _on_the_waitlist(db, webinar, person.email, outcome)
+        return _done_page(webinar, person.first_name, person.email, waitlisted)
 
     return pages
 
@@ -205,9 +206,28 @@ def _preferred_language(webinar: WebinarRecord) -> str:
     return wanted or languages.fallback_language(offered, d.language)
 
 
-def _done_page(webinar: WebinarRecord, first_name: str, email: str) -> Response:
+def _on_the_waitlist(db: Store, webinar: WebinarRecord, email: str, outcome: str) -> bool:
+    """Whether the page says the webinar is full and they are on the waitlist. For someone
+    registered before, it says so whenever the webinar is full, as it would to a newcomer:
+    the page must not tell a stranger who typed an address whether that person is registered."""
+    if webinar.definition.registration.capacity is None or webinar.definition.provider.approval != "automatic":
+        return False
+    if outcome == "already registered":
+        return db.seats(webinar.id).free == 0
+    row = db.registrant(webinar.id, email)
+    return row is not None and row.is_waitlisted
+
+
+def _done_page(webinar: WebinarRecord, first_name: str, email: str, waitlisted: bool = False) -> Response:
     waits = webinar.definition.provider.approval != "automatic"
-    page = render_template("registered.html", webinar=_shown(webinar), first_name=first_name, email=email, waits=waits)
+    page = render_template(
+        "registered.html",
+        webinar=_shown(webinar),
+        first_name=first_name,
+        email=email,
+        waits=waits,
+        waitlisted=waitlisted,
+    )
     return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})  # it shows the address
 
 
