@@ -343,11 +343,13 @@ def test_the_command_line_says_who_is_waitlisted_and_lists_the_queue(cli, write)
     write(
         "email,first_name,last_name\nana@example.org,Ana,Lima\nbob@example.org,Bob,Stone\ncleo@example.org,Cleo,Park\n"
     )
+    dry = cli("registrants", "import", SAMPLE_SLUG, "people.csv", "--dry-run", "--json")
     imported = cli("registrants", "import", SAMPLE_SLUG, "people.csv")
     added = cli("registrants", "add", SAMPLE_SLUG, "--email", DAN, "--first-name", "Dan")
     listed = cli("registrants", "waitlist", SAMPLE_SLUG, "--json")
     table = cli("registrants", "waitlist", SAMPLE_SLUG)
 
+    assert dry.json()["waitlisted"] == 1
     assert "1 of them is on the waitlist" in imported.stdout
     assert "number 2 on the waitlist" in added.stdout
     assert listed.code == 0, listed.stderr

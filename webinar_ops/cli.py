@@ -360,11 +360,22 @@ def registrants_import(app: App, slug: str, file: Path, dry_run: bool, as_json: 
 
     record = app.webinar(slug)
     plan = plan_import(app.store, record, file)
-    waiting = app.store.seats(record.id).waiting
-    if not dry_run:
+    before = app.store.seats(record.id)
+    if dry_run:
+        waitlisted = _would_wait(before, len(plan.new))
+    else:
         apply_import(app.store, record, plan, app.now())
         app.plan(slug)
-    _print_import(plan, dry_run, as_json, app.store.seats(record.id).waiting - waiting)
+        waitlisted = app.store.seats(record.id).waiting - before.waiting
+    _print_import(plan, dry_run, as_json, waitlisted)
+
+
+def _would_wait(seats: Any, newcomers: int) -> int:
+    """How many of `newcomers` an import would waitlist: those past the free seats (all of
+    them while someone already waits)."""
+    if seats.capacity is None:
+        return 0
+    return newcomers if seats.waiting else max(0, newcomers - seats.free)
 
 
 def _print_import(plan: Any, dry_run: bool, as_json: bool, waitlisted: int = 0) -> None:
@@ -393,7 +404,9 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool, waitlisted: int = 0) 
         f"{plan.source}: {counts['added']} {verb} added, {counts['updated']} {verb} updated, "
         f"{counts['unchanged']} unchanged."
     )
-    if waitlisted:
+    if waitlisted and dry_run:
+        click.echo(f"{waitlisted} of them would be waitlisted: the webinar has no seat left for them.")
+    elif waitlisted:
         click.echo(
             f"{waitlisted} of them {'is' if waitlisted == 1 else 'are'} on the waitlist: every seat was taken "
             "(see `webinar-ops registrants waitlist`)."
