@@ -420,9 +420,11 @@ def test_the_registration_page_tells_someone_past_the_capacity_they_are_on_the_w
 
     with serving(create_app(settings, clock=lambda: NOW)) as base_url:
         page = f"{base_url}/register/{SAMPLE_SLUG}"
+        form = requests.get(page, timeout=10)
         answer = submit(page, {"first_name": "Mei", "email": "mei@example.org"})
         again = submit(page, {"first_name": "Ana", "email": ANA})
 
+    assert "Every place at this webinar is taken. You can still register" in form.text
     assert answer.status_code == 200
     assert "on the waiting list" in answer.text
     assert "mei@example.org" in answer.text
@@ -433,8 +435,10 @@ def test_the_registration_page_tells_someone_past_the_capacity_they_are_on_the_w
 
 def test_the_registration_page_with_a_free_seat_registers_as_before(store, webinar, settings):
     with serving(create_app(settings, clock=lambda: NOW)) as base_url:
+        form = requests.get(f"{base_url}/register/{SAMPLE_SLUG}", timeout=10)
         answer = submit(f"{base_url}/register/{SAMPLE_SLUG}", {"first_name": "Mei", "email": "mei@example.org"})
 
+    assert "Every place" not in form.text
     assert "You are registered." in answer.text
     assert "waiting list" not in answer.text
     assert requests.codes.ok == answer.status_code

@@ -125,7 +125,7 @@ def registration_blueprint(
             if isinstance(webinar, Response):
                 return webinar
             values = {"language": _preferred_language(webinar)}
-            return _form_page(webinar, values, {}, _form_token(secret_key, slug, clock()))
+            return _form_page(webinar, values, {}, _form_token(secret_key, slug, clock()), full=_is_full(db, webinar))
 
     @pages.post("/register/<slug>")
     def submit(slug: str) -> Response:
@@ -156,7 +156,7 @@ def registration_blueprint(
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
                     problems.setdefault(problem.field, _problem_text(problem))
-                return _form_page(webinar, values, problems, form_token, status=422)
+                return _form_page(webinar, values, problems, form_token, status=422, full=_is_full(db, webinar))
             waitlisted = _on_the_waitlist(db, webinar, person.email, outcome)
         return _done_page(webinar, person.first_name, person.email, waitlisted)
 
@@ -181,6 +181,7 @@ def _form_page(
     form_token: str,
     confirm: str | None = None,
     status: int = 200,
+    full: bool = False,
 ) -> Response:
     """The form, filled with what was typed: never cached, since it can show a person's address."""
     page = render_template(
@@ -194,6 +195,7 @@ def _form_page(
         zones=time_zones(),
         languages=[(tag, languages.display_name(tag)) for tag in webinar.definition.languages_offered()],
         honeypot=HONEYPOT,
+        full=full,
     )
     return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
@@ -206,14 +208,21 @@ def _preferred_language(webinar: WebinarRecord) -> str:
     return wanted or languages.fallback_language(offered, d.language)
 
 
+def _is_full(db: Store, webinar: WebinarRecord) -> bool:
+    """Whether a newcomer signing up now would be waitlisted: automatic approval, and no seat left."""
+    if webinar.definition.registration.capacity is None or webinar.definition.provider.approval != "automatic":
+        return False
+    return db.seats(webinar.id).free == 0
+
+
 def _on_the_waitlist(db: Store, webinar: WebinarRecord, email: str, outcome: str) -> bool:
     """Whether the page says the webinar is full and they are on the waitlist. For someone
     registered before, it says so whenever the webinar is full, as it would to a newcomer:
     the page must not tell a stranger who typed an address whether that person is registered."""
-    if webinar.definition.registration.capacity is None or webinar.definition.provider.approval != "automatic":
-        return False
     if outcome == "already registered":
-        return db.seats(webinar.id).free == 0
+        return _is_full(db, webinar)
+    if webinar.definition.registration.capacity is None:
+        return False
     row = db.registrant(webinar.id, email)
     return row is not None and row.is_waitlisted
 
