@@ -397,6 +397,14 @@ def test_promote_seats_someone_out_of_turn_past_the_capacity_and_says_so(cli):
     assert "is not registered" in stranger.stderr
 
 
+def test_webinar_show_gives_the_capacity(cli):
+    shown = cli("webinar", "show", SAMPLE_SLUG)
+
+    assert shown.code == 0, shown.stderr
+    assert "2 seats" in shown.stdout
+    assert cli("webinar", "show", SAMPLE_SLUG, "--json").json()["definition"]["registration"] == {"capacity": 2}
+
+
 def test_status_shows_the_capacity_the_seats_taken_and_the_waitlist(cli):
     for address in (ANA, BOB, CLEO):
         assert cli("registrants", "add", SAMPLE_SLUG, "--email", address, "--first-name", "X").code == 0

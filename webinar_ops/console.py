@@ -124,6 +124,7 @@ def _header_fields(record: WebinarRecord) -> list[tuple[str, str | None]]:
         ("Revision", str(record.revision)),
         ("Provider", f"{record.provider} (webinar {hosted}, {d.provider.approval} approval)"),
         ("Registration", record.registration_url),
+        ("Capacity", f"{d.registration.capacity:,} seats" if d.registration.capacity else None),
         ("Shared join link", record.join_url),
         ("Provider error", record.provider_error),
     ]
