@@ -1,7 +1,7 @@
 """One racer of tests/test_waitlist_race.py, in a process of its own, on a shared SQLite file.
 
     python waitlist_racer.py register DB SLUG PREFIX COUNT SEED GO
-    python waitlist_racer.py cancel DB SLUG COUNT SEED GO
+    python waitlist_racer.py cancel DB SLUG COUNT SEED GO SHARE SHARES
     python waitlist_racer.py observe DB SLUG CAPACITY GO STOP
 
 Each waits for the file GO to exist, so that all start together, then prints one JSON
@@ -43,8 +43,9 @@ def register(db: str, slug: str, prefix: str, count: int, seed: int, go: Path) -
     return {"added": added, "started": started, "ended": time.time()}
 
 
-def cancel(db: str, slug: str, count: int, seed: int, go: Path) -> dict:
-    """Cancel `count` approved people, picked at random among those approved at the time."""
+def cancel(db: str, slug: str, count: int, seed: int, go: Path, share: int, shares: int) -> dict:
+    """Cancel `count` approved people, picked at random among those approved at the time
+    whose id is `share` modulo `shares`: two cancellers never pick the same person."""
     rng = random.Random(seed)
     cancelled = []
     with Store.open(db) as store:
@@ -53,7 +54,7 @@ def cancel(db: str, slug: str, count: int, seed: int, go: Path) -> dict:
         started = time.time()
         deadline = started + 60
         while len(cancelled) < count and time.time() < deadline:
-            seated = store.registrants(webinar.id, "status = 'approved'")
+            seated = store.registrants(webinar.id, "status = 'approved' AND id % ? = ?", [shares, share])
             if not seated:
                 time.sleep(0.002)
                 continue
@@ -101,8 +102,8 @@ def main(role: str, *args: str) -> None:
         db, slug, prefix, count, seed, go = args
         result = register(db, slug, prefix, int(count), int(seed), Path(go))
     elif role == "cancel":
-        db, slug, count, seed, go = args
-        result = cancel(db, slug, int(count), int(seed), Path(go))
+        db, slug, count, seed, go, share, shares = args
+        result = cancel(db, slug, int(count), int(seed), Path(go), int(share), int(shares))
     else:
         db, slug, capacity, go, stop = args
         result = observe(db, slug, int(capacity), Path(go), Path(stop))
