@@ -703,3 +703,29 @@ def test_the_secret_token_is_read_from_the_environment_and_never_shown(tmp_path)
 
     assert settings.of(ZoomSettings).webhook_secret_token == SECRET
     assert SECRET not in repr(settings)
+
+
+# -- capacity and the waitlist ----------------------------------------------------------------------
+
+
+def test_a_sign_up_on_zooms_page_past_the_capacity_is_waitlisted_at_once_and_seated_when_one_frees(
+    zoom, store, settings, workdir, hook, clock
+):
+    zoom_id = publish(store, settings, workdir, {"[schedule]": "[registration]\ncapacity = 1\n\n[schedule]"})
+
+    zoom.add_registrant_from_zoom_page(zoom_id, INES, "Inês", "Duarte")
+    zoom.add_registrant_from_zoom_page(zoom_id, JOAO, "João", "Pereira")
+
+    assert [sent.status for sent in zoom.webhooks_sent] == [200, 200]
+    assert (people(store)[INES]["status"], people(store)[INES]["provider_status"]) == ("approved", "pending")
+    assert people(store)[JOAO]["status"] == "waitlisted"
+    assert mails(store, INES)["confirmation"] == ("pending", None)
+    assert mails(store, JOAO) == {"waitlisted": ("pending", None)}
+
+    clock.now += timedelta(minutes=5)
+    zoom.decide_on_zoom_site(zoom_id, INES, "cancel")
+
+    assert people(store)[INES]["status"] == "cancelled"
+    assert people(store)[JOAO]["status"] == "approved"
+    assert mails(store, JOAO)["waitlisted"] == ("skipped", "registration approved")
+    assert mails(store, JOAO)["confirmation"] == ("pending", None)

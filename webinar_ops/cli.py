@@ -401,10 +401,14 @@ def registrants_import(app: App, slug: str, file: Path, dry_run: bool, force: bo
         _warn(f"{why}: the import needs --force")
     elif plan.new and not dry_run and (warning := require_registration_open(record, app.now(), force)):
         _warn(warning)
-    if not dry_run:
+    before = app.store.seats(record.id)
+    if dry_run:
+        waitlisted = _would_wait(before, len(plan.new))
+    else:
         apply_import(app.store, record, plan, app.now())
         app.plan(slug)
-    _print_import(plan, dry_run, as_json)
+        waitlisted = app.store.seats(record.id).waiting - before.waiting
+    _print_import(plan, dry_run, as_json, waitlisted)
 
 
 def _warn(text: str) -> None:
@@ -414,7 +418,15 @@ def _warn(text: str) -> None:
     error(f"warning: {text}")
 
 
-def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
+def _would_wait(seats: Any, newcomers: int) -> int:
+    """How many of `newcomers` an import would waitlist: those past the free seats (all of
+    them while someone already waits)."""
+    if seats.capacity is None:
+        return 0
+    return newcomers if seats.waiting else max(0, newcomers - seats.free)
+
+
+def _print_import(plan: Any, dry_run: bool, as_json: bool, waitlisted: int = 0) -> None:
     from webinar_ops.console import print_json, print_table
 
     counts = {
@@ -422,6 +434,7 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
         "updated": len(plan.updated),
         "unchanged": plan.unchanged,
         "left_cancelled": len(plan.left_cancelled),
+        "waitlisted": waitlisted,
     }
     if as_json:
         print_json(
@@ -439,6 +452,13 @@ def _print_import(plan: Any, dry_run: bool, as_json: bool) -> None:
         f"{plan.source}: {counts['added']} {verb} added, {counts['updated']} {verb} updated, "
         f"{counts['unchanged']} unchanged."
     )
+    if waitlisted and dry_run:
+        click.echo(f"{waitlisted} of them would be waitlisted: the webinar has no seat left for them.")
+    elif waitlisted:
+        click.echo(
+            f"{waitlisted} of them {'is' if waitlisted == 1 else 'are'} on the waitlist: every seat was taken "
+            "(see `webinar-ops registrants waitlist`)."
+        )
     if plan.left_cancelled:
         click.echo(
             f"{len(plan.left_cancelled)} cancelled registrants were left cancelled "
@@ -489,7 +509,11 @@ def registrants_add(
     email, outcome = add_person(app.store, record, values, app.now(), _answer_options(answers), source=source)
     app.plan(slug)
     click.echo(f"{email}: {outcome}.")
-    if outcome in ("added", "re-activated"):
+    row = app.store.registrant(record.id, email)
+    if outcome in ("added", "re-activated") and row.is_waitlisted:
+        place = app.store.waitlist_place(row.id)
+        click.echo(f"Every seat is taken: they are number {place} on the waitlist, and get a mail that says so.")
+    elif outcome in ("added", "re-activated"):
         click.echo(f"The next `webinar-ops sync {slug}` registers them with the provider.")
 
 
@@ -511,7 +535,11 @@ def _answer_options(given: tuple[str, ...]) -> dict[str, str]:
 
 @registrants.command("list")
 @click.argument("slug")
-@click.option("--status", type=click.Choice(["pending", "approved", "denied", "cancelled"]), help="Only this status.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "approved", "denied", "cancelled", "waitlisted"]),
+    help="Only this status.",
+)
 @click.option("--show-links", is_flag=True, help="Show personal join links in full (they are secrets).")
 @json_option
 @pass_app
@@ -607,9 +635,10 @@ def registrants_cancel(app: App, slug: str, email: str) -> None:
     from webinar_ops.sync import cancel_at_provider
 
     record = app.webinar(slug)
+    waiting = app.store.waitlist(record.id)
     row = cancel_person(app.store, record, email, app.now())
-    app.plan(slug)
     if row.is_cancelled:
+        app.plan(slug)
         click.echo(f"{row.email} was already cancelled.")
         return
     told = row.provider_registrant_id is not None and cancel_at_provider(
@@ -617,6 +646,97 @@ def registrants_cancel(app: App, slug: str, email: str) -> None:
     )
     where = "here and at the provider" if told else "here; the provider is told at the next sync"
     click.echo(f"Cancelled {row.email} for {slug}, {where}.")
+    _seat_the_promoted(app, record, waiting)
+    app.plan(slug)
+
+
+def _seat_the_promoted(app: App, record: WebinarRecord, waiting: list[Registrant]) -> None:
+    """Register at once the people who were `waiting` and have a seat now, and say who they
+    are: their confirmation goes as soon as the provider gives their join link."""
+    from webinar_ops.sync import register_promoted
+
+    promoted = [app.store.registrant_by_id(row.id) for row in waiting]
+    promoted = [row for row in promoted if row is not None and row.status == "approved"]
+    if not promoted:
+        return
+    report = register_promoted(app.store, app.provider_for(record), record, app.now())
+    for row in promoted:
+        click.echo(f"{row.email} moved from the waitlist to a seat; their confirmation goes out now.")
+    for email, message in report.failed:
+        click.echo(f"  not registered with the provider yet: {email}: {message}", err=True)
+
+
+@registrants.command("waitlist")
+@click.argument("slug")
+@json_option
+@pass_app
+def registrants_waitlist(app: App, slug: str, as_json: bool) -> None:
+    """The waitlist of SLUG, first in line first: place, name, address, since when."""
+    from webinar_ops.console import print_json, print_table
+
+    record = app.webinar(slug)
+    queue = app.store.waitlist(record.id)
+    seats = app.store.seats(record.id)
+    people = [
+        {
+            "place": place,
+            "email": row.email,
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "since": row.waitlisted_at,
+        }
+        for place, row in enumerate(queue, start=1)
+    ]
+    if as_json:
+        print_json({"slug": slug, "capacity": seats.capacity, "seats_taken": seats.taken, "waitlist": people})
+        return
+    rows = [
+        (p["place"], " ".join(filter(None, (p["first_name"], p["last_name"]))), p["email"], p["since"]) for p in people
+    ]
+    click.echo(f"{slug}: {_seats_line(seats)}")
+    if rows:
+        print_table(("place", "name", "email", "since (UTC)"), rows, title="Waitlist")
+
+
+def _seats_line(seats: Any) -> str:
+    """`capacity 100: 98 seats taken, 12 on the waitlist`."""
+    if seats.capacity is None:
+        return f"no capacity set: {seats.taken} approved, {seats.waiting} on the waitlist"
+    return f"capacity {seats.capacity}: {seats.taken} seats taken, {seats.waiting} on the waitlist"
+
+
+@registrants.command("promote")
+@click.argument("slug")
+@click.argument("email")
+@pass_app
+def registrants_promote(app: App, slug: str, email: str) -> None:
+    """Give EMAIL, on the waitlist of SLUG, a seat now, out of turn: past the capacity when
+    every seat is taken. Their confirmation goes out at once."""
+    from webinar_ops import validate
+    from webinar_ops.errors import InputError, NotFound
+
+    record = app.webinar(slug)
+    record.require_not_cancelled("registrants can be promoted")
+    try:
+        address = validate.email_address(email)
+    except ValueError as exc:
+        raise InputError(f"Cannot promote: {exc}.") from exc
+    row = app.store.registrant(record.id, address)
+    if row is None:
+        raise NotFound(f"{address} is not registered for {slug}.")
+    if not row.is_waitlisted:
+        raise InputError(f"{address} is not on the waitlist of {slug}: their registration is {row.status}.")
+    app.store.promote(row.id, app.now())
+    seats = app.store.seats(record.id)
+    click.echo(f"{address} has a seat now ({_seats_line(seats)}).")
+    if seats.capacity is not None and seats.taken > seats.capacity:
+        over = seats.taken - seats.capacity
+        click.echo(
+            f"That is {over} over the capacity: nobody else moves up until cancellations bring the seats taken "
+            f"below {seats.capacity}."
+        )
+    _seat_the_promoted(app, record, [row])
+    app.plan(slug)
 
 
 @registrants.command("copy")
@@ -835,6 +955,7 @@ def _status_summary(store: Store, record: WebinarRecord, now: datetime) -> dict:
         "approval": _awaiting_approval(store, record, now),
         "sync": store.sync_counts(record.id),
         "unsubscribed": store.unsubscribed_count(record.id),
+        "seats": asdict(store.seats(record.id)),
         "mail": mail.counts(record.id),
         "manual_sends": mail.manual_sends(record.id),
         "next_mail": mail.next_delivery(record.id),

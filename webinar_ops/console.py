@@ -136,6 +136,7 @@ def _header_fields(record: WebinarRecord) -> list[tuple[str, str | None]]:
         ("Registration", record.registration_url),
         ("Registration opens", _moment(record, d.registration.opens)),
         ("Registration closes", _moment(record, d.registration.closes, d.registration.closes_at_start)),
+        ("Capacity", f"{d.registration.capacity:,} seats" if d.registration.capacity else None),
         ("Shared join link", record.join_url),
         ("Provider error", record.provider_error),
     ]
@@ -190,12 +191,29 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
     click.echo(f"  provider: {record.provider}, webinar {record.provider_webinar_id or 'not created yet (run sync)'}")
     if record.provider_error:
         click.echo(f"  provider error: {record.provider_error}")
+    seats = summary["seats"]
+    if seats["capacity"] is not None or seats["waiting"]:
+        click.echo(
+            f"  capacity: {seats['capacity'] or 'none'}, {seats['taken']} seats taken, "
+            f"{seats['waiting']} on the waitlist"
+        )
     print_table(
-        ("pending", "approved", "denied", "cancelled", "at provider", "waiting", "sync failed", "unsubscribed"),
+        (
+            "pending",
+            "approved",
+            "waitlisted",
+            "denied",
+            "cancelled",
+            "at provider",
+            "waiting",
+            "sync failed",
+            "unsubscribed",
+        ),
         [
             (
                 counts["pending"],
                 counts["approved"],
+                counts["waitlisted"],
                 counts["denied"],
                 counts["cancelled"],
                 synced["registered"],

@@ -56,7 +56,7 @@ TOP_KEYS = {
     "reminders": "table: offsets, grace",
     "mail": "table: templates, languages, include_questions, include_readings",
     "after": "array of tables: send, recording, slides, survey, note (messages after the end)",
-    "registration": "table: how people register (opens, closes, questions)",
+    "registration": "table: how people register (capacity, opens, closes, questions)",
 }
 AFTER_KEYS = {
     "send": "how long after the end, such as '2h' or '1d'",
@@ -79,6 +79,7 @@ PROVIDER_KEYS = {
 }
 CONTACT_KEYS = {**SPEAKER_KEYS, "purpose": "what to contact them for", "email": "address"}
 REGISTRATION_KEYS = {
+    "capacity": "how many people get a seat; those past it wait on a waitlist",
     "opens": "when registration opens: a wall time in the webinar's zone, like the start",
     "closes": 'when registration closes: a wall time in the webinar\'s zone, or "start"',
     "questions": "array of tables: id, text, type, choices, required (asked on registering)",
@@ -120,6 +121,7 @@ LIST_LIMITS = {
     "choices": 50,
 }
 REMINDER_KEYS = {"offsets": "list such as ['7d', '1d', '1h']", "grace": "how late a reminder may still go out"}
+MAX_CAPACITY = 1_000_000  # far more than any webinar seats: a larger number is a typo
 MAIL_KEYS = {
     "templates": "folder of your own templates, relative to this file",
     "languages": "the languages the mails are written in, such as ['en', 'fr']",
@@ -289,8 +291,10 @@ class RegistrationOptions:
     `opens` and `closes` bound the time people may register in; without them registration is
     open from the webinar's creation to its end. `closes = "start"` gives `closes` the start's
     instant and sets `closes_at_start`, so the closing follows the webinar when it moves.
-    `questions` are asked of everyone who registers."""
+    `questions` are asked of everyone who registers. Past `capacity` approved people, new
+    registrants are waitlisted (None: no limit)."""
 
+    capacity: int | None = None
     opens: datetime | None = None
     closes: datetime | None = None
     closes_at_start: bool = False
@@ -881,7 +885,9 @@ class _Checker:
         path = ("registration",)
         self.known_keys(table, path, REGISTRATION_KEYS)
         return RegistrationOptions(
-            questions=self.registration_questions(table), **self.registration_window(table, path, schedule)
+            capacity=self.safe(self.registration_capacity, table, path),
+            questions=self.registration_questions(table),
+            **self.registration_window(table, path, schedule),
         )
 
     def registration_window(self, table: dict, path: tuple, schedule: tuple | None) -> dict[str, Any]:
@@ -970,6 +976,18 @@ class _Checker:
         if table["choices"] == []:
             self.report((*path, "choices"), "is empty", 'list the answers to choose from, such as ["Yes", "No"]')
         return tuple(dict.fromkeys(choices))
+
+    def registration_capacity(self, table: dict, path: tuple) -> int | None:
+        """`capacity`: a positive whole number of seats, or absent for no limit."""
+        capacity = self.get(table, path, "capacity", int)
+        if capacity is None:
+            return None
+        fix = "write the number of seats as a whole number such as 100, or leave capacity out for no limit"
+        if capacity < 1:
+            raise self.fail((*path, "capacity"), f"must be at least 1, not {capacity}", fix)
+        if capacity > MAX_CAPACITY:
+            raise self.fail((*path, "capacity"), f"{capacity:,} is more than {MAX_CAPACITY:,} seats", fix)
+        return capacity
 
     def duration(self, table: dict, path: tuple, key: str) -> timedelta | None:
         text = self.text(table, path, key)

@@ -32,6 +32,10 @@ i) Each `[[after]]` message of the definition (thanks, the recording, the slides
 j) Someone whose pending request is denied, here or on the provider's site, gets a denial,
    due at once, with the organiser's words if they gave some. Someone a provider lists as
    denied when first seen gets none: Zoom lists people who cancelled as denied.
+k) Someone put on the waitlist (`[registration] capacity`) gets one `waitlisted` mail, due at
+   once, telling their place in the queue; it has no join link, invite or calendar links.
+   Waitlisted people get nothing else (rule d) until a seat makes them approved, and then the
+   confirmation and what follows; a waitlisted mail not yet sent by then is skipped.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -48,7 +52,17 @@ from datetime import datetime, timedelta
 from webinar_ops import times
 from webinar_ops.errors import InputError
 from webinar_ops.mail import kinds
-from webinar_ops.mail.kinds import AFTER, AWAITING, CANCELLATION, CONFIRMATION, DENIAL, REMINDER, UPDATE, Due
+from webinar_ops.mail.kinds import (
+    AFTER,
+    AWAITING,
+    CANCELLATION,
+    CONFIRMATION,
+    DENIAL,
+    REMINDER,
+    UPDATE,
+    WAITLISTED,
+    Due,
+)
 from webinar_ops.mail.outbox import PAGE, Delivery, NewDelivery, Outbox, State
 from webinar_ops.store import Registrant, Store, WebinarRecord
 
@@ -85,7 +99,7 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
         report.created = _reopen_for_the_returning(store, webinar, now)
         created, report.skipped = _create_missing(store, webinar, now, domain)
         report.updates = _plan_updates(store, webinar, now, domain)
-        report.created += created + report.updates
+        report.created += created + report.updates + _plan_waitlisted(store, webinar, now, domain)
     return report
 
 
@@ -117,6 +131,20 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
 # Who of a kind's audience gets it, beyond their status (rule j): a denial goes to those whose
 # request was denied, not to everyone a provider lists as denied.
 _ONLY = {DENIAL.template: "AND r.denied_at IS NOT NULL"}
+
+
+def _plan_waitlisted(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
+    """Rule k: the waitlisted mail for everyone waiting who has not had one, with their place."""
+    created, name, outbox = 0, WAITLISTED.template, Outbox(store)
+    for people in outbox.people_without(webinar, name, kind=WAITLISTED):
+        rows = []
+        for row in people:
+            person = Registrant.from_row(row)
+            details = json.dumps({"place": store.waitlist_place(person.id)})
+            rows.append(replace(_new_row(webinar, person, name, None, now, domain, WAITLISTED), details=details))
+        outbox.add(rows)
+        created += len(rows)
+    return created
 
 
 def _plan_updates(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
@@ -392,6 +420,9 @@ def preview_delivery(
             )
         told = _told_revision(store, webinar, registrant)
         return PreviewMail(template, details=json.dumps({"revision": told, "was": store.revision_of(webinar.id, told)}))
+    if template == WAITLISTED.template:
+        place = store.waitlist_place(registrant.id) if registrant and registrant.id is not None else None
+        return PreviewMail(template, details=json.dumps({"place": place or 1}))
     if template == AFTER.template:
         if not webinar.definition.after:
             raise InputError(f"{webinar.slug} has no [[after]] messages; docs/definition.md shows how to add one.")

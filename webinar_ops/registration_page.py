@@ -136,7 +136,7 @@ def registration_blueprint(
             if isinstance(webinar, Response):
                 return webinar
             values = {"language": _preferred_language(webinar), SOURCE: _source(request.args.get(SOURCE))}
-            return _form_page(webinar, values, {}, _form_token(secret_key, slug, clock()))
+            return _form_page(webinar, values, {}, _form_token(secret_key, slug, clock()), full=_is_full(db, webinar))
 
     @pages.post("/register/<slug>")
     def submit(slug: str) -> Response:
@@ -164,15 +164,17 @@ def registration_blueprint(
                 return _form_page(webinar, {**values, **_typed(_answers(webinar))}, {}, form_token, confirm=mark)
             answers = _answers(webinar)
             try:
-                person, _ = register_online(
+                person, outcome = register_online(
                     db, webinar, values, clock(), zones=time_zones(), answers=answers, source=values[SOURCE] or None
                 )
             except InputError as exc:
                 problems: dict[str, str] = {}
                 for problem in exc.problems:  # the first of each field: a page shows one at a time
                     problems.setdefault(_field_name(webinar, problem.field), _problem_text(webinar, problem))
-                return _form_page(webinar, {**values, **_typed(answers)}, problems, form_token, status=422)
-        return _done_page(webinar, person.first_name, person.email)
+                full = _is_full(db, webinar)
+                return _form_page(webinar, {**values, **_typed(answers)}, problems, form_token, status=422, full=full)
+            waitlisted = _on_the_waitlist(db, webinar, person.email, outcome)
+        return _done_page(webinar, person.first_name, person.email, waitlisted)
 
     return pages
 
@@ -263,6 +265,7 @@ def _form_page(
     form_token: str,
     confirm: str | None = None,
     status: int = 200,
+    full: bool = False,
 ) -> Response:
     """The form, filled with what was typed: never cached, since it can show a person's address."""
     page = render_template(
@@ -279,6 +282,7 @@ def _form_page(
         countries=countries() if "country" in _asked_fields(webinar) else (),
         languages=[(tag, languages.display_name(tag)) for tag in webinar.definition.languages_offered()],
         honeypot=HONEYPOT,
+        full=full,
     )
     return Response(page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
@@ -291,9 +295,35 @@ def _preferred_language(webinar: WebinarRecord) -> str:
     return wanted or languages.fallback_language(offered, d.language)
 
 
-def _done_page(webinar: WebinarRecord, first_name: str, email: str) -> Response:
+def _is_full(db: Store, webinar: WebinarRecord) -> bool:
+    """Whether a newcomer signing up now would be waitlisted: automatic approval, and no seat left."""
+    if webinar.definition.registration.capacity is None or webinar.definition.provider.approval != "automatic":
+        return False
+    return db.seats(webinar.id).free == 0
+
+
+def _on_the_waitlist(db: Store, webinar: WebinarRecord, email: str, outcome: str) -> bool:
+    """Whether the page says the webinar is full and they are on the waitlist. For someone
+    registered before, it says so whenever the webinar is full, as it would to a newcomer:
+    the page must not tell a stranger who typed an address whether that person is registered."""
+    if outcome == "already registered":
+        return _is_full(db, webinar)
+    if webinar.definition.registration.capacity is None:
+        return False
+    row = db.registrant(webinar.id, email)
+    return row is not None and row.is_waitlisted
+
+
+def _done_page(webinar: WebinarRecord, first_name: str, email: str, waitlisted: bool = False) -> Response:
     waits = webinar.definition.provider.approval != "automatic"
-    page = render_template("registered.html", webinar=_shown(webinar), first_name=first_name, email=email, waits=waits)
+    page = render_template(
+        "registered.html",
+        webinar=_shown(webinar),
+        first_name=first_name,
+        email=email,
+        waits=waits,
+        waitlisted=waitlisted,
+    )
     return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})  # it shows the address
 
 

@@ -28,7 +28,7 @@ from webinar_ops.errors import InputError, NotFound, OperationError
 from webinar_ops.people import Person
 
 BUSY_TIMEOUT_SECONDS = 30
-REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled")
+REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled", "waitlisted")
 ACTIVE_STATUSES = ("pending", "approved")  # still coming: the provider is to hold them
 REGISTRANT_SOURCES = ("import", "cli", "provider", "web")
 
@@ -198,6 +198,17 @@ def m008_decisions(db: Database) -> None:
 
 
 @migrations()
+def m009_waitlist(db: Database) -> None:
+    """The waitlist: a webinar's capacity (read from its definition, kept here for the seat
+    rule's SQL), and each waitlisted registrant's place in the queue and since when."""
+    db["webinars"].add_column("capacity", int)
+    db["registrants"].add_column("waitlisted_at", str)
+    db["registrants"].add_column("waitlist_order", int)  # rises with each arrival in the queue
+    db["registrants"].create_index(["webinar_id", "status", "waitlist_order"])
+    # No webinar stored before this could have a capacity: the key did not exist.
+
+
+@migrations()
 def m010_registration_answers(db: Database) -> None:
     """Each registrant's answers to the registration questions, one row per answer, by the
     question's id (`[[registration.questions]] id`)."""
@@ -296,6 +307,8 @@ class Registrant:
     pending_since: str | None = None  # while pending: since when their request has waited
     denied_at: str | None = None  # while denied: when their pending request was denied
     denial_message: str | None = None  # while denied: the organiser's words for them, if any
+    waitlisted_at: str | None = None  # when they were last put on the waitlist
+    waitlist_order: int | None = None  # their rank in the webinar's queue: lower goes first
     tracking_source: str | None = None  # where they came from, such as `newsletter` (validate.tracking_source)
 
     @classmethod
@@ -345,6 +358,11 @@ class Registrant:
         """They asked for no more reminders of this webinar."""
         return self.unsubscribed_at is not None
 
+    @property
+    def is_waitlisted(self) -> bool:
+        """They wait for a seat: no join link, no reminders, not registered with the provider."""
+        return self.status == "waitlisted"
+
 
 _REGISTRANT_COLUMNS = tuple(column.name for column in fields(Registrant))
 
@@ -380,7 +398,24 @@ class NewRegistrant:
             "updated_at": stamp,
             "approved_at": stamp if self.status == "approved" else None,
             "pending_since": stamp if self.status == "pending" else None,
+            "waitlisted_at": None,  # set by the store's seat rule when there is no seat
+            "waitlist_order": None,
         }
+
+
+@dataclass(frozen=True)
+class Seats:
+    """A webinar's seats: its capacity (None: no limit), how many are taken (approved
+    people), and how many people wait for one."""
+
+    capacity: int | None
+    taken: int
+    waiting: int
+
+    @property
+    def free(self) -> int | None:
+        """Seats nobody holds (never below zero), or None without a limit."""
+        return None if self.capacity is None else max(0, self.capacity - self.taken)
 
 
 @dataclass(frozen=True)
@@ -515,6 +550,7 @@ class Store:
             "source_path": definition.source,
             "provider": provider,
             "registration_url": definition.provider.registration_url,
+            "capacity": definition.registration.capacity,
             "updated_at": times.iso_utc(now),
         }
         if existing is not None and existing.cancelled_at:
@@ -535,7 +571,8 @@ class Store:
             if not changes:
                 return SavedWebinar("unchanged", existing)
             significant = is_significant(existing.definition, definition)
-            # The registration table too: the provider's form asks the questions and closes.
+            # The registration table too: the provider's form asks the questions and closes, and
+            # a capacity set or lifted changes the provider's approval (docs/zoom.md, "Capacity").
             republish = (
                 significant
                 or existing.definition.provider != definition.provider
@@ -549,6 +586,7 @@ class Store:
             self._keep_revision(existing.id, revision, row)
             if existing.provider != provider:
                 self._forget_provider(existing.id)
+            self.fill_seats(existing.id, now)  # a higher capacity seats as many as now fit
         return SavedWebinar("updated", self.webinar(definition.slug), changes)
 
     def _keep_revision(self, webinar_id: int, revision: int, row: dict) -> None:
@@ -721,18 +759,22 @@ class Store:
         return {key: value or 0 for key, value in row.items()}
 
     def add_registrants(self, new: Iterable[NewRegistrant], now: datetime) -> None:
-        """Insert new registrants, with their answers (in the caller's transaction, if any)."""
+        """Insert new registrants, with their answers (in the caller's transaction, if any).
+        Under a capacity, the approved ones take the seats that are free, in the order given,
+        once everyone already waiting has had theirs; the others join the end of the waitlist.
+        The count and the insert are one write transaction, so no race seats more people than
+        that."""
         stamp = times.iso_utc(now)
-        answered: dict[tuple[int, str], dict[str, str]] = {}
-
-        def rows() -> Iterator[dict[str, Any]]:
-            for registrant in new:
-                if registrant.person.answers:
-                    answered[(registrant.webinar_id, registrant.person.email)] = registrant.person.answer_values()
-                yield registrant.row(stamp)
-
+        rows = [registrant.row(stamp) for registrant in new]
+        answered = {
+            (registrant.webinar_id, registrant.person.email): registrant.person.answer_values()
+            for registrant in new
+            if registrant.person.answers
+        }
         with self.transaction():
-            self.db["registrants"].insert_all(rows(), batch_size=500)
+            for webinar_id in {row["webinar_id"] for row in rows if row["status"] == "approved"}:
+                self._seat_newcomers([row for row in rows if row["webinar_id"] == webinar_id], now)
+            self.db["registrants"].insert_all(rows, batch_size=500)
             for (webinar_id, email), answers in answered.items():
                 row = self.db.execute(
                     "SELECT id FROM registrants WHERE webinar_id = ? AND email = ?", [webinar_id, email]
@@ -772,6 +814,24 @@ class Store:
         for registrant_id, question, value in self.db.execute(sql, [webinar_id]).fetchall():
             found.setdefault(registrant_id, {})[question] = value
         return found
+
+    def _seat_newcomers(self, rows: list[dict], now: datetime) -> None:
+        """Waitlist, in place, the approved rows of one webinar past its free seats."""
+        webinar_id = rows[0]["webinar_id"]
+        capacity = self._capacity(webinar_id)
+        if capacity is None:
+            return
+        self.fill_seats(webinar_id, now)
+        free = max(0, capacity - self._taken(webinar_id))
+        order = self._last_waitlist_order(webinar_id)
+        for row in rows:
+            if row["status"] != "approved":
+                continue
+            if free:
+                free -= 1
+                continue
+            order += 1
+            row.update(status="waitlisted", approved_at=None, waitlisted_at=times.iso_utc(now), waitlist_order=order)
 
     def unsubscribed_count(self, webinar_id: int) -> int:
         """How many of the webinar's active registrants unsubscribed from the reminders."""
@@ -821,12 +881,118 @@ class Store:
         """Change one registrant. A change of status records what the rules read: becoming
         approved, when (the reminder rules); becoming pending, since when their request waits;
         a pending request denied, when (the denial mail). Leaving pending or denied forgets
-        what belonged to it."""
+        what belonged to it.
+
+        The seat rule holds here too, in the same write transaction: under a capacity,
+        someone becoming approved who was not gets a seat only when one is free once the
+        waitlist has been served, and joins the waitlist otherwise; someone leaving a seat
+        (cancelled, denied) gives it to the first person waiting."""
         stamp = times.iso_utc(now)
         with self.transaction():
+            before = self._seat_facts(registrant_id) if "status" in changes else None
+            if before and changes["status"] == "approved" and before["status"] != "approved":
+                changes = {**changes, **self._admission(before, now)}
             if "status" in changes:
                 self.db.execute(_STATUS_STAMPS, {"id": registrant_id, "status": changes["status"], "now": stamp})
             self.db["registrants"].update(registrant_id, {**changes, "updated_at": stamp})
+            if before and before["status"] == "approved" and changes["status"] != "approved":
+                self.fill_seats(before["webinar_id"], now)
+
+    # -- seats and the waitlist ------------------------------------------------------------
+    # The seat rule: with `[registration] capacity = N`, at most N people are approved. An
+    # approved newcomer beyond the free seats is waitlisted instead; each freed seat goes to
+    # the first person waiting (lowest waitlist_order); nobody is seated while someone waits
+    # before them. Every check and its change run in one BEGIN IMMEDIATE transaction, so
+    # processes racing on one database can neither overfill the webinar nor skip anyone.
+    # The one exception is `promote`: an organiser's choice to seat someone past capacity.
+
+    def seats(self, webinar_id: int) -> Seats:
+        """The webinar's capacity, the seats taken and the length of its waitlist."""
+        counts = self.registrant_counts(webinar_id)
+        return Seats(self._capacity(webinar_id), counts["approved"], counts["waitlisted"])
+
+    def waitlist(self, webinar_id: int) -> list[Registrant]:
+        """The webinar's waitlist, first in line first."""
+        sql = "SELECT * FROM registrants WHERE webinar_id = ? AND status = 'waitlisted' ORDER BY waitlist_order, id"
+        return self._registrants(sql, [webinar_id])
+
+    def waitlist_place(self, registrant_id: int) -> int | None:
+        """Their place in the queue (1: next to get a seat), or None when they are not on it."""
+        sql = """
+            SELECT count(*) FROM registrants o JOIN registrants r ON o.webinar_id = r.webinar_id
+            WHERE r.id = ? AND r.status = 'waitlisted' AND o.status = 'waitlisted'
+              AND (o.waitlist_order, o.id) <= (r.waitlist_order, r.id)
+        """
+        place = self.db.execute(sql, [registrant_id]).fetchone()[0]
+        return place or None
+
+    def fill_seats(self, webinar_id: int, now: datetime) -> list[int]:
+        """Give every free seat to the first people waiting, in their order (everyone waiting,
+        once the capacity is lifted); returns the ids of those promoted (in the caller's
+        transaction, if any)."""
+        with self.transaction():
+            capacity = self._capacity(webinar_id)
+            free = None if capacity is None else capacity - self._taken(webinar_id)
+            if free is not None and free <= 0:
+                return []
+            sql = """SELECT id FROM registrants WHERE webinar_id = ? AND status = 'waitlisted'
+                     ORDER BY waitlist_order, id LIMIT ?"""
+            limit = -1 if free is None else free  # SQLite's LIMIT -1: every row
+            ids = [row[0] for row in self.db.execute(sql, [webinar_id, limit]).fetchall()]
+            self._seat(ids, now)
+        return ids
+
+    def promote(self, registrant_id: int, now: datetime) -> None:
+        """Seat one waitlisted person now, out of turn and past the capacity if it is full:
+        the organiser's choice (`registrants promote`). Refuses anyone not waitlisted."""
+        with self.transaction():
+            row = self.registrant_by_id(registrant_id)
+            if row is None or not row.is_waitlisted:
+                status = row.status if row else "not registered"
+                raise InputError(f"Only someone on the waitlist can be promoted; this registration is {status}.")
+            self._seat([registrant_id], now)
+
+    def _seat(self, ids: list[int], now: datetime) -> None:
+        if not ids:
+            return
+        stamp = times.iso_utc(now)
+        self.db.execute(
+            f"UPDATE registrants SET status = 'approved', approved_at = ?, updated_at = ? WHERE id IN ({_marks(ids)})",
+            [stamp, stamp, *ids],
+        )
+
+    def _admission(self, before: dict, now: datetime) -> dict:
+        """The changes that let one registrant in as approved, or waitlist them (keeping
+        their place if they are waiting already) when no seat is free for them."""
+        if before["capacity"] is None:
+            return {}
+        if before["status"] == "waitlisted":
+            promoted = self.fill_seats(before["webinar_id"], now)
+            return {} if before["id"] in promoted else {"status": "waitlisted"}
+        self.fill_seats(before["webinar_id"], now)
+        if self._taken(before["webinar_id"]) < before["capacity"]:
+            return {}
+        order = self._last_waitlist_order(before["webinar_id"]) + 1
+        return {"status": "waitlisted", "waitlisted_at": times.iso_utc(now), "waitlist_order": order}
+
+    def _seat_facts(self, registrant_id: int) -> dict | None:
+        """What the seat rule needs of one registrant: their status, webinar and its capacity."""
+        sql = """SELECT r.id, r.status, r.webinar_id, w.capacity FROM registrants r
+                 JOIN webinars w ON w.id = r.webinar_id WHERE r.id = ?"""
+        rows = list(self.db.query(sql, [registrant_id]))
+        return rows[0] if rows else None
+
+    def _capacity(self, webinar_id: int) -> int | None:
+        row = self.db.execute("SELECT capacity FROM webinars WHERE id = ?", [webinar_id]).fetchone()
+        return row[0] if row else None
+
+    def _taken(self, webinar_id: int) -> int:
+        sql = "SELECT count(*) FROM registrants WHERE webinar_id = ? AND status = 'approved'"
+        return self.db.execute(sql, [webinar_id]).fetchone()[0]
+
+    def _last_waitlist_order(self, webinar_id: int) -> int:
+        sql = "SELECT coalesce(max(waitlist_order), 0) FROM registrants WHERE webinar_id = ?"
+        return self.db.execute(sql, [webinar_id]).fetchone()[0]
 
     def decide(self, rows: Iterable[Registrant], status: str, now: datetime, message: str | None = None) -> None:
         """The organiser's decision on these registrants, all or none: `approved` or `denied`
@@ -858,6 +1024,10 @@ class Store:
         while page := self._registrants(sql, [webinar_id, status, stamp, after, page_size]):
             yield page
             after = page[-1].email
+
+
+def _marks(values: list) -> str:
+    return ", ".join("?" * len(values))
 
 
 # What a change of status records (update_registrant); `status` is the one before the change.
@@ -903,12 +1073,12 @@ def is_significant(old: Definition, new: Definition) -> bool:
 def _comparable(definition: Definition) -> dict[str, Any]:
     data = definition.to_dict()
     data.pop("source", None)
+    # One line per key of [registration]: the questions, a list, read "changed (4 items)".
+    for key, value in data.pop("registration").items():
+        data[f"registration.{key}"] = value
     local_start = definition.local(definition.start)
     data["start"] = f"{local_start:%Y-%m-%d %H:%M} {definition.time_zone}"
     data["end"] = f"{definition.local(definition.end):%Y-%m-%d %H:%M}"
-    # The questions are a list of their own, so that a change reads "changed (4 items)"; the
-    # rest of [registration] stays under its own key.
-    data["registration.questions"] = data["registration"].pop("questions")
     data["agenda"] = [
         {
             **shown,

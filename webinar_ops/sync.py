@@ -349,7 +349,7 @@ def pulled_registrant(webinar: WebinarRecord, email: str, remote: RemoteRegistra
     return NewRegistrant(
         webinar_id=webinar.id,
         person=person,
-        status=remote.status,
+        status=arriving_status(webinar, remote.status),
         source="provider",
         provider_registrant_id=remote.registrant_id,
         provider_status=remote.status,
@@ -391,6 +391,27 @@ def _new_answers(webinar: WebinarRecord, remote: RemoteRegistrant, stored: dict[
         return {}
     pulled = {answer.question.id: answer.value for answer in pulled_answers(webinar, remote)}
     return {key: value for key, value in pulled.items() if key not in stored}
+
+
+def arriving_status(webinar: WebinarRecord, status: str) -> str:
+    """The status here of someone who signed up on the provider's page, where they are in
+    `status`. Under a capacity the provider approves nobody by itself (docs/zoom.md): they
+    wait there as pending for webinar-ops to give them a seat, which automatic approval
+    gives at once when one is free (the store waitlists them otherwise)."""
+    d = webinar.definition
+    if status == "pending" and d.registration.capacity is not None and d.provider.approval == "automatic":
+        return "approved"
+    return status
+
+
+def register_promoted(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime) -> SyncReport:
+    """Register with the provider, now, the people a freed seat just promoted (and anyone
+    else waiting to be registered), so that their confirmation can go at once rather than
+    after the next sync. Nothing happens before the webinar is at the provider."""
+    report = SyncReport()
+    if webinar.provider_webinar_id is not None and not webinar.cancelled_at:
+        register_waiting(store, provider, webinar, now, report, None)
+    return report
 
 
 def _pulled_names(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) -> tuple[str, str | None]:

@@ -482,6 +482,7 @@ class Composer:
             "after": self._after_message(offset_minutes) if kind is kinds.AFTER else None,
             # The organiser's words to this reader with the denial of their request, if any.
             "denial": {"message": registrant.denial_message} if kind is kinds.DENIAL else None,
+            "waitlist": {"place": (details or {}).get("place")} if kind is kinds.WAITLISTED else None,
         }
 
     def _answers(self, registrant: Registrant) -> dict[str, str]:

@@ -150,8 +150,21 @@ DENIAL = Kind(
     unsubscribe=False,
     audience=("denied",),
 )
+# To someone put on the waitlist: their place in the queue, and that a seat brings the
+# confirmation. It gives no seat, so no join link, invite or calendar links.
+WAITLISTED = Kind(
+    "waitlisted",
+    order=0,
+    due=Due.AT_ONCE,
+    invite_method=None,
+    join_link=False,
+    calendar_links=False,
+    audience=("waitlisted",),
+)
 
-KINDS = {kind.template: kind for kind in (AWAITING, CONFIRMATION, DENIAL, REMINDER, UPDATE, CANCELLATION, AFTER)}
+KINDS = {
+    kind.template: kind for kind in (AWAITING, CONFIRMATION, DENIAL, REMINDER, UPDATE, CANCELLATION, AFTER, WAITLISTED)
+}
 OTHERS_ORDER = 2  # sends by hand stand among the updates, cancellations and after-messages
 BY_HAND = tuple(kind.template for kind in KINDS.values() if kind.by_hand)
 

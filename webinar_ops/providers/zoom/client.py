@@ -742,7 +742,7 @@ def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
         iter(definition.contacts), None
     )
     settings: dict[str, Any] = {
-        "approval_type": 0 if definition.provider.approval == "automatic" else 1,  # never 2: nobody could register
+        "approval_type": approval_type(definition),
         "registrants_email_notification": False,  # webinar-ops sends the mails
     }
     if contact and not hosts_own:
@@ -771,6 +771,15 @@ def _zoom_closes_registration(definition: Definition, hosts_own: bool) -> str | 
     if closes is None:
         return None if hosts_own else "open"
     return "closed" if closes <= definition.start else "open"
+
+
+def approval_type(definition: Definition) -> int:
+    """Zoom's approval type: 0 automatic, 1 manual (never 2: nobody could register). Under a
+    capacity it is manual whatever the definition's approval: the waitlist is webinar-ops's,
+    so people who sign up on Zoom's page wait there as pending until webinar-ops gives them
+    a seat, and nobody holds a working join link without one (docs/zoom.md, "Capacity")."""
+    automatic = definition.provider.approval == "automatic" and definition.registration.capacity is None
+    return 0 if automatic else 1
 
 
 def agenda_text(definition: Definition) -> str:
