@@ -317,3 +317,28 @@ def write_toml(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+SECTOR = '\n[[registration.questions]]\nid = "sector"\ntext = "Your sector"\ntype = "choice"\nchoices = [{}]\n'
+
+
+def test_a_copy_carries_the_answers_the_follow_on_asks_too_and_a_full_follow_on_waitlists_the_rest(run, workdir, write):
+    start = datetime.now(UTC) + timedelta(days=20)
+    origin = session(workdir, SAMPLE_SLUG, start, "\n[registration]" + SECTOR.format('"Government", "Academia"'))
+    # The follow-on asks the same question with fewer choices, and seats one person.
+    follow = "\n[registration]\ncapacity = 1" + SECTOR.format('"Government"')
+    target = session(workdir, FOLLOW_ON, start + timedelta(days=7), follow)
+    assert run("init").code == 0
+    assert run("webinar", "add", str(origin)).code == 0
+    assert run("webinar", "add", str(target)).code == 0
+    people = write("email,first_name,sector\nana@example.org,Ana,Government\nben@example.org,Ben,Academia\n")
+    assert run("registrants", "import", SAMPLE_SLUG, str(people)).code == 0
+
+    copied = run("registrants", "copy", SAMPLE_SLUG, FOLLOW_ON, "--json")
+    listed = {row["email"]: row for row in run("registrants", "list", FOLLOW_ON, "--json").json()}
+
+    assert copied.code == 0, copied.stderr
+    assert copied.json()["waitlisted"] == ["ben@example.org"], "one seat: the second in line waits"
+    assert listed["ana@example.org"]["answers"] == {"sector": "Government"}
+    assert listed["ben@example.org"]["answers"] == {}, "Academia is no choice of the follow-on's"
+    assert listed["ben@example.org"]["status"] == "waitlisted"

@@ -764,9 +764,15 @@ def registrants_copy(app: App, from_slug: str, to_slug: str, status: str, force:
     app.plan(to_slug)
     if as_json:
         already = [{"email": email, "status": held} for email, held in report.already]
-        print_json({"from": from_slug, "to": to_slug, "status": status, "added": report.added, "already": already})
+        copied = {"from": from_slug, "to": to_slug, "status": status, "added": report.added}
+        print_json({**copied, "waitlisted": report.waitlisted, "already": already})
         return
     click.echo(f"Copied {_people(len(report.added))} ({status}) from {from_slug} to {to_slug}.")
+    if report.waitlisted:
+        click.echo(
+            f"{_people(len(report.waitlisted))} of them wait on {to_slug}'s waitlist: every seat was taken "
+            f"(see `webinar-ops registrants waitlist {to_slug}`)."
+        )
     if report.already:
         click.echo(f"{_people(len(report.already))} {to_slug} already holds, left as they are:")
         for email, held in report.already:

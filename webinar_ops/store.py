@@ -765,6 +765,7 @@ class Store:
         The count and the insert are one write transaction, so no race seats more people than
         that."""
         stamp = times.iso_utc(now)
+        new = list(new)  # read twice: for the rows and for their answers
         rows = [registrant.row(stamp) for registrant in new]
         answered = {
             (registrant.webinar_id, registrant.person.email): registrant.person.answer_values()

@@ -13,12 +13,14 @@ one it was attached to (`[provider] webinar_id`) is the host's and is left alone
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from webinar_ops.definition import RegistrationQuestion
 from webinar_ops.errors import InputError, OperationError
 from webinar_ops.mail.outbox import Outbox
+from webinar_ops.people import Answer
 from webinar_ops.providers import Provider, ProviderError
 from webinar_ops.registrants import require_registration_open
 from webinar_ops.store import NewRegistrant, Store, WebinarRecord
@@ -28,10 +30,12 @@ COPYABLE_STATUSES = ("approved", "pending")
 
 @dataclass
 class CopyReport:
-    """What `copy_registrants` did: who was added, and who the target already had (with their
-    status there), and the warning when the target's registration is not open."""
+    """What `copy_registrants` did: who was added (and which of them the target's capacity put
+    on its waitlist), who the target already had (with their status there), and the warning
+    when the target's registration is not open."""
 
     added: list[str] = field(default_factory=list)
+    waitlisted: list[str] = field(default_factory=list)
     already: list[tuple[str, str]] = field(default_factory=list)
     warning: str | None = None
 
@@ -40,8 +44,9 @@ def copy_registrants(
     store: Store, origin: WebinarRecord, target: WebinarRecord, status: str, now: datetime, force: bool = False
 ) -> CopyReport:
     """Register the people of `origin` in `status` for `target`, as they were registered
-    (names, zone, language, where they came from), in `status` there too, in one
-    transaction. People `target` holds in any status are reported and left as they are.
+    (names, zone, language, where they came from, their answers to the questions the target
+    asks too), in `status` there too, in one transaction; the target's capacity may put some
+    on its waitlist. People `target` holds in any status are reported and left as they are.
     Outside the target's registration window this needs `force`, as `registrants add` does."""
     if origin.id == target.id:
         raise InputError(f"{origin.slug} is both the webinar to copy from and the one to copy to: name two webinars.")
@@ -56,11 +61,13 @@ def copy_registrants(
         report.already = [(row.email, held[row.email]) for row in people if row.email in held]
         if new:
             report.warning = require_registration_open(target, now, force)
+        answers = store.answers_of([row.id for row in new])
+        questions = target.definition.registration.questions
         store.add_registrants(
             (
                 NewRegistrant(
                     webinar_id=target.id,
-                    person=row.person,
+                    person=replace(row.person, answers=carried_answers(questions, answers.get(row.id, {}))),
                     status=row.status,
                     source="cli",
                     tracking_source=row.tracking_source,
@@ -70,7 +77,26 @@ def copy_registrants(
             now,
         )
         report.added = [row.email for row in new]
+        waiting = {row.email for row in store.registrants(target.id, "status = 'waitlisted'")}
+        report.waitlisted = [email for email in report.added if email in waiting]
     return report
+
+
+def carried_answers(questions: tuple[RegistrationQuestion, ...], stored: Mapping[str, str]) -> tuple[Answer, ...]:
+    """The answers kept for another webinar (by question id) to those of `questions` that
+    ask the same id, where they hold to its rules too (its choices may differ); the rest are
+    left for the person to give again."""
+    carried = []
+    for question in questions:
+        if question.person_field or stored.get(question.id) is None:
+            continue  # a field of the person travels with the person
+        try:
+            value = question.check(stored[question.id])
+        except ValueError:
+            continue
+        if value is not None:
+            carried.append(Answer(question, value))
+    return tuple(carried)
 
 
 @dataclass
