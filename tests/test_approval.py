@@ -141,7 +141,7 @@ def test_a_request_is_told_it_awaits_approval_and_the_approval_brings_the_confir
 
     approved = ok(run("registrants", "approve", SAMPLE_SLUG, ANA, "--json")).json()
 
-    assert approved["changed"] == [{"email": ANA, "was": "pending"}]
+    assert approved["changed"] == [{"email": ANA, "was": "pending", "now": "approved"}]
     assert approved["unchanged"] == []
     assert approved["provider"] == "1 decision sent to local"
     assert at_the_local_provider(workdir, ANA) == "approved"

@@ -25,7 +25,7 @@ from webinar_ops.errors import InputError
 from webinar_ops.people import Person
 from webinar_ops.plan import manual_audience, plan_webinar
 from webinar_ops.providers import load_provider
-from webinar_ops.registrants import add_person, cancel_person
+from webinar_ops.registrants import add_person, cancel_person, decide_people
 from webinar_ops.store import NewRegistrant, Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
@@ -241,6 +241,17 @@ def test_approving_a_pending_person_when_every_seat_is_taken_waitlists_them_at_t
 
     assert statuses(store, webinar) == {ANA: "approved", BOB: "waitlisted", CLEO: "waitlisted"}
     assert queue(store, webinar) == [BOB, CLEO]
+
+
+def test_an_organiser_who_approves_into_a_full_webinar_is_told_the_person_waits(store, workdir):
+    webinar = save(store, workdir, {**with_capacity(1), 'approval = "automatic"': 'approval = "manual"'})
+    register(store, webinar, ANA)
+    cleo = Person(email=CLEO, first_name="Cleo")
+    store.add_registrants([NewRegistrant(webinar_id=webinar.id, person=cleo, status="pending", source="web")], NOW)
+
+    decisions = decide_people(store, webinar, [CLEO], "approved", NOW)
+
+    assert [(d.email, d.was, d.became) for d in decisions.changed] == [(CLEO, "pending", "waitlisted")]
 
 
 def test_approving_someone_waiting_keeps_their_place_in_the_queue(store, webinar):

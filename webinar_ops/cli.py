@@ -830,7 +830,7 @@ def _decide(
             {
                 "slug": slug,
                 "decision": status,
-                "changed": [{"email": d.email, "was": d.was} for d in decisions.changed],
+                "changed": [{"email": d.email, "was": d.was, "now": d.became} for d in decisions.changed],
                 "unchanged": [{"email": d.email, "why": d.why, "mistake": d.mistake} for d in decisions.unchanged],
                 "provider": at_provider,
                 "mails_planned": planned.created,
@@ -868,7 +868,9 @@ def _print_decisions(slug: str, decisions: Any, done: str, at_provider: str | No
     changed, unchanged = decisions.changed, decisions.unchanged
     click.echo(f"{done} {_people(len(changed))} for {slug}" + (":" if changed else "."))
     for outcome in changed:
-        click.echo(f"  {outcome.email} (was {outcome.was})")
+        seatless = outcome.became == "waitlisted" and outcome.was != "waitlisted"
+        waits = "; every seat is taken, so they wait on the waitlist" if seatless else ""
+        click.echo(f"  {outcome.email} (was {outcome.was}{waits})")
     if unchanged:
         click.echo(f"Not changed: {_people(len(unchanged))}:")
         for outcome in unchanged:

@@ -592,6 +592,7 @@ class Decided:
     email: str
     changed: bool
     was: str | None = None  # the status before, when known
+    became: str | None = None  # the status after, when changed: an approval may waitlist (capacity)
     why: str | None = None  # when nothing changed
     mistake: bool = False  # nothing changed because the organiser asked for something wrong
 
@@ -640,6 +641,9 @@ def decide_people(
         decisions = Decisions(status, [outcome or _outcome(row, status) for row, outcome in asked])
         changing = [row for (row, _), outcome in zip(asked, decisions.outcomes, strict=True) if outcome.changed]
         store.decide(changing, status, now, message)
+        after = {row.id: row.status for row in store.registrants_by_id([row.id for row in changing]).values()}
+    by_email = {row.email: after[row.id] for row in changing}
+    decisions.outcomes = [replace(o, became=by_email[o.email]) if o.changed else o for o in decisions.outcomes]
     return decisions
 
 
