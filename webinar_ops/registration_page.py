@@ -23,7 +23,8 @@ not `same-origin` (or `none`, typed in by the person), or whose `Origin` is not 
 WEBINAR_OPS_BASE_URL (the request's own Host while that is the default), is refused with
 403. A client that sends neither header (an old browser) must bring the signed token that
 the form holds: made for the client's address within FORM_WITHIN, which another site can
-neither read nor make. The one-click unsubscribe (web.py) is exempt by design: mail clients
+neither read nor make. The cancel page's form (web.py's `/c/TOKEN`) is held to the same rule
+(`sent_from_our_site`). The one-click unsubscribe (web.py) is exempt by design: mail clients
 post it from no page at all.
 """
 
