@@ -624,6 +624,47 @@ def test_a_mail_without_an_unsubscribe_link_does_not_offer_one(composer):
     assert 'reply with "unsubscribe"' not in words.text + words.html
 
 
+def cancel_link(text: str) -> str:
+    """The reader's cancel link (`/c/TOKEN`, not a calendar file's `/c/TOKEN/invite.ics`)."""
+    [link] = re.findall(r"https://webinars\.example\.org/c/[\w.-]+(?![\w./-])", text)
+    return link
+
+
+@pytest.mark.parametrize("delivery", [confirmation(), reminder()], ids=["confirmation", "reminder"])
+def test_the_mail_carries_its_readers_own_cancel_link_and_no_one_elses(store, synced, settings, delivery):
+    composer = Composer(synced, settings)
+    people = [store.registrant(synced.id, a) for a in (AMELIE, "ji-woo.kim@example.org")]
+    mails = {row.email: parse(composer.message_bytes(delivery, row, AN_HOUR_BEFORE)) for row in people}
+    texts = {owner: the_part(message, "text/plain").get_content() for owner, message in mails.items()}
+    links = {owner: cancel_link(text) for owner, text in texts.items()}
+
+    assert len(set(links.values())) == 2
+    for owner, message in mails.items():
+        assert f":\n  {links[owner]}\n" in texts[owner].replace("\r\n", "\n"), "on its own line, under its words"
+        assert f'<a href="{links[owner]}"' in the_part(message, "text/html").get_content()
+        seen = readable(message.as_bytes())
+        others = [o for o, link in links.items() if o != owner and link.rsplit("/", 1)[1] in seen]
+        assert others == [], f"the mail to {owner} holds the cancel link of {others}"
+
+
+def test_a_previews_sample_reader_gets_no_cancel_link(composer):
+    words = composer.render("confirmation", person(), AN_HOUR_BEFORE, None)  # no id: not in the database
+
+    assert "Cancel your registration" not in words.text + words.html
+    assert "/c/" not in words.text.replace("/invite.ics", "") + words.html
+
+
+def test_the_cancel_link_is_not_an_unsubscribe_link_and_an_update_carries_none(composer):
+    reader = person(id=42)
+    confirmation_words = composer.render("confirmation", reader, AN_HOUR_BEFORE, None)
+    update_words = composer.render("update", reader, AN_HOUR_BEFORE, None)
+
+    link = cancel_link(confirmation_words.text)
+    assert link == composer.cancel_url(reader) != composer.unsubscribe_url(reader)
+    assert link.rsplit("/", 1)[1] != composer.unsubscribe_url(reader).rsplit("/", 1)[1]
+    assert "Cancel your registration" not in update_words.text + update_words.html
+
+
 # -- 6. injection -----------------------------------------------------------------------------
 
 

@@ -1022,6 +1022,7 @@ class Links:
     base: str
     unsubscribe: str
     calendar: str
+    cancel: str
     join: str
 
 
@@ -1037,7 +1038,7 @@ def links(tmp_path_factory) -> Iterator[Links]:
     from webinar_ops.registrants import add_person
     from webinar_ops.store import Store
     from webinar_ops.sync import sync_webinar
-    from webinar_ops.tokens import calendar_token, unsubscribe_token
+    from webinar_ops.tokens import calendar_token, cancel_token, unsubscribe_token
     from webinar_ops.web import create_app, server_options
 
     folder = tmp_path_factory.mktemp("web")
@@ -1054,6 +1055,7 @@ def links(tmp_path_factory) -> Iterator[Links]:
             base=base,
             unsubscribe=unsubscribe_token(TEST_SECRET_KEY, ana["id"], ana["email"]),
             calendar=calendar_token(TEST_SECRET_KEY, ana["id"], ana["email"]),
+            cancel=cancel_token(TEST_SECRET_KEY, ana["id"], ana["email"]),
             join=ana["join_url"].rpartition("/j/")[2],
         )
 
@@ -1086,6 +1088,8 @@ TOKEN_ROUTES = {
     "unsubscribe page": ("GET", "/u/{}", lambda links: links.unsubscribe),
     "one-click unsubscribe": ("POST", "/u/{}", lambda links: links.unsubscribe),
     "calendar file": ("GET", "/c/{}/invite.ics", lambda links: links.calendar),
+    "cancel page": ("GET", "/c/{}", lambda links: links.cancel),
+    "cancel form": ("POST", "/c/{}", lambda links: links.cancel),
     "join page": ("GET", "/j/{}", lambda links: links.join),
     "registration link": ("GET", "/r/{}", lambda links: "no real id"),
     "registration page": ("GET", "/register/{}", lambda links: SAMPLE_SLUG),

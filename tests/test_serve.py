@@ -190,7 +190,7 @@ def test_status_counts_the_people_who_unsubscribed(confirmed, settings, site):
 def calendar_file_path(settings: Settings, address: str) -> str:
     """The path of the person's "Download the invitation (.ics)" link in their mail's HTML."""
     html = mail_to(settings, address).get_body(("html",)).get_content()
-    [link] = re.findall(r'href="(https://webinars\.example\.org/c/[^"]+)"', html)
+    [link] = re.findall(r'href="(https://webinars\.example\.org/c/[^"]+/invite\.ics)"', html)
     return urlsplit(link).path
 
 

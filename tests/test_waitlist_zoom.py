@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import SAMPLE_SLUG, definition_variant
+from conftest import SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
 from test_zoom import zoom_settings
+from web_server import serving
 from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops.definition import load_definition
@@ -25,6 +26,8 @@ from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person, cancel_person
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
+from webinar_ops.tokens import cancel_token
+from webinar_ops.web import create_app
 
 NOW = datetime(2031, 4, 1, 9, 0, tzinfo=UTC)
 FUTURE = {'start = "2021-04-30 15:00"': 'start = "2031-04-30 15:00"'}
@@ -132,6 +135,29 @@ def test_waitlisted_people_are_not_registered_at_zoom_until_they_get_a_seat(zoom
     assert cleo.join_url.startswith("https://")
     assert "confirmation" in kinds_planned(store, CLEO)
     assert zoom.newly_registered()[CLEO] == 1
+
+
+def test_a_cancel_link_tells_zoom_at_once_and_registers_the_first_in_line_there(zoom, store, provider, tmp_path):
+    save(store, tmp_path, TWO_SEATS)
+    add(store, ANA, BOB, CLEO)
+    sync(store, provider)
+    ana = store.registrant(store.webinar(SAMPLE_SLUG).id, ANA)
+    settings = zoom_settings(zoom, store.path)
+
+    with serving(create_app(settings, clock=lambda: NOW)) as base:
+        answer = requests.post(
+            f"{base}/c/{cancel_token(TEST_SECRET_KEY, ana.id, ANA)}",
+            headers={"Sec-Fetch-Site": "same-origin"},
+            timeout=30,
+        )
+
+    assert answer.status_code == 200
+    assert here(store) == {ANA: "cancelled", BOB: "approved", CLEO: "approved"}
+    assert at_zoom(zoom)[ANA] != "approved", "Zoom was told before the page answered"
+    assert store.registrant(store.webinar(SAMPLE_SLUG).id, ANA).provider_status == "cancelled"
+    assert at_zoom(zoom)[CLEO] == "approved"
+    assert store.registrant(store.webinar(SAMPLE_SLUG).id, CLEO).join_url.startswith("https://")
+    assert "confirmation" in kinds_planned(store, CLEO)
 
 
 def test_a_sign_up_on_zooms_page_with_a_free_seat_gets_it_here(zoom, store, provider, tmp_path):

@@ -23,7 +23,8 @@ not `same-origin` (or `none`, typed in by the person), or whose `Origin` is not 
 WEBINAR_OPS_BASE_URL (the request's own Host while that is the default), is refused with
 403. A client that sends neither header (an old browser) must bring the signed token that
 the form holds: made for the client's address within FORM_WITHIN, which another site can
-neither read nor make. The one-click unsubscribe (web.py) is exempt by design: mail clients
+neither read nor make. The cancel page's form (web.py's `/c/TOKEN`) is held to the same rule
+(`sent_from_our_site`). The one-click unsubscribe (web.py) is exempt by design: mail clients
 post it from no page at all.
 """
 
@@ -330,6 +331,17 @@ def _done_page(webinar: WebinarRecord, first_name: str, email: str, waitlisted: 
 def _from_our_own_page(secret_key: str, slug: str, public_origin: str | None, now: datetime) -> bool:
     """Whether this submission comes from the registration page on our own site, as far as
     the browser says (Sec-Fetch-Site, Origin) or, when it says nothing, by the form's token."""
+    return sent_from_our_site(
+        public_origin,
+        lambda: form_token_holds(request.form.get(FORM_TOKEN, ""), now, secret_key, "register-form", slug),
+    )
+
+
+def sent_from_our_site(public_origin: str | None, token_holds: Callable[[], bool]) -> bool:
+    """Whether the form being posted was sent from one of our own pages, as far as the browser
+    says (Sec-Fetch-Site, Origin); when it says neither, whether `token_holds()`: the form's
+    signed token (`form_token`) was made for this client. Any page's form (the registration
+    page, web.py's cancel page) is checked by this one rule."""
     fetch_site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
     if origin is not None and origin.strip() == "null":
@@ -343,9 +355,18 @@ def _from_our_own_page(secret_key: str, slug: str, public_origin: str | None, no
         return sender is not None and sender == _our_origin(origin, public_origin)
     if fetch_site is not None:
         return True
-    return _signed_in_time(
-        request.form.get(FORM_TOKEN, ""), now, FORM_WITHIN, secret_key, "register-form", slug, _client()
-    )
+    return token_holds()
+
+
+def form_token(secret_key: str, now: datetime, purpose: str, *subject: str) -> str:
+    """A form's token for this visitor: another site can neither read it (the browser keeps
+    our page from it) nor fetch one that holds for the visitor's address."""
+    return _signed_stamp(now, secret_key, purpose, *subject, _client())
+
+
+def form_token_holds(value: str, now: datetime, secret_key: str, purpose: str, *subject: str) -> bool:
+    """Whether `value` is a `form_token` of `subject` for this visitor, made within FORM_WITHIN."""
+    return _signed_in_time(value, now, FORM_WITHIN, secret_key, purpose, *subject, _client())
 
 
 def _our_origin(origin: str, public_origin: str | None) -> str | None:
@@ -362,9 +383,8 @@ def _client() -> str:
 
 
 def _form_token(secret_key: str, slug: str, now: datetime) -> str:
-    """The form's token for this visitor: another site can neither read it (the browser keeps
-    our page from it) nor fetch one that holds for the visitor's address."""
-    return _signed_stamp(now, secret_key, "register-form", slug, _client())
+    """The registration form's token for this visitor (see `form_token`)."""
+    return form_token(secret_key, now, "register-form", slug)
 
 
 def _confirm_mark(secret_key: str, slug: str, email: str, now: datetime) -> str:

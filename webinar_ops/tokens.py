@@ -1,4 +1,4 @@
-"""Unguessable, signed tokens: personal join links, unsubscribe links and calendar file links.
+"""Unguessable, signed tokens: personal join links, unsubscribe, cancel and calendar file links.
 
 A token is an HMAC-SHA256 of a purpose and a subject under `WEBINAR_OPS_SECRET_KEY`,
 truncated to 128 bits and written in URL-safe base64. The same subject always gives the
@@ -41,6 +41,17 @@ def unsubscribe_id(secret_key: str, token: str, email_of: Callable[[int], str | 
     """The registration a token unsubscribes, or None when the token is not one we made.
     `email_of(id)` gives a registration's address (None when there is no such one)."""
     return _registration_id(secret_key, "unsubscribe", token, email_of)
+
+
+def cancel_token(secret_key: str, registrant_id: int, email: str) -> str:
+    """The token of one registration's cancel link (`/c/TOKEN`): a purpose of its own, so
+    that an unsubscribe or calendar token cannot cancel, nor a cancel token unsubscribe."""
+    return _registration_token(secret_key, "cancel", registrant_id, email)
+
+
+def cancel_id(secret_key: str, token: str, email_of: Callable[[int], str | None]) -> int | None:
+    """The registration a token cancels, or None when the token is not one we made."""
+    return _registration_id(secret_key, "cancel", token, email_of)
 
 
 def calendar_token(secret_key: str, registrant_id: int, email: str) -> str:

@@ -7,6 +7,15 @@
   the only credential: the registration's id with an HMAC of it and the address, so it can be
   neither guessed nor made for someone else. Updates and cancellations still go: they keep
   the person's calendar true.
+- `/c/TOKEN`: a participant cancels their own registration (or leaves the waiting list), the
+  link in their confirmation, reminders and waitlisted mail. A GET only asks, with one button:
+  link checkers and mail previews open links, and must not cancel anyone. The POST cancels by
+  `registrants.cancel_person`, as `registrants cancel` does, so the seat goes to the first on
+  the waitlist; the provider is told at once and the promoted person registered with it, so
+  their confirmation is planned at once (a provider that fails is retried by the next sync).
+  The form is refused from another site as the registration page refuses its own
+  (`registration_page.sent_from_our_site`). The token has a purpose of its own: an
+  unsubscribe or calendar token cannot cancel. A cancelled or ended webinar answers 410.
 - `/register/SLUG`: the webinar's registration page (registration_page.py); `/r/ID`, the
   `local` provider's registration link, leads to it.
 - `/c/TOKEN/invite.ics`: the reader's calendar invite as a file, the "Add to calendar" link for
@@ -26,6 +35,7 @@ autoescaping; nothing a visitor sends is shown back unescaped.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -33,14 +43,23 @@ from flask import Flask, Response, render_template, request
 
 from webinar_ops import times, tokens
 from webinar_ops.config import Settings
+from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
-from webinar_ops.providers import provider_plugins
-from webinar_ops.registration_page import registration_blueprint
+from webinar_ops.plan import plan_webinar
+from webinar_ops.providers import Provider, load_provider, provider_plugins
+from webinar_ops.registrants import cancel_person
+from webinar_ops.registration_page import form_token, form_token_holds, registration_blueprint, sent_from_our_site
 from webinar_ops.site import Site
-from webinar_ops.store import Store, StoreUnavailable
+from webinar_ops.store import Registrant, Store, StoreUnavailable, WebinarRecord
+from webinar_ops.sync import cancel_at_provider, register_promoted
 from webinar_ops.transports import transport_plugins
 
+log = logging.getLogger("webinar_ops.web")
+
 ONE_CLICK = "List-Unsubscribe=One-Click"
+CANCELLABLE = ("pending", "approved", "waitlisted")  # what a cancel link can still end
+CANCEL_FORM = "cancel-form"  # the purpose of the cancel page's form token
+FORM_TOKEN = "form_token"
 PRIVATE = {"Cache-Control": "no-store"}  # pages and files that are one person's own
 MAX_BODY_BYTES = 64 * 1024  # a form or a webhook is a few kilobytes; anything larger is refused with 413
 CONTENT_SECURITY = (
@@ -85,6 +104,32 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = times.utc_now
             db.unsubscribe(registrant_id, clock())
         return _unsubscribe_page("done", "Unsubscribed", title, 200)
 
+    @app.route("/c/<token>", methods=["GET", "POST"])
+    def cancel(token: str) -> Response | tuple[str, int]:
+        now = clock()
+        with store() as db:
+            registrant_id = tokens.cancel_id(secret_key, token, lambda i: _email_of(db, i))
+            if registrant_id is None:
+                return render_template("unknown_link.html", what="cancel"), 404
+            registrant = db.registrant_by_id(registrant_id)
+            webinar = db.webinar_by_id(registrant.webinar_id)
+            if webinar.cancelled_at or now >= webinar.definition.end:
+                return _cancel_page("gone", webinar, registrant, 410)
+            if registrant.status not in CANCELLABLE:
+                return _cancel_page("already", webinar, registrant, 200)
+            page_token = form_token(secret_key, now, CANCEL_FORM, str(registrant_id))
+            if request.method == "GET":
+                return _cancel_page("ask", webinar, registrant, 200, page_token)
+            posted = request.form.get(FORM_TOKEN, "")
+            if not sent_from_our_site(
+                settings.public_origin,
+                lambda: form_token_holds(posted, now, secret_key, CANCEL_FORM, str(registrant_id)),
+            ):
+                log.info("cancel page: refused a form for registrant %s not sent from its own page", registrant_id)
+                return _cancel_page("cross_site", webinar, registrant, 403, page_token)
+            done = _cancel_registration(settings, db, webinar, registrant, now)
+        return _cancel_page("done" if done else "already", webinar, registrant, 200)
+
     @app.get("/c/<token>/invite.ics")
     def calendar_file(token: str) -> Response | tuple[str, int]:
         with store() as db:
@@ -127,6 +172,55 @@ def _security_headers(response: Response) -> Response:
 def _email_of(store: Store, registrant_id: int) -> str | None:
     row = store.registrant_by_id(registrant_id)
     return row.email if row else None
+
+
+def _cancel_registration(
+    settings: Settings, db: Store, webinar: WebinarRecord, registrant: Registrant, now: datetime
+) -> bool:
+    """Cancel as `registrants cancel` does: here (the seat rule seats the first in line), then
+    at the provider, whose registration of the promoted person lets their confirmation go at
+    once. False when someone else cancelled them first. A provider that cannot be reached or
+    refuses is retried by the next sync; the cancellation here stands."""
+    row = cancel_person(db, webinar, registrant.email, now)
+    if row.is_cancelled:
+        return False
+    provider = _provider(settings, db, webinar)
+    if provider is not None:
+        if row.provider_registrant_id is not None:
+            cancel_at_provider(db, provider, webinar, row, now)
+        register_promoted(db, provider, webinar, now)
+    plan_webinar(db, db.webinar_by_id(webinar.id), now, settings.mail_domain)
+    log.info("cancel page: registrant %s of %s cancelled their registration", row.id, webinar.slug)
+    return True
+
+
+def _provider(settings: Settings, db: Store, webinar: WebinarRecord) -> Provider | None:
+    """The webinar's provider, or None when it cannot be built here (the sync tells it later)."""
+    try:
+        return load_provider(webinar.provider, settings, db)
+    except InputError as exc:
+        log.warning(
+            "cancel page: the %s provider cannot be used now (%s); the next sync tells it", webinar.provider, exc
+        )
+        return None
+
+
+def _cancel_page(
+    state: str, webinar: WebinarRecord, registrant: Registrant, status: int, page_token: str | None = None
+) -> Response:
+    """The cancel page in one of its states: ask, done, already, cross_site, gone."""
+    d = webinar.definition
+    page = render_template(
+        "cancel.html",
+        state=state,
+        title=d.title,
+        when=times.format_span(d.start, d.end, d.time_zone),
+        start=times.iso_utc(d.start),
+        waitlisted=registrant.is_waitlisted,
+        form_token=page_token,
+        form_token_name=FORM_TOKEN,
+    )
+    return Response(page, status=status, mimetype="text/html", headers=PRIVATE)
 
 
 def _unsubscribe_page(state: str, heading: str, title: str, status: int) -> Response:

@@ -477,6 +477,8 @@ class Composer:
             "calendar_file_link": self.calendar_file_url(registrant) if calendar_links else None,
             # The link List-Unsubscribe has; a cancellation is the last mail, with nothing left to stop.
             "unsubscribe_link": self.unsubscribe_url(registrant) if kind is None or kind.unsubscribe else None,
+            # Only where the kind says so: the reader's own way out, never on a page or in a calendar.
+            "cancel_link": self.cancel_url(registrant) if kind is not None and kind.cancel_link else None,
             "starts_in": times.describe_lead(lead, language),
             "was": self._was((details or {}).get("was"), local_zone, language),
             "after": self._after_message(offset_minutes) if kind is kinds.AFTER else None,
@@ -609,6 +611,13 @@ class Composer:
         if registrant.id is None or not self._secret_key:
             return None
         return f"{self._base_url}/u/{tokens.unsubscribe_token(self._secret_key, registrant.id, registrant.email)}"
+
+    def cancel_url(self, registrant: Registrant) -> str | None:
+        """The registrant's link to cancel their registration (`serve` answers it, asking
+        before it cancels), or None for a preview's sample reader or without a signing key."""
+        if registrant.id is None or not self._secret_key:
+            return None
+        return f"{self._base_url}/c/{tokens.cancel_token(self._secret_key, registrant.id, registrant.email)}"
 
     def _list_unsubscribe(self, url: str | None) -> str:
         """The List-Unsubscribe value: the one-click link and the mailto, folded after the

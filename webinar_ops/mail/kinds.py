@@ -2,7 +2,7 @@
 and the command line.
 
 A kind names its template, when it falls due, the last moment it may still go, whom it skips
-and why, what it carries (a join link, calendar links, an unsubscribe link, an invite and its
+and why, what it carries (a join link, calendar links, an unsubscribe link, a cancel link, an invite and its
 iTIP method), where it stands in the status, and whether an organiser may send it by hand.
 A new kind of mail is one declaration in KINDS plus its templates.
 
@@ -52,6 +52,7 @@ class Kind:
     join_link: bool = True  # a cancellation's reader has nothing left to join
     calendar_links: bool = True  # "add to your calendar" links and the .ics download
     unsubscribe: bool = True  # List-Unsubscribe and the link; a cancellation is the last mail
+    cancel_link: bool = False  # the reader's own link to cancel their registration (web.py's /c/TOKEN)
     skips_unsubscribed: bool = False
     by_hand: bool = False  # `webinar-ops remind --kind` may send it
     outlives_cancellation: bool = False  # still goes when the webinar is cancelled
@@ -112,9 +113,15 @@ class Kind:
         return None
 
 
-CONFIRMATION = Kind("confirmation", order=0, due=Due.AT_ONCE, invite_method="REQUEST", by_hand=True)
+CONFIRMATION = Kind("confirmation", order=0, due=Due.AT_ONCE, invite_method="REQUEST", by_hand=True, cancel_link=True)
 REMINDER = Kind(
-    "reminder", order=1, due=Due.BEFORE_START, invite_method="REQUEST", skips_unsubscribed=True, by_hand=True
+    "reminder",
+    order=1,
+    due=Due.BEFORE_START,
+    invite_method="REQUEST",
+    skips_unsubscribed=True,
+    by_hand=True,
+    cancel_link=True,
 )
 UPDATE = Kind("update", order=2, due=Due.AT_ONCE, invite_method="REQUEST")
 CANCELLATION = Kind(
@@ -159,6 +166,7 @@ WAITLISTED = Kind(
     invite_method=None,
     join_link=False,
     calendar_links=False,
+    cancel_link=True,  # to leave the waiting list
     audience=("waitlisted",),
 )
 

@@ -28,7 +28,13 @@ from markupsafe import escape
 from webinar_ops import calendar_entry
 
 PERSON_VALUES = ("first_name", "last_name", "email")  # of `person`
-LINK_VALUES = ("join_url", *calendar_entry.LINK_NAMES, "calendar_file_link", "unsubscribe_link")  # the reader's own
+LINK_VALUES = (
+    "join_url",
+    *calendar_entry.LINK_NAMES,
+    "calendar_file_link",
+    "unsubscribe_link",
+    "cancel_link",
+)  # the reader's own
 VALUES = (*PERSON_VALUES, *LINK_VALUES)  # at most ten: a placeholder holds one digit
 _PLACEHOLDER = re.compile("\ue000([0-9])\ue001")
 # Nodes whose body's output may be changed after it is printed, or that hide where values go.
