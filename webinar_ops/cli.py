@@ -631,39 +631,20 @@ def _sync_state(row: Registrant) -> str:
 @pass_app
 def registrants_cancel(app: App, slug: str, email: str) -> None:
     """Cancel the registration of EMAIL for SLUG, here and at the provider."""
-    from webinar_ops.registrants import cancel_person
-    from webinar_ops.sync import cancel_at_provider
+    from webinar_ops.sync import cancel_registration
 
     record = app.webinar(slug)
-    waiting = app.store.waitlist(record.id)
-    row = cancel_person(app.store, record, email, app.now())
-    if row.is_cancelled:
-        app.plan(slug)
-        click.echo(f"{row.email} was already cancelled.")
-        return
-    told = row.provider_registrant_id is not None and cancel_at_provider(
-        app.store, app.provider_for(record), record, row, app.now()
-    )
-    where = "here and at the provider" if told else "here; the provider is told at the next sync"
-    click.echo(f"Cancelled {row.email} for {slug}, {where}.")
-    _seat_the_promoted(app, record, waiting)
+    done = cancel_registration(app.store, app.provider_for(record), record, email, app.now())
     app.plan(slug)
-
-
-def _seat_the_promoted(app: App, record: WebinarRecord, waiting: list[Registrant]) -> None:
-    """Register at once the people who were `waiting` and have a seat now, and say who they
-    are: their confirmation goes as soon as the provider gives their join link."""
-    from webinar_ops.sync import register_promoted
-
-    promoted = [app.store.registrant_by_id(row.id) for row in waiting]
-    promoted = [row for row in promoted if row is not None and row.status == "approved"]
-    if not promoted:
+    if done.already:
+        click.echo(f"{done.registrant.email} was already cancelled.")
         return
-    report = register_promoted(app.store, app.provider_for(record), record, app.now())
-    for row in promoted:
+    where = "here and at the provider" if done.told_provider else "here; the provider is told at the next sync"
+    click.echo(f"Cancelled {done.registrant.email} for {slug}, {where}.")
+    for row in done.promoted:
         click.echo(f"{row.email} moved from the waitlist to a seat; their confirmation goes out now.")
-    for email, message in report.failed:
-        click.echo(f"  not registered with the provider yet: {email}: {message}", err=True)
+    for address, message in done.failed:
+        click.echo(f"  not registered with the provider yet: {address}: {message}", err=True)
 
 
 @registrants.command("waitlist")
@@ -714,6 +695,7 @@ def registrants_promote(app: App, slug: str, email: str) -> None:
     every seat is taken. Their confirmation goes out at once."""
     from webinar_ops import validate
     from webinar_ops.errors import InputError, NotFound
+    from webinar_ops.sync import register_promoted
 
     record = app.webinar(slug)
     record.require_not_cancelled("registrants can be promoted")
@@ -735,7 +717,9 @@ def registrants_promote(app: App, slug: str, email: str) -> None:
             f"That is {over} over the capacity: nobody else moves up until cancellations bring the seats taken "
             f"below {seats.capacity}."
         )
-    _seat_the_promoted(app, record, [row])
+    report = register_promoted(app.store, app.provider_for(record), record, app.now())
+    for failed, message in report.failed:
+        click.echo(f"  not registered with the provider yet: {failed}: {message}", err=True)
     app.plan(slug)
 
 

@@ -21,6 +21,7 @@ from webinar_ops.definition import PERSON_QUESTIONS, RegistrationQuestion
 from webinar_ops.errors import OperationError
 from webinar_ops.people import Answer, Person, stored_answers
 from webinar_ops.providers import HeldRegistrant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
+from webinar_ops.registrants import cancel_person
 from webinar_ops.store import REGISTRANT_STATUSES, NewRegistrant, Registrant, Store, WebinarRecord
 
 log = logging.getLogger("webinar_ops.sync")
@@ -402,6 +403,41 @@ def arriving_status(webinar: WebinarRecord, status: str) -> str:
     if status == "pending" and d.registration.capacity is not None and d.provider.approval == "automatic":
         return "approved"
     return status
+
+
+@dataclass
+class Cancellation:
+    """What `cancel_registration` did: the registration as it was, whether it was cancelled
+    already, whether the provider was told, who the freed seat promoted, and the provider's
+    refusals to register them ((address, why): the next sync tries again)."""
+
+    registrant: Registrant
+    already: bool = False
+    told_provider: bool = False
+    promoted: list[Registrant] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def cancel_registration(
+    store: Store, provider: Provider | None, webinar: WebinarRecord, email: str, now: datetime
+) -> Cancellation:
+    """Cancel one registration as every entry point does (`registrants cancel`, the cancel
+    page): here, where the seat rule gives the freed seat to the first in line; then at the
+    provider, which also registers whoever was promoted, so their confirmation can go at once.
+    With no provider at hand (None) or one that refuses, the next sync tells it; the
+    cancellation here stands. The caller plans the webinar after."""
+    waiting = store.waitlist(webinar.id)
+    row = cancel_person(store, webinar, email, now)
+    if row.is_cancelled:
+        return Cancellation(row, already=True)
+    cancellation = Cancellation(row)
+    if provider is not None and row.provider_registrant_id is not None:
+        cancellation.told_provider = cancel_at_provider(store, provider, webinar, row, now)
+    seated = (store.registrant_by_id(person.id) for person in waiting)
+    cancellation.promoted = [person for person in seated if person is not None and person.status == "approved"]
+    if provider is not None and cancellation.promoted:
+        cancellation.failed = register_promoted(store, provider, webinar, now).failed
+    return cancellation
 
 
 def register_promoted(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime) -> SyncReport:

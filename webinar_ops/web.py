@@ -10,7 +10,7 @@
 - `/c/TOKEN`: a participant cancels their own registration (or leaves the waiting list), the
   link in their confirmation, reminders and waitlisted mail. A GET only asks, with one button:
   link checkers and mail previews open links, and must not cancel anyone. The POST cancels by
-  `registrants.cancel_person`, as `registrants cancel` does, so the seat goes to the first on
+  `sync.cancel_registration`, as `registrants cancel` does, so the seat goes to the first on
   the waitlist; the provider is told at once and the promoted person registered with it, so
   their confirmation is planned at once (a provider that fails is retried by the next sync).
   The form is refused from another site as the registration page refuses its own
@@ -47,11 +47,10 @@ from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers import Provider, load_provider, provider_plugins
-from webinar_ops.registrants import cancel_person
 from webinar_ops.registration_page import form_token, form_token_holds, registration_blueprint, sent_from_our_site
 from webinar_ops.site import Site
 from webinar_ops.store import Registrant, Store, StoreUnavailable, WebinarRecord
-from webinar_ops.sync import cancel_at_provider, register_promoted
+from webinar_ops.sync import cancel_registration
 from webinar_ops.transports import transport_plugins
 
 log = logging.getLogger("webinar_ops.web")
@@ -177,20 +176,14 @@ def _email_of(store: Store, registrant_id: int) -> str | None:
 def _cancel_registration(
     settings: Settings, db: Store, webinar: WebinarRecord, registrant: Registrant, now: datetime
 ) -> bool:
-    """Cancel as `registrants cancel` does: here (the seat rule seats the first in line), then
-    at the provider, whose registration of the promoted person lets their confirmation go at
-    once. False when someone else cancelled them first. A provider that cannot be reached or
-    refuses is retried by the next sync; the cancellation here stands."""
-    row = cancel_person(db, webinar, registrant.email, now)
-    if row.is_cancelled:
+    """Cancel as `registrants cancel` does (sync.cancel_registration), then plan the webinar,
+    so that the promoted person's confirmation goes at once. False when someone else
+    cancelled them first."""
+    done = cancel_registration(db, _provider(settings, db, webinar), webinar, registrant.email, now)
+    if done.already:
         return False
-    provider = _provider(settings, db, webinar)
-    if provider is not None:
-        if row.provider_registrant_id is not None:
-            cancel_at_provider(db, provider, webinar, row, now)
-        register_promoted(db, provider, webinar, now)
     plan_webinar(db, db.webinar_by_id(webinar.id), now, settings.mail_domain)
-    log.info("cancel page: registrant %s of %s cancelled their registration", row.id, webinar.slug)
+    log.info("cancel page: registrant %s of %s cancelled their registration", done.registrant.id, webinar.slug)
     return True
 
 
