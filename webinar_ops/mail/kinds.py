@@ -135,40 +135,30 @@ CANCELLATION = Kind(
     outlives_cancellation=True,
 )
 AFTER = Kind("after", order=2, due=Due.AFTER_END, invite_method=None, calendar_links=False, skips_unsubscribed=True)
-# A word about a request that waits for the organiser's approval, and about its denial: no seat,
-# so no join link, invite or calendar link; each is the one mail of its kind, nothing to stop.
-AWAITING = Kind(
-    "awaiting",
-    order=0,
-    due=Due.AT_ONCE,
-    invite_method=None,
-    join_link=False,
-    calendar_links=False,
-    unsubscribe=False,
-    audience=("pending",),
-)
-DENIAL = Kind(
-    "denial",
-    order=0,
-    due=Due.AT_ONCE,
-    invite_method=None,
-    join_link=False,
-    calendar_links=False,
-    unsubscribe=False,
-    audience=("denied",),
-)
-# To someone put on the waitlist: their place in the queue, and that a seat brings the
-# confirmation. It gives no seat, so no join link, invite or calendar links.
-WAITLISTED = Kind(
-    "waitlisted",
-    order=0,
-    due=Due.AT_ONCE,
-    invite_method=None,
-    join_link=False,
-    calendar_links=False,
-    cancel_link=True,  # to leave the waiting list
-    audience=("waitlisted",),
-)
+
+
+def seatless(template: str, status: str, **rules) -> Kind:
+    """A word to people of `status` that gives no seat: due at once, first in the status,
+    with no join link, invite or calendar links; `rules` adds the rest."""
+    return Kind(
+        template,
+        order=0,
+        due=Due.AT_ONCE,
+        invite_method=None,
+        join_link=False,
+        calendar_links=False,
+        audience=(status,),
+        **rules,
+    )
+
+
+# A word about a request that waits for the organiser's approval, and about its denial: each is
+# the one mail of its kind, with nothing to stop.
+AWAITING = seatless("awaiting", "pending", unsubscribe=False)
+DENIAL = seatless("denial", "denied", unsubscribe=False)
+# To someone put on the waitlist: their place in the queue, that a seat brings the confirmation,
+# and their link to leave the queue.
+WAITLISTED = seatless("waitlisted", "waitlisted", cancel_link=True)
 
 KINDS = {
     kind.template: kind for kind in (AWAITING, CONFIRMATION, DENIAL, REMINDER, UPDATE, CANCELLATION, AFTER, WAITLISTED)
