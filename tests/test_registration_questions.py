@@ -683,6 +683,31 @@ def test_zoom_asks_for_the_organisation_as_its_own_field_and_gets_it(zoom, tmp_p
     assert (held["org"], held["country"]) == ("UN DESA", "BR")
 
 
+def test_someone_who_signs_up_on_zoom_s_page_comes_in_with_the_organisation_and_country_they_gave(
+    zoom, tmp_path, caplog
+):
+    settings = zoom_settings(zoom, tmp_path / "zoom.db")
+    with Store.open(settings.db_path) as store:
+        webinar = asking(store, tmp_path, "zoom", future=True, extra=ASK_FIELDS)
+        provider = load_provider("zoom", settings, store)
+        sync_webinar(store, provider, webinar, LATER)
+        webinar = store.webinar(SAMPLE_SLUG)
+        zoom_id = webinar.provider_webinar_id
+        walk_in = [{"title": "Which sector do you work in?", "value": "Government"}]
+        walk_in.append({"title": "I agree that my name is shown to the other participants", "value": "Yes"})
+        zoom.add_registrant_from_zoom_page(
+            zoom_id, "walk.in@example.org", "Walk", org="Ministry of the Interior", country="KR",
+            job_title="<b>Director</b>", custom_questions=walk_in,
+        )  # fmt: skip
+        sync_webinar(store, provider, webinar, LATER)
+        pulled = store.registrant(webinar.id, "walk.in@example.org")
+
+    assert (pulled.organisation, pulled.country) == ("Ministry of the Interior", "KR")
+    assert pulled.job_title is None, "markup is refused, as an import refuses it"
+    assert "job title breaks the rules of an import" in caplog.text
+    assert "Director" not in caplog.text
+
+
 def test_a_webinar_approved_by_hand_approves_at_zoom_those_added_with_answers(zoom, tmp_path):
     settings = zoom_settings(zoom, tmp_path / "zoom.db")
     with Store.open(settings.db_path) as store:

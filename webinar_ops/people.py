@@ -69,6 +69,12 @@ def check_person(values: dict[str, str | None]) -> tuple[Person | None, list[tup
     return Person(**cleaned), []
 
 
+def checked_field(name: str, value: str) -> str:
+    """`value` for the person's field `name` as an import keeps it; raises ValueError saying
+    what is wrong."""
+    return _CHECKS[name](value)
+
+
 def _time_zone(value: str) -> str:
     name = value.strip()
     times.zone(name)

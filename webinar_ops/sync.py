@@ -19,7 +19,7 @@ from datetime import datetime
 from webinar_ops import times, validate
 from webinar_ops.definition import PERSON_QUESTIONS, RegistrationQuestion
 from webinar_ops.errors import OperationError
-from webinar_ops.people import Answer, Person, stored_answers
+from webinar_ops.people import Answer, Person, checked_field, stored_answers
 from webinar_ops.providers import HeldRegistrant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
 from webinar_ops.registrants import cancel_person
 from webinar_ops.store import REGISTRANT_STATUSES, NewRegistrant, Registrant, Store, WebinarRecord
@@ -346,6 +346,7 @@ def pulled_registrant(webinar: WebinarRecord, email: str, remote: RemoteRegistra
         last_name=last_name,
         language=remote.language,
         answers=pulled_answers(webinar, remote),
+        **_pulled_fields(webinar, remote),
     )
     return NewRegistrant(
         webinar_id=webinar.id,
@@ -465,6 +466,22 @@ def _pulled_names(webinar: WebinarRecord, email: str, remote: RemoteRegistrant) 
     if last_refusal:
         _log_replaced(webinar, remote, last_refusal, "nothing")
     return first_name, last_name
+
+
+def _pulled_fields(webinar: WebinarRecord, remote: RemoteRegistrant) -> dict[str, str]:
+    """The organisation, job title and country the provider's form took, each held to the
+    rules of an import; a refused one is left out and logged, the person kept."""
+    fields = {}
+    for name in PERSON_QUESTIONS:
+        given = getattr(remote, name)
+        if given is None:
+            continue
+        try:
+            fields[name] = checked_field(name, given)
+        except ValueError:
+            # Not the reason: it may repeat the value, and the person's data stays out of logs.
+            _log_replaced(webinar, remote, f"their {name.replace('_', ' ')} breaks the rules of an import", "nothing")
+    return fields
 
 
 def _checked_name(name: str | None, what: str) -> tuple[str | None, str | None]:

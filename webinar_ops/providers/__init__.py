@@ -82,6 +82,11 @@ class RemoteRegistrant:
     # where the provider keeps only that (Zoom's custom questions); sync checks them.
     answers: dict[str, str] = field(default_factory=dict)
     tracking_source: str | None = None  # where they came from, as validate.tracking_source keeps it, if known
+    # Their own fields as the provider's form took them (Zoom's org, job_title, country), if
+    # it asks them: unchecked here; sync holds them to the rules of an import.
+    organisation: str | None = None
+    job_title: str | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from urllib.parse import quote
 import requests
 
 from webinar_ops import __version__, languages, times, validate
-from webinar_ops.definition import ZOOM_STANDARD_QUESTIONS, Definition, RegistrationQuestion
+from webinar_ops.definition import PERSON_QUESTIONS, ZOOM_STANDARD_QUESTIONS, Definition, RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.people import Person
 from webinar_ops.providers import (
@@ -557,6 +557,7 @@ class ZoomProvider:
                 language=languages.from_provider(entry.get("language")),
                 tracking_source=sources.get(email),
                 answers=listed_answers(entry),
+                **{field: _text(entry.get(name)) for field, name in PERSON_QUESTIONS.items()},
             )
 
     def tracking_sources(self, webinar_id: str) -> list[dict]:
@@ -873,6 +874,11 @@ def answer_fields(person: Person) -> dict:
     if custom:
         fields["custom_questions"] = custom
     return fields
+
+
+def _text(value: object) -> str | None:
+    """A listed field's value as text, or None when Zoom gives none (or something else)."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def listed_answers(entry: dict) -> dict[str, str]:
