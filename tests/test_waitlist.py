@@ -254,6 +254,17 @@ def test_an_organiser_who_approves_into_a_full_webinar_is_told_the_person_waits(
     assert [(d.email, d.was, d.became) for d in decisions.changed] == [(CLEO, "pending", "waitlisted")]
 
 
+def test_the_places_of_the_whole_queue_read_at_once_are_each_person_s_own(store, webinar):
+    register(store, webinar, ANA, BOB, CLEO, DAN, EVE)
+    cancel_person(store, webinar, BOB, NOW)  # a seat frees: Cleo takes it, Dan and Eve move up
+
+    places = store.waitlist_places(webinar.id)
+
+    waiting = store.waitlist(webinar.id)
+    assert [row.email for row in waiting] == [DAN, EVE]
+    assert places == {row.id: store.waitlist_place(row.id) for row in waiting} == {waiting[0].id: 1, waiting[1].id: 2}
+
+
 def test_approving_someone_waiting_keeps_their_place_in_the_queue(store, webinar):
     register(store, webinar, ANA, BOB, CLEO, DAN)
 

@@ -136,11 +136,13 @@ _ONLY = {DENIAL.template: "AND r.denied_at IS NOT NULL"}
 def _plan_waitlisted(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
     """Rule k: the waitlisted mail for everyone waiting who has not had one, with their place."""
     created, name, outbox = 0, WAITLISTED.template, Outbox(store)
+    places: dict[int, int] | None = None  # read once, and only when someone is to be told
     for people in outbox.people_without(webinar, name, kind=WAITLISTED):
+        places = store.waitlist_places(webinar.id) if places is None else places
         rows = []
         for row in people:
             person = Registrant.from_row(row)
-            details = json.dumps({"place": store.waitlist_place(person.id)})
+            details = json.dumps({"place": places.get(person.id)})
             rows.append(replace(_new_row(webinar, person, name, None, now, domain, WAITLISTED), details=details))
         outbox.add(rows)
         created += len(rows)

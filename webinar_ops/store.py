@@ -927,6 +927,15 @@ class Store:
         place = self.db.execute(sql, [registrant_id]).fetchone()[0]
         return place or None
 
+    def waitlist_places(self, webinar_id: int) -> dict[int, int]:
+        """Everyone's place in the webinar's queue (1: next to get a seat), by registrant id:
+        one query for a whole waitlist, where `waitlist_place` is one per person."""
+        sql = """
+            SELECT id, row_number() OVER (ORDER BY waitlist_order, id) FROM registrants
+            WHERE webinar_id = ? AND status = 'waitlisted'
+        """
+        return dict(self.db.execute(sql, [webinar_id]).fetchall())
+
     def fill_seats(self, webinar_id: int, now: datetime) -> list[int]:
         """Give every free seat to the first people waiting, in their order (everyone waiting,
         once the capacity is lifted); returns the ids of those promoted (in the caller's
