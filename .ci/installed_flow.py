@@ -25,7 +25,7 @@ SLUG = "undesa-snu-session-5"
 IN_TWO_DAYS = date.today() + timedelta(days=2)
 IN_THREE_DAYS = IN_TWO_DAYS + timedelta(days=1)
 KINDS = ("confirmation", "reminder", "update", "cancellation", "after")
-ANSWERS = ("awaiting", "denial")  # answers to a request: the sample approves at once, so only previewed
+ANSWERS = ("awaiting", "denial", "waitlisted", "called_off")  # the sample seats everyone: only previewed
 FRENCH_READER = "amelie.laurent@example.org"  # the sample's reader of French
 
 

@@ -314,6 +314,25 @@ def test_a_waitlisted_person_gets_their_place_by_mail_without_a_join_link_or_inv
     assert store.registrant(webinar.id, DAN).provider_registrant_id is None, "not registered with the provider"
 
 
+def test_when_the_webinar_is_cancelled_those_waiting_are_told_too_without_an_invite(store, webinar, settings):
+    register(store, webinar, ANA, BOB, CLEO)
+    sync_plan_send(store, settings)
+
+    store.cancel_webinar(store.webinar(SAMPLE_SLUG), "The session moves to next year.", NOW)
+    sync_plan_send(store, settings)
+
+    assert mails(store, CLEO) == {"waitlisted": ("sent", None), "called_off": ("sent", None)}
+    assert mails(store, ANA)["cancellation"] == ("sent", None)
+    assert "called_off" not in mails(store, ANA), "a seat holder gets the cancellation and its invite"
+    called_off = received(settings, CLEO)[-1]
+    text = called_off.get_body(("plain",)).get_content()
+    assert called_off["Subject"].startswith("Cancelled: Strengthening Data Governance")
+    assert "is cancelled. It will not take place" in text
+    assert "The session moves to next year." in text
+    assert "/c/" not in text and "/j/" not in text, "nothing to cancel or join any more"
+    assert not [part for part in called_off.walk() if part.get_content_type() == "text/calendar"]
+
+
 def test_waitlisted_people_get_no_reminders_and_are_left_out_of_a_send_by_hand(store, webinar, settings):
     register(store, webinar, ANA, BOB, CLEO)
     sync_plan_send(store, settings)

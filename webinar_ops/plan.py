@@ -26,7 +26,8 @@ g) When the time or title changes (a new revision), everyone who was sent an inv
    older revision gets an update, due at once: its invite replaces the one in their calendar,
    and its text shows what their calendar held. An update not yet sent gives way to a newer one.
 h) When the webinar is cancelled, every approved registrant gets a cancellation, due at once,
-   whose invite removes the event from their calendar; every other unsent mail is skipped.
+   whose invite removes the event from their calendar, and everyone pending or waitlisted a
+   shorter word that it is called off, without an invite; every other unsent mail is skipped.
 i) Each `[[after]]` message of the definition (thanks, the recording, the slides, a survey) is
    planned for every approved registrant at its time after the end, and moves with the end.
 j) Someone whose pending request is denied, here or on the provider's site, gets a denial,
@@ -55,6 +56,7 @@ from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import (
     AFTER,
     AWAITING,
+    CALLED_OFF,
     CANCELLATION,
     CONFIRMATION,
     DENIAL,
@@ -179,14 +181,17 @@ def _withdraw_for_cancellation(store: Store, webinar: WebinarRecord, now: dateti
 
 
 def _plan_cancellations(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
-    created = 0
-    name, outbox = CANCELLATION.template, Outbox(store)
-    for people in outbox.people_without(webinar, name):
-        rows = [
-            _pending(_new_row(webinar, Registrant.from_row(p), name, None, now, domain, CANCELLATION)) for p in people
-        ]
-        outbox.add(rows)
-        created += len(rows)
+    """Rule h: the cancellation for everyone approved; and the word that it is called off
+    (CALLED_OFF) for those who asked for a place and hold none, pending or waitlisted."""
+    created, outbox = 0, Outbox(store)
+    for kind in (CANCELLATION, CALLED_OFF):
+        for people in outbox.people_without(webinar, kind.template, kind=kind):
+            rows = [
+                _pending(_new_row(webinar, Registrant.from_row(p), kind.template, None, now, domain, kind))
+                for p in people
+            ]
+            outbox.add(rows)
+            created += len(rows)
     return created
 
 

@@ -137,9 +137,9 @@ CANCELLATION = Kind(
 AFTER = Kind("after", order=2, due=Due.AFTER_END, invite_method=None, calendar_links=False, skips_unsubscribed=True)
 
 
-def seatless(template: str, status: str, **rules) -> Kind:
-    """A word to people of `status` that gives no seat: due at once, first in the status,
-    with no join link, invite or calendar links; `rules` adds the rest."""
+def seatless(template: str, *statuses: str, **rules) -> Kind:
+    """A word to people of these `statuses` that gives no seat: due at once, first in the
+    status, with no join link, invite or calendar links; `rules` adds the rest."""
     return Kind(
         template,
         order=0,
@@ -147,7 +147,7 @@ def seatless(template: str, status: str, **rules) -> Kind:
         invite_method=None,
         join_link=False,
         calendar_links=False,
-        audience=(status,),
+        audience=statuses,
         **rules,
     )
 
@@ -159,9 +159,14 @@ DENIAL = seatless("denial", "denied", unsubscribe=False)
 # To someone put on the waitlist: their place in the queue, that a seat brings the confirmation,
 # and their link to leave the queue.
 WAITLISTED = seatless("waitlisted", "waitlisted", cancel_link=True)
+# To those who asked for a place and hold none when the webinar is cancelled (pending and
+# waitlisted people): it will not take place. They have no calendar entry to take back, so
+# unlike the cancellation it carries no invite. Planned only for a cancelled webinar.
+CALLED_OFF = seatless("called_off", "pending", "waitlisted", unsubscribe=False, outlives_cancellation=True)
 
 KINDS = {
-    kind.template: kind for kind in (AWAITING, CONFIRMATION, DENIAL, REMINDER, UPDATE, CANCELLATION, AFTER, WAITLISTED)
+    kind.template: kind
+    for kind in (AWAITING, CONFIRMATION, DENIAL, REMINDER, UPDATE, CANCELLATION, AFTER, WAITLISTED, CALLED_OFF)
 }
 OTHERS_ORDER = 2  # sends by hand stand among the updates, cancellations and after-messages
 BY_HAND = tuple(kind.template for kind in KINDS.values() if kind.by_hand)
