@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -25,11 +24,6 @@ from webinar_ops.web import create_app
 
 PAGE = f"/register/{SAMPLE_SLUG}"
 SAME_SITE = {"Sec-Fetch-Site": "same-origin"}
-
-
-@pytest.fixture
-def settings(workdir: Path) -> Settings:
-    return Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY)
 
 
 @pytest.fixture
