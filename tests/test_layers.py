@@ -44,7 +44,7 @@ FLOORS: list[tuple[str, list[str]]] = [
     ),
     ("settings", ["webinar_ops.signing", "webinar_ops.config"]),
     ("kinds of mail", ["webinar_ops.mail.kinds"]),
-    ("definition", ["webinar_ops.languages", "webinar_ops.definition", "webinar_ops.people"]),
+    ("definition", ["webinar_ops.languages", "webinar_ops.definition", "webinar_ops.people", "webinar_ops.attendance"]),
     ("store", ["webinar_ops.store", "webinar_ops.site"]),
     ("plugin interfaces", ["webinar_ops.providers", "webinar_ops.transports"]),
     ("outbox", ["webinar_ops.mail.outbox"]),

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from sqlite_utils import Database, Migrations
 
 from webinar_ops import db_files, times, validate
+from webinar_ops.attendance import Known, Presence
 from webinar_ops.definition import Definition, parse_definition
 from webinar_ops.errors import InputError, NotFound, OperationError
 from webinar_ops.people import Person
@@ -225,6 +226,79 @@ def m011_tracking_sources(db: Database) -> None:
     """Where each registrant came from (`/register/SLUG?source=newsletter`, or the provider's
     tracking source): a short token, only ever counted."""
     db["registrants"].add_column("tracking_source", str)
+
+
+@migrations()
+def m012_attendance(db: Database) -> None:
+    """Who attended: one row per registrant once a source has told (`attendance.Presence`),
+    and per webinar whether attendance is known, from which source, or why not yet."""
+    db["attendance"].create(
+        {
+            "registrant_id": int,
+            "attended": int,
+            "joined_at": str,
+            "left_at": str,
+            "minutes": int,
+            "source": str,
+            "recorded_at": str,
+        },
+        pk="registrant_id",
+        not_null={"attended", "source", "recorded_at"},
+        foreign_keys=[("registrant_id", "registrants", "id")],
+    )
+    db["attendance_checks"].create(
+        {
+            "webinar_id": int,
+            "known_at": str,  # None until a source told who attended
+            "source": str,
+            "unmatched": int,  # sessions the source reported that matched no registrant
+            "tries": int,
+            "error": str,  # why the last try found nothing yet (Zoom: the report is not ready)
+            "retry_after": str,
+        },
+        pk="webinar_id",
+        not_null={"tries"},
+        defaults={"tries": 0, "unmatched": 0},
+        foreign_keys=[("webinar_id", "webinars", "id")],
+    )
+
+
+@dataclass(frozen=True)
+class AttendanceCheck:
+    """Where a webinar's attendance stands: known (since `known_at`, from `source`), or not
+    yet, with how many tries were made, the last one's reason and when to try again."""
+
+    webinar_id: int
+    known_at: str | None = None
+    source: str | None = None
+    unmatched: int = 0
+    tries: int = 0
+    error: str | None = None
+    retry_after: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.known_at is not None
+
+
+@dataclass(frozen=True)
+class AttendanceFigures:
+    """A webinar's attendance in numbers: of the `expected` (approved registrants), how many
+    `attended`, and their minutes (the sum and the mean of those whose minutes are known)."""
+
+    expected: int
+    attended: int
+    minutes: int
+    mean_minutes: float | None
+
+    @property
+    def absent(self) -> int:
+        return self.expected - self.attended
+
+    @property
+    def rate(self) -> float | None:
+        """The share of the expected who attended, 0 to 1, or None when nobody was expected."""
+        return self.attended / self.expected if self.expected else None
 
 
 @dataclass(frozen=True)
@@ -1034,6 +1108,88 @@ class Store:
         while page := self._registrants(sql, [webinar_id, status, stamp, after, page_size]):
             yield page
             after = page[-1].email
+
+    # -- attendance ---------------------------------------------------------------------
+
+    def attendance_candidates(self, webinar_id: int) -> list[Known]:
+        """Every registrant of the webinar whom a source's joins may name, whatever their
+        status (someone cancelled who came anyway still attended)."""
+        sql = "SELECT id, email, provider_registrant_id FROM registrants WHERE webinar_id = ?"
+        return [Known(**row) for row in self.db.query(sql, [webinar_id])]
+
+    def record_attendance(
+        self, webinar_id: int, present: Iterable[Presence], source: str, now: datetime, unmatched: int = 0
+    ) -> None:
+        """Record who attended, all or nothing: each of `present` attended, every other
+        approved registrant did not. A later record replaces the earlier one entirely (a
+        corrected export, a provider's fuller report)."""
+        stamp = times.iso_utc(now)
+        rows = [_presence_row(p, source, stamp) for p in present]
+        with self.transaction() as db:
+            db.execute(f"DELETE FROM attendance WHERE registrant_id IN ({_OF_WEBINAR})", [webinar_id])
+            db["attendance"].insert_all(rows)
+            db.execute(
+                f"""INSERT INTO attendance (registrant_id, attended, source, recorded_at)
+                    SELECT id, 0, ?, ? FROM registrants WHERE webinar_id = ? AND status = 'approved'
+                    AND id NOT IN (SELECT registrant_id FROM attendance WHERE registrant_id IN ({_OF_WEBINAR}))""",
+                [source, stamp, webinar_id, webinar_id],
+            )
+            check = {"webinar_id": webinar_id, "known_at": stamp, "source": source, "unmatched": unmatched}
+            db["attendance_checks"].upsert({**check, "error": None, "retry_after": None}, pk="webinar_id")
+
+    def attendance_not_ready(self, webinar_id: int, error: str, retry_after: datetime | None) -> AttendanceCheck:
+        """Record a try that found no attendance yet, and when to try again."""
+        with self.transaction() as db:
+            tries = self.attendance_check(webinar_id).tries + 1
+            later = times.iso_utc(retry_after) if retry_after else None
+            row = {"webinar_id": webinar_id, "tries": tries, "error": error, "retry_after": later}
+            db["attendance_checks"].upsert(row, pk="webinar_id")
+        return self.attendance_check(webinar_id)
+
+    def attendance_check(self, webinar_id: int) -> AttendanceCheck:
+        """Where the webinar's attendance stands (not known and never tried, when no row)."""
+        rows = list(self.db.query("SELECT * FROM attendance_checks WHERE webinar_id = ?", [webinar_id]))
+        return AttendanceCheck(**rows[0]) if rows else AttendanceCheck(webinar_id)
+
+    def attendance_of(self, webinar_id: int) -> dict[int, Presence]:
+        """Each registrant's recorded attendance, by registrant id (empty until it is known)."""
+        sql = f"SELECT * FROM attendance WHERE registrant_id IN ({_OF_WEBINAR})"
+        return {row["registrant_id"]: _presence(row) for row in self.db.query(sql, [webinar_id])}
+
+    def attendance_figures(self, webinar_id: int) -> AttendanceFigures:
+        """The webinar's attendance in numbers; the expected are its approved registrants and
+        anyone else recorded as attending."""
+        sql = """SELECT count(*) AS expected, coalesce(sum(a.attended), 0) AS attended,
+                         coalesce(sum(CASE WHEN a.attended THEN a.minutes END), 0) AS minutes,
+                         avg(CASE WHEN a.attended THEN a.minutes END) AS mean_minutes
+                  FROM registrants r LEFT JOIN attendance a ON a.registrant_id = r.id
+                  WHERE r.webinar_id = ? AND (r.status = 'approved' OR a.attended = 1)"""
+        return AttendanceFigures(**next(iter(self.db.query(sql, [webinar_id]))))
+
+
+_OF_WEBINAR = "SELECT id FROM registrants WHERE webinar_id = ?"
+
+
+def _presence_row(presence: Presence, source: str, stamp: str) -> dict[str, Any]:
+    return {
+        "registrant_id": presence.registrant_id,
+        "attended": int(presence.attended),
+        "joined_at": times.iso_utc(presence.joined_at) if presence.joined_at else None,
+        "left_at": times.iso_utc(presence.left_at) if presence.left_at else None,
+        "minutes": presence.minutes,
+        "source": source,
+        "recorded_at": stamp,
+    }
+
+
+def _presence(row: dict) -> Presence:
+    return Presence(
+        row["registrant_id"],
+        attended=bool(row["attended"]),
+        joined_at=times.parse_iso_utc(row["joined_at"]) if row["joined_at"] else None,
+        left_at=times.parse_iso_utc(row["left_at"]) if row["left_at"] else None,
+        minutes=row["minutes"],
+    )
 
 
 def _marks(values: list) -> str:

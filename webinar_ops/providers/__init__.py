@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from webinar_ops import plugins
+from webinar_ops.attendance import Join
 from webinar_ops.envkeys import PluginSettings
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.people import Person
@@ -135,6 +136,12 @@ class Provider(Protocol):
         the registrants). A webinar the provider no longer holds counts as cancelled."""
         ...
 
+    def attendance(self, webinar_id: str) -> list[Join]:
+        """Every session someone spent in the webinar, once it has ended: one Join each, with
+        the provider's registrant id where it has one. Raises AttendanceNotReady while the
+        provider cannot tell yet (Zoom prepares its report some time after the end)."""
+        ...
+
     def delete_webinar(self, webinar_id: str) -> None:
         """Remove the webinar and its registrations, without the provider mailing anyone (for
         a test webinar, `webinar delete`). A provider that keeps its rows in webinar-ops's
@@ -145,6 +152,15 @@ class Provider(Protocol):
 
 class ProviderError(Exception):
     """A provider refused or failed; the message is for the organiser and holds no secret."""
+
+
+class AttendanceNotReady(ProviderError):
+    """The provider cannot tell who attended yet; ask again after `retry_after` (None: at the
+    next sync)."""
+
+    def __init__(self, message: str, retry_after: datetime | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ProviderPlugin:
