@@ -63,11 +63,13 @@ def _check_key(settings: Settings) -> str:
 def _join_page(site: Site, token: str) -> Response | tuple[str, int]:
     from flask import Response, render_template
 
-    from webinar_ops.providers.local.provider import registration_by_join_token
+    from webinar_ops.providers.local.provider import record_opening, registration_by_join_token
 
     with site.open_store() as db:
         found = registration_by_join_token(db, token)
         ended = found and _why_closed(db, found)
+        if found and not ended:  # the page opening is the local provider's attendance
+            record_opening(db, found, site.clock())
     if found is None:
         return render_template("unknown_link.html", what="join"), 404
     if ended:

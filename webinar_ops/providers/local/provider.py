@@ -6,6 +6,10 @@ plugin.py's), where the
 token is signed with `WEBINAR_OPS_SECRET_KEY`. The token depends only on the webinar and the
 address, so a person who registers again gets the same link, and nobody can guess another
 person's link.
+
+Its join page records when each person opens their link (`local_join_opens`): the first and
+the last opening, how many, and the first opening inside the attendance window, which is what
+`attendance` reports once the webinar has ended: the page cannot know when anyone left.
 """
 
 from __future__ import annotations
@@ -13,18 +17,23 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 
 from sqlite_utils import Migrations
 
 from webinar_ops import times, tokens
+from webinar_ops.attendance import Join
 from webinar_ops.definition import Definition
 from webinar_ops.people import Person
-from webinar_ops.providers import HeldRegistrant, HostedWebinar, Registration, RemoteRegistrant
+from webinar_ops.providers import AttendanceNotReady, HeldRegistrant, HostedWebinar, Registration, RemoteRegistrant
 from webinar_ops.store import Store
 
 migrations = Migrations("local_provider")
 LISTING_PAGE = 300  # as Zoom's largest page
+# An opening counts as attendance from this long before the start to the end: someone who
+# opens the page a little early to be on time came; a test of the link a week early did not.
+ARRIVAL_LEAD = timedelta(minutes=30)
 _JOIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # URL-safe base64, as tokens.sign writes it
 
 
@@ -75,6 +84,26 @@ def m004_answers(db) -> None:
     db["local_registrants"].add_column("answers", str)
 
 
+@migrations()
+def m005_join_opens(db) -> None:
+    """Each registration's openings of its join page: the first and the last, how many, and
+    the first inside the attendance window (judged against the webinar's time when it
+    happened; `attendance` judges it again against the time the webinar has at the end)."""
+    db["local_join_opens"].create(
+        {
+            "webinar_id": str,
+            "email": str,
+            "first_opened_at": str,
+            "last_opened_at": str,
+            "opens": int,
+            "first_in_window_at": str,
+        },
+        pk=("webinar_id", "email"),
+        not_null={"first_opened_at", "last_opened_at", "opens"},
+        foreign_keys=[("webinar_id", "local_webinars", "id")],
+    )
+
+
 def _token_of(join_url: str | None) -> str | None:
     prefix, _, token = (join_url or "").rpartition("/j/")
     return token if prefix else None
@@ -93,10 +122,13 @@ class LocalProvider:
     name = "local"
     batch_size = 100
 
-    def __init__(self, store: Store, base_url: str, secret_key: str):
+    def __init__(
+        self, store: Store, base_url: str, secret_key: str, clock: Callable[[], datetime] = times.utc_now
+    ) -> None:
         self.db = store.db
         self.base_url = base_url.rstrip("/")
         self._secret_key = secret_key
+        self._clock = clock
         bring_tables_up_to_date(self.db)
 
     def publish(self, definition: Definition, webinar_id: str | None) -> HostedWebinar:
@@ -167,8 +199,27 @@ class LocalProvider:
         )
         self.db.conn.commit()
 
+    def attendance(self, webinar_id: str) -> list[Join]:
+        """One Join per person who opened their join link within the attendance window (from
+        ARRIVAL_LEAD before the start to the end), joined at their first opening in it; when
+        they left is not known. Raises AttendanceNotReady until the webinar has ended."""
+        rows = list(self.db.query("SELECT start_at, duration_minutes FROM local_webinars WHERE id = ?", [webinar_id]))
+        if not rows:
+            raise AttendanceNotReady(f"webinar {webinar_id} does not exist at the local provider")
+        opens_from, ends = _window(rows[0])
+        if self._clock() < ends:
+            raise AttendanceNotReady("the webinar has not ended yet", retry_after=ends)
+        sql = """SELECT o.email, r.registrant_id, o.first_in_window_at FROM local_join_opens o
+                 LEFT JOIN local_registrants r ON r.webinar_id = o.webinar_id AND r.email = o.email
+                 WHERE o.webinar_id = ? AND o.first_in_window_at BETWEEN ? AND ? ORDER BY o.email"""
+        found = self.db.query(sql, [webinar_id, times.iso_utc(opens_from), times.iso_utc(ends)])
+        return [
+            Join(row["email"], row["registrant_id"], times.parse_iso_utc(row["first_in_window_at"])) for row in found
+        ]
+
     def delete_webinar(self, webinar_id: str) -> None:
         # In the caller's transaction (the store's connection): `webinar delete` is all or nothing.
+        self.db.execute("DELETE FROM local_join_opens WHERE webinar_id = ?", [webinar_id])
         self.db.execute("DELETE FROM local_registrants WHERE webinar_id = ?", [webinar_id])
         self.db.execute("DELETE FROM local_webinars WHERE id = ?", [webinar_id])
 
@@ -208,10 +259,36 @@ def registration_by_join_token(store: Store, token: str) -> dict | None:
         return None
     bring_tables_up_to_date(store.db)  # a database written before the tokens had a column
     sql = """SELECT r.email, r.first_name, r.join_url, r.status, r.registrant_id, r.webinar_id, w.topic,
-             w.cancelled_at FROM local_registrants r
+             w.cancelled_at, w.start_at, w.duration_minutes FROM local_registrants r
              JOIN local_webinars w ON w.id = r.webinar_id WHERE r.join_token = ?"""
     rows = list(store.db.query(sql, [token]))
     return rows[0] if rows else None
+
+
+def record_opening(store: Store, found: dict, at: datetime) -> None:
+    """Record that the registration `found` (as `registration_by_join_token` gives it) opened
+    its join page at `at`. One statement, so that two openings at once both count."""
+    stamp = times.iso_utc(at)
+    opens_from, ends = _window(found)
+    in_window = stamp if opens_from <= at <= ends else None
+    store.db.execute(
+        """INSERT INTO local_join_opens (webinar_id, email, first_opened_at, last_opened_at, opens, first_in_window_at)
+           VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (webinar_id, email) DO UPDATE SET
+             first_opened_at = min(first_opened_at, excluded.first_opened_at),
+             last_opened_at = max(last_opened_at, excluded.last_opened_at),
+             opens = opens + 1,
+             first_in_window_at = coalesce(min(first_in_window_at, excluded.first_in_window_at),
+                                           first_in_window_at, excluded.first_in_window_at)""",
+        [found["webinar_id"], found["email"], stamp, stamp, in_window],
+    )
+    store.db.conn.commit()
+
+
+def _window(webinar: dict) -> tuple[datetime, datetime]:
+    """When an opening of the webinar's join links counts as attendance: from ARRIVAL_LEAD
+    before its start to its end."""
+    start = times.parse_iso_utc(webinar["start_at"])
+    return start - ARRIVAL_LEAD, start + timedelta(minutes=webinar["duration_minutes"])
 
 
 def _remote(row: dict) -> RemoteRegistrant:
