@@ -34,6 +34,7 @@ FLOORS: list[tuple[str, list[str]]] = [
             "webinar_ops.wording",
             "webinar_ops.times",
             "webinar_ops.validate",
+            "webinar_ops.csv_files",
             "webinar_ops.tokens",
             "webinar_ops.calendar_entry",
             "webinar_ops.templates",

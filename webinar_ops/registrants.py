@@ -9,15 +9,13 @@ same file twice changes nothing the second time.
 from __future__ import annotations
 
 import csv
-import difflib
 import io
-import itertools
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from webinar_ops import times, validate
+from webinar_ops import csv_files, times, validate
 from webinar_ops.definition import ANSWER_MAX_LENGTH, RegistrationQuestion
 from webinar_ops.errors import InputError, NotFound, Problem
 from webinar_ops.people import FIELDS, REQUIRED_FIELDS, Person, check_answers, check_person, missing_fields
@@ -25,12 +23,8 @@ from webinar_ops.store import NewRegistrant, Registrant, Store, WebinarRecord
 
 COLUMNS = FIELDS  # the CSV's columns are the fields of a Person
 REQUIRED_COLUMNS = REQUIRED_FIELDS
-MAX_PROBLEMS_SHOWN = 200
 MAX_ROWS = 200_000  # people in one file: a webinar holds tens of thousands at most
-MAX_LINE_LENGTH = 1_000_000  # characters on one line of the file
-_SNIFF_BYTES = 512
 _HEADER_FIX = f"start the file with a header row such as: {','.join(COLUMNS)}"
-_UTF8_FIX = "save the file as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
 _TOO_MANY_FIX = (
     f"a webinar holds tens of thousands of people at most: check that this is the right file, "
     f"or split it into files of at most {MAX_ROWS:,} people"
@@ -76,7 +70,7 @@ def read_csv(path: Path | str, answers: Collection[str] = ()) -> list[tuple[int,
 
 def iter_csv(path: Path | str, answers: Collection[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
     """`read_csv` one row at a time, so that memory stays bounded whatever the file holds:
-    a line longer than MAX_LINE_LENGTH or a file of more than MAX_ROWS people is refused as
+    a line longer than csv_files.MAX_LINE_LENGTH or a file of more than MAX_ROWS people is refused as
     soon as it is met, without reading the rest. The file's shape is checked in a first pass
     that keeps nothing, so that a caller collecting the rows never holds a file it must refuse."""
     for _ in _shaped_rows(path, answers):
@@ -85,135 +79,21 @@ def iter_csv(path: Path | str, answers: Collection[str] = ()) -> Iterator[tuple[
 
 
 def _shaped_rows(path: Path | str, answers: Collection[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
-    path = Path(path)
+    """The people under the header, with their line numbers."""
     source = str(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"Cannot read {validate.shown_path(path)}: {exc.strerror or exc}.") from exc
-    with handle:
-        if validate.looks_like_utf16(handle.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]):
-            raise InputError(
-                f"{source} is UTF-16 text, not UTF-8:",
-                [Problem(source, "the file is saved as UTF-16 ('Unicode Text')", line=1, fix=_UTF8_FIX)],
-            )
-        text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-        try:
-            yield from _rows(_lines(text, source), source, (*COLUMNS, *answers))
-        except UnicodeDecodeError as exc:
-            raise _not_utf8(path, source) from exc
-
-
-def _lines(text: io.TextIOBase, source: str) -> Iterator[str]:
-    """The file's lines as the csv module reads them (ending in LF, CRLF or CR), each at most
-    MAX_LINE_LENGTH long: a longer one is refused before the rest of it is read."""
-    number = 0
-    while line := text.readline(MAX_LINE_LENGTH + 1):
-        number += 1
-        if len(line) > MAX_LINE_LENGTH:
-            problem = Problem(
-                source,
-                f"the line is longer than {MAX_LINE_LENGTH:,} characters",
-                line=number,
-                fix="check that this is a list of people, one per line",
-            )
-            raise InputError(f"{source} is not a readable CSV file:", [problem])
-        yield line
-
-
-def _rows(lines: Iterator[str], source: str, known: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """The people under the header, with their line numbers; the header's line chooses the delimiter."""
-    blank = 0
-    for first in lines:
-        if first.strip():
-            break
-        blank += 1
-    else:
-        raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
-    reader = csv.reader(itertools.chain(itertools.repeat("\n", blank), [first], lines), delimiter=_delimiter(first))
-    columns: list[str | None] | None = None
+    names: list[str | None] | None = None
     people = 0
-    line = 1
-    try:
-        for cells in reader:
-            number, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if columns is None:
-                columns = _columns(cells, source, number, known)
-                continue
-            people += 1
-            if people > MAX_ROWS:
-                problem = Problem(source, f"more than {MAX_ROWS:,} people", line=number, fix=_TOO_MANY_FIX)
-                raise InputError(f"{source} is too long to import:", [problem])
-            yield number, _record(columns, cells, source, number)
-    except csv.Error as exc:
-        raise InputError(
-            f"{source} is not a readable CSV file:",
-            [Problem(source, str(exc), line=line, fix="check the quoting on this line, and that it holds text only")],
-        ) from exc
-    if columns is None:  # the first line with text held only separators, such as " , "
-        raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
-
-
-def _not_utf8(path: Path, source: str) -> InputError:
-    """The error for a file that is not UTF-8, naming the line and the first bad byte."""
-    line, byte = validate.first_bad_utf8_byte(path)
-    problem = Problem(source, f"byte {byte:#04x} is not UTF-8", line=line, fix=_UTF8_FIX)
-    return InputError(f"{source} is not UTF-8 text:", [problem])
-
-
-def _delimiter(first_line: str) -> str:
-    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-
-
-def _columns(header: list[str], source: str, line: int, known: tuple[str, ...] = COLUMNS) -> list[str | None]:
-    """Map header cells to column names (the `known` ones: a person's fields and the ids of
-    the registration questions); None for a blank header (an empty column)."""
-    columns: list[str | None] = []
-    seen: set[str] = set()
-    problems = []
-    wrong = 0
-    for cell in header:
-        name = "_".join(cell.strip().lower().replace("-", " ").split())
-        if not name:
-            columns.append(None)
+    for number, cells in csv_files.rows(path, line_fix="check that this is a list of people, one per line"):
+        if names is None:
+            names = csv_files.columns(cells, source, number, (*COLUMNS, *answers), REQUIRED_COLUMNS, _HEADER_FIX)
             continue
-        if name not in known or name in seen:
-            wrong += 1
-            if wrong <= MAX_PROBLEMS_SHOWN:  # a header of thousands of wrong cells is not a header
-                problems.append(_header_problem(cell, name, source, line, known))
-        seen.add(name)
-        columns.append(name)
-    if wrong > MAX_PROBLEMS_SHOWN:
-        more = f"... and {wrong - MAX_PROBLEMS_SHOWN:,} more columns like these"
-        problems.append(Problem(source, more, line=line, fix=_HEADER_FIX))
-    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
-    if missing:
-        problems.append(Problem(source, f"no {' or '.join(missing)} column", line=line, fix=_HEADER_FIX))
-    if problems:
-        raise InputError(f"{source} has a header problem:", problems)
-    return columns
-
-
-def _header_problem(cell: str, name: str, source: str, line: int, known: tuple[str, ...] = COLUMNS) -> Problem:
-    if name in known:
-        return Problem(source, f"column {name!r} appears twice", line=line, fix="keep one of them")
-    close = difflib.get_close_matches(name[:40], known, n=1, cutoff=0.6)
-    fix = f"did you mean {close[0]}?" if close else f"known columns: {', '.join(known)}"
-    return Problem(source, f"unknown column {validate.shown(cell.strip())}", line=line, fix=fix)
-
-
-def _record(columns: list[str | None], cells: list[str], source: str, line: int) -> dict[str, str]:
-    record: dict[str, str] = {}
-    for index, cell in enumerate(cells):
-        name = columns[index] if index < len(columns) else None
-        if name is not None:
-            record[name] = cell
-        elif cell.strip():
-            record["_extra"] = f"has a value in column {index + 1}, which has no header"
-    return record
+        people += 1
+        if people > MAX_ROWS:
+            problem = Problem(source, f"more than {MAX_ROWS:,} people", line=number, fix=_TOO_MANY_FIX)
+            raise InputError(f"{source} is too long to import:", [problem])
+        yield number, csv_files.record(names, cells)
+    if names is None:  # no line held text, or only separators, such as " , "
+        raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
 
 
 def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> ImportPlan:
@@ -256,18 +136,8 @@ def plan_import(store: Store, webinar: WebinarRecord, path: Path | str) -> Impor
         seen[person.email] = line
         _plan_person(plan, known_row, person, record.keys(), stored.get(known_row.id) if known_row else None)
     if problems:
-        raise _import_refused(source, problems)
+        raise csv_files.import_refused(source, problems)
     return plan
-
-
-def _import_refused(source: str, problems: list[Problem]) -> InputError:
-    shown = problems[:MAX_PROBLEMS_SHOWN]
-    if len(problems) > len(shown):
-        shown.append(Problem(source, f"... and {len(problems) - len(shown)} more problems"))
-    bad_lines = len({p.line for p in problems})
-    return InputError(
-        f"{source}: nothing was imported; {bad_lines} line{'s' if bad_lines != 1 else ''} need fixing:", shown
-    )
 
 
 def _plan_person(
