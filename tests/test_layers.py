@@ -59,6 +59,7 @@ FLOORS: list[tuple[str, list[str]]] = [
         "services",
         [
             "webinar_ops.registrants",
+            "webinar_ops.attendance_import",
             "webinar_ops.sync",
             "webinar_ops.deliver",
             "webinar_ops.console",

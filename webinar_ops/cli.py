@@ -868,6 +868,62 @@ def _print_decisions(slug: str, decisions: Any, done: str, at_provider: str | No
 # -- sync and status ----------------------------------------------------------------------
 
 
+@cli.group()
+def attendance() -> None:
+    """Who attended: import it from a file."""
+
+
+@attendance.command("import")
+@click.argument("slug")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and show what it says; record nothing.")
+@click.option(
+    "--time-zone", "zone_name", metavar="ZONE", help="The zone of the file's wall times (default: the webinar's)."
+)
+@json_option
+@pass_app
+def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name: str | None, as_json: bool) -> None:
+    """Record who attended from FILE: Zoom's Attendee Report export, or any CSV with an email
+    column. All of it, or nothing if any row is bad; it replaces an earlier import."""
+    from webinar_ops.attendance_import import apply_attendance_import, plan_attendance_import
+
+    record = app.webinar(slug)
+    plan = plan_attendance_import(app.store, record, file, app.now(), zone_name)
+    if not dry_run:
+        apply_attendance_import(app.store, record, plan, app.now())
+    _print_attendance_import(plan, app.store.attendance_figures(record.id), dry_run, as_json)
+
+
+def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bool) -> None:
+    from webinar_ops.console import print_json
+
+    counts = {
+        "format": plan.file.form,
+        "sessions": len(plan.file.joins),
+        "absentee_rows": plan.file.absentee_rows,
+        "attended": plan.attended,
+        "unmatched": plan.matched.unmatched,
+        "expected": figures.expected,
+        "recorded": not dry_run,
+    }
+    if as_json:
+        print_json(counts)
+        return
+    form = "Zoom's Attendee Report" if plan.file.form == "zoom" else "a CSV"
+    click.echo(
+        f"Read {plan.file.source} ({form}): {counts['sessions']} sessions, {counts['absentee_rows']} rows of absentees."
+    )
+    click.echo(f"Attended: {plan.attended} registrants; {plan.matched.unmatched} sessions matched no registrant.")
+    if dry_run:
+        click.echo("Dry run: nothing was recorded.")
+    else:
+        click.echo(f"Recorded: {figures.attended} of {figures.expected} attended ({_percent(figures.rate)}).")
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
 @cli.command()
 @click.argument("slug")
 @click.option(
@@ -954,7 +1010,19 @@ def _status_summary(store: Store, record: WebinarRecord, now: datetime) -> dict:
         "not_sent": mail.reasons(record.id),
         "registration": _registration_window(record),
         "sources": store.source_counts(record.id),
+        "attendance": _attendance_summary(store, record, now),
     }
+
+
+def _attendance_summary(store: Store, record: WebinarRecord, now: datetime) -> dict:
+    """Who attended once it is known (the figures, from which source, since when); until
+    then whether the webinar has ended, and the tries made to learn it."""
+    check = store.attendance_check(record.id)
+    summary = {**asdict(check), "known": check.known, "ended": now >= record.definition.end}
+    if check.known:
+        figures = store.attendance_figures(record.id)
+        summary |= {**asdict(figures), "absent": figures.absent, "rate": figures.rate}
+    return summary
 
 
 def _registration_window(record: WebinarRecord) -> dict:

@@ -248,6 +248,27 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
     if summary["sources"]:
         counted = ", ".join(f"{row['source'] or 'no source'} {row['registrants']}" for row in summary["sources"])
         click.echo(f"  came from: {counted}")
+    if line := attendance_line(summary["attendance"]):
+        click.echo(f"  {line}")
+
+
+def attendance_line(attendance: dict) -> str | None:
+    """`attendance: 3 of 15 attended (20%), 75 minutes on average; from the import, 2021-05-01T…`,
+    or why it is not known yet once the webinar has ended; None before the end."""
+    if attendance["known"]:
+        mean = attendance["mean_minutes"]
+        minutes = f", {mean:.0f} minutes on average" if mean is not None else ""
+        rate = "-" if attendance["rate"] is None else f"{attendance['rate']:.0%}"
+        told = f"from the {attendance['source']}, {attendance['known_at']}"
+        unmatched = f"; {attendance['unmatched']} sessions matched no registrant" if attendance["unmatched"] else ""
+        came = f"{attendance['attended']} of {attendance['expected']} attended ({rate})"
+        return f"attendance: {came}{minutes}; {told}{unmatched}"
+    if not attendance["ended"]:
+        return None
+    tries = attendance["tries"]
+    why = f"; {attendance['error']}" if attendance["error"] else ""
+    later = f"; next try after {attendance['retry_after']}" if attendance["retry_after"] else ""
+    return f"attendance: not known yet ({tries} {'try' if tries == 1 else 'tries'}{why}{later})"
 
 
 def _registration_line(record: WebinarRecord, window: dict) -> str | None:
