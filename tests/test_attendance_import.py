@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG
+from conftest import REPO, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
 
 from webinar_ops.attendance_import import apply_attendance_import, plan_attendance_import, read_attendance
 from webinar_ops.errors import InputError
@@ -139,6 +139,38 @@ def test_a_wall_time_the_clocks_skip_is_refused_with_its_line(tmp_path):
     assert "does not exist in America/New_York" in problem.message
 
 
+def test_a_session_in_the_hour_the_clocks_repeat_is_settled_by_its_minutes(tmp_path):
+    # New York, 7 November 2021: 01:00 to 02:00 happens twice, first in EDT then in EST.
+    report = tmp_path / "report.csv"
+    report.write_text(
+        "Attendee Details\n"
+        "Attended,Email,Join Time,Leave Time,Time in Session (minutes)\n"
+        'Yes,ana@example.org,"Nov 07, 2021 01:20:00","Nov 07, 2021 01:10:00",50\n'
+        'Yes,ben@example.org,"Nov 07, 2021 01:20:00","Nov 07, 2021 01:40:00",80\n',
+        encoding="utf-8",
+    )
+    ana, ben = read_attendance(report, "America/New_York").joins
+    assert (ana.joined_at, ana.left_at) == (
+        datetime(2021, 11, 7, 5, 20, tzinfo=UTC),
+        datetime(2021, 11, 7, 6, 10, tzinfo=UTC),
+    )
+    assert (ben.joined_at, ben.left_at) == (
+        datetime(2021, 11, 7, 5, 20, tzinfo=UTC),
+        datetime(2021, 11, 7, 6, 40, tzinfo=UTC),
+    )
+
+
+def test_a_repeated_hour_the_minutes_cannot_settle_is_refused_with_its_line(tmp_path):
+    report = tmp_path / "report.csv"
+    report.write_text("email,joined_at\nana@example.org,2021-11-07 01:20\n", encoding="utf-8")
+
+    with pytest.raises(InputError) as caught:
+        read_attendance(report, "America/New_York")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (2, "joined_at")
+    assert "happens twice" in problem.message
+
+
 # -- any CSV --------------------------------------------------------------------------------
 
 
@@ -238,6 +270,43 @@ def test_a_dry_run_shows_what_the_file_says_and_records_nothing(cli):
     attendance = cli("status", SAMPLE_SLUG, "--json").json()[0]["attendance"]
     assert (attendance["known"], attendance["ended"], attendance["tries"]) == (False, True, 0)
     assert "attendance: not known yet (0 tries)" in cli("status", SAMPLE_SLUG).stdout
+
+
+def test_status_before_the_end_says_nothing_of_attendance_and_an_import_is_refused(run, workdir):
+    later = definition_variant(workdir, {'start = "2021-04-30 15:00"': 'start = "2099-04-30 15:00"'}, "later.toml")
+    assert run("init").code == 0
+    assert run("webinar", "add", str(later)).code == 0
+
+    (summary,) = run("status", SAMPLE_SLUG, "--json").json()
+    assert (summary["attendance"]["known"], summary["attendance"]["ended"]) == (False, False)
+    assert "attendance" not in run("status", SAMPLE_SLUG).stdout
+    ran = run("attendance", "import", SAMPLE_SLUG, str(ZOOM_REPORT))
+    assert ran.code == 2
+    assert "has not started yet" in ran.stderr
+
+
+def test_status_after_the_end_says_attendance_is_not_known_yet_with_the_tries_and_why(cli, workdir):
+    with Store.open(workdir / "data" / "webinar_ops.db") as store:
+        record = store.webinar(SAMPLE_SLUG)
+        for _ in range(2):
+            store.attendance_not_ready(
+                record.id, "Zoom's report is not ready yet", datetime(2021, 4, 30, 8, tzinfo=UTC)
+            )
+
+    (summary,) = cli("status", SAMPLE_SLUG, "--json").json()
+    attendance = summary["attendance"]
+    assert (attendance["known"], attendance["tries"], attendance["error"]) == (
+        False,
+        2,
+        "Zoom's report is not ready yet",
+    )
+    assert attendance["retry_after"] == "2021-04-30T08:00:00Z"
+    assert "rate" not in attendance
+    text = cli("status", SAMPLE_SLUG).stdout
+    expected = (
+        "attendance: not known yet (2 tries; Zoom's report is not ready yet; next try after 2021-04-30T08:00:00Z)"
+    )
+    assert expected in text
 
 
 def test_status_shows_the_rate_once_an_import_recorded_it(cli):

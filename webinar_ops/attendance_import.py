@@ -46,6 +46,7 @@ _TIME_FIX = (
     "write an ISO 8601 time such as 2021-04-30T15:02:00+09:00, or a wall time in the --time-zone "
     "such as 2021-04-30 15:02 or Zoom's Apr 30, 2021 15:02:11"
 )
+_REPEATED_HOUR = "the time happens twice as the clocks go back, and the minutes do not tell which"
 _FIXES = {
     "email": "write a plain address such as ana@example.org",
     "attended": "write yes or no (or true/false, 1/0)",
@@ -216,14 +217,43 @@ def _session(values: dict[str, str], zone_name: str, blank_email_ok: bool) -> tu
 
     email = checked("email", lambda text: None if not text and blank_email_ok else validate.email_address(text))
     attended = checked("attended", _attended)
-    joined_at = checked("joined_at", lambda text: _instant(text, zone_name))
-    left_at = checked("left_at", lambda text: _instant(text, zone_name))
+    joins = checked("joined_at", lambda text: _instants(text, zone_name))
+    leaves = checked("left_at", lambda text: _instants(text, zone_name))
     minutes = checked("minutes", _minutes)
-    if joined_at and left_at and left_at < joined_at:
-        wrong.append(("left_at", "the session ends before it begins"))
-    if wrong or not attended:
+    if wrong:
         return None, wrong
-    return Join(email, joined_at=joined_at, left_at=left_at, minutes=minutes), wrong
+    span, why = _settled(joins, leaves, minutes)
+    if why:
+        return None, [why]
+    if not attended:
+        return None, []
+    return Join(email, joined_at=span[0], left_at=span[1], minutes=minutes), []
+
+
+def _settled(
+    joins: tuple[datetime, ...], leaves: tuple[datetime, ...], minutes: int | None
+) -> tuple[tuple[datetime | None, datetime | None], tuple[str, str] | None]:
+    """The session's start and end among the instants their wall times may name: a wall time
+    in the hour the clocks repeat names two, and the row's minutes settle which (the pair in
+    order, that far apart). A problem (column, message) when the session ends before it
+    begins, or when a repeated hour stays unsettled."""
+    pairs = [(joined, left) for joined in joins or (None,) for left in leaves or (None,)]
+    if len(pairs) == 1:
+        joined, left = pairs[0]
+        if joined and left and left < joined:
+            return (None, None), ("left_at", "the session ends before it begins")
+        return pairs[0], None
+    fits = [(joined, left) for joined, left in pairs if _lasts(joined, left, minutes)]
+    if len(fits) == 1:
+        return fits[0], None
+    return (None, None), ("joined_at" if len(joins) > 1 else "left_at", _REPEATED_HOUR)
+
+
+def _lasts(joined: datetime | None, left: datetime | None, minutes: int | None) -> bool:
+    """Whether a session from `joined` to `left` lasts `minutes`, to the minute Zoom rounds to."""
+    if joined is None or left is None or minutes is None or left < joined:
+        return False
+    return abs((left - joined).total_seconds() / 60 - minutes) <= 1
 
 
 def _attended(text: str) -> bool:
@@ -246,18 +276,18 @@ def _minutes(text: str) -> int | None:
     return round(value)
 
 
-def _instant(text: str, zone_name: str) -> datetime | None:
-    """An instant as a file writes it: ISO 8601 with its offset, or a wall time in
-    `zone_name` (ISO 8601 without an offset, or one of Zoom's spellings)."""
+def _instants(text: str, zone_name: str) -> tuple[datetime, ...]:
+    """The instants a time as a file writes it may be: ISO 8601 with its offset, or a wall
+    time in `zone_name` (ISO 8601 without an offset, or one of Zoom's spellings), which names
+    two instants in the hour the clocks repeat. None for an empty time."""
     if text in ZOOM_NONE:
-        return None
+        return ()
     wall = _wall_or_instant(text)
     if wall.tzinfo is not None:
-        return wall.astimezone(UTC)
-    try:
-        return times.to_utc(wall, zone_name)
-    except times.LocalTimeError as exc:
-        raise ValueError(f"{exc}: give the time with its offset, such as 2021-11-07T01:30:00-04:00") from None
+        return (wall.astimezone(UTC),)
+    if instants := times.wall_instants(wall, zone_name):
+        return instants
+    raise ValueError(f"{wall:%Y-%m-%d %H:%M} does not exist in {zone_name}: clocks skip it as they go forward")
 
 
 def _wall_or_instant(text: str) -> datetime:

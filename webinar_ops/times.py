@@ -76,22 +76,32 @@ def to_utc(wall: datetime, zone_name: str) -> datetime:
     clock) or a fold (it happens twice), because either guess would send people at the
     wrong hour.
     """
-    tz = zone(zone_name)
-    first = wall.replace(tzinfo=tz, fold=0)
-    second = wall.replace(tzinfo=tz, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return first.astimezone(UTC)
-    if _round_trips(first, tz) or _round_trips(second, tz):
-        earlier, later = sorted({first.utcoffset(), second.utcoffset()}, reverse=True)
+    instants = wall_instants(wall, zone_name)
+    if len(instants) == 1:
+        return instants[0]
+    if instants:
+        earlier, later = (_offset(wall - instant.replace(tzinfo=None)) for instant in instants)
         raise LocalTimeError(
             f"{wall:%Y-%m-%d %H:%M} happens twice in {zone_name} "
-            f"(once at UTC{_offset(earlier)}, once at UTC{_offset(later)}) as clocks go back",
+            f"(once at UTC{earlier}, once at UTC{later}) as clocks go back",
             "choose a time outside the repeated hour, or move the event by an hour",
         )
     raise LocalTimeError(
         f"{wall:%Y-%m-%d %H:%M} does not exist in {zone_name}: clocks skip it as they go forward",
         "choose a time outside the skipped hour, for example one hour later",
     )
+
+
+def wall_instants(wall: datetime, zone_name: str) -> tuple[datetime, ...]:
+    """Every UTC instant at which the clocks of `zone_name` show the naive `wall`, earliest
+    first: one, none in a DST gap, two in a fold. For a reading that may settle a fold
+    otherwise (an attendance report's minutes); `to_utc` refuses both."""
+    tz = zone(zone_name)
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return (first.astimezone(UTC),)
+    return tuple(sorted(c.astimezone(UTC) for c in (first, second) if _round_trips(c, tz)))
 
 
 def _round_trips(candidate: datetime, tz: ZoneInfo) -> bool:
