@@ -330,6 +330,6 @@ def test_a_bad_file_through_the_command_line_names_the_line_and_exits_with_an_er
 
     ran = cli("attendance", "import", SAMPLE_SLUG, "bad.csv")
 
-    assert ran.code != 0
+    assert ran.code == 2
     assert "bad.csv:2: minutes:" in ran.stderr
     assert not cli("status", SAMPLE_SLUG, "--json").json()[0]["attendance"]["known"]

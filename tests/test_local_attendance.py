@@ -4,6 +4,7 @@ opening in that window. Over real HTTP to the web service, on a real SQLite file
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -182,4 +183,29 @@ def test_deleting_the_webinar_deletes_its_openings(store, provider, site, clock)
     with store.transaction():
         provider.delete_webinar(webinar_id(store))
 
+    assert store.db["local_join_opens"].count == 0
+
+
+def test_a_database_that_cannot_take_the_write_still_opens_the_page(store, provider, site, clock, monkeypatch, caplog):
+    clock.at = START + timedelta(minutes=1)
+    connect = sqlite3.connect  # as on a read-only file (see tests/faulty_db.py): the write fails, reading works
+    monkeypatch.setattr(
+        sqlite3, "connect", lambda path, *a, **k: connect(f"{Path(path).resolve().as_uri()}?mode=ro", *a, uri=True, **k)
+    )
+
+    answer = open_link(store, site, ANA)
+
+    monkeypatch.undo()
+    assert answer.status_code == 200
+    assert "<strong>Ana</strong>" in answer.text
+    assert store.db["local_join_opens"].count == 0
+    (warning,) = [r.getMessage() for r in caplog.records if "join page" in r.getMessage()]
+    assert "was not recorded" in warning
+    assert join_path(store, ANA).rpartition("/")[2] not in warning
+
+
+def test_a_head_request_is_no_person_opening_the_page(store, provider, site, clock):
+    clock.at = START + timedelta(minutes=1)
+
+    assert requests.head(site + join_path(store, ANA), timeout=10).status_code == 200
     assert store.db["local_join_opens"].count == 0

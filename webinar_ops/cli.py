@@ -1018,7 +1018,8 @@ def _attendance_summary(store: Store, record: WebinarRecord, now: datetime) -> d
     """Who attended once it is known (the figures, from which source, since when); until
     then whether the webinar has ended, and the tries made to learn it."""
     check = store.attendance_check(record.id)
-    summary = {**asdict(check), "known": check.known, "ended": now >= record.definition.end}
+    summary = {k: v for k, v in asdict(check).items() if k != "webinar_id"}
+    summary |= {"known": check.known, "ended": now >= record.definition.end}
     if check.known:
         figures = store.attendance_figures(record.id)
         summary |= {**asdict(figures), "absent": figures.absent, "rate": figures.rate}

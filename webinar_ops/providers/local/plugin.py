@@ -4,12 +4,15 @@ are the core's."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from webinar_ops.providers import ProviderPlugin
 
 if TYPE_CHECKING:  # annotations only: the registry loads this module to read the settings
+    from datetime import datetime
+
     from flask import Flask, Response
 
     from webinar_ops.config import Settings
@@ -17,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: the registry loads this module to read th
     from webinar_ops.site import Site
     from webinar_ops.store import Store
 
+log = logging.getLogger("webinar_ops.web")
 PRIVATE = {"Cache-Control": "no-store"}  # a join page is one person's own
 
 
@@ -61,15 +65,15 @@ def _check_key(settings: Settings) -> str:
 
 
 def _join_page(site: Site, token: str) -> Response | tuple[str, int]:
-    from flask import Response, render_template
+    from flask import Response, render_template, request
 
-    from webinar_ops.providers.local.provider import record_opening, registration_by_join_token
+    from webinar_ops.providers.local.provider import registration_by_join_token
 
     with site.open_store() as db:
         found = registration_by_join_token(db, token)
         ended = found and _why_closed(db, found)
-        if found and not ended:  # the page opening is the local provider's attendance
-            record_opening(db, found, site.clock())
+        if found and not ended and request.method == "GET":  # a person opening it is attendance; HEAD is not
+            _record_opening(db, found, site.clock())
     if found is None:
         return render_template("unknown_link.html", what="join"), 404
     if ended:
@@ -77,6 +81,18 @@ def _join_page(site: Site, token: str) -> Response | tuple[str, int]:
         return Response(page, status=410, mimetype="text/html", headers=PRIVATE)
     page = render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"])
     return Response(page, mimetype="text/html", headers=PRIVATE)
+
+
+def _record_opening(store: Store, found: dict, at: datetime) -> None:
+    """Record the opening; a database that cannot take the write now (locked, full) must not
+    keep the person from their webinar, so the page opens all the same."""
+    from webinar_ops.providers.local.provider import record_opening
+    from webinar_ops.store import StoreUnavailable
+
+    try:
+        record_opening(store, found, at)
+    except StoreUnavailable as exc:
+        log.warning("join page: an opening for webinar %s was not recorded: %s", found["webinar_id"], exc)
 
 
 def _why_closed(store: Store, found: dict) -> str | None:

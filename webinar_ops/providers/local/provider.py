@@ -267,21 +267,23 @@ def registration_by_join_token(store: Store, token: str) -> dict | None:
 
 def record_opening(store: Store, found: dict, at: datetime) -> None:
     """Record that the registration `found` (as `registration_by_join_token` gives it) opened
-    its join page at `at`. One statement, so that two openings at once both count."""
+    its join page at `at`. One statement, so that two openings at once both count; raises
+    StoreUnavailable when the database cannot take the write."""
     stamp = times.iso_utc(at)
     opens_from, ends = _window(found)
     in_window = stamp if opens_from <= at <= ends else None
-    store.db.execute(
-        """INSERT INTO local_join_opens (webinar_id, email, first_opened_at, last_opened_at, opens, first_in_window_at)
-           VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (webinar_id, email) DO UPDATE SET
-             first_opened_at = min(first_opened_at, excluded.first_opened_at),
-             last_opened_at = max(last_opened_at, excluded.last_opened_at),
-             opens = opens + 1,
-             first_in_window_at = coalesce(min(first_in_window_at, excluded.first_in_window_at),
-                                           first_in_window_at, excluded.first_in_window_at)""",
-        [found["webinar_id"], found["email"], stamp, stamp, in_window],
-    )
-    store.db.conn.commit()
+    with store.transaction() as db:
+        db.execute(
+            """INSERT INTO local_join_opens
+                 (webinar_id, email, first_opened_at, last_opened_at, opens, first_in_window_at)
+               VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (webinar_id, email) DO UPDATE SET
+                 first_opened_at = min(first_opened_at, excluded.first_opened_at),
+                 last_opened_at = max(last_opened_at, excluded.last_opened_at),
+                 opens = opens + 1,
+                 first_in_window_at = coalesce(min(first_in_window_at, excluded.first_in_window_at),
+                                               first_in_window_at, excluded.first_in_window_at)""",
+            [found["webinar_id"], found["email"], stamp, stamp, in_window],
+        )
 
 
 def _window(webinar: dict) -> tuple[datetime, datetime]:
