@@ -333,3 +333,23 @@ def test_a_bad_file_through_the_command_line_names_the_line_and_exits_with_an_er
     assert ran.code == 2
     assert "bad.csv:2: minutes:" in ran.stderr
     assert not cli("status", SAMPLE_SLUG, "--json").json()[0]["attendance"]["known"]
+
+
+def test_a_file_saved_in_latin_1_names_its_line_and_byte(store, webinar, write):
+    error = refusal(
+        store,
+        webinar,
+        write("email,attended\nana@example.org,yes\nlucía@example.org,yes\n".encode("latin-1"), "latin.csv"),
+    )
+
+    (problem,) = error.problems
+    assert (problem.line, problem.message) == (3, "byte 0xed is not UTF-8")
+    assert "CSV UTF-8" in problem.fix
+
+
+def test_an_unknown_time_zone_on_the_command_line_is_refused_with_the_closest_names(cli):
+    ran = cli("attendance", "import", SAMPLE_SLUG, str(ZOOM_REPORT), "--time-zone", "America/NewYork")
+
+    assert ran.code == 2
+    assert "--time-zone" in ran.stderr
+    assert "America/New_York" in ran.stderr
