@@ -19,6 +19,7 @@ from webinar_ops import times
 from webinar_ops.demo import demo_definition
 from webinar_ops.jobs import sync_registrations
 from webinar_ops.providers import load_provider
+from webinar_ops.providers.zoom import standin
 from webinar_ops.providers.zoom.standin import REPORT_DELAY, FakeZoom
 from webinar_ops.store import Store
 from webinar_ops.sync import ATTENDANCE_WINDOW, FIRST_RETRY, pull_attendance, sync_webinar
@@ -196,6 +197,32 @@ def test_without_the_report_scope_the_refusal_names_the_scope_and_is_tried_again
     assert pulled.retry_after == READY + FIRST_RETRY
     assert not desk.store.attendance_check(desk.webinar.id).known
     assert desk.zoom.client_secret not in pulled.reason
+
+
+def test_a_spent_daily_limit_waits_for_its_reset(open_desk, monkeypatch):
+    desk = open_desk(past_participants=False)  # the report API is a Heavy call, capped per day
+    a_webinar_some_came_to(desk)
+    monkeypatch.setitem(standin.PER_DAY["business"], standin.HEAVY, 0)
+
+    pulled = desk.pull(READY)
+
+    assert pulled.outcome == "not ready"
+    assert pulled.retry_after == datetime(2031, 5, 1, tzinfo=UTC)  # Zoom's Retry-After: the next 00:00 UTC
+    assert "daily limit" in pulled.reason
+
+
+def test_a_refresh_that_finds_nothing_keeps_what_was_known(open_desk):
+    desk = open_desk()
+    a_webinar_some_came_to(desk)
+    desk.pull(READY)
+    desk.zoom.scopes = "webinar:write:admin"  # someone took the app's read scope away meanwhile
+
+    refreshed = desk.pull(READY + timedelta(hours=1), force=True)
+
+    assert refreshed.outcome == "failed"
+    assert "webinar:read:admin" in refreshed.reason
+    assert desk.store.attendance_check(desk.webinar.id).known
+    assert desk.store.attendance_figures(desk.webinar.id).attended == 3
 
 
 def test_a_webinar_gone_from_zoom_is_a_failure_not_a_wait(open_desk):
