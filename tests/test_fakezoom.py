@@ -1263,3 +1263,40 @@ def test_who_attended_is_told_over_http(make_zoom, openapi):
     listed = client.call("GET", f"/past_webinars/{webinar['id']}/participants").json()["participants"]
     assert [p["leave_time"] for p in listed] == ["2031-04-30T07:00:00Z"]
     assert fake.state()["webinars"][0]["ended_at"] == "2031-04-30T07:30:00Z"
+
+
+def test_the_fake_zoom_command_is_told_who_attended_and_lists_them_after_its_report_delay(tmp_path, openapi):
+    command = [sys.executable, "-m", "webinar_ops", "fake-zoom", "--port", "0", "--report-delay", "1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        printed = dict(process.stdout.readline().strip().split("=", 1) for _ in range(6))
+        api, base = printed["ZOOM_API_BASE_URL"], printed["ZOOM_API_BASE_URL"].removesuffix("/v2")
+        token = requests.post(
+            printed["ZOOM_OAUTH_URL"],
+            auth=(printed["ZOOM_CLIENT_ID"], printed["ZOOM_CLIENT_SECRET"]),
+            data={"grant_type": "account_credentials", "account_id": printed["ZOOM_ACCOUNT_ID"]},
+            timeout=10,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"topic": "Open data", "type": 5, "start_time": "2031-04-30T06:00:00Z", "settings": {"approval_type": 0}}
+        webinar = requests.post(f"{api}/users/me/webinars", json=body, headers=headers, timeout=10).json()
+        session = {"email": "ana@x.org", "join_time": "2031-04-30T06:00:00Z", "leave_time": "2031-04-30T06:45:00Z"}
+        told = requests.post(f"{base}/_fake/webinars/{webinar['id']}/participants", json=session, timeout=10)
+        assert told.status_code == 201, told.text
+        assert requests.post(f"{base}/_fake/webinars/{webinar['id']}/end", json={}, timeout=10).status_code == 200
+
+        path = f"{api}/past_webinars/{webinar['id']}/participants"
+        waiting = requests.get(path, headers=headers, timeout=10)
+        time.sleep(1.1)
+        listed = requests.get(path, headers=headers, timeout=10)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+
+    for response in (waiting, listed):
+        check_exchange(openapi, response, request_valid=True)
+    error(waiting, 404, 3001)
+    assert [(p["user_email"], p["duration"]) for p in listed.json()["participants"]] == [("ana@x.org", 45 * 60)]
