@@ -22,7 +22,7 @@ from webinar_ops.providers import load_provider
 from webinar_ops.providers.zoom import standin
 from webinar_ops.providers.zoom.standin import REPORT_DELAY, FakeZoom
 from webinar_ops.store import Store
-from webinar_ops.sync import ATTENDANCE_WINDOW, FIRST_RETRY, pull_attendance, sync_webinar
+from webinar_ops.sync import ATTENDANCE_WINDOW, FIRST_RETRY, LAST_RETRY, pull_attendance, retry_wait, sync_webinar
 
 START = datetime(2031, 4, 30, 6, 0, tzinfo=UTC)  # the sample webinar, moved to 2031; 90 minutes
 END = START + timedelta(minutes=90)
@@ -130,7 +130,7 @@ def test_attendance_is_recorded_once_zooms_lists_are_ready_and_not_asked_again(o
     assert (pulled.figures.expected, pulled.figures.attended, pulled.figures.absent) == (5, 3, 2)
     assert pulled.figures.minutes == 80 + 60 + 30
     assert pulled.unmatched == 1
-    assert pulled.summary() == "3 of 5 attended (60%); 1 sessions matched no registrant"
+    assert pulled.summary() == "3 of 5 attended (60%); 1 session matched no registrant"
     came = desk.by_email()
     assert {email for email, p in came.items() if p.attended} == {f"person{i}@example.org" for i in range(3)}
     ana = came["person0@example.org"]
@@ -142,6 +142,11 @@ def test_attendance_is_recorded_once_zooms_lists_are_ready_and_not_asked_again(o
     desk.exchanges.clear()
     assert desk.pull(READY + timedelta(hours=1)).outcome == "skipped"
     assert desk.exchanges == []
+
+
+def test_the_wait_between_tries_doubles_up_to_six_hours():
+    waits = [retry_wait(tries) for tries in (0, 1, 2, 4, 5, 1000)]
+    assert waits == [FIRST_RETRY, 2 * FIRST_RETRY, 4 * FIRST_RETRY, timedelta(hours=4), LAST_RETRY, LAST_RETRY]
 
 
 def test_every_exchange_of_a_pull_matches_zooms_document(open_desk):

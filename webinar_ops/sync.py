@@ -580,7 +580,8 @@ class AttendancePull:
         """One line for the organiser (the command line, the job's log)."""
         if self.outcome == "recorded" and self.figures:
             rate = f" ({self.figures.rate:.0%})" if self.figures.rate is not None else ""
-            unmatched = f"; {self.unmatched} sessions matched no registrant" if self.unmatched else ""
+            sessions = "session" if self.unmatched == 1 else "sessions"
+            unmatched = f"; {self.unmatched} {sessions} matched no registrant" if self.unmatched else ""
             return f"{self.figures.attended} of {self.figures.expected} attended{rate}{unmatched}"
         if self.retry_after:
             return f"{self.outcome}, asked again after {times.iso_utc(self.retry_after)}: {self.reason}"
@@ -631,8 +632,15 @@ def pull_attendance(
 
 
 def _attendance_deferred(store: Store, webinar: WebinarRecord, now: datetime, exc: ProviderError) -> AttendancePull:
-    tries = store.attendance_check(webinar.id).tries
-    retry_after = getattr(exc, "retry_after", None) or now + min(FIRST_RETRY * 2**tries, LAST_RETRY)
+    waited = retry_wait(store.attendance_check(webinar.id).tries)
+    retry_after = getattr(exc, "retry_after", None) or now + waited
     store.attendance_not_ready(webinar.id, str(exc), retry_after)
     outcome = "not ready" if isinstance(exc, AttendanceNotReady) else "failed"
     return AttendancePull(outcome, str(exc), retry_after=retry_after)
+
+
+def retry_wait(tries: int) -> timedelta:
+    """The wait after `tries` earlier tries that found nothing: FIRST_RETRY, doubling each
+    time, never more than LAST_RETRY."""
+    # The exponent is bounded: each forced pull counts a try, and 2**tries would overflow.
+    return min(FIRST_RETRY * 2 ** min(tries, 16), LAST_RETRY)
