@@ -333,3 +333,15 @@ def test_attendance_pull_says_not_yet_then_prints_who_came(run, workdir):
     assert shown.code == 0
     assert shown.stdout.strip() == "zoom-past: 2 of 15 attended (13%)"
     assert zoom.client_secret not in early.stderr + pulled.stdout + shown.stdout
+
+
+def test_a_provider_plugin_that_does_not_report_attendance_is_not_asked(open_desk):
+    desk = open_desk()
+
+    class WrittenBeforeAttendance:  # a third-party provider plugin of an older interface
+        name = "older"
+
+    pulled = pull_attendance(desk.store, WrittenBeforeAttendance(), desk.webinar, READY)
+
+    assert (pulled.outcome, pulled.reason) == ("skipped", "older does not report attendance")
+    assert desk.store.attendance_check(desk.webinar.id).tries == 0

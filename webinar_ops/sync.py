@@ -622,6 +622,9 @@ def pull_attendance(
     reason = attendance_skipped(store, webinar, now, force)
     if reason:
         return AttendancePull("skipped", reason)
+    if not callable(getattr(provider, "attendance", None)):
+        # A provider plugin written before attendance existed cannot tell: nothing to ask.
+        return AttendancePull("skipped", f"{provider.name} does not report attendance")
     try:
         joins = provider.attendance(webinar.provider_webinar_id or "")
     except ProviderError as exc:
