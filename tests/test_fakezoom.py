@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -1113,3 +1113,190 @@ def test_the_fake_zoom_command_serves_until_sigterm(tmp_path):
     assert process.returncode == 0, stderr
     assert "GET /v2/users/me/webinars 200" in stderr
     assert "has stopped" in stderr
+
+
+# -- after the end: participants, absentees and the report --------------------------------------
+
+START = datetime(2031, 4, 30, 6, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    """An instant so many minutes after the start."""
+    return START + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def past(make_zoom, openapi):
+    """A client, and a webinar of three approved registrants that ended at minute 90: Ana came
+    twice, Bob once through his own link from another address, Cy not at all."""
+    clock = Clock(at(-60))
+    fake = make_zoom(seed=2, clock=clock, token_ttl=7 * 86400)  # the clock moves by hours
+    client = Client(fake, openapi)
+    webinar = client.webinar(0)
+    ids = {
+        email: client.add(webinar["id"], email).json()["registrant_id"]
+        for email in ("ana@x.org", "bob@x.org", "cy@x.org")
+    }
+    fake.attend(webinar["id"], "ana@x.org", at(0), at(20))
+    fake.attend(webinar["id"], "ana@x.org", at(30), at(90))
+    fake.attend(webinar["id"], "bob@home.example", at(5), at(65), registrant_id=ids["bob@x.org"])
+    fake.end_webinar(webinar["id"], at(90))
+    clock.set(at(90) + timedelta(seconds=fakezoom.REPORT_DELAY))
+    return client, clock, webinar["id"], ids
+
+
+def test_past_participants_list_each_session_once_the_report_is_ready(past):
+    client, _, webinar_id, ids = past
+    listed = client.call("GET", f"/past_webinars/{webinar_id}/participants").json()
+
+    rows = [(p["user_email"], p.get("registrant_id"), p["join_time"], p["duration"]) for p in listed["participants"]]
+    assert rows == [
+        ("ana@x.org", ids["ana@x.org"], "2031-04-30T06:00:00Z", 20 * 60),
+        ("ana@x.org", ids["ana@x.org"], "2031-04-30T06:30:00Z", 60 * 60),
+        ("bob@home.example", ids["bob@x.org"], "2031-04-30T06:05:00Z", 60 * 60),
+    ]
+    assert (listed["total_records"], listed["page_count"], listed["next_page_token"]) == (3, 1, "")
+
+
+def test_participant_lists_answer_3001_until_some_time_after_the_end(past):
+    client, clock, webinar_id, _ = past
+    for moment in (at(60), at(90), at(90) + timedelta(seconds=fakezoom.REPORT_DELAY - 1)):
+        clock.set(moment)
+        for path in (
+            "/past_webinars/{}/participants",
+            "/past_webinars/{}/absentees",
+            "/report/webinars/{}/participants",
+        ):
+            body = error(client.call("GET", path.format(webinar_id)), 404, 3001)
+            assert body["message"] == "Meeting ID is invalid or not end."
+
+
+def test_participant_lists_page_through_next_page_token(past):
+    client, _, webinar_id, _ = past
+    found, token, pages = [], "", 0
+    while True:
+        params = {"page_size": 2, **({"next_page_token": token} if token else {})}
+        page = client.call("GET", f"/past_webinars/{webinar_id}/participants", params=params).json()
+        found += [p["user_email"] for p in page["participants"]]
+        pages, token = pages + 1, page["next_page_token"]
+        if not token:
+            break
+    assert (pages, found) == (2, ["ana@x.org", "ana@x.org", "bob@home.example"])
+    over = client.call(
+        "GET", f"/past_webinars/{webinar_id}/participants", params={"page_size": 301}, request_valid=False
+    )
+    error(over, 400, 300)
+
+
+def test_absentees_are_the_approved_registrants_who_never_came(past):
+    client, _, webinar_id, ids = past
+    listed = client.call("GET", f"/past_webinars/{webinar_id}/absentees").json()
+    assert [(r["id"], r["email"]) for r in listed["registrants"]] == [(ids["cy@x.org"], "cy@x.org")]
+
+    closed = client.webinar(None)
+    client.fake.end_webinar(closed["id"], at(0))
+    error(client.call("GET", f"/past_webinars/{closed['id']}/absentees"), 400, 3000)
+
+
+def test_the_report_names_registrant_ids_only_when_asked(past):
+    client, _, webinar_id, ids = past
+    path = f"/report/webinars/{webinar_id}/participants"
+    plain = client.call("GET", path).json()["participants"]
+    asked = client.call("GET", path, params={"include_fields": "registrant_id"}).json()["participants"]
+
+    assert [p.get("registrant_id") for p in plain] == [None, None, None]
+    assert [p["registrant_id"] for p in asked] == [ids["ana@x.org"], ids["ana@x.org"], ids["bob@x.org"]]
+    assert [p["duration"] for p in asked] == [1200, 3600, 3600]
+    error(client.call("GET", path, params={"include_fields": "everything"}, request_valid=False), 400, 300)
+
+
+def test_the_report_needs_the_report_scope(make_zoom, openapi):
+    fake = make_zoom(scopes="webinar:read:admin webinar:write:admin")
+    client = Client(fake, openapi)
+    webinar = client.webinar(0)
+    body = error(client.call("GET", f"/report/webinars/{webinar['id']}/participants"), 400, 4711)
+    assert "report:read:admin" in body["message"]
+
+
+def test_a_plan_without_past_participants_is_refused_them_but_not_the_report(make_zoom, openapi):
+    clock = Clock(at(0))
+    fake = make_zoom(clock=clock, token_ttl=86400, past_participants=False)
+    client = Client(fake, openapi)
+    webinar = client.webinar(0)
+    client.add(webinar["id"], "ana@x.org")
+    fake.attend(webinar["id"], "ana@x.org", at(0), at(30))
+    fake.end_webinar(webinar["id"], at(60))
+    clock.set(at(60 + 31))
+
+    for path in ("/past_webinars/{}/participants", "/past_webinars/{}/absentees"):
+        assert error(client.call("GET", path.format(webinar["id"])), 400, 200)["message"].startswith("No permission.")
+    report = client.call("GET", f"/report/webinars/{webinar['id']}/participants").json()
+    assert [p["user_email"] for p in report["participants"]] == ["ana@x.org"]
+
+
+def test_participant_lists_of_an_unknown_webinar_are_3001(client):
+    for path in ("/past_webinars/{}/participants", "/past_webinars/{}/absentees", "/report/webinars/{}/participants"):
+        error(client.call("GET", path.format(12345678901)), 404, 3001)
+
+
+def test_who_attended_is_told_over_http(make_zoom, openapi):
+    clock = Clock(at(0))
+    fake = make_zoom(clock=clock, token_ttl=86400, report_delay=0)
+    client = Client(fake, openapi)
+    webinar = client.webinar(0)
+    client.add(webinar["id"], "ana@x.org")
+    session = {"email": "ana@x.org", "join_time": "2031-04-30T06:00:00Z", "leave_time": "2031-04-30T07:00:00+00:00"}
+    told = requests.post(f"{fake.url}/_fake/webinars/{webinar['id']}/participants", json=session, timeout=10)
+    assert told.status_code == 201
+    assert told.json()["duration"] == 3600
+    wrong = {**session, "leave_time": "2031-04-30 05:00"}
+    assert (
+        requests.post(f"{fake.url}/_fake/webinars/{webinar['id']}/participants", json=wrong, timeout=10).status_code
+        == 400
+    )
+    ended = requests.post(
+        f"{fake.url}/_fake/webinars/{webinar['id']}/end", json={"at": "2031-04-30T07:30:00Z"}, timeout=10
+    )
+    assert ended.status_code == 200
+
+    clock.set(at(90))
+    listed = client.call("GET", f"/past_webinars/{webinar['id']}/participants").json()["participants"]
+    assert [p["leave_time"] for p in listed] == ["2031-04-30T07:00:00Z"]
+    assert fake.state()["webinars"][0]["ended_at"] == "2031-04-30T07:30:00Z"
+
+
+def test_the_fake_zoom_command_is_told_who_attended_and_lists_them_after_its_report_delay(tmp_path, openapi):
+    command = [sys.executable, "-m", "webinar_ops", "fake-zoom", "--port", "0", "--report-delay", "1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        printed = dict(process.stdout.readline().strip().split("=", 1) for _ in range(6))
+        api, base = printed["ZOOM_API_BASE_URL"], printed["ZOOM_API_BASE_URL"].removesuffix("/v2")
+        token = requests.post(
+            printed["ZOOM_OAUTH_URL"],
+            auth=(printed["ZOOM_CLIENT_ID"], printed["ZOOM_CLIENT_SECRET"]),
+            data={"grant_type": "account_credentials", "account_id": printed["ZOOM_ACCOUNT_ID"]},
+            timeout=10,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"topic": "Open data", "type": 5, "start_time": "2031-04-30T06:00:00Z", "settings": {"approval_type": 0}}
+        webinar = requests.post(f"{api}/users/me/webinars", json=body, headers=headers, timeout=10).json()
+        session = {"email": "ana@x.org", "join_time": "2031-04-30T06:00:00Z", "leave_time": "2031-04-30T06:45:00Z"}
+        told = requests.post(f"{base}/_fake/webinars/{webinar['id']}/participants", json=session, timeout=10)
+        assert told.status_code == 201, told.text
+        assert requests.post(f"{base}/_fake/webinars/{webinar['id']}/end", json={}, timeout=10).status_code == 200
+
+        path = f"{api}/past_webinars/{webinar['id']}/participants"
+        waiting = requests.get(path, headers=headers, timeout=10)
+        time.sleep(1.1)
+        listed = requests.get(path, headers=headers, timeout=10)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+
+    for response in (waiting, listed):
+        check_exchange(openapi, response, request_valid=True)
+    error(waiting, 404, 3001)
+    assert [(p["user_email"], p["duration"]) for p in listed.json()["participants"]] == [("ana@x.org", 45 * 60)]

@@ -870,7 +870,7 @@ def _print_decisions(slug: str, decisions: Any, done: str, at_provider: str | No
 
 @cli.group()
 def attendance() -> None:
-    """Who attended: import it from a file."""
+    """Who attended a webinar, once it has ended: from its provider, or from a file."""
 
 
 @attendance.command("import")
@@ -911,17 +911,59 @@ def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bo
         return
     form = "Zoom's Attendee Report" if plan.file.form == "zoom" else "a CSV"
     click.echo(
-        f"Read {plan.file.source} ({form}): {counts['sessions']} sessions, {counts['absentee_rows']} rows of absentees."
+        f"Read {plan.file.source} ({form}): {_counted(counts['sessions'], 'session')}, "
+        f"{_counted(counts['absentee_rows'], 'row')} of absentees."
     )
-    click.echo(f"Attended: {plan.attended} registrants; {plan.matched.unmatched} sessions matched no registrant.")
+    unmatched = _counted(plan.matched.unmatched, "session")
+    click.echo(f"Attended: {_counted(plan.attended, 'registrant')}; {unmatched} matched no registrant.")
     if dry_run:
         click.echo("Dry run: nothing was recorded.")
     else:
         click.echo(f"Recorded: {figures.attended} of {figures.expected} attended ({_percent(figures.rate)}).")
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
+
+
+@attendance.command("pull")
+@click.argument("slug")
+@json_option
+@pass_app
+def attendance_pull(app: App, slug: str, as_json: bool) -> None:
+    """Ask SLUG's provider now who attended, and record it (replacing what was known).
+
+    Exits non-zero, saying why, when the provider cannot tell yet (Zoom prepares its
+    participant lists some time after the end) or refuses.
+    """
+    from webinar_ops import times
+    from webinar_ops.console import print_json
+    from webinar_ops.sync import pull_attendance
+
+    record = app.webinar(slug)
+    pulled = pull_attendance(app.store, app.provider_for(record), record, app.now(), force=True)
+    if as_json:
+        known = pulled.figures
+        figures = {**known.__dict__, "absent": known.absent, "rate": known.rate} if known else {}
+        print_json(
+            {
+                "slug": slug,
+                "provider": record.provider,
+                "outcome": pulled.outcome,
+                "reason": pulled.reason,
+                "retry_after": times.iso_utc(pulled.retry_after) if pulled.retry_after else None,
+                "unmatched": pulled.unmatched,
+                **figures,
+            }
+        )
+    else:
+        click.echo(f"{slug}: {pulled.summary()}", err=pulled.outcome != "recorded")
+    if pulled.outcome != "recorded":
+        sys.exit(1)
 
 
 @cli.command()
@@ -1419,13 +1461,28 @@ def demo(app: App, start_in: int) -> None:
     help="Share of API requests answered with a 500 or 503.",
 )
 @click.option("--seed", type=int, help="Seed the faults, to repeat a run exactly.")
+@click.option(
+    "--report-delay",
+    default=30 * 60,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds after a webinar's end until its participant lists answer.",
+)
 def fake_zoom(
-    port: int, plan: str, account_id: str, client_id: str, client_secret: str, fail_rate: float, seed: int | None
+    port: int,
+    plan: str,
+    account_id: str,
+    client_id: str,
+    client_secret: str,
+    fail_rate: float,
+    seed: int | None,
+    report_delay: float,
 ) -> None:
     """Run a stand-in for Zoom's API on 127.0.0.1, for demos and trials, until Ctrl-C or SIGTERM.
 
     It prints the ZOOM_* settings that point the zoom provider at it; more faults can be set
-    while it runs with POST /_fake/faults.
+    while it runs with POST /_fake/faults, and who attended a webinar with POST
+    /_fake/webinars/ID/participants and /_fake/webinars/ID/end (see docs/zoom.md).
     """
     import signal
     import threading
@@ -1443,6 +1500,7 @@ def fake_zoom(
         seed=seed,
         faults={"error_rate": fail_rate},
         port=port,
+        report_delay=report_delay,
         log=lambda line: click.echo(line, err=True),
     )
     with fake:

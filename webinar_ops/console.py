@@ -260,7 +260,8 @@ def attendance_line(attendance: dict) -> str | None:
         minutes = f", {mean:.0f} minutes on average" if mean is not None else ""
         rate = "-" if attendance["rate"] is None else f"{attendance['rate']:.0%}"
         told = f"from the {attendance['source']}, {attendance['known_at']}"
-        unmatched = f"; {attendance['unmatched']} sessions matched no registrant" if attendance["unmatched"] else ""
+        strays = attendance["unmatched"]
+        unmatched = f"; {strays} session{'' if strays == 1 else 's'} matched no registrant" if strays else ""
         came = f"{attendance['attended']} of {attendance['expected']} attended ({rate})"
         return f"attendance: {came}{minutes}; {told}{unmatched}"
     if not attendance["ended"]:

@@ -6,6 +6,9 @@ people who signed up on the provider's own page, registers the people who are no
 registered yet, in batches, and tells the provider about cancellations. Each batch is committed as
 soon as the provider answers, and a refusal for one person is recorded against that person
 alone. Running it twice in a row changes nothing the second time.
+
+After the end, `pull_attendance` asks the provider who attended, until it knows or a week
+has passed.
 """
 
 from __future__ import annotations
@@ -14,15 +17,31 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from webinar_ops import times, validate
+from webinar_ops.attendance import match
 from webinar_ops.definition import PERSON_QUESTIONS, RegistrationQuestion
 from webinar_ops.errors import OperationError
 from webinar_ops.people import Answer, Person, checked_field, stored_answers
-from webinar_ops.providers import HeldRegistrant, Provider, ProviderError, Registration, RemoteRegistrant, chunks
+from webinar_ops.providers import (
+    AttendanceNotReady,
+    HeldRegistrant,
+    Provider,
+    ProviderError,
+    Registration,
+    RemoteRegistrant,
+    chunks,
+)
 from webinar_ops.registrants import cancel_person
-from webinar_ops.store import REGISTRANT_STATUSES, NewRegistrant, Registrant, Store, WebinarRecord
+from webinar_ops.store import (
+    REGISTRANT_STATUSES,
+    AttendanceFigures,
+    NewRegistrant,
+    Registrant,
+    Store,
+    WebinarRecord,
+)
 
 log = logging.getLogger("webinar_ops.sync")
 PULL_CHUNK = 500  # people taken in from the provider's list at a time
@@ -529,3 +548,102 @@ def remote_changes(row: Registrant, remote: RemoteRegistrant) -> dict:
         changes["provider_status"] = remote.status
         changes["status"] = remote.status
     return changes
+
+
+# -- after the end: who attended ------------------------------------------------------------
+
+# How long after the end the provider is asked for attendance. Zoom prepares its participant
+# lists some minutes to hours after the end and keeps them for months, but follow-ups by
+# attendance go out within days: a week covers Zoom's delays and an outage over a weekend,
+# and stops the sync asking for ever about a webinar whose lists will never come.
+ATTENDANCE_WINDOW = timedelta(days=7)
+# The waits between tries while the provider's data is not ready: doubling from the first,
+# up to the last, so that a report ready soon after the end is found soon, without asking
+# every few minutes for a week.
+FIRST_RETRY = timedelta(minutes=15)
+LAST_RETRY = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class AttendancePull:
+    """What one pull of attendance did: `recorded` (with the figures and the sessions that
+    matched no registrant), `not ready` (with when to try again), `failed` (the provider
+    refused; tried again after `retry_after` too), or `skipped` (with the reason)."""
+
+    outcome: str
+    reason: str | None = None
+    figures: AttendanceFigures | None = None
+    unmatched: int = 0
+    retry_after: datetime | None = None
+
+    def summary(self) -> str:
+        """One line for the organiser (the command line, the job's log)."""
+        if self.outcome == "recorded" and self.figures:
+            rate = f" ({self.figures.rate:.0%})" if self.figures.rate is not None else ""
+            sessions = "session" if self.unmatched == 1 else "sessions"
+            unmatched = f"; {self.unmatched} {sessions} matched no registrant" if self.unmatched else ""
+            return f"{self.figures.attended} of {self.figures.expected} attended{rate}{unmatched}"
+        if self.retry_after:
+            return f"{self.outcome}, asked again after {times.iso_utc(self.retry_after)}: {self.reason}"
+        return f"{self.outcome}: {self.reason}"
+
+
+def attendance_skipped(store: Store, webinar: WebinarRecord, now: datetime, force: bool = False) -> str | None:
+    """Why the provider is not to be asked for the webinar's attendance now, or None when it
+    is: only after the end, for a webinar the provider holds, and (unless `force`, a refresh)
+    only while not known, within ATTENDANCE_WINDOW and after the last try's retry_after."""
+    end = webinar.definition.end
+    if webinar.cancelled_at:
+        return "the webinar was cancelled"
+    if webinar.provider_webinar_id is None:
+        return "the provider does not hold the webinar"
+    if now < end:
+        return f"the webinar ends at {times.iso_utc(end)}"
+    if force:
+        return None
+    check = store.attendance_check(webinar.id)
+    if check.known:
+        return f"attendance is known since {check.known_at}"
+    if now > end + ATTENDANCE_WINDOW:
+        return f"the provider is not asked more than {ATTENDANCE_WINDOW.days} days after the end"
+    if check.retry_after and now < times.parse_iso_utc(check.retry_after):
+        return f"the provider is asked again after {check.retry_after}: {check.error}"
+    return None
+
+
+def pull_attendance(
+    store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, force: bool = False
+) -> AttendancePull:
+    """Ask the provider who attended the webinar, and record it (source "provider"), all or
+    nothing: everyone approved who is not among the sessions is recorded absent. `force`
+    asks again even when attendance is known, and the new record replaces the old. While the
+    provider's data is not ready, or the provider refuses, the try is recorded with when to
+    try again, and nothing else changes."""
+    reason = attendance_skipped(store, webinar, now, force)
+    if reason:
+        return AttendancePull("skipped", reason)
+    if not callable(getattr(provider, "attendance", None)):
+        # A provider plugin written before attendance existed cannot tell: nothing to ask.
+        return AttendancePull("skipped", f"{provider.name} does not report attendance")
+    try:
+        joins = provider.attendance(webinar.provider_webinar_id or "")
+    except ProviderError as exc:
+        return _attendance_deferred(store, webinar, now, exc)
+    matched = match(store.attendance_candidates(webinar.id), joins)
+    store.record_attendance(webinar.id, matched.present, "provider", now, matched.unmatched)
+    return AttendancePull("recorded", figures=store.attendance_figures(webinar.id), unmatched=matched.unmatched)
+
+
+def _attendance_deferred(store: Store, webinar: WebinarRecord, now: datetime, exc: ProviderError) -> AttendancePull:
+    waited = retry_wait(store.attendance_check(webinar.id).tries)
+    retry_after = getattr(exc, "retry_after", None) or now + waited
+    store.attendance_not_ready(webinar.id, str(exc), retry_after)
+    outcome = "not ready" if isinstance(exc, AttendanceNotReady) else "failed"
+    return AttendancePull(outcome, str(exc), retry_after=retry_after)
+
+
+def retry_wait(tries: int) -> timedelta:
+    """The wait after `tries` earlier tries that found nothing: FIRST_RETRY, doubling each
+    time, never more than LAST_RETRY."""
+    # The exponent is bounded: each forced pull counts a try, and 2**tries would overflow.
+    return min(FIRST_RETRY * 2 ** min(tries, 16), LAST_RETRY)

@@ -30,10 +30,12 @@ from urllib.parse import quote
 import requests
 
 from webinar_ops import __version__, languages, times, validate
+from webinar_ops.attendance import Join
 from webinar_ops.definition import PERSON_QUESTIONS, ZOOM_STANDARD_QUESTIONS, Definition, RegistrationQuestion
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.people import Person
 from webinar_ops.providers import (
+    AttendanceNotReady,
     HeldRegistrant,
     HostedWebinar,
     ProviderError,
@@ -86,11 +88,12 @@ class DailyLimit(ProviderError):
 
 
 class ZoomError(ProviderError):
-    """Zoom refused a request; `code` is Zoom's error code."""
+    """Zoom refused a request; `code` is Zoom's error code, `reason` Zoom's own words."""
 
-    def __init__(self, message: str, code: int | None):
+    def __init__(self, message: str, code: int | None, reason: str = ""):
         super().__init__(message)
         self.code = code
+        self.reason = reason
 
 
 class Uncertain(ProviderError):
@@ -321,7 +324,7 @@ def zoom_error(response: requests.Response) -> ZoomError:
         text = f"Zoom refused a field: {'; '.join(fields)} (Zoom {code})"
     else:
         text = f"Zoom refused the request: {message} (HTTP {response.status_code}, Zoom code {code})"
-    return ZoomError(text + _tracking(response), code)
+    return ZoomError(text + _tracking(response), code, f"Zoom {code}: {message}{_tracking(response)}")
 
 
 def _scopes_named(message: str) -> str:
@@ -584,6 +587,58 @@ class ZoomProvider:
                     found.setdefault(str(entry.get("email", "")).lower(), token)
         return found
 
+    # -- after the end: who attended -------------------------------------------------------
+
+    def attendance(self, webinar_id: str) -> list[Join]:
+        """Every session someone spent in the webinar, from the past webinar's participants
+        (one row per session: someone who rejoined is there twice), or from the report API
+        where the plan refuses those (Zoom's code 200). Zoom answers 3001 both for a webinar it
+        does not hold and for one whose lists it is still preparing after the end: the client
+        asks for the webinar itself to tell them apart, and raises AttendanceNotReady for the
+        second. A daily limit spent is not ready either, until its reset."""
+        try:
+            try:
+                rows = self._participants(f"/past_webinars/{webinar_id}/participants", "medium", {})
+            except ZoomError as exc:
+                if exc.code != _NO_PERMISSION:
+                    raise
+                report = {"include_fields": "registrant_id"}  # else the report leaves registrant ids out
+                rows = self._participants(f"/report/webinars/{webinar_id}/participants", "heavy", report)
+        except ZoomError as exc:
+            raise self._attendance_refusal(webinar_id, exc) from None
+        except DailyLimit as exc:
+            raise AttendanceNotReady(
+                f"the participant lists wait for Zoom's daily limit: {exc}", exc.retry_after
+            ) from None
+        return [participant_join(row) for row in rows]
+
+    def _participants(self, path: str, category: str, params: dict) -> list[dict]:
+        rows, token = [], ""
+        while True:
+            asked = {**params, "page_size": PAGE_SIZE} | ({"next_page_token": token} if token else {})
+            page = _json(self.client.call("GET", path, category, params=asked))
+            rows += [row for row in page.get("participants") or [] if isinstance(row, dict)]
+            token = page.get("next_page_token") or ""
+            if not token:
+                return rows
+
+    def _attendance_refusal(self, webinar_id: str, exc: ZoomError) -> ProviderError:
+        """Why Zoom gave no participants, as the error to raise."""
+        if exc.code == 3001:
+            try:
+                self.client.call("GET", f"/webinars/{webinar_id}", "light")
+            except ZoomError as missing:
+                return missing  # the webinar itself is gone: its error says so
+            return AttendanceNotReady(f"Zoom has not prepared the webinar's participant lists yet ({exc.reason})")
+        if exc.code == _NO_PERMISSION:
+            return ZoomError(
+                "the Zoom account's plan lists no participants of past webinars, and its report API refused them "
+                f"too: they need a Pro or higher plan with the webinar add-on ({exc.reason})",
+                exc.code,
+                exc.reason,
+            )
+        return exc
+
     def cancel_webinar(self, webinar_id: str) -> None:
         params = {"cancel_webinar_reminder": "false"}  # webinar-ops sends the cancellation itself
         try:
@@ -696,6 +751,34 @@ class ZoomProvider:
         except ProviderError as exc:
             return [_undecided(entry, exc) for entry in batch]
         return [Registration(entry.get("email") or "", entry.get("id"), status) for entry in batch]
+
+
+# Zoom's code for "No permission" on the participant lists (also "no webinar plan" elsewhere).
+_NO_PERMISSION = 200
+
+
+def participant_join(row: dict) -> Join:
+    """One row of Zoom's participant lists (one session) as a Join. Zoom's `duration` is in
+    seconds; an empty `user_email` (someone outside the host's account) is no address."""
+    duration = row.get("duration")
+    return Join(
+        email=_text(row.get("user_email")),
+        provider_registrant_id=_text(row.get("registrant_id")),
+        joined_at=_zoom_instant(row.get("join_time")),
+        left_at=_zoom_instant(row.get("leave_time")),
+        minutes=round(duration / 60) if isinstance(duration, int) and duration >= 0 else None,
+    )
+
+
+def _zoom_instant(value: object) -> datetime | None:
+    """An instant as Zoom writes it (`2019-02-01T12:34:12Z`, maybe with milliseconds)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None
 
 
 # Zoom's maximum of registrants in one status update (its OpenAPI document and zoom-api.md: 30).

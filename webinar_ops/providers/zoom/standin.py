@@ -11,6 +11,8 @@ foreground for demos. The server uses only the standard library.
 Beyond Zoom, `/_fake/...` lets a test or another process steer it (no token needed):
 
     POST /_fake/webinars/{id}/registrants   someone signs up on Zoom's own registration page
+    POST /_fake/webinars/{id}/participants  someone spent a while in the webinar (one session)
+    POST /_fake/webinars/{id}/end           the host ends the webinar (now, or `at`)
     GET  /_fake/faults                      the current faults
     POST /_fake/faults                      change faults (the fields of `Faults`, plus `seed`, `reset`)
     GET  /_fake/state                       webinars, registrants and counters as JSON
@@ -43,6 +45,16 @@ not say" where it is made. The main ones:
   answers, is not held to the form.
 - Per-second limits are counted in a sliding one-second window of arrivals, per category, per
   account: stricter than fixed windows, which let twice the rate through across a boundary.
+- After the end, the participant lists (past_webinars participants and absentees, and the
+  report API's participants) answer Zoom's 3001 "Meeting ID is invalid or not end." until
+  `report_delay` seconds have passed: Zoom does not say how long it takes to prepare them,
+  only that they are there once the webinar has ended. Before the end they answer the same.
+- Past webinars' participants list the registrant id of each session by a registrant; the
+  report API lists it only when asked (`include_fields=registrant_id`), as its document says.
+  Only numeric webinar ids are taken there, not the UUIDs Zoom also takes.
+- An account whose plan does not list past webinars' participants (`past_participants=False`)
+  is refused them and their absentees with Zoom's 400, code 200 "No permission."; the report
+  API still serves it, given the scope report:read:admin.
 - Faults hit only the API under /v2, never OAuth or /_fake. A 5xx or a dropped connection
   happens before the request is looked at, so nothing is applied; "slow" waits before the
   request is handled.
@@ -99,7 +111,9 @@ STATUS_LIMIT = 30
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 30, 300
 PAGE_TOKEN_LIFETIME = 15 * 60
 TOPIC_LIMIT, AGENDA_LIMIT, PASSWORD_LIMIT = 200, 2000, 10
-SCOPE = "webinar:read:admin webinar:write:admin"
+SCOPE = "webinar:read:admin webinar:write:admin report:read:admin"
+# How long after a webinar ends its participant lists answer; Zoom does not say.
+REPORT_DELAY = 30 * 60
 ADMIN_PREFIX = "/_fake/"
 
 QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."
@@ -622,6 +636,40 @@ class _Registrant:
 
 
 @dataclass
+class _Session:
+    """One stay of one person in the webinar, from joining to leaving, as Zoom reports it."""
+
+    user_id: str  # Zoom's id for this stay, valid for this webinar only
+    participant_user_id: str  # the Zoom user's id; empty for someone not signed in to Zoom
+    name: str
+    email: str
+    registrant_id: str | None
+    join_time: float
+    leave_time: float
+
+    def view(self, with_registrant_id: bool = True) -> dict:
+        """The session as Zoom's participant lists show it; `duration` is in seconds."""
+        view = {
+            "id": self.participant_user_id,
+            "name": self.name,
+            "user_id": self.user_id,
+            "user_email": self.email,
+            "join_time": _iso(self.join_time),
+            "leave_time": _iso(self.leave_time),
+            "duration": int(self.leave_time - self.join_time),
+            "failover": False,
+            "status": "in_meeting",
+        }
+        if with_registrant_id and self.registrant_id:
+            view["registrant_id"] = self.registrant_id
+        return view
+
+    def report_view(self, with_registrant_id: bool) -> dict:
+        """The session as the report API shows it: the same, with `participant_user_id`."""
+        return {**self.view(with_registrant_id), "participant_user_id": self.participant_user_id}
+
+
+@dataclass
 class _Webinar:
     id: int
     uuid: str
@@ -642,6 +690,8 @@ class _Webinar:
     # Its source tracking links (made on Zoom's site, not by the API), in Zoom's shape: id,
     # source_name, tracking_url; the counts are worked out when listed.
     tracking_sources: list[dict] = field(default_factory=list)
+    ended_at: float | None = None  # when the host ended it
+    sessions: list[_Session] = field(default_factory=list)  # who was in it, one stay each
 
     @property
     def approval_type(self) -> int:
@@ -760,6 +810,8 @@ class FakeZoom:
         log: Callable[[str], None] | None = None,
         webhook_url: str | None = None,
         webhook_secret_token: str | None = None,
+        report_delay: float = REPORT_DELAY,
+        past_participants: bool = True,
     ):
         if plan not in PER_SECOND:
             raise ValueError(f"plan must be one of {', '.join(PER_SECOND)}")
@@ -770,6 +822,8 @@ class FakeZoom:
         self.host_id = user_id if user_id != "me" else secrets.token_urlsafe(16)
         self.token_ttl, self.join_host = token_ttl, join_host
         self.scopes = scopes  # what the app was given in the Marketplace, space-separated
+        self.report_delay = report_delay  # seconds after the end until the participant lists answer
+        self.past_participants = past_participants  # whether the plan lists past webinars' participants
         self._port, self._clock, self._log_line = port, clock, log
         self.webhook_url, self._webhook_secret_token = webhook_url, webhook_secret_token
         self._webhooks: list[SentWebhook] = []
@@ -940,6 +994,47 @@ class FakeZoom:
         self._send_webhook(event)
         return record
 
+    def attend(
+        self,
+        webinar_id: int | str,
+        email: str,
+        joined_at: datetime,
+        left_at: datetime,
+        name: str | None = None,
+        registrant_id: str | None = None,
+    ) -> dict:
+        """Someone spent a while in the webinar: one session, from `joined_at` to `left_at`.
+        Whoever joins through a registrant's link is that registrant (`registrant_id`, else
+        the registrant the address belongs to), whatever address they are known by. Returns
+        the session as the participant lists show it."""
+        if left_at < joined_at:
+            raise ValueError("left_at must not be before joined_at")
+        with self._lock:
+            webinar = self._webinar(str(webinar_id))
+            registrant = webinar.registrants.get(registrant_id or "") or webinar.by_email.get(email.lower())
+            if registrant_id and registrant is None:
+                raise ZoomRefusal(404, 3000, f"Registrant {registrant_id} was not found.")
+            default_name = registrant.first_name if registrant else email.split("@")[0]
+            session = _Session(
+                user_id=str(16_000_000 + secrets.randbelow(9_000_000)),
+                participant_user_id="",
+                name=name or default_name,
+                email=email,
+                registrant_id=registrant.id if registrant else None,
+                join_time=joined_at.timestamp(),
+                leave_time=left_at.timestamp(),
+            )
+            webinar.sessions.append(session)
+            return session.view()
+
+    def end_webinar(self, webinar_id: int | str, at: datetime | None = None) -> dict:
+        """The host ends the webinar (at `at`, else now by the fake's clock); its participant
+        lists answer `report_delay` seconds later. Returns the webinar."""
+        with self._lock:
+            webinar = self._webinar(str(webinar_id))
+            webinar.ended_at = at.timestamp() if at else self._clock()
+            return webinar.view()
+
     @property
     def webhooks_sent(self) -> list[SentWebhook]:
         """Every webhook sent so far, oldest first."""
@@ -1055,7 +1150,12 @@ class FakeZoom:
                 "host_id": self.host_id,
                 "host_email": self.host_email,
                 "webinars": [
-                    {**w.view(), "registrants": [r.record() for r in w.registrants.values()]}
+                    {
+                        **w.view(),
+                        "registrants": [r.record() for r in w.registrants.values()],
+                        "ended_at": _iso(w.ended_at) if w.ended_at is not None else None,
+                        "participants": [s.view() for s in w.sessions],
+                    }
                     for w in self._webinars.values()
                 ],
                 "faults": asdict(self._faults),
@@ -1114,7 +1214,7 @@ class FakeZoom:
                 entry.fault = "revoke"
             self._authorise(incoming)
             operation, category, params = _match(incoming.method, incoming.path.removeprefix("/v2"))
-            self._require_scope(incoming.method)
+            self._require_scope(incoming.method, incoming.path.removeprefix("/v2"))
             try:
                 self._take_rate(category)
                 reply = operation(self, incoming, *params)
@@ -1129,8 +1229,11 @@ class FakeZoom:
         reply.headers.setdefault("X-RateLimit-Category", category)
         return reply
 
-    def _require_scope(self, method: str) -> None:
-        needed = "webinar:read:admin" if method == "GET" else "webinar:write:admin"
+    def _require_scope(self, method: str, path: str) -> None:
+        if path.startswith("/report/"):
+            needed = "report:read:admin"
+        else:
+            needed = "webinar:read:admin" if method == "GET" else "webinar:write:admin"
         if needed not in self.scopes.split():
             # Zoom's answer to a token without the scope (its code 4711, not in the OpenAPI document).
             raise ZoomRefusal(400, 4711, f"Invalid access token, does not contain scopes:[{needed}].")
@@ -1514,6 +1617,54 @@ class FakeZoom:
         webinar.forget(registrant)
         return Reply(204)
 
+    # -- after the end: who attended -----------------------------------------------------------
+
+    def _past_webinar(self, raw_id: str, missing: str) -> _Webinar:
+        """The webinar whose participant lists are ready, or Zoom's 3001: for a webinar it does
+        not hold (`missing`), and for one not ended or whose lists it is still preparing."""
+        webinar = self._webinar(raw_id, missing=missing)
+        if webinar.ended_at is None or self._clock() < webinar.ended_at + self.report_delay:
+            raise ZoomRefusal(404, 3001, "Meeting ID is invalid or not end.")
+        return webinar
+
+    def _require_past_participants(self) -> None:
+        if not self.past_participants:
+            raise ZoomRefusal(400, 200, f"No permission. Only available for paid account: {self.account_id}.")
+
+    def _past_participants(self, incoming: Incoming, raw_id: str) -> Reply:
+        self._require_past_participants()
+        webinar = self._past_webinar(raw_id, "Webinar does not exist.")
+        return self._sessions_page(webinar, "past", incoming.query, lambda s: s.view())
+
+    def _report_participants(self, incoming: Incoming, raw_id: str) -> Reply:
+        wanted = incoming.query.get("include_fields")
+        if wanted not in (None, "registrant_id"):
+            raise _invalid([_problem("include_fields", "Must be one of: 'registrant_id'.")])
+        webinar = self._past_webinar(raw_id, 'Webinar "{id}" not found or has expired')
+        return self._sessions_page(webinar, "report", incoming.query, lambda s: s.report_view(wanted is not None))
+
+    def _sessions_page(self, webinar: _Webinar, kind: str, query: dict, view: Callable[[_Session], dict]) -> Reply:
+        ids, paging = self._page(("participants", kind, webinar.id), query, lambda: list(range(len(webinar.sessions))))
+        del paging["page_number"]  # the participant lists page by token alone
+        return Reply(200, {**paging, "participants": [view(webinar.sessions[i]) for i in ids]})
+
+    def _past_absentees(self, incoming: Incoming, raw_id: str) -> Reply:
+        self._require_past_participants()
+        webinar = self._past_webinar(raw_id, "Meeting ID is invalid or not end.")
+        if webinar.approval_type == NO_REGISTRATION:
+            raise ZoomRefusal(400, 3000, f"This Webinar has not registration required: {webinar.uuid}")
+        came = {s.registrant_id for s in webinar.sessions} | {s.email.lower() for s in webinar.sessions}
+
+        def every_id() -> list:
+            return [
+                r.id
+                for r in webinar.registrants.values()
+                if r.status == "approved" and r.id not in came and r.email.lower() not in came
+            ]
+
+        ids, paging = self._page(("absentees", webinar.id), incoming.query, every_id)
+        return Reply(200, {**paging, "registrants": [webinar.registrants[i].view() for i in ids]})
+
     # -- paging -------------------------------------------------------------------------------
 
     def _page(self, scope: tuple, query: dict, every_id: Callable[[], list]) -> tuple[list, dict]:
@@ -1563,6 +1714,13 @@ class FakeZoom:
             body = incoming.json_object()
             registrant = self.add_registrant_from_zoom_page(signup.group(1), **_signup_fields(body))
             return Reply(201, registrant)
+        attended = re.fullmatch(r"/_fake/webinars/([^/]+)/participants", path)
+        if attended and method == "POST":
+            return Reply(201, self.attend(attended.group(1), **_session_fields(incoming.json_object())))
+        ended = re.fullmatch(r"/_fake/webinars/([^/]+)/end", path)
+        if ended and method == "POST":
+            at = incoming.json_object().get("at")
+            return Reply(200, self.end_webinar(ended.group(1), _admin_time(at, "at") if at is not None else None))
         raise ZoomRefusal(404, 404, f"No such endpoint of the fake: {method} {path}")
 
     def _admin_faults(self, incoming: Incoming) -> Reply:
@@ -1647,6 +1805,28 @@ def _signup_fields(body: dict) -> dict:
     return {name: value for name, value in body.items() if name in known}
 
 
+def _session_fields(body: dict) -> dict:
+    """A session out of an admin request's body: `email`, `join_time` and `leave_time` (ISO
+    instants with a zone), and maybe `name` and `registrant_id`."""
+    if not isinstance(body.get("email"), str):
+        raise _invalid([_problem("email", "This field is required.")])
+    optional = {name: body[name] for name in ("name", "registrant_id") if isinstance(body.get(name), str)}
+    joined, left = _admin_time(body.get("join_time"), "join_time"), _admin_time(body.get("leave_time"), "leave_time")
+    if left < joined:
+        raise _invalid([_problem("leave_time", "Must not be before join_time.")])
+    return {"email": body["email"], "joined_at": joined, "left_at": left, **optional}
+
+
+def _admin_time(value: Any, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise _invalid([_problem(name, "An ISO 8601 instant with its offset, such as 2031-04-30T06:00:00Z.")])
+    return moment
+
+
 def _by_webinar(counts: Counter) -> dict[str, dict[str, int]]:
     result: dict[str, dict[str, int]] = {}
     for (webinar_id, email), n in counts.items():
@@ -1676,6 +1856,9 @@ _OPERATIONS: list[tuple[str, re.Pattern, Callable[..., Reply], str]] = [
         ("GET", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._get_registrant, LIGHT),
         ("DELETE", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._delete_registrant, LIGHT),
         ("POST", r"/webinars/([^/]+)/batch_registrants", FakeZoom._add_batch, HEAVY),
+        ("GET", r"/past_webinars/([^/]+)/participants", FakeZoom._past_participants, MEDIUM),
+        ("GET", r"/past_webinars/([^/]+)/absentees", FakeZoom._past_absentees, HEAVY),
+        ("GET", r"/report/webinars/([^/]+)/participants", FakeZoom._report_participants, HEAVY),
     )
 ]
 
