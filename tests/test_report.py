@@ -324,3 +324,80 @@ def test_a_series_puts_its_sessions_side_by_side(held: Store, settings: Settings
     assert "<title>Registrations and attendance by session</title>" in page
     assert "Session 6" in page
     assert "not known yet" in page
+
+
+# -- in a browser ------------------------------------------------------------------------------------
+
+
+def folded(counts: dict[str | None, int]) -> dict[str, int]:
+    """Counts as a shareable report shows them: fewer than 5 people count as other."""
+    shown = {category: n for category, n in counts.items() if n >= 5}
+    small = sum(n for n in counts.values() if n < 5)
+    return {**shown, "other": small} if small else shown
+
+
+def table(page, table_id: str) -> dict[str, list[str]]:
+    """A report table read back from the page: each body row's heading cell -> its other cells."""
+    rows = page.evaluate(
+        """id => [...document.querySelectorAll(`#${id} tbody tr`)].map(
+               row => [...row.children].map(cell => cell.textContent.trim()))""",
+        table_id,
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_in_a_browser_the_report_shows_its_charts_and_the_databases_figures_fetches_nothing_and_prints(
+    held: Store, run, workdir: Path, chromium
+):
+    from browser import DESKTOP, SCREENSHOTS, overflows_sideways, screenshot
+
+    assert run("report", SAMPLE_SLUG, "--html", "report.html", env=ENV).code == 0
+    page = chromium.new_page(viewport=DESKTOP)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.route("**/*", lambda route: route.abort())  # whatever the page would fetch goes nowhere
+    page.set_content((workdir / "report.html").read_text(encoding="utf-8"), wait_until="load")
+    assert asked == [], "the page fetched nothing"
+
+    titles = page.evaluate("[...document.querySelectorAll('svg.chart')].map(s => s.querySelector('title').textContent)")
+    for wanted in ("Registrations over time", "Registrants by country", "Mail by kind and state", "Minutes attended"):
+        assert wanted in titles
+    sizes = page.evaluate("[...document.querySelectorAll('svg.chart')].map(s => s.getBoundingClientRect().height)")
+    assert min(sizes) > 40, "every chart is drawn at a readable size"
+    assert not overflows_sideways(page)
+
+    for column in ("country", "organisation", "time_zone"):
+        shown = {category: int(cells[0]) for category, cells in table(page, f"table-{column}").items()}
+        assert shown == folded(by_value(held, column))
+    statuses = {status: int(cells[0]) for status, cells in table(page, "table-statuses").items()}
+    for status, count in by_value(held, "status").items():
+        assert statuses[status] == count
+    mail = table(page, "table-mail")
+    header = page.evaluate("[...document.querySelectorAll('#table-mail thead th')].map(c => c.textContent.trim())")
+    sql = "SELECT kind, state, count(*) FROM deliveries GROUP BY kind, state"
+    for kind, state, count in held.db.execute(sql).fetchall():
+        assert mail[kind][header.index(state) - 1] == str(count)
+    registrations = table(page, "table-registrations")
+    assert list(registrations.values())[-1][-1] == str(one(held, "SELECT count(*) FROM registrants"))
+    attended = one(held, "SELECT count(*) FROM attendance WHERE attended = 1")
+    assert page.text_content("[data-figure=attended]") == str(attended)
+    assert table(page, "table-attendance")["Attended"] == [str(attended)]
+
+    screenshot(page, "report")
+    top = SCREENSHOTS / "report-top.jpg"  # the README's picture, docs/screenshots/report.jpg, is a copy
+    page.screenshot(path=str(top), type="jpeg", quality=70, clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
+    pdf = page.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF-")
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 3, "the report runs over several A4 pages"
+
+
+def test_only_drawing_the_charts_imports_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, webinar_ops.cli, webinar_ops.report.as_html, webinar_ops.report.as_csv, "
+        "webinar_ops.report.as_json; print('matplotlib' in sys.modules)"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"

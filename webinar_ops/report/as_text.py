@@ -24,7 +24,8 @@ def _webinar_lines(report: WebinarReport) -> list[str]:
 
 
 def _series_lines(report: SeriesReport) -> list[str]:
-    lines = [f"{report.series}: {len(report.sessions)} sessions"]
+    count = len(report.sessions)
+    lines = [f"{report.series}: {count} session{'' if count == 1 else 's'}"]
     for s in report.sessions:
         came = "attendance not known yet" if s.attended is None else f"{s.attended} attended"
         lines.append(f"  {s.day} {s.slug}: {s.registrants} registrants, {s.approved} approved, {came}")

@@ -63,15 +63,14 @@ def registrations_chart(registrations: Registrations, title: str) -> str:
         axes.text(where, 1.0, f" {sent.kind}", rotation=90, va="top", fontsize=7, color=WARN, transform=_x_data(axes))
     step = max(1, len(days) // 10)
     axes.set_xticks(list(positions)[::step], [_short_day(day) for day in days[::step]])
-    axes.legend(loc="upper left", frameon=False)
-    total.legend(loc="upper center", frameon=False)
+    figure.legend(loc="outside upper center", frameon=False, ncols=2)
     return _svg(figure, title)
 
 
 def breakdown_chart(breakdown: Breakdown) -> str:
     """One breakdown as horizontal bars, the largest on top."""
     counts = breakdown.counts[:MAX_BARS]
-    figure, axes = _figure(0.6 + 0.25 * max(len(counts), 1))
+    figure, axes = _figure(0.6 + 0.25 * max(len(counts), 1), width=WIDTH / 2)
     labels = [_shortened(count.category) for count in counts]
     axes.barh(range(len(counts)), [count.people for count in counts], color=ACCENT)
     axes.set_yticks(range(len(counts)), labels)
@@ -83,7 +82,7 @@ def breakdown_chart(breakdown: Breakdown) -> str:
 
 def mail_chart(mail: Mail, title: str) -> str:
     """The deliveries of each kind of mail, stacked by state."""
-    figure, axes = _figure(0.8 + 0.3 * max(len(mail.kinds), 1))
+    figure, axes = _figure(1.2 + 0.3 * max(len(mail.kinds), 1))
     left = [0] * len(mail.kinds)
     for state in MAIL_STATES:
         widths = [getattr(kind, state) for kind in mail.kinds]
@@ -94,7 +93,7 @@ def mail_chart(mail: Mail, title: str) -> str:
     axes.invert_yaxis()
     axes.set_xlabel("mails")
     _whole_numbers(axes.xaxis)
-    axes.legend(loc="lower right", frameon=False, ncols=3)
+    figure.legend(loc="outside lower center", frameon=False, ncols=len(MAIL_STATES))
     return _svg(figure, title)
 
 
@@ -122,16 +121,16 @@ def series_chart(series: SeriesReport, title: str) -> str:
     axes.set_xticks(range(len(sessions)), [_shortened(s.session or s.slug, 24) for s in sessions])
     axes.set_ylabel("people")
     _whole_numbers(axes.yaxis)
-    axes.legend(loc="upper left", frameon=False, ncols=3)
+    figure.legend(loc="outside upper center", frameon=False, ncols=3)
     return _svg(figure, title)
 
 
-def _figure(height: float) -> tuple[Any, Any]:
+def _figure(height: float, width: float = WIDTH) -> tuple[Any, Any]:
     import matplotlib
     from matplotlib.figure import Figure
 
     matplotlib.rcParams.update(SETTINGS)
-    figure = Figure(figsize=(WIDTH, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout="constrained")
     return figure, figure.add_subplot()
 
 
