@@ -401,3 +401,51 @@ def test_only_drawing_the_charts_imports_matplotlib():
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.strip() == "False"
+
+
+# -- what the store holds, shown as it is -------------------------------------------------------------
+
+HOSTILE = '=HYPERLINK("x") Fund & Co, $5 $x^2$'  # the person checks refuse < and >
+
+
+def test_an_organisation_written_as_a_formula_or_tex_is_shown_as_the_text_it_is(store: Store, sample):
+    from webinar_ops.report import webinar_report
+    from webinar_ops.report.as_csv import as_csv
+    from webinar_ops.report.as_html import as_html
+
+    record = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", OPENED).record
+    for n in range(5):
+        add_person(store, record, {"email": f"p{n}@example.org", "first_name": "P", "organisation": HOSTILE}, OPENED)
+    report = webinar_report(store, store.webinar(SAMPLE_SLUG), OPENED)
+    assert {c.category for c in report.breakdowns[1].counts} == {HOSTILE}
+
+    page = as_html(report)
+    assert HOSTILE.replace("&", "&amp;").replace('"', "&#34;") in page  # the table's cell, escaped
+    charts = re.findall(r"<svg\b.*?</svg>", page, re.S)
+    chart = next(svg for svg in charts if "Registrants by organisation" in svg)
+    texts = ["".join(t.itertext()) for t in ET.fromstring(chart).iter("{http://www.w3.org/2000/svg}text")]
+    assert HOSTILE in texts  # drawn as text: no TeX, no markup
+    rows = list(csv.reader(io.StringIO(as_csv(report).lstrip("\ufeff"))))
+    assert ["organisation", "'" + HOSTILE, "people", "5"] in rows  # a spreadsheet shows it, not runs it
+
+
+def test_only_a_permanent_refusal_counts_as_a_bounce_not_a_temporary_failure_given_up(
+    store: Store, settings: Settings, sample
+):
+    from webinar_ops.mail.outbox import Outbox
+    from webinar_ops.report import webinar_report
+
+    record = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", OPENED).record
+    for email in ("refused@example.org", "slow@example.org"):
+        add_person(store, record, {"email": email, "first_name": "P"}, OPENED)
+    sync_webinar(store, load_provider("local", settings, store), store.webinar(SAMPLE_SLUG), OPENED)
+    plan_webinar(store, store.webinar(SAMPLE_SLUG), OPENED, settings.mail_domain)
+    listed = Outbox(store).listing(record.id)
+    confirmation = {row.email: row.delivery.id for row in listed if row.delivery.kind == "confirmation"}
+    Outbox(store).fail(confirmation["refused@example.org"], "550 5.1.1 <refused@example.org>: no such user", OPENED)
+    gave_up = "gave up after 5 attempts, as the next would be too late: 451 4.7.1 try again later"
+    Outbox(store).fail(confirmation["slow@example.org"], gave_up, OPENED)
+
+    mail = webinar_report(store, store.webinar(SAMPLE_SLUG), OPENED).mail
+    (kind,) = [k for k in mail.kinds if k.kind == "confirmation"]
+    assert (kind.failed, kind.bounced, mail.bounced) == (2, 1, 1)

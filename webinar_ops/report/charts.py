@@ -26,6 +26,7 @@ ET.register_namespace("xlink", XLINK)
 SETTINGS = {
     "svg.fonttype": "none",  # text as <text>, drawn by the browser, searchable and accessible
     "svg.hashsalt": "webinar-ops-report",  # ids made from this salt: the same figures, the same SVG
+    "text.parse_math": False,  # an organisation's `$` is a dollar sign, not TeX
     "font.family": "sans-serif",
     "font.size": 9,
     "axes.spines.top": False,
