@@ -449,3 +449,18 @@ def test_only_a_permanent_refusal_counts_as_a_bounce_not_a_temporary_failure_giv
     mail = webinar_report(store, store.webinar(SAMPLE_SLUG), OPENED).mail
     (kind,) = [k for k in mail.kinds if k.kind == "confirmation"]
     assert (kind.failed, kind.bounced, mail.bounced) == (2, 1, 1)
+
+
+def test_the_waitlist_figures_count_who_waits_and_who_was_seated_from_it(store: Store, workdir: Path):
+    from webinar_ops.report import webinar_report
+
+    path = definition_variant(workdir, {"[schedule]": "[registration]\ncapacity = 2\n\n[schedule]"}, "seats.toml")
+    record = store.save_webinar(load_definition(path), path.read_text(encoding="utf-8"), "local", OPENED).record
+    for email in ("ana@example.org", "bo@example.org", "cy@example.org", "di@example.org"):
+        add_person(store, record, {"email": email, "first_name": "P"}, OPENED)
+    store.update_registrant(store.registrant(record.id, "ana@example.org").id, {"status": "cancelled"}, OPENED)
+
+    statuses = webinar_report(store, store.webinar(SAMPLE_SLUG), OPENED).statuses
+    assert (statuses.capacity, statuses.approved, statuses.waitlisted, statuses.cancelled) == (2, 2, 1, 1)
+    assert statuses.promoted == 1  # cy took the seat ana gave back
+    assert store.registrant(record.id, "cy@example.org").status == "approved"
