@@ -464,3 +464,21 @@ def test_the_waitlist_figures_count_who_waits_and_who_was_seated_from_it(store: 
     assert (statuses.capacity, statuses.approved, statuses.waitlisted, statuses.cancelled) == (2, 2, 1, 1)
     assert statuses.promoted == 1  # cy took the seat ana gave back
     assert store.registrant(record.id, "cy@example.org").status == "approved"
+
+
+def test_registrations_are_counted_per_day_of_the_events_clock_not_of_utc(store: Store, sample):
+    from webinar_ops.report import webinar_report
+
+    record = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", OPENED).record
+    late_evening_utc = datetime(2021, 4, 26, 20, 0, tzinfo=UTC)  # 27 April, 05:00 in Seoul
+    add_person(store, record, {"email": "early@example.org", "first_name": "P"}, OPENED)  # 26 April in Seoul
+    add_person(store, record, {"email": "late@example.org", "first_name": "P"}, late_evening_utc)
+    add_person(store, record, {"email": "later@example.org", "first_name": "P"}, late_evening_utc + timedelta(days=2))
+
+    by_day = webinar_report(store, store.webinar(SAMPLE_SLUG), OPENED).registrations.by_day
+    assert [(d.day, d.registrations, d.cumulative) for d in by_day] == [
+        ("2021-04-26", 1, 1),
+        ("2021-04-27", 1, 2),
+        ("2021-04-28", 0, 2),  # a day without registrations is shown too
+        ("2021-04-29", 1, 3),
+    ]

@@ -1015,8 +1015,10 @@ def report(
         raise click.UsageError("Give a webinar's SLUG or --series SERIES, one of the two.")
     if series and with_names:
         raise click.UsageError("--with-names lists the registrants of one webinar: give its SLUG, not --series.")
-    made = series_report(app.store, series, app.now()) if series else None
-    made = made or webinar_report(app.store, app.webinar(slug), app.now(), with_names)
+    if series:
+        made = series_report(app.store, series, app.now())
+    else:
+        made = webinar_report(app.store, app.webinar(slug), app.now(), with_names)
     texts = {path: render(made) for path, render in ((html_file, _as_html), (csv_file, as_csv)) if path}
     write_all(texts, private=with_names)
     for path in texts:
