@@ -7,6 +7,13 @@ matplotlib); `files` writes them all or none. By default the tree holds no perso
 every breakdown groups the categories of fewer than `SMALL_GROUP` people as "other".
 """
 
-from webinar_ops.report.gather import SMALL_GROUP, SeriesReport, WebinarReport, series_report, webinar_report
+from webinar_ops.report.gather import (
+    SMALL_GROUP,
+    SeriesReport,
+    WebinarReport,
+    page_language,
+    series_report,
+    webinar_report,
+)
 
-__all__ = ["SMALL_GROUP", "SeriesReport", "WebinarReport", "series_report", "webinar_report"]
+__all__ = ["SMALL_GROUP", "SeriesReport", "WebinarReport", "page_language", "series_report", "webinar_report"]

@@ -13,9 +13,11 @@ from __future__ import annotations
 import io
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from webinar_ops import wording
 from webinar_ops.report.gather import MAIL_STATES, Attendance, Breakdown, Mail, Registrations, SeriesReport
 
 SVG = "http://www.w3.org/2000/svg"
@@ -45,17 +47,18 @@ MAX_BARS = 20  # a breakdown's chart shows its largest categories; its table sho
 WIDTH = 7.0  # inches: A4's text width at the page's margins
 
 
-def registrations_chart(registrations: Registrations, title: str) -> str:
+def registrations_chart(registrations: Registrations, title: str, language: str) -> str:
     """Registrations per day (bars) and in all (a line), with a dashed mark on the first day
     each kind of mail went out."""
+    _ = wording.catalog(language).gettext
     days = [date.fromisoformat(day.day) for day in registrations.by_day]
     figure, axes = _figure(2.8)
     positions = range(len(days))
-    axes.bar(positions, [day.registrations for day in registrations.by_day], color=SOFT, label="per day")
-    axes.set_ylabel("registrations per day")
+    axes.bar(positions, [day.registrations for day in registrations.by_day], color=SOFT, label=_("per day"))
+    axes.set_ylabel(_("registrations per day"))
     total = axes.twinx()
-    total.plot(positions, [day.cumulative for day in registrations.by_day], color=INK, label="in all")
-    total.set_ylabel("registrations in all")
+    total.plot(positions, [day.cumulative for day in registrations.by_day], color=INK, label=_("in all"))
+    total.set_ylabel(_("registrations in all"))
     total.set_ylim(bottom=0)
     index = {day: n for n, day in enumerate(days)}
     for sent in registrations.mail_sent:
@@ -63,64 +66,68 @@ def registrations_chart(registrations: Registrations, title: str) -> str:
         axes.axvline(where, color=WARN, linestyle="--", linewidth=0.8)
         axes.text(where, 1.0, f" {sent.kind}", rotation=90, va="top", fontsize=7, color=WARN, transform=_x_data(axes))
     step = max(1, len(days) // 10)
-    axes.set_xticks(list(positions)[::step], [_short_day(day) for day in days[::step]])
+    axes.set_xticks(list(positions)[::step], [_short_day(day, language) for day in days[::step]])
     figure.legend(loc="outside upper center", frameon=False, ncols=2)
     return _svg(figure, title)
 
 
-def breakdown_chart(breakdown: Breakdown) -> str:
-    """One breakdown as horizontal bars, the largest on top."""
+def breakdown_chart(breakdown: Breakdown, title: str, categories: Mapping[str, str], language: str) -> str:
+    """One breakdown as horizontal bars, the largest on top; `categories` gives the words
+    for the categories that are not the registrants' own values ("other", "not given")."""
     counts = breakdown.counts[:MAX_BARS]
     figure, axes = _figure(0.6 + 0.25 * max(len(counts), 1), width=WIDTH / 2)
-    labels = [_shortened(count.category) for count in counts]
+    labels = [_shortened(categories.get(count.category, count.category)) for count in counts]
     axes.barh(range(len(counts)), [count.people for count in counts], color=ACCENT)
     axes.set_yticks(range(len(counts)), labels)
     axes.invert_yaxis()
-    axes.set_xlabel("registrants")
+    axes.set_xlabel(wording.catalog(language).gettext("registrants"))
     _whole_numbers(axes.xaxis)
-    return _svg(figure, breakdown.title)
+    return _svg(figure, title)
 
 
-def mail_chart(mail: Mail, title: str) -> str:
-    """The deliveries of each kind of mail, stacked by state."""
+def mail_chart(mail: Mail, title: str, states: Mapping[str, str], language: str) -> str:
+    """The deliveries of each kind of mail, stacked by state (`states`: each state's name)."""
     figure, axes = _figure(1.2 + 0.3 * max(len(mail.kinds), 1))
     left = [0] * len(mail.kinds)
     for state in MAIL_STATES:
         widths = [getattr(kind, state) for kind in mail.kinds]
         if any(widths):
-            axes.barh(range(len(widths)), widths, left=left, color=STATE_COLOURS[state], label=state)
+            axes.barh(range(len(widths)), widths, left=left, color=STATE_COLOURS[state], label=states[state])
             left = [a + b for a, b in zip(left, widths, strict=True)]
     axes.set_yticks(range(len(mail.kinds)), [kind.kind for kind in mail.kinds])
     axes.invert_yaxis()
-    axes.set_xlabel("mails")
+    axes.set_xlabel(wording.catalog(language).gettext("mails"))
     _whole_numbers(axes.xaxis)
     figure.legend(loc="outside lower center", frameon=False, ncols=len(MAIL_STATES))
     return _svg(figure, title)
 
 
-def minutes_chart(attendance: Attendance, title: str) -> str:
+def minutes_chart(attendance: Attendance, title: str, language: str) -> str:
     """How long the attendees stayed: a histogram of their minutes."""
+    _ = wording.catalog(language).gettext
     bars = attendance.histogram
     figure, axes = _figure(2.4)
     axes.bar(range(len(bars)), [bar.people for bar in bars], color=ACCENT)
     axes.set_xticks(range(len(bars)), [bar.label for bar in bars])
-    axes.set_xlabel("minutes attended")
-    axes.set_ylabel("attendees")
+    axes.set_xlabel(_("minutes attended"))
+    axes.set_ylabel(_("attendees"))
     _whole_numbers(axes.yaxis)
     return _svg(figure, title)
 
 
-def series_chart(series: SeriesReport, title: str) -> str:
+def series_chart(series: SeriesReport, title: str, language: str) -> str:
     """Registrants, approved and attended for each session of a series, side by side."""
+    _ = wording.catalog(language).gettext
     sessions = series.sessions
     figure, axes = _figure(2.8)
     width = 0.27
-    shown = (("registrants", SOFT), ("approved", ACCENT), ("attended", INK))
-    for n, (name, colour) in enumerate(shown):
+    shown = (("registrants", _("registrants"), SOFT), ("approved", _("approved"), ACCENT))
+    shown += (("attended", _("attended"), INK),)
+    for n, (name, label, colour) in enumerate(shown):
         values = [getattr(session, name) or 0 for session in sessions]
-        axes.bar([i + (n - 1) * width for i in range(len(sessions))], values, width, color=colour, label=name)
+        axes.bar([i + (n - 1) * width for i in range(len(sessions))], values, width, color=colour, label=label)
     axes.set_xticks(range(len(sessions)), [_shortened(s.session or s.slug, 24) for s in sessions])
-    axes.set_ylabel("people")
+    axes.set_ylabel(_("people"))
     _whole_numbers(axes.yaxis)
     figure.legend(loc="outside upper center", frameon=False, ncols=3)
     return _svg(figure, title)
@@ -146,10 +153,10 @@ def _whole_numbers(axis: Any) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _short_day(day: date) -> str:
+def _short_day(day: date, language: str) -> str:
     from babel.dates import format_skeleton
 
-    return format_skeleton("MMMd", day, locale="en")
+    return format_skeleton("MMMd", day, locale=wording.locale(language))
 
 
 def _shortened(text: str, limit: int = 40) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from webinar_ops import languages, times
-from webinar_ops.errors import NotFound
+from webinar_ops import languages, times, validate, wording
+from webinar_ops.errors import InputError, NotFound
 from webinar_ops.mail.outbox import Outbox, State
 from webinar_ops.store import Store, WebinarRecord
 
@@ -289,13 +289,19 @@ def statuses(store: Store, record: WebinarRecord) -> Statuses:
     )
 
 
+def N_(message: str) -> str:
+    """Marks `message` for the catalogs (`make catalogs`); the page translates it where shown."""
+    return message
+
+
+# Each breakdown's title: English in the JSON and the CSV, translated on the page (as_html.py).
 _BREAKDOWN_TITLES = {
-    "country": "Registrants by country",
-    "organisation": "Registrants by organisation",
-    "time_zone": "Registrants by time zone",
-    "language": "Registrants by language given",
-    "language_read": "Registrants by the language their mail is written in",
-    "tracking_source": "Registrants by where they came from",
+    "country": N_("Registrants by country"),
+    "organisation": N_("Registrants by organisation"),
+    "time_zone": N_("Registrants by time zone"),
+    "language": N_("Registrants by the language they gave"),
+    "language_read": N_("Registrants by the language their mail is written in"),
+    "tracking_source": N_("Registrants by where they came from"),
 }
 
 
@@ -458,3 +464,21 @@ def session_figures(store: Store, record: WebinarRecord) -> Session:
         rate=figures.rate if figures else None,
         mean_minutes=round(figures.mean_minutes, 1) if figures and figures.mean_minutes is not None else None,
     )
+
+
+def page_language(store: Store, report: WebinarReport | SeriesReport, asked: str | None) -> str:
+    """The language a report's page is written in: the one `asked` for, else its webinar's (a
+    series: its first session's) when its words can be written in it, else English. A
+    language asked for whose words cannot be written is refused, naming those that can."""
+    can = languages.available()
+    if asked is not None:
+        try:
+            tag = validate.language(asked)
+        except ValueError as exc:
+            raise InputError(f"--language: {exc}.") from None
+        if wording.primary(tag) not in {wording.primary(c) for c in can}:
+            raise InputError(f"The report cannot be written in {asked!r}; its words are in {', '.join(can)}.")
+        return tag
+    slug = report.slug if isinstance(report, WebinarReport) else report.sessions[0].slug
+    own = store.webinar(slug).definition.language
+    return own if wording.primary(own) in {wording.primary(c) for c in can} else wording.ENGLISH
