@@ -482,3 +482,24 @@ def test_registrations_are_counted_per_day_of_the_events_clock_not_of_utc(store:
         ("2021-04-28", 0, 2),  # a day without registrations is shown too
         ("2021-04-29", 1, 3),
     ]
+
+
+def test_the_page_is_written_in_french_when_asked_words_dates_numbers_and_charts(held: Store, run, workdir: Path):
+    ran = run("report", SAMPLE_SLUG, "--html", "fr.html", "--language", "fr", env=ENV)
+    assert ran.code == 0, ran.stderr
+    page = (workdir / "fr.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in page
+    assert "Les inscrits par pays" in page
+    assert "vendredi 30 avril 2021, 15\u00a0h\u00a000–16\u00a0h\u00a030, heure de Séoul" in page  # as French writes it
+    assert "75\u00a0%" in page  # the attendance rate, as CLDR writes a percentage in French
+    assert "51,7" in page  # the mean minutes, with a decimal comma
+    chart = next(svg for svg in re.findall(r"<svg\b.*?</svg>", page, re.S) if "Les messages par type" in svg)
+    texts = {"".join(t.itertext()).strip() for t in ET.fromstring(chart).iter("{http://www.w3.org/2000/svg}text")}
+    assert {"envoyés", "messages"} <= texts  # the legend and the axis, in French too
+    assert "Registrants by country" not in page
+
+
+def test_a_language_the_report_cannot_be_written_in_is_refused_naming_those_it_can(held: Store, run):
+    ran = run("report", SAMPLE_SLUG, "--html", "de.html", "--language", "de", env=ENV)
+    assert ran.code == 2
+    assert "cannot be written in 'de'; its words are in en, fr" in ran.stderr
