@@ -385,7 +385,8 @@ def test_in_a_browser_the_report_shows_its_charts_and_the_databases_figures_fetc
 
     screenshot(page, "report")
     top = SCREENSHOTS / "report-top.jpg"  # the README's picture, docs/screenshots/report.jpg, is a copy
-    page.screenshot(path=str(top), type="jpeg", quality=70, clip={"x": 0, "y": 0, "width": 1280, "height": 1500})
+    clip = {"x": 0, "y": 0, "width": 1280, "height": 1900}
+    page.screenshot(path=str(top), type="jpeg", quality=60, full_page=True, clip=clip)
     pdf = page.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF-")
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 3, "the report runs over several A4 pages"
