@@ -255,6 +255,9 @@ def test_an_unknown_webinar_or_series_is_refused_with_what_exists(held: Store, r
     assert "Known series: Governance Capacity Development Session Series" in ran.stderr
     assert run("report", env=ENV).code == 2
     assert run("report", SAMPLE_SLUG, "--series", "x", env=ENV).code == 2
+    ran = run("report", "--series", "Governance Capacity Development Session Series", "--with-names", env=ENV)
+    assert ran.code == 2
+    assert "--with-names lists the registrants of one webinar" in ran.stderr
 
 
 def test_an_output_that_cannot_be_written_leaves_every_file_as_it_was(held: Store, run, workdir: Path):

@@ -137,6 +137,8 @@ def _figure(height: float, width: float = WIDTH) -> tuple[Any, Any]:
     import matplotlib
     from matplotlib.figure import Figure
 
+    # For the whole process: the fonts are read as the figure is drawn, the SVG settings as it
+    # is saved, and the report's process draws nothing else.
     matplotlib.rcParams.update(SETTINGS)
     figure = Figure(figsize=(width, height), layout="constrained")
     return figure, figure.add_subplot()
