@@ -89,7 +89,16 @@ def main() -> None:
         cli("run", "--once")
         check_outbox(json.loads(cli("outbox", "--json")), folder / "outbox")
         check_french(folder / "outbox")
-        print("installed flow: every kind of mail was written from the installed wheel")
+        cli("report", SLUG, "--html", "report.html", "--csv", "report.csv")
+        check_report(folder / "report.html")
+        print("installed flow: every kind of mail and the report were written from the installed wheel")
+
+
+def check_report(page: Path) -> None:
+    """The report's page came from the installed template, with its charts drawn."""
+    text = page.read_text(encoding="utf-8")
+    if "<svg" not in text or "Registrations over time" not in text:
+        sys.exit(f"the installed report {page} has no charts")
 
 
 def check_outbox(rows: list[dict], maildir: Path) -> None:

@@ -64,6 +64,11 @@ def test_the_wheel_carries_the_sample_and_the_jobs_inside_the_package(wheel_name
     assert "webinar_ops/jobs/send_due.py" in wheel_names
 
 
+def test_the_wheel_carries_the_reports_page_templates(wheel_names):
+    for template in (REPO / "webinar_ops" / "report" / "templates").glob("*.html"):
+        assert f"webinar_ops/report/templates/{template.name}" in wheel_names
+
+
 def test_the_wheel_carries_every_module_of_the_package(wheel_names):
     package = REPO / "webinar_ops"
     for module in package.rglob("*.py"):

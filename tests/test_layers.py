@@ -68,6 +68,8 @@ FLOORS: list[tuple[str, list[str]]] = [
             "webinar_ops.webhooks",
             "webinar_ops.demo",
             "webinar_ops.tidy",
+            "webinar_ops.report",
+            "webinar_ops.report.*",
         ],
     ),
     ("plugins", ["webinar_ops.providers.*", "webinar_ops.transports.*"]),

@@ -1095,6 +1095,58 @@ def _awaiting_approval(store: Store, record: WebinarRecord, now: datetime) -> di
     }
 
 
+@cli.command()
+@click.argument("slug", required=False)
+@click.option("--series", help="Put every session of this series (the definitions' `series`) side by side.")
+@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Write the report as one HTML page.")
+@click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write its figures as one CSV table.")
+@click.option("--with-names", is_flag=True, help="Add every registrant's name, address, status and attendance.")
+@click.option("--language", help="Write the HTML page in this language, such as fr (default: the webinar's).")
+@json_option
+@pass_app
+def report(
+    app: App,
+    slug: str | None,
+    series: str | None,
+    html_file: Path | None,
+    csv_file: Path | None,
+    with_names: bool,
+    language: str | None,
+    as_json: bool,
+) -> None:
+    """The report of SLUG, or of a series: registrations over time against the mail sent,
+    registrants by country, organisation, time zone and language, approval and waitlist,
+    mail with bounces, attendance and the agenda as held. Without --with-names it holds no
+    personal data, and categories of fewer than 5 people count as "other", so it can be shared."""
+    from webinar_ops.report import page_language, series_report, webinar_report
+    from webinar_ops.report.as_csv import as_csv
+    from webinar_ops.report.as_json import as_json as report_json
+    from webinar_ops.report.as_text import as_text
+    from webinar_ops.report.files import write_all
+
+    if (slug is None) == (series is None):
+        raise click.UsageError("Give a webinar's SLUG or --series SERIES, one of the two.")
+    if series and with_names:
+        raise click.UsageError("--with-names lists the registrants of one webinar: give its SLUG, not --series.")
+    if series:
+        made = series_report(app.store, series, app.now())
+    else:
+        made = webinar_report(app.store, app.webinar(slug), app.now(), with_names)
+    language = page_language(app.store, made, language)
+    texts = {path: render(made) for path, render in ((csv_file, as_csv),) if path}
+    if html_file:
+        from webinar_ops.report.as_html import as_html  # draws with matplotlib: only when asked for
+
+        texts[html_file] = as_html(made, language)
+    write_all(texts, private=with_names)
+    for path in texts:
+        click.echo(f"Wrote {path}.", err=True)
+    if as_json:
+        click.echo(report_json(made), nl=False)
+    elif not texts:
+        click.echo(as_text(made), nl=False)
+
+
 # -- mail -------------------------------------------------------------------------------
 
 

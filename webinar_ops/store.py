@@ -32,6 +32,7 @@ BUSY_TIMEOUT_SECONDS = 30
 REGISTRANT_STATUSES = ("pending", "approved", "denied", "cancelled", "waitlisted")
 ACTIVE_STATUSES = ("pending", "approved")  # still coming: the provider is to hold them
 REGISTRANT_SOURCES = ("import", "cli", "provider", "web")
+COUNTED_COLUMNS = ("country", "organisation", "time_zone", "language")  # what a report breaks down
 
 migrations = Migrations("webinar_ops")
 
@@ -821,6 +822,31 @@ class Store:
                  WHERE webinar_id = ? GROUP BY tracking_source ORDER BY registrants DESC, source"""
         return list(self.db.query(sql, [webinar_id]))
 
+    def registration_stamps(self, webinar_id: int) -> list[tuple[str, int]]:
+        """When the webinar's registrants (whatever their status) were registered: each
+        `created_at` stamp with how many share it, oldest first (the report counts them per
+        day on the event's clock)."""
+        sql = """SELECT created_at, count(*) AS n FROM registrants WHERE webinar_id = ?
+                 GROUP BY created_at ORDER BY created_at"""
+        return [(row["created_at"], row["n"]) for row in self.db.query(sql, [webinar_id])]
+
+    def category_counts(self, webinar_id: int, column: str) -> dict[str | None, int]:
+        """How many registrants (whatever their status) give each value of `column`, one of
+        COUNTED_COLUMNS (country, organisation, time_zone, language), the most first; None
+        counts those who gave none."""
+        if column not in COUNTED_COLUMNS:
+            raise ValueError(f"registrants are not counted by {column!r}")
+        sql = f"""SELECT nullif(trim({column}), '') AS value, count(*) AS n FROM registrants
+                  WHERE webinar_id = ? GROUP BY 1 ORDER BY n DESC, value"""
+        return {row["value"]: row["n"] for row in self.db.query(sql, [webinar_id])}
+
+    def promoted_count(self, webinar_id: int) -> int:
+        """How many of the webinar's approved registrants were seated from the waitlist
+        (the seat rule keeps `waitlisted_at` when it seats someone)."""
+        sql = """SELECT count(*) FROM registrants
+                 WHERE webinar_id = ? AND status = 'approved' AND waitlisted_at IS NOT NULL"""
+        return self.db.execute(sql, [webinar_id]).fetchone()[0]
+
     def sync_counts(self, webinar_id: int) -> dict[str, int]:
         """Active registrants by provider sync state: registered, waiting, failed."""
         sql = """
@@ -1155,6 +1181,13 @@ class Store:
         """Each registrant's recorded attendance, by registrant id (empty until it is known)."""
         sql = f"SELECT * FROM attendance WHERE registrant_id IN ({_OF_WEBINAR})"
         return {row["registrant_id"]: _presence(row) for row in self.db.query(sql, [webinar_id])}
+
+    def attended_minutes(self, webinar_id: int) -> list[int]:
+        """The minutes of each registrant of the webinar who attended and whose minutes are
+        known, fewest first (the report's histogram)."""
+        sql = f"""SELECT minutes FROM attendance WHERE registrant_id IN ({_OF_WEBINAR})
+                  AND attended = 1 AND minutes IS NOT NULL ORDER BY minutes"""
+        return [row[0] for row in self.db.execute(sql, [webinar_id]).fetchall()]
 
     def attendance_figures(self, webinar_id: int) -> AttendanceFigures:
         """The webinar's attendance in numbers; the expected are its approved registrants and

@@ -404,6 +404,25 @@ class Outbox:
             counts.setdefault(row["family"], {})[row["state"]] = row["n"]
         return dict(sorted(counts.items(), key=lambda item: kinds.status_order(item[0])))
 
+    def sending_times(self, webinar_id: int) -> list[dict]:
+        """For each kind of mail that went out, how many were sent and when the first and the
+        last of them went (`first_sent_at`, `last_sent_at`), the earliest first."""
+        sql = f"""SELECT {_FAMILY} AS kind, count(*) AS sent, min(sent_at) AS first_sent_at,
+                         max(sent_at) AS last_sent_at FROM deliveries
+                  WHERE webinar_id = ? AND state = ? AND sent_at IS NOT NULL
+                  GROUP BY 1 ORDER BY first_sent_at, kind"""
+        return list(self.db.query(sql, [webinar_id, State.SENT]))
+
+    def bounces(self, webinar_id: int) -> dict[str, int]:
+        """For each kind of mail, how many of the webinar's deliveries the receiving server
+        refused for good: failed with a permanent (5xx) reply, which the sender records as
+        the error's leading code (`550 mailbox unavailable`)."""
+        sql = f"""SELECT {_FAMILY} AS kind, count(*) AS n FROM deliveries
+                  WHERE webinar_id = ? AND state = ? AND last_error GLOB '5[0-9][0-9][ -]*'
+                  GROUP BY 1"""
+        rows = {row["kind"]: row["n"] for row in self.db.query(sql, [webinar_id, State.FAILED])}
+        return dict(sorted(rows.items(), key=lambda item: kinds.status_order(item[0])))
+
     def next_delivery(self, webinar_id: int) -> dict | None:
         """The next mail due: its kind, due time and how many share it."""
         sql = f"""SELECT {_FAMILY} AS kind, send_after AS due_at, count(*) AS recipients FROM deliveries
