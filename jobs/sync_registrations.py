@@ -1,4 +1,5 @@
-"""Job: bring each upcoming webinar in step with its provider, then plan its mail."""
+"""Job: bring each upcoming webinar in step with its provider, then plan its mail; plan the
+follow-ups by attendance of the webinars that have ended."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.errors import WebinarOpsError
-from webinar_ops.plan import plan_webinar
+from webinar_ops.plan import plan_ended, plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
@@ -18,11 +19,13 @@ log = logging.getLogger("webinar_ops.jobs.sync")
 
 
 def run(settings: Settings, clock: Callable[[], datetime] = times.utc_now) -> None:
-    """Sync and plan every webinar that has not ended. A provider failure for one webinar is
-    logged and does not stop the others; their mail is planned either way."""
+    """Sync and plan every webinar that has not ended, and plan the follow-ups by attendance
+    of those that have. A provider failure for one webinar is logged and does not stop the
+    others; their mail is planned either way."""
     with Store.open(settings.db_path) as store:
         for webinar in store.webinars():
             if webinar.definition.end <= clock():
+                plan_ended(store, webinar, clock(), settings.mail_domain)
                 continue
             try:
                 report = sync_webinar(store, load_provider(webinar.provider, settings, store), webinar, clock())

@@ -954,7 +954,20 @@ def _status_summary(store: Store, record: WebinarRecord, now: datetime) -> dict:
         "not_sent": mail.reasons(record.id),
         "registration": _registration_window(record),
         "sources": store.source_counts(record.id),
+        "waiting_for_attendance": _waiting_for_attendance(store, record, now),
     }
+
+
+def _waiting_for_attendance(store: Store, record: WebinarRecord, now: datetime) -> list[dict]:
+    """The follow-ups by attendance that wait for it: their names, until when (UTC), and
+    what each version does if it is still not known then."""
+    from webinar_ops import times
+    from webinar_ops.plan import follow_ups_waiting
+
+    return [
+        {"mail": list(w.names), "until": times.iso_utc(w.until), "otherwise": w.otherwise}
+        for w in follow_ups_waiting(store, record, now)
+    ]
 
 
 def _registration_window(record: WebinarRecord) -> dict:
@@ -1179,6 +1192,12 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
 @click.option("--eml", "eml_file", type=click.Path(path_type=Path), help="Also write the whole message to this file.")
 @click.option("--language", help="Show it as a reader of this language would get it, such as fr (default: theirs).")
 @click.option("--offset", help="With --kind reminder: which reminder, such as 7d or 1h (default: the last one).")
+@click.option(
+    "--as",
+    "audience",
+    type=click.Choice(["attended", "absent"]),
+    help="With --kind after: the version for those who attended, or were absent (its first such message).",
+)
 @pass_app
 def preview(
     app: App,
@@ -1189,6 +1208,7 @@ def preview(
     eml_file: Path | None,
     language: str | None,
     offset: str | None,
+    audience: str | None,
 ) -> None:
     """Show a mail as one registrant would receive it, without sending anything."""
     from webinar_ops.mail.compose import Composer
@@ -1200,7 +1220,7 @@ def preview(
         registrant = replace(registrant, language=_language_option(language))
     composer = Composer(record, app.settings, answers=app.store.answers)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
-    mail = _preview_delivery(app.store, record, template, offset, registrant)
+    mail = _preview_delivery(app.store, record, template, offset, registrant, audience)
     details = json.loads(mail.details) if mail.details else None
     words = composer.render(template, registrant, app.now(), mail.offset_minutes, details)
     click.echo(f"To: {registrant.email}\nSubject: {words.subject}\n\n{words.text}")
@@ -1236,9 +1256,10 @@ def _preview_delivery(
     template: str,
     offset: str | None = None,
     registrant: Registrant | None = None,
+    audience: str | None = None,
 ) -> PreviewMail:
     """The delivery planning would make of `template` for the preview (plan.preview_delivery),
-    with the reminder asked for by `--offset`."""
+    with the reminder asked for by `--offset`, the after-message's version by `--as`."""
     from webinar_ops.errors import InputError
     from webinar_ops.mail import kinds
     from webinar_ops.plan import preview_delivery
@@ -1246,7 +1267,7 @@ def _preview_delivery(
     if offset is not None and template != kinds.REMINDER.template:
         raise InputError("--offset goes with --kind reminder.")
     lead = _preview_offset(record, offset) if template == kinds.REMINDER.template else None
-    return preview_delivery(store, record, template, lead, registrant)
+    return preview_delivery(store, record, template, lead, registrant, audience)
 
 
 def _language_option(value: str) -> str:
