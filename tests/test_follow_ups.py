@@ -27,13 +27,14 @@ from test_smtp import starting_in
 from webinar_ops.attendance import Join, match
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
-from webinar_ops.deliver import send_due
+from webinar_ops.deliver import WaveReport, send_due
 from webinar_ops.jobs import sync_registrations
 from webinar_ops.mail import kinds
 from webinar_ops.mail.outbox import Outbox, State
 from webinar_ops.plan import follow_ups_waiting, plan_ended, plan_upcoming, plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.registrants import add_person
+from webinar_ops.schedule import Service
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
@@ -43,6 +44,7 @@ DOMAIN = "webinars.example.org"
 SENDER = f"webinars@{DOMAIN}"
 START = datetime(2021, 4, 30, 6, 0, tzinfo=UTC)
 END = START + timedelta(minutes=90)
+DAY = timedelta(days=1)
 DEADLINE = END + timedelta(days=3)  # the default wait
 
 ANA = "ana.silva@example.org"
@@ -149,28 +151,31 @@ def rows_of(store: Store, address: str) -> dict[str, tuple[str, str | None]]:
 # -- the definition ---------------------------------------------------------------------------
 
 
+# Each wrong table follows `# here`, so that its line is found past the sample's own text.
 @pytest.mark.parametrize(
-    ("extra", "field", "at", "after"),
+    ("extra", "field", "at"),
     [
-        ('send = "1d"\nto = "attendees"\n', "after[0].to", 'to = "attendees"', None),
-        ('send = "1d"\notherwise = "skip"\n', "after[0].otherwise", 'otherwise = "skip"', None),
-        ('send = "1d"\nwait = "2d"\n', "after[0].wait", 'wait = "2d"', None),
-        ('send = "1d"\nto = "absent"\notherwise = "later"\n', "after[0].otherwise", "later", None),
-        ('send = "1d"\nto = "absent"\nwait = "soon"\n', "after[0].wait", 'wait = "soon"', None),
-        ('send = "1d"\nto = "absent"\n\n[[after]]\nsend = "24h"\nto = "absent"\n', "after[1].send", "24h", None),
-        ('send = "1d"\n\n[[after]]\nsend = "1d"\nto = "attended"\n', "after[1].to", 'to = "attended"', None),
+        ('# here\n[[after]]\nsend = "1d"\nto = "attendees"\n', "after[0].to", 'to = "attendees"'),
+        ('# here\n[[after]]\nsend = "1d"\notherwise = "skip"\n', "after[0].otherwise", 'otherwise = "skip"'),
+        ('# here\n[[after]]\nsend = "1d"\nwait = "2d"\n', "after[0].wait", 'wait = "2d"'),
+        ('# here\n[[after]]\nsend = "1d"\nto = "absent"\notherwise = "later"\n', "after[0].otherwise", "later"),
+        ('# here\n[[after]]\nsend = "1d"\nto = "absent"\nwait = "soon"\n', "after[0].wait", 'wait = "soon"'),
         (
-            'send = "1d"\nto = "attended"\notherwise = "everyone"\n'
-            '\n[[after]]\nsend = "1d"\nto = "absent"\notherwise = "everyone"\n',
+            '[[after]]\nsend = "1d"\nto = "absent"\n# here\n[[after]]\nsend = "24h"\nto = "absent"\n',
+            "after[1].send",
+            "24h",
+        ),
+        ('[[after]]\nsend = "1d"\n# here\n[[after]]\nsend = "1d"\nto = "attended"\n', "after[1].to", "to ="),
+        (
+            '[[after]]\nsend = "1d"\nto = "attended"\notherwise = "everyone"\n'
+            '# here\n[[after]]\nsend = "1d"\nto = "absent"\notherwise = "everyone"\n',
             "after[1].otherwise",
             "otherwise",
-            'to = "absent"',
         ),
         (
-            'send = "1d"\nto = "attended"\n\n[[after]]\nsend = "1d"\nto = "absent"\nwait = "5d"\n',
+            '[[after]]\nsend = "1d"\nto = "attended"\n# here\n[[after]]\nsend = "1d"\nto = "absent"\nwait = "5d"\n',
             "after[1].wait",
             'wait = "5d"',
-            None,
         ),
     ],
     ids=[
@@ -185,9 +190,9 @@ def rows_of(store: Store, address: str) -> dict[str, tuple[str, str | None]]:
         "the versions of one time waiting for different times",
     ],
 )
-def test_a_wrong_follow_up_is_refused_with_its_file_line_and_fix(workdir, extra, field, at, after):
-    path = with_follow_ups(workdir, "\n[[after]]\n" + extra)
-    refused(path, field, at, after=after or "[[after]]")
+def test_a_wrong_follow_up_is_refused_with_its_file_line_and_fix(workdir, extra, field, at):
+    path = with_follow_ups(workdir, "\n" + extra)
+    refused(path, field, at, after="# here")
 
 
 def test_a_follow_up_by_attendance_waits_three_days_and_is_skipped_without_attendance_by_default(workdir):
@@ -418,6 +423,24 @@ def test_the_sync_job_plans_the_follow_ups_of_an_ended_webinar(store, settings, 
 
     assert rows_of(store, ANA) == {THANKS: (State.PENDING, None)}
     assert set(rows_of(store, BEN)) == {SORRY}
+
+
+def test_the_service_plans_the_follow_ups_of_an_ended_webinar_when_it_starts(store, settings, workdir):
+    webinar_with(store, settings, with_follow_ups(workdir))
+    attended(store, CHO)
+    # The sync job waits for the stop, so that nothing but the startup's own plan runs.
+    service = Service(
+        settings,
+        send=lambda stop: (WaveReport(), None),
+        sync=lambda: service.stopping.wait(30),
+        clock=lambda: END + DAY,
+    )
+
+    service.start()
+    service.stop()
+
+    assert rows_of(store, CHO) == {THANKS: (State.PENDING, None)}
+    assert set(rows_of(store, ANA)) == set(rows_of(store, BEN)) == {SORRY}
 
 
 # -- the outbox's guarantees ------------------------------------------------------------------

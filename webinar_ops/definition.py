@@ -934,8 +934,14 @@ class _Checker:
         same_time = [m for m in earlier if m.delay == message.delay]
         send = table["send"]
         if any(m.to == message.to for m in same_time):
-            audience = "" if message.to == "everyone" else f" to {message.to}"
-            raise self.fail((*path, "send"), f"{send!r} is given twice{audience}", "send each message at its own time")
+            if message.to == "everyone":
+                raise self.fail((*path, "send"), f"{send!r} is given twice", "send each message at its own time")
+            other = "absent" if message.to == "attended" else "attended"
+            raise self.fail(
+                (*path, "send"),
+                f"{send!r} is given twice for those {message.to}",
+                f'send each message at its own time, or address this one to = "{other}"',
+            )
         if same_time and "everyone" in (message.to, same_time[0].to):
             raise self.fail(
                 (*path, "to"),
