@@ -372,6 +372,19 @@ def test_a_correction_to_an_audience_without_a_message_skips_the_unsent_version_
     assert rows_of(store, ANA) == {THANKS: (State.PENDING, None)}
 
 
+def test_a_version_taken_out_of_the_definition_is_not_sent_to_anyone_who_has_not_had_it(store, settings, workdir):
+    webinar_with(store, settings, with_follow_ups(workdir))
+    attended(store, ANA)
+    plan(store, settings, END + timedelta(hours=1))
+
+    without = with_follow_ups(workdir, "\n[[after]]" + THANKS_AND_RECORDING.split("\n[[after]]")[1], "thanks.toml")
+    store.save_webinar(load_definition(without), without.read_text(encoding="utf-8"), "local", END + timedelta(hours=2))
+    plan(store, settings, END + timedelta(hours=2))
+
+    assert rows_of(store, ANA) == {THANKS: (State.PENDING, None)}
+    assert rows_of(store, BEN) == {SORRY: (State.SKIPPED, "this message was removed from the definition")}
+
+
 def test_planning_again_creates_nothing_new(store, settings, workdir):
     webinar_with(store, settings, with_follow_ups(workdir))
     attended(store, ANA)
