@@ -1,5 +1,5 @@
 """Job: bring each upcoming webinar in step with its provider, then plan its mail; after the
-end, ask the provider who attended."""
+end, ask the provider who attended, then plan the follow-ups by attendance."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.errors import WebinarOpsError
-from webinar_ops.plan import plan_webinar
+from webinar_ops.plan import plan_ended, plan_webinar
 from webinar_ops.providers import load_provider
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import attendance_skipped, pull_attendance, sync_webinar
@@ -19,14 +19,16 @@ log = logging.getLogger("webinar_ops.jobs.sync")
 
 
 def run(settings: Settings, clock: Callable[[], datetime] = times.utc_now) -> None:
-    """Sync and plan every webinar that has not ended; pull the attendance of those that have,
-    while it is due (sync.attendance_skipped says when). A provider failure for one webinar is
-    logged and does not stop the others; their mail is planned either way."""
+    """Sync and plan every webinar that has not ended. For those that have: pull the
+    attendance while it is due (sync.attendance_skipped says when), then plan the follow-ups by
+    attendance. A provider failure for one webinar is logged and does not stop the others;
+    their mail is planned either way."""
     with Store.open(settings.db_path) as store:
         for webinar in store.webinars():
             if webinar.definition.end <= clock():
                 if attendance_skipped(store, webinar, clock()) is None:
                     _pull_attendance(store, settings, webinar, clock())
+                plan_ended(store, store.webinar(webinar.slug), clock(), settings.mail_domain)
                 continue
             try:
                 report = sync_webinar(store, load_provider(webinar.provider, settings, store), webinar, clock())

@@ -69,6 +69,13 @@ class App:
 
         return plan_webinar(self.store, self.store.webinar(slug), self.now(), self.settings.mail_domain)
 
+    def plan_follow_ups(self, slug: str) -> int:
+        """Plan the follow-ups by attendance of an ended webinar, now that attendance is known;
+        how many mails that planned."""
+        from webinar_ops.plan import plan_ended
+
+        return plan_ended(self.store, self.store.webinar(slug), self.now(), self.settings.mail_domain).created
+
     def now(self) -> datetime:
         from webinar_ops.times import utc_now
 
@@ -889,12 +896,14 @@ def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name:
 
     record = app.webinar(slug)
     plan = plan_attendance_import(app.store, record, file, app.now(), zone_name)
+    planned = 0
     if not dry_run:
         apply_attendance_import(app.store, record, plan, app.now())
-    _print_attendance_import(plan, app.store.attendance_figures(record.id), dry_run, as_json)
+        planned = app.plan_follow_ups(slug)
+    _print_attendance_import(plan, app.store.attendance_figures(record.id), dry_run, as_json, planned)
 
 
-def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bool) -> None:
+def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bool, planned: int) -> None:
     from webinar_ops.console import print_json
 
     counts = {
@@ -905,6 +914,7 @@ def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bo
         "unmatched": plan.matched.unmatched,
         "expected": figures.expected,
         "recorded": not dry_run,
+        "follow_ups_planned": planned,
     }
     if as_json:
         print_json(counts)
@@ -920,6 +930,12 @@ def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bo
         click.echo("Dry run: nothing was recorded.")
     else:
         click.echo(f"Recorded: {figures.attended} of {figures.expected} attended ({_percent(figures.rate)}).")
+        _echo_follow_ups(planned)
+
+
+def _echo_follow_ups(planned: int) -> None:
+    if planned:
+        click.echo(f"Follow-ups by attendance planned: {_counted(planned, 'mail')}.")
 
 
 def _counted(count: int, noun: str) -> str:
@@ -946,6 +962,7 @@ def attendance_pull(app: App, slug: str, as_json: bool) -> None:
 
     record = app.webinar(slug)
     pulled = pull_attendance(app.store, app.provider_for(record), record, app.now(), force=True)
+    planned = app.plan_follow_ups(slug) if pulled.outcome == "recorded" else 0
     if as_json:
         known = pulled.figures
         figures = {**known.__dict__, "absent": known.absent, "rate": known.rate} if known else {}
@@ -958,10 +975,12 @@ def attendance_pull(app: App, slug: str, as_json: bool) -> None:
                 "retry_after": times.iso_utc(pulled.retry_after) if pulled.retry_after else None,
                 "unmatched": pulled.unmatched,
                 **figures,
+                "follow_ups_planned": planned,
             }
         )
     else:
         click.echo(f"{slug}: {pulled.summary()}", err=pulled.outcome != "recorded")
+        _echo_follow_ups(planned)
     if pulled.outcome != "recorded":
         sys.exit(1)
 
@@ -1053,6 +1072,7 @@ def _status_summary(store: Store, record: WebinarRecord, now: datetime) -> dict:
         "registration": _registration_window(record),
         "sources": store.source_counts(record.id),
         "attendance": _attendance_summary(store, record, now),
+        "waiting_for_attendance": _waiting_for_attendance(store, record, now),
     }
 
 
@@ -1066,6 +1086,18 @@ def _attendance_summary(store: Store, record: WebinarRecord, now: datetime) -> d
         figures = store.attendance_figures(record.id)
         summary |= {**asdict(figures), "absent": figures.absent, "rate": figures.rate}
     return summary
+
+
+def _waiting_for_attendance(store: Store, record: WebinarRecord, now: datetime) -> list[dict]:
+    """The follow-ups by attendance that wait for it: their names, until when (UTC), and
+    what each version does if it is still not known then."""
+    from webinar_ops import times
+    from webinar_ops.plan import follow_ups_waiting
+
+    return [
+        {"mail": list(w.names), "until": times.iso_utc(w.until), "otherwise": w.otherwise}
+        for w in follow_ups_waiting(store, record, now)
+    ]
 
 
 def _registration_window(record: WebinarRecord) -> dict:
@@ -1342,6 +1374,12 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
 @click.option("--eml", "eml_file", type=click.Path(path_type=Path), help="Also write the whole message to this file.")
 @click.option("--language", help="Show it as a reader of this language would get it, such as fr (default: theirs).")
 @click.option("--offset", help="With --kind reminder: which reminder, such as 7d or 1h (default: the last one).")
+@click.option(
+    "--as",
+    "audience",
+    type=click.Choice(["attended", "absent"]),
+    help="With --kind after: the version for those who attended, or were absent (its first such message).",
+)
 @pass_app
 def preview(
     app: App,
@@ -1352,6 +1390,7 @@ def preview(
     eml_file: Path | None,
     language: str | None,
     offset: str | None,
+    audience: str | None,
 ) -> None:
     """Show a mail as one registrant would receive it, without sending anything."""
     from webinar_ops.mail.compose import Composer
@@ -1363,7 +1402,7 @@ def preview(
         registrant = replace(registrant, language=_language_option(language))
     composer = Composer(record, app.settings, answers=app.store.answers)
     click.echo(f"Language: {composer.language_for(registrant)}", err=True)
-    mail = _preview_delivery(app.store, record, template, offset, registrant)
+    mail = _preview_delivery(app.store, record, template, offset, registrant, audience)
     details = json.loads(mail.details) if mail.details else None
     words = composer.render(template, registrant, app.now(), mail.offset_minutes, details)
     click.echo(f"To: {registrant.email}\nSubject: {words.subject}\n\n{words.text}")
@@ -1399,9 +1438,10 @@ def _preview_delivery(
     template: str,
     offset: str | None = None,
     registrant: Registrant | None = None,
+    audience: str | None = None,
 ) -> PreviewMail:
     """The delivery planning would make of `template` for the preview (plan.preview_delivery),
-    with the reminder asked for by `--offset`."""
+    with the reminder asked for by `--offset`, the after-message's version by `--as`."""
     from webinar_ops.errors import InputError
     from webinar_ops.mail import kinds
     from webinar_ops.plan import preview_delivery
@@ -1409,7 +1449,7 @@ def _preview_delivery(
     if offset is not None and template != kinds.REMINDER.template:
         raise InputError("--offset goes with --kind reminder.")
     lead = _preview_offset(record, offset) if template == kinds.REMINDER.template else None
-    return preview_delivery(store, record, template, lead, registrant)
+    return preview_delivery(store, record, template, lead, registrant, audience)
 
 
 def _language_option(value: str) -> str:

@@ -243,6 +243,8 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
         )
     for reason in summary["not_sent"]:
         click.echo(f"  {reason['state']}: {reason['n']} × {reason['kind']}: {reason['why']}")
+    for waiting in summary["waiting_for_attendance"]:
+        click.echo(f"  {_waiting_line(record, waiting)}")
     if line := _registration_line(record, summary["registration"]):
         click.echo(f"  {line}")
     if summary["sources"]:
@@ -270,6 +272,19 @@ def attendance_line(attendance: dict) -> str | None:
     why = f"; {attendance['error']}" if attendance["error"] else ""
     later = f"; next try after {attendance['retry_after']}" if attendance["retry_after"] else ""
     return f"attendance: not known yet ({tries} {'try' if tries == 1 else 'tries'}{why}{later})"
+
+
+def _waiting_line(record: WebinarRecord, waiting: dict) -> str:
+    """`after-1d-attended, after-1d-absent wait for attendance until 2021-05-03T07:30:00Z (Mon 03
+    May 16:30 Seoul time); if it is not known by then: attended to everyone, absent skipped`."""
+    until = times.parse_iso_utc(waiting["until"])
+    zone = times.zone_label(record.definition.time_zone)
+    fallbacks = waiting["otherwise"].items()
+    then = ", ".join(f"{to} {'to everyone' if how == 'everyone' else 'skipped'}" for to, how in fallbacks)
+    return (
+        f"{', '.join(waiting['mail'])} wait for attendance until {waiting['until']} "
+        f"({record.definition.local(until):%a %d %b %H:%M} {zone}); if it is not known by then: {then}"
+    )
 
 
 def _registration_line(record: WebinarRecord, window: dict) -> str | None:

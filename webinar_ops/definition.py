@@ -55,7 +55,7 @@ TOP_KEYS = {
     "contacts": "array of tables: purpose, name, role, organisation, email",
     "reminders": "table: offsets, grace",
     "mail": "table: templates, languages, include_questions, include_readings",
-    "after": "array of tables: send, recording, slides, survey, note (messages after the end)",
+    "after": "array of tables: send, recording, slides, survey, note, to, wait, otherwise (messages after the end)",
     "registration": "table: how people register (capacity, opens, closes, questions)",
 }
 AFTER_KEYS = {
@@ -64,7 +64,16 @@ AFTER_KEYS = {
     "slides": "link to the slides",
     "survey": "link to a survey",
     "note": "a few words for the participants",
+    "to": "who gets it: everyone, attended or absent",
+    "wait": "with to = attended or absent: how long after the end to wait for attendance, such as '3d'",
+    "otherwise": "with to = attended or absent: skip or everyone, when attendance is still not known by then",
 }
+AUDIENCES = ("everyone", "attended", "absent")  # whom an [[after]] message is addressed to
+FALLBACKS = ("skip", "everyone")  # what an attendance-addressed message does when attendance never came
+DEFAULT_WAIT = timedelta(days=3)  # Zoom's reports are ready within hours; an import may take a day or two
+# Skipped by default: a message written for those who came (or did not) would say the wrong
+# thing to the others, and two versions of one time that both fell back would reach everyone twice.
+DEFAULT_OTHERWISE = "skip"
 SCHEDULE_KEYS = {"start": "local wall time", "time_zone": "IANA zone", "duration": "length", "end": "local end"}
 SPEAKER_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
 AGENDA_KEYS = {"start": "HH:MM", "end": "HH:MM", "title": "item title", "speakers": "speakers"}
@@ -165,13 +174,25 @@ class QuestionGroup:
 
 @dataclass(frozen=True)
 class AfterMessage:
-    """A message sent `delay` after the webinar ends: thanks, the recording, the slides, a survey."""
+    """A message sent `delay` after the webinar ends: thanks, the recording, the slides, a survey.
+
+    It goes `to` everyone approved, or only to those who `attended` or were `absent`: such a
+    version waits for attendance until `wait` after the end, and then does as `otherwise` says
+    (goes to everyone, or is skipped)."""
 
     delay: timedelta
     recording: str | None = None
     slides: str | None = None
     survey: str | None = None
     note: str | None = None
+    to: str = "everyone"
+    wait: timedelta | None = None  # only for attended or absent
+    otherwise: str | None = None  # only for attended or absent
+
+    @property
+    def by_attendance(self) -> bool:
+        """Whether it waits for attendance: it goes to those who attended, or to the absent."""
+        return self.to != "everyone"
 
 
 @dataclass(frozen=True)
@@ -347,9 +368,11 @@ class Definition:
         language there are catalogs or templates for."""
         return self.mail.languages or languages.available(self.mail.templates)
 
-    def after_message(self, delay_minutes: int | None) -> AfterMessage | None:
-        """The after-message sent `delay_minutes` after the end, if the definition has one."""
-        return next((m for m in self.after if m.delay == timedelta(minutes=delay_minutes or 0)), None)
+    def after_message(self, delay_minutes: int | None, to: str = "everyone") -> AfterMessage | None:
+        """The after-message sent `delay_minutes` after the end to `to` (everyone, attended or
+        absent), if the definition has one."""
+        delay = timedelta(minutes=delay_minutes or 0)
+        return next((m for m in self.after if m.delay == delay and m.to == to), None)
 
     @property
     def duration(self) -> timedelta:
@@ -866,16 +889,79 @@ class _Checker:
                 if "send" not in table:
                     self.report((*path, "send"), "is missing", 'add send = "1d" (how long after the end)')
                 continue
-            if any(m.delay == delay for m in messages):
-                self.report((*path, "send"), f"{table['send']!r} is given twice", "send each message at its own time")
+            audience = self.safe(self.after_audience, table, path)
+            if audience is None:
                 continue
             links = {
                 key: self.safe(self.text, table, path, key, check=validate.url, fix=_URL_FIX)
                 for key in ("recording", "slides", "survey")
             }
             note = self.safe(self.text, table, path, "note", check=_description)
-            messages.append(AfterMessage(delay=delay, note=note, **links))
-        return tuple(sorted(messages, key=lambda m: m.delay))
+            message = AfterMessage(delay=delay, note=note, **links, **audience)
+            if self.safe(self.after_fits, message, messages, table, path, default=False):
+                messages.append(message)
+        return tuple(sorted(messages, key=lambda m: (m.delay, AUDIENCES.index(m.to))))
+
+    def after_audience(self, table: dict, path: tuple) -> dict[str, Any]:
+        """`to`, and for attended or absent `wait` and `otherwise`, which an everyone message
+        must not have (it waits for nothing)."""
+        to = self.text(table, path, "to") or "everyone"
+        if to not in AUDIENCES:
+            raise self.fail((*path, "to"), f"{to!r} is not an audience", f"write to = one of {', '.join(AUDIENCES)}")
+        if to == "everyone":
+            for key in ("wait", "otherwise"):
+                if key in table:
+                    raise self.fail(
+                        (*path, key),
+                        "is only for a message to attended or absent: everyone's waits for no attendance",
+                        f'remove {key}, or write to = "attended" or "absent"',
+                    )
+            return {}
+        wait = self.duration(table, path, "wait")
+        otherwise = self.text(table, path, "otherwise") or DEFAULT_OTHERWISE
+        if otherwise not in FALLBACKS:
+            raise self.fail(
+                (*path, "otherwise"),
+                f"{otherwise!r} is not what to do without attendance",
+                'write otherwise = "skip" (send nothing) or "everyone" (send it to every approved registrant)',
+            )
+        return {"to": to, "wait": DEFAULT_WAIT if wait is None else wait, "otherwise": otherwise}
+
+    def after_fits(self, message: AfterMessage, earlier: list[AfterMessage], table: dict, path: tuple) -> bool:
+        """Whether `message` may go at its time beside the `earlier` ones: one message per
+        audience and time, no everyone message beside a version, the versions of one time
+        waiting alike, and at most one of them falling back to everyone (nobody gets both)."""
+        same_time = [m for m in earlier if m.delay == message.delay]
+        send = table["send"]
+        if any(m.to == message.to for m in same_time):
+            if message.to == "everyone":
+                raise self.fail((*path, "send"), f"{send!r} is given twice", "send each message at its own time")
+            other = "absent" if message.to == "attended" else "attended"
+            raise self.fail(
+                (*path, "send"),
+                f"{send!r} is given twice for those {message.to}",
+                f'send each message at its own time, or address this one to = "{other}"',
+            )
+        if same_time and "everyone" in (message.to, same_time[0].to):
+            raise self.fail(
+                (*path, "to"),
+                f"a message to everyone and one to attended or absent are both sent at {send!r}: "
+                "those addressed would get both",
+                'address both by attendance (to = "attended" and to = "absent"), or send them at different times',
+            )
+        if same_time and same_time[0].wait != message.wait:
+            raise self.fail(
+                (*path, "wait"),
+                f"the versions sent at {send!r} wait for attendance for different times",
+                f'give both the same wait, such as wait = "{times.format_duration(same_time[0].wait)}"',
+            )
+        if same_time and message.otherwise == same_time[0].otherwise == "everyone":
+            raise self.fail(
+                (*path, "otherwise"),
+                f"both versions sent at {send!r} fall back to everyone: without attendance, everyone would get both",
+                'let one of them skip: otherwise = "skip"',
+            )
+        return True
 
     def registration(self, data: dict, schedule: tuple[datetime, datetime, str] | None) -> RegistrationOptions:
         """The `[registration]` table: each part of it is read by a method of its own."""

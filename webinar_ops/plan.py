@@ -37,6 +37,18 @@ k) Someone put on the waitlist (`[registration] capacity`) gets one `waitlisted`
    once, telling their place in the queue; it has no join link, invite or calendar links.
    Waitlisted people get nothing else (rule d) until a seat makes them approved, and then the
    confirmation and what follows; a waitlisted mail not yet sent by then is skipped.
+l) An `[[after]]` message to `attended` or `absent` waits for attendance and is planned only
+   after the end, once it is known: each approved registrant gets the version of that send
+   time that matches their presence (none when that audience has no message), due at its
+   time, or at once when that has passed. Until the deadline (`wait` after the end) nothing
+   is planned and the status says it waits. At the deadline without attendance, a version
+   with `otherwise = "everyone"` goes to every approved registrant with the everyone wording,
+   and one with `otherwise = "skip"` is recorded skipped for each, with the reason. Nobody
+   gets two versions of one time: whoever has a row of that time keeps it. A correction of
+   attendance never resends; a version not yet sent turns into the corrected one (or is
+   skipped, when that audience has no message). An ended webinar is planned for these alone
+   (`plan_ended`) until a week after the deadline, and gets nothing else. Its tests are in
+   tests/test_follow_ups.py.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -51,6 +63,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from webinar_ops import times
+from webinar_ops.definition import AfterMessage, Definition
 from webinar_ops.errors import InputError
 from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import (
@@ -102,12 +115,223 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
         created, report.skipped = _create_missing(store, webinar, now, domain)
         report.updates = _plan_updates(store, webinar, now, domain)
         report.created += created + report.updates + _plan_waitlisted(store, webinar, now, domain)
+        _add(report, _plan_follow_ups(store, webinar, now, domain))
+    return report
+
+
+def plan_ended(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> PlanReport:
+    """Plan an ended webinar's follow-ups by attendance (rule l), and nothing else: no
+    confirmation, reminder or update goes to anyone for a webinar that is over."""
+    report = PlanReport()
+    if not follow_ups_open(webinar, now):
+        return report
+    with store.transaction():
+        report.withdrawn = _withdraw_for_inactive(store, webinar, now) + _withdraw_removed_reminders(
+            store, webinar, now
+        )
+        _add(report, _plan_follow_ups(store, webinar, now, domain))
     return report
 
 
 def plan_upcoming(store: Store, now: datetime, domain: str) -> dict[str, PlanReport]:
-    """Plan every webinar that has not ended yet."""
-    return {w.slug: plan_webinar(store, w, now, domain) for w in store.webinars() if w.definition.end > now}
+    """Plan every webinar that has not ended yet, and the follow-ups by attendance of those
+    that have (rule l)."""
+    return {
+        w.slug: plan_webinar(store, w, now, domain) if w.definition.end > now else plan_ended(store, w, now, domain)
+        for w in store.webinars()
+        if w.definition.end > now or follow_ups_open(w, now)
+    }
+
+
+def _add(report: PlanReport, follow_ups: PlanReport) -> None:
+    report.created += follow_ups.created
+    report.skipped += follow_ups.skipped
+    report.moved += follow_ups.moved
+    report.withdrawn += follow_ups.withdrawn
+
+
+# -- rule l: follow-ups by attendance ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The versions of the after-message of one send time that go by attendance: to those who
+    attended, to the absent, or both; they wait alike (the definition holds them to it)."""
+
+    delay: timedelta
+    versions: dict[str, AfterMessage]  # attended / absent -> its message
+
+    @property
+    def wait(self) -> timedelta:
+        return next(iter(self.versions.values())).wait
+
+    def deadline(self, definition: Definition) -> datetime:
+        """When attendance must be known by; after it, each version does as `otherwise` says."""
+        return definition.end + self.wait
+
+    @property
+    def version_names(self) -> tuple[str, ...]:
+        """The delivery name of each version: `after-1d-attended`, `after-1d-absent`."""
+        return tuple(kinds.after_name(self.delay, to) for to in self.versions)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every delivery name of this time: each version's, and the everyone one a fallback takes."""
+        falls_back = any(m.otherwise == "everyone" for m in self.versions.values())
+        return self.version_names + ((kinds.after_name(self.delay),) if falls_back else ())
+
+
+def follow_ups(definition: Definition) -> list[FollowUp]:
+    """The definition's after-messages by attendance, grouped by send time."""
+    by_delay: dict[timedelta, dict[str, AfterMessage]] = {}
+    for message in definition.after:
+        if message.by_attendance:
+            by_delay.setdefault(message.delay, {})[message.to] = message
+    return [FollowUp(delay, versions) for delay, versions in sorted(by_delay.items())]
+
+
+def follow_ups_open(webinar: WebinarRecord, now: datetime) -> bool:
+    """Whether an ended webinar may still have follow-ups to plan: until a week (AFTER_PATIENCE)
+    after the last deadline, for someone approved late or a correction of attendance."""
+    groups = follow_ups(webinar.definition)
+    if webinar.cancelled_at or not groups:
+        return False
+    return now <= max(g.deadline(webinar.definition) for g in groups) + kinds.AFTER_PATIENCE
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A follow-up that waits for attendance, for the status: its names and its deadline."""
+
+    names: tuple[str, ...]
+    until: datetime
+    otherwise: dict[str, str]  # version -> skip / everyone
+
+
+def follow_ups_waiting(store: Store, webinar: WebinarRecord, now: datetime) -> list[Waiting]:
+    """The follow-ups still waiting for attendance (none once it is known, or past the deadline)."""
+    if webinar.cancelled_at or store.attendance_check(webinar.id).known:
+        return []
+    d = webinar.definition
+    return [
+        Waiting(g.version_names, g.deadline(d), {to: m.otherwise for to, m in g.versions.items()})
+        for g in follow_ups(d)
+        if now < g.deadline(d)
+    ]
+
+
+def _plan_follow_ups(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> PlanReport:
+    """Rule l: the versions for the people they match, once attendance is known; the
+    fallback at the deadline when it is not."""
+    report = PlanReport()
+    d = webinar.definition
+    if webinar.cancelled_at or now < d.end:
+        return report
+    known = store.attendance_check(webinar.id).known
+    presence = {rid: p.attended for rid, p in store.attendance_of(webinar.id).items()} if known else {}
+    for group in follow_ups(d):
+        if known:
+            report.moved += _follow_the_correction(store, webinar, group, presence, now, domain)
+            created, skipped = _plan_versions(store, webinar, group, presence, now, domain)
+        elif now >= group.deadline(d):
+            created, skipped = _plan_fallbacks(store, webinar, group, now, domain)
+        else:
+            continue  # it waits for attendance (follow_ups_waiting tells the status)
+        report.created += created
+        report.skipped += skipped
+    return report
+
+
+def _plan_versions(
+    store: Store, webinar: WebinarRecord, group: FollowUp, presence: dict[int, bool], now: datetime, domain: str
+) -> tuple[int, int]:
+    """Each approved registrant with no row of this time gets the version of their presence
+    (one recorded absent, or not recorded at all, is absent)."""
+    created = skipped = 0
+    outbox = Outbox(store)
+    for people in outbox.people_without(webinar, group.names[0], kind=AFTER, alike=group.names[1:]):
+        rows = []
+        for row in people:
+            person = Registrant.from_row(row)
+            to = "attended" if presence.get(person.id) else "absent"
+            if to in group.versions:
+                rows.append(_follow_up_row(webinar, person, group, to, to, now, domain))
+        outbox.add(rows)
+        created += len(rows)
+        skipped += sum(row.state == State.SKIPPED for row in rows)
+    return created, skipped
+
+
+def _plan_fallbacks(
+    store: Store, webinar: WebinarRecord, group: FollowUp, now: datetime, domain: str
+) -> tuple[int, int]:
+    """The deadline passed without attendance: each version goes to everyone, as the everyone
+    message, or is recorded skipped for each, as its `otherwise` says."""
+    created = skipped = 0
+    outbox = Outbox(store)
+    reason = f"attendance was not known by {times.iso_utc(group.deadline(webinar.definition))}"
+    for people in outbox.people_without(webinar, group.names[0], kind=AFTER, alike=group.names[1:]):
+        rows = []
+        for row in people:
+            person = Registrant.from_row(row)
+            for to, message in group.versions.items():
+                if message.otherwise == "everyone":
+                    rows.append(_follow_up_row(webinar, person, group, to, "everyone", now, domain))
+                else:
+                    skip = _follow_up_row(webinar, person, group, to, to, now, domain)
+                    rows.append(replace(skip, state=State.SKIPPED, reason=skip.reason or reason))
+        outbox.add(rows)
+        created += len(rows)
+        skipped += sum(row.state == State.SKIPPED for row in rows)
+    return created, skipped
+
+
+def _follow_up_row(
+    webinar: WebinarRecord, person: Registrant, group: FollowUp, message: str, to: str, now: datetime, domain: str
+) -> NewDelivery:
+    """The follow-up of `group` with the words of its `message` version, worded for `to`
+    (the version itself, or everyone), due at its time or at once when that has passed.
+    Someone approved only after the end is skipped, as for any after-message (rule b)."""
+    name = kinds.after_name(group.delay, to)
+    row = _pending(_new_row(webinar, person, name, group.delay, now, domain, AFTER))
+    due = times.iso_utc(max(webinar.definition.end + group.delay, now))
+    row = replace(row, due_at=due, send_after=due, details=json.dumps({"message": message, "to": to}))
+    approved = times.parse_iso_utc(person.approved_at) if person.approved_at else None
+    if approved is not None and approved >= webinar.definition.end:
+        return replace(row, state=State.SKIPPED, reason="the webinar was over when they registered")
+    return row
+
+
+def _follow_the_correction(
+    store: Store, webinar: WebinarRecord, group: FollowUp, presence: dict[int, bool], now: datetime, domain: str
+) -> int:
+    """A version not yet sent to someone whose attendance was corrected turns into the other
+    version, or is skipped when that audience has no message (and comes back if corrected
+    again); anything sent, or being sent, stays as it is."""
+    changed, outbox = 0, Outbox(store)
+    for delivery in outbox.correctable(webinar, group.version_names):
+        to = "attended" if presence.get(delivery.registrant_id) else "absent"
+        changes = _corrected(webinar, group, delivery, to, domain)
+        if changes:
+            outbox.change(delivery.id, {**changes, "updated_at": times.iso_utc(now)})
+            changed += 1
+    return changed
+
+
+def _corrected(webinar: WebinarRecord, group: FollowUp, delivery: Delivery, to: str, domain: str) -> dict:
+    """The columns of an unsent version to change for a reader now known as `to`, none if it stays."""
+    if to not in group.versions:
+        wanted = {"state": State.SKIPPED, "reason": f"attendance was corrected: they were {to}"}
+    else:
+        name = kinds.after_name(group.delay, to)
+        wanted = {
+            "kind": name,
+            "state": State.PENDING,
+            "reason": None,
+            "details": json.dumps({"message": to, "to": to}),
+            "message_id": message_id(webinar, delivery.registrant_id, name, webinar.revision, domain),
+        }
+    return {column: value for column, value in wanted.items() if getattr(delivery, column) != value}
 
 
 def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> tuple[int, int]:
@@ -118,8 +342,8 @@ def _create_missing(store: Store, webinar: WebinarRecord, now: datetime, domain:
         (CONFIRMATION.template, None, CONFIRMATION),
         (DENIAL.template, None, DENIAL),
         *((kinds.reminder_name(o), o, REMINDER) for o in d.reminder_offsets),
-        *((kinds.after_name(m.delay), m.delay, AFTER) for m in d.after),
-    ]
+        *((kinds.after_name(m.delay), m.delay, AFTER) for m in d.after if not m.by_attendance),
+    ]  # the after-messages by attendance wait for it (rule l)
     outbox = Outbox(store)
     for name, offset, kind in wanted:
         for people in outbox.people_without(webinar, name, _ONLY.get(kind.template, ""), kind=kind):
@@ -264,7 +488,9 @@ def _withdraw_removed_reminders(store: Store, webinar: WebinarRecord, now: datet
     """A reminder or after-message taken out of the definition is not sent to anyone who has
     not had it yet."""
     d = webinar.definition
-    names = [kinds.reminder_name(o) for o in d.reminder_offsets] + [kinds.after_name(m.delay) for m in d.after]
+    names = [kinds.reminder_name(o) for o in d.reminder_offsets]
+    names += [kinds.after_name(m.delay) for m in d.after if not m.by_attendance]
+    names += [name for group in follow_ups(d) for name in group.names]
     return Outbox(store).skip_pending_scheduled_but(webinar, names, now)
 
 
@@ -309,7 +535,7 @@ def _moved(webinar: WebinarRecord, delivery: Delivery, approved_at: str | None, 
     changes: dict = {}
     if delivery.revision != webinar.revision:
         changes["revision"] = webinar.revision
-    if delivery.offset is not None and not delivery.is_manual:
+    if delivery.offset is not None and not delivery.is_manual and not _planned_after_the_end(webinar, delivery):
         kind, offset = delivery.mail_kind, delivery.offset
         due = kind.due_at(webinar.definition, offset, now)
         if times.iso_utc(due) != delivery.due_at:
@@ -319,6 +545,12 @@ def _moved(webinar: WebinarRecord, delivery: Delivery, approved_at: str | None, 
     if delivery.state == State.SKIPPED and "due_at" not in changes:
         return {}  # a skipped reminder that did not move stays as it is
     return changes
+
+
+def _planned_after_the_end(webinar: WebinarRecord, delivery: Delivery) -> bool:
+    """Whether it is an after-message planned once the webinar had ended (by attendance, rule
+    l): it keeps the time it was planned for (outbox.out_of_step reads the same)."""
+    return delivery.template == AFTER.template and delivery.created_at >= times.iso_utc(webinar.definition.end)
 
 
 @dataclass
@@ -411,12 +643,20 @@ class PreviewMail:
 
 
 def preview_delivery(
-    store: Store, webinar: WebinarRecord, template: str, lead: timedelta | None, registrant: Registrant | None
+    store: Store,
+    webinar: WebinarRecord,
+    template: str,
+    lead: timedelta | None,
+    registrant: Registrant | None,
+    to: str | None = None,
 ) -> PreviewMail:
     """The delivery of `template` that planning would make for `registrant`, for `preview`: a
     reminder `lead` before the start, an update from the revision the reader's calendar holds
-    (as the real update says it), the first after-message. Refuses (InputError) a kind the
-    webinar would not send."""
+    (as the real update says it), the first after-message (`to` attended or absent: the first
+    version for them). Refuses (InputError) a kind the webinar would not send, and `to` for
+    any kind but the after-message."""
+    if to is not None and template != AFTER.template:
+        raise InputError(f"--as goes with --kind after: a {template} has no versions by attendance.")
     if template == REMINDER.template:
         return PreviewMail(template, offset_minutes=int(lead.total_seconds() // 60))
     if template == UPDATE.template:
@@ -431,10 +671,25 @@ def preview_delivery(
         place = store.waitlist_place(registrant.id) if registrant and registrant.id is not None else None
         return PreviewMail(template, details=json.dumps({"place": place or 1}))
     if template == AFTER.template:
-        if not webinar.definition.after:
-            raise InputError(f"{webinar.slug} has no [[after]] messages; docs/definition.md shows how to add one.")
-        return PreviewMail(template, offset_minutes=int(webinar.definition.after[0].delay.total_seconds() // 60))
+        return _preview_after(webinar, to)
     return PreviewMail(template)
+
+
+def _preview_after(webinar: WebinarRecord, to: str | None) -> PreviewMail:
+    """The first after-message (to `to`, when given) as planning makes it: a version carries
+    whom it is worded for (rule l)."""
+    after = webinar.definition.after
+    if not after:
+        raise InputError(f"{webinar.slug} has no [[after]] messages; docs/definition.md shows how to add one.")
+    chosen = next((m for m in after if m.to == to), None) if to else after[0]
+    if chosen is None:
+        sent_to = ", ".join(sorted({m.to for m in after}))
+        raise InputError(
+            f"{webinar.slug} has no [[after]] message to {to} (its messages go to: {sent_to}); "
+            f'add to = "{to}" to one, as docs/definition.md shows.'
+        )
+    details = json.dumps({"message": chosen.to, "to": chosen.to}) if chosen.by_attendance else None
+    return PreviewMail(AFTER.template, offset_minutes=int(chosen.delay.total_seconds() // 60), details=details)
 
 
 def _told_revision(store: Store, webinar: WebinarRecord, registrant: Registrant | None) -> int:

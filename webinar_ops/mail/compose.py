@@ -28,7 +28,7 @@ import textwrap
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cached_property, lru_cache
@@ -69,7 +69,7 @@ class Letter(Protocol):
 
     template: str
     offset_minutes: int | None
-    details: str | None  # JSON: for an update, the revision the reader's calendar holds
+    details: str | None  # JSON: for an update, the revision the reader's calendar holds; for a follow-up, its version
     message_id: str
 
 
@@ -481,7 +481,7 @@ class Composer:
             "cancel_link": self.cancel_url(registrant) if kind is not None and kind.cancel_link else None,
             "starts_in": times.describe_lead(lead, language),
             "was": self._was((details or {}).get("was"), local_zone, language),
-            "after": self._after_message(offset_minutes) if kind is kinds.AFTER else None,
+            "after": self._after_message(offset_minutes, details) if kind is kinds.AFTER else None,
             # The organiser's words to this reader with the denial of their request, if any.
             "denial": {"message": registrant.denial_message} if kind is kinds.DENIAL else None,
             "waitlist": {"place": (details or {}).get("place")} if kind is kinds.WAITLISTED else None,
@@ -513,9 +513,16 @@ class Composer:
             self._link_makers[language] = calendar_entry.LinkMaker(d.title, d.start, d.end, heading, language)
         return self._link_makers[language].links(join_url)
 
-    def _after_message(self, delay_minutes: int | None) -> dict[str, Any] | None:
-        message = self.definition.after_message(delay_minutes)
-        return asdict(message) | {"delay": None} if message else None
+    def _after_message(self, delay_minutes: int | None, details: dict | None) -> dict[str, Any] | None:
+        """The after-message's words (note and links) and whom it is worded `to`: everyone,
+        or those who attended or were absent. A version sent to everyone when attendance was
+        not known in time (plan.py rule l) has its own words and everyone's wording."""
+        details = details or {}
+        to = details.get("to", "everyone")
+        message = self.definition.after_message(delay_minutes, details.get("message", to))
+        if message is None:
+            return None
+        return {key: getattr(message, key) for key in ("recording", "slides", "survey", "note")} | {"to": to}
 
     def _was(self, was: dict | None, local_zone: str | None, language: str) -> dict[str, Any] | None:
         """What an update replaces: the time (in the event's zone and the reader's) and the

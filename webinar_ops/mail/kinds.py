@@ -8,7 +8,8 @@ A new kind of mail is one declaration in KINDS plus its templates.
 
 A delivery row's `kind` tells one mail of its `template` from another of the same template:
 `reminder-1d` and `reminder-1h` are two reminders, `update-3` the update to revision 3, and
-`manual-reminder-20210430T050000000000Z` a reminder an organiser sent by hand at that time.
+`manual-reminder-20210430T050000000000Z` a reminder an organiser sent by hand at that time,
+and `after-1d-attended` the after-message of one day for those who attended.
 The functions at the end make and read those names; nothing else spells them.
 """
 
@@ -182,9 +183,11 @@ def reminder_name(offset: timedelta) -> str:
     return f"{REMINDER.template}-{times.format_duration(offset)}"
 
 
-def after_name(delay: timedelta) -> str:
-    """`after-2h`, `after-1d`: the message sent `delay` after the end."""
-    return f"{AFTER.template}-{times.format_duration(delay)}"
+def after_name(delay: timedelta, to: str = "everyone") -> str:
+    """`after-2h`, `after-1d`: the message sent `delay` after the end to everyone;
+    `after-1d-attended`, `after-1d-absent`: its version for those who came, or did not."""
+    name = f"{AFTER.template}-{times.format_duration(delay)}"
+    return name if to == "everyone" else f"{name}-{to}"
 
 
 def update_name(revision: int) -> str:

@@ -151,11 +151,17 @@ class Outbox:
         where: str = "",
         columns: str = "",
         kind: kinds.Kind = kinds.CONFIRMATION,
+        alike: Iterable[str] = (),
     ) -> Iterator[list[dict]]:
         """The webinar's people in the audience of `kind` (by default: the approved ones) whom
         the provider has registered if the kind needs it, a page at a time, by address; only
-        those with no delivery named `name` yet, if given, and matching `where`."""
-        missing = "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind = :kind)"
+        those with no delivery named `name` yet, if given, nor of any name in `alike` (the
+        versions of one follow-up, of which each person gets one), and matching `where`."""
+        names = [name, *alike]
+        others = "".join(f", :alike{i}" for i in range(1, len(names)))
+        missing = (
+            f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.registrant_id = r.id AND d.kind IN (:kind{others}))"
+        )
         registered = "AND r.provider_registrant_id IS NOT NULL" if kind.needs_the_provider else ""
         sql = f"""
             SELECT r.* {columns} FROM registrants r
@@ -164,7 +170,8 @@ class Outbox:
             ORDER BY r.email LIMIT {PAGE}
         """
         after = ""
-        while page := list(self.db.query(sql, {"webinar": webinar.id, "after": after, "kind": name})):
+        params = {"webinar": webinar.id, "kind": name} | {f"alike{i}": n for i, n in enumerate(names) if i}
+        while page := list(self.db.query(sql, {**params, "after": after})):
             yield page
             after = page[-1]["email"]
 
@@ -223,6 +230,18 @@ class Outbox:
         )
         return cursor.rowcount
 
+    def correctable(self, webinar: WebinarRecord, names: Iterable[str]) -> list[Delivery]:
+        """The webinar's deliveries named one of `names` (a follow-up's versions) that a
+        correction of attendance may still change: the pending ones, and those skipped for an
+        earlier correction."""
+        names = list(names)
+        if not names:
+            return []
+        sql = f"""SELECT * FROM deliveries WHERE webinar_id = ? AND kind IN ({_marks(names)})
+                  AND (state = ? OR (state = ? AND reason LIKE 'attendance was corrected%')) ORDER BY id"""
+        params = [webinar.id, *names, State.PENDING, State.SKIPPED]
+        return [Delivery.from_row(row) for row in self.db.query(sql, params)]
+
     def skipped_for_registration(self, webinar: WebinarRecord) -> Iterator[tuple[Delivery, str | None]]:
         """The webinar's scheduled deliveries skipped for a registration's state, of people
         back in the audience of their kind (approved and registered again, for most; denied
@@ -239,12 +258,14 @@ class Outbox:
     def out_of_step(self, webinar: WebinarRecord) -> Iterator[tuple[Delivery, str | None]]:
         """The webinar's unsent deliveries (and reminders skipped as due before the person
         registered) of another revision or whose due time no longer follows the webinar's
-        start or end, each with its registrant's `approved_at`. When nothing moved, none is read."""
+        start or end, each with its registrant's `approved_at`; an after-message planned once
+        the webinar had ended (by attendance) keeps its time. When nothing moved, none is read."""
         sql = """
             SELECT d.*, r.approved_at FROM deliveries d JOIN registrants r ON r.id = d.registrant_id
             WHERE d.webinar_id = :webinar
               AND (d.state = :pending OR (d.state = :skipped AND d.reason LIKE 'it fell due%'))
               AND (d.revision != :revision OR (d.offset_minutes IS NOT NULL AND d.kind NOT LIKE :manual
+                   AND NOT (d.template = :after AND d.created_at >= :end)
                    AND d.due_at != (CASE d.template
                        WHEN :after THEN strftime('%Y-%m-%dT%H:%M:%SZ', :end, d.offset_minutes || ' minutes')
                        ELSE strftime('%Y-%m-%dT%H:%M:%SZ', :start, -d.offset_minutes || ' minutes') END)))
