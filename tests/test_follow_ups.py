@@ -274,6 +274,24 @@ def test_while_attendance_is_not_known_nothing_is_planned_and_the_status_says_un
     assert "if it is not known by then: attended skipped, absent skipped" in shown
 
 
+def test_an_attendance_import_plans_each_version_at_once_for_the_organiser_to_see(run, workdir):
+    ended = starting_in(workdir, -timedelta(minutes=150))
+    ended.write_text(ended.read_text(encoding="utf-8") + THANKS_AND_RECORDING, encoding="utf-8")
+    imported = ["registrants", "import", SAMPLE_SLUG, "data/registrants-sample.csv"]
+    for command in (["init"], ["webinar", "add", ended], imported, ["sync", SAMPLE_SLUG]):
+        assert run(*command).code == 0, command
+    came = sorted(r["email"] for r in run("registrants", "list", SAMPLE_SLUG, "--json").json())[:2]
+    (workdir / "came.csv").write_text("email,minutes\n" + "".join(f"{e},80\n" for e in came), encoding="utf-8")
+
+    ran = run("attendance", "import", SAMPLE_SLUG, "came.csv", "--json")
+
+    assert ran.code == 0, ran.stderr
+    assert ran.json()["follow_ups_planned"] == 15
+    planned = Counter(row["kind"] for row in run("outbox", SAMPLE_SLUG, "--json").json())
+    assert (planned[THANKS], planned[SORRY]) == (2, 13)
+    assert run("status", SAMPLE_SLUG, "--json").json()[0]["waiting_for_attendance"] == []
+
+
 def test_at_the_deadline_a_version_falls_back_to_everyone_or_is_skipped_with_the_reason(store, settings, workdir):
     everyone_thanks = THANKS_AND_RECORDING.replace('to = "attended"', 'to = "attended"\notherwise = "everyone"')
     webinar_with(store, settings, with_follow_ups(workdir, everyone_thanks))
