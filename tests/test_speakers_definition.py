@@ -14,11 +14,17 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from conftest import NOW, REPO, SAMPLE_DEFINITION, SAMPLE_SLUG
+import requests
+from conftest import NOW, REPO, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from web_server import serving
 
+from webinar_ops.config import Settings
 from webinar_ops.definition import SpeakerSlot, load_definition, parse_definition, speaker_slots
 from webinar_ops.errors import InputError, Problem
+from webinar_ops.providers import load_provider
 from webinar_ops.store import describe_changes, is_significant
+from webinar_ops.sync import sync_webinar
+from webinar_ops.web import create_app
 
 SPEAKERS_COPY = REPO / "tests" / "data" / "undesa-snu-session-5-speakers.toml"
 PARK, SHIM, YAO, SON = (
@@ -312,27 +318,44 @@ def test_the_practice_is_held_in_utc_from_a_wall_time_on_the_webinars_clock():
     assert (practice.duration, practice.reminder) == (timedelta(hours=1), timedelta(hours=3))
 
 
-def test_a_practice_before_the_clocks_change_keeps_its_own_offset():
-    # Paris goes to summer time on 28 March 2021: the practice is at 15:00 CET, the webinar at 15:00 CEST.
-    text = minimal(
-        "2021-03-29 15:00", "Europe/Paris", '\n[practice]\nstart = "2021-03-26 15:00"\nend = "2021-03-26 16:30"\n'
-    )
+@pytest.mark.parametrize(
+    ("zone", "practice", "webinar", "practice_utc", "webinar_utc"),
+    [
+        # Paris goes to summer time on 28 March 2021: the practice is at 15:00 CET, the webinar at 15:00 CEST.
+        pytest.param(
+            "Europe/Paris", "2021-03-26 15:00", "2021-03-29 15:00", (3, 26, 14), (3, 29, 13), id="paris-spring"
+        ),
+        # Sydney leaves summer time on 4 April 2021: 10:00 AEDT (+11), then 10:00 AEST (+10).
+        pytest.param(
+            "Australia/Sydney", "2021-04-02 10:00", "2021-04-06 10:00", (4, 1, 23), (4, 6, 0), id="sydney-autumn"
+        ),
+        # New York leaves summer time on 7 November 2021: 09:00 EDT (-4), then 09:00 EST (-5).
+        pytest.param(
+            "America/New_York", "2021-11-05 09:00", "2021-11-08 09:00", (11, 5, 13), (11, 8, 14), id="new-york-fall"
+        ),
+    ],
+)
+def test_a_practice_before_the_clocks_change_keeps_its_own_offset(zone, practice, webinar, practice_utc, webinar_utc):
+    text = minimal(webinar, zone, f'\n[practice]\nstart = "{practice}"\nduration = "1h30m"\n')
     definition = parse_definition(text)
-    assert definition.start == datetime(2021, 3, 29, 13, 0, tzinfo=UTC)
+    assert definition.start == datetime(2021, *webinar_utc, tzinfo=UTC)
     assert (definition.practice.start, definition.practice.end) == (
-        datetime(2021, 3, 26, 14, 0, tzinfo=UTC),
-        datetime(2021, 3, 26, 15, 30, tzinfo=UTC),
+        datetime(2021, *practice_utc, tzinfo=UTC),
+        datetime(2021, *practice_utc, tzinfo=UTC) + timedelta(minutes=90),
     )
     assert definition.practice.reminder == timedelta(hours=2)  # when not given
 
 
-def test_a_practice_in_the_hour_the_clocks_skip_is_refused(tmp_path):
-    path = tmp_path / "gap.toml"
-    path.write_text(
-        minimal("2021-03-29 15:00", "Europe/Paris", '\n[practice]\nstart = "2021-03-28 02:30"\nduration = "1h"\n')
-    )
-    problem = refused(path, "practice.start", at="2021-03-28 02:30")
-    assert "does not exist" in problem.message
+@pytest.mark.parametrize(
+    ("start", "why"),
+    [("2021-03-28 02:30", "does not exist"), ("2021-10-31 02:30", "twice")],
+    ids=["skipped", "repeated"],
+)
+def test_a_practice_in_an_hour_the_clocks_skip_or_repeat_is_refused(tmp_path, start, why):
+    path = tmp_path / "dst.toml"
+    path.write_text(minimal("2021-11-29 15:00", "Europe/Paris", f'\n[practice]\nstart = "{start}"\nduration = "1h"\n'))
+    problem = refused(path, "practice.start", at=start)
+    assert why in problem.message
 
 
 def test_a_practice_ending_after_the_webinar_starts_is_refused_at_its_duration(tmp_path):
@@ -547,3 +570,14 @@ def test_the_audiences_mails_never_show_a_speakers_address(with_speakers, workdi
     assert len(parts) >= 2  # the text and the HTML
     assert "Mr. Bokyun Shim" in parts[0]  # the speakers are named, as before
     assert [address for address in ADDRESSES for part in (*parts, str(message)) if address in part.lower()] == []
+
+
+def test_the_registration_page_names_the_speakers_but_never_shows_their_addresses(workdir, store):
+    settings = Settings(db_path=workdir / "data" / "test.db", secret_key=TEST_SECRET_KEY)
+    store.save_webinar(load_definition(SPEAKERS_COPY), SPEAKERS_COPY.read_text(encoding="utf-8"), "local", NOW)
+    sync_webinar(store, load_provider("local", settings, store), store.webinar(SAMPLE_SLUG), NOW)
+    with serving(create_app(settings, clock=lambda: NOW)) as base_url:
+        page = requests.get(f"{base_url}/register/{SAMPLE_SLUG}", timeout=10)
+    assert page.status_code == 200
+    assert "Mr. Sung Joo Son" in page.text
+    assert [address for address in ADDRESSES if address in page.text.lower()] == []
