@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import NOW, REPO, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from web_server import serving
 
 from webinar_ops.config import Settings
@@ -581,3 +584,71 @@ def test_the_registration_page_names_the_speakers_but_never_shows_their_addresse
     assert page.status_code == 200
     assert "Mr. Sung Joo Son" in page.text
     assert [address for address in ADDRESSES if address in page.text.lower()] == []
+
+
+def test_a_file_whose_speakers_disagree_is_refused_by_webinar_add_and_nothing_is_stored(with_speakers, workdir):
+    variant = copy_variant(workdir, {'"keping.yao@example.org"': '"bokyun.shim@example.org"'}, name="clash.toml")
+    ran = with_speakers("webinar", "add", variant)
+    assert ran.code == 2
+    assert f"{variant}:{line_of(variant, 'bokyun.shim@', after='Mr. Keping Yao')}: agenda[1].speakers[1].email:" in (
+        ran.stderr
+    )
+    assert "fix: one address is one person" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    shown = with_speakers("webinar", "show", SAMPLE_SLUG, "--json").json()
+    assert shown["definition"]["agenda"][1]["speakers"][1]["email"] == YAO  # the stored version stays
+
+
+def test_webinar_add_prints_a_speakers_new_slot_and_keeps_the_revision(with_speakers, workdir):
+    moved = copy_variant(workdir, {'start = "15:45"': 'start = "15:50"'}, name="speakers.toml")
+    ran = with_speakers("webinar", "add", moved)
+    assert ran.code == 0, ran.stderr
+    assert "speaker Mr. Sung Joo Son: 15:45–16:05 Country Case Presentation → 15:50–16:05" in ran.stdout
+    assert with_speakers("webinar", "show", SAMPLE_SLUG, "--json").json()["revision"] == 0
+
+
+# -- any programme: each person once, with exactly the items that name them ---------------------
+
+NAMES = ("Ana Lima", "Bo Chen", "Chidi Okafor", "Dana Cohen")
+
+
+@given(
+    items=st.lists(st.lists(st.sampled_from(NAMES), unique=True, max_size=3), min_size=1, max_size=6),
+    moderator=st.none() | st.sampled_from(NAMES),
+    with_address=st.sets(st.sampled_from(NAMES)),
+    spelled_loosely=st.booleans(),
+)
+@hypothesis_settings(max_examples=80, deadline=None)
+def test_any_programme_gives_each_person_once_with_exactly_the_items_that_name_them(
+    items, moderator, with_address, spelled_loosely
+):
+    def entry(name: str, first: bool) -> str:
+        shown = name.upper() if spelled_loosely and not first else name  # capitals aside, the same name
+        address = f'\nemail = "{name.split()[0].lower()}@example.org"' if name in with_address else ""
+        return f'name = "{shown}"{address}'
+
+    seen: set[str] = set()
+
+    def named(name: str) -> str:
+        text = entry(name, name not in seen)
+        seen.add(name)
+        return text
+
+    parts = [f"\n[moderator]\n{named(moderator)}\n"] if moderator else []
+    for i, speakers in enumerate(items):
+        parts.append(f'\n[[agenda]]\nstart = "15:{i:02d}"\ntitle = "Item {i}"\n')
+        parts += [f"[[agenda.speakers]]\n{named(name)}\n" for name in speakers]
+    definition = parse_definition(minimal("2021-04-30 15:00", "Asia/Seoul", "".join(parts)))
+
+    people = definition.speakers()
+    expected = [name for name in (moderator, *(n for speakers in items for n in speakers)) if name]
+    assert [p.name for p in people] == list(dict.fromkeys(expected))  # each once, in the order first named
+    for person in people:
+        assert [item.title for item in person.items] == [
+            f"Item {i}" for i, speakers in enumerate(items) if person.name in speakers
+        ]
+        assert person.moderates == (person.name == moderator)
+        assert person.key == (
+            f"{person.name.split()[0].lower()}@example.org" if person.name in with_address else person.name.casefold()
+        )
+    assert len({p.key for p in people}) == len(people)
