@@ -113,7 +113,25 @@ def webinar_report(record: WebinarRecord) -> str:
         lines += [f"  {c.purpose_label}: {c.describe()} <{c.email}>" for c in d.contacts]
     offsets = ", ".join(times.format_duration(offset) for offset in d.reminder_offsets) or "none"
     lines += ["", f"Reminders before the start: {offsets}"]
+    lines += _speakers_section(d)
     return "\n".join(lines)
+
+
+def _speakers_section(d: Any) -> list[str]:
+    """Each person who speaks or moderates, once, with the details the file gives for writing
+    to them and their items; then the practice session. What the definition says, not what
+    was sent: no mail goes to speakers yet."""
+    people = d.speakers()
+    lines = ["", "Speakers (each once, with their items)"] if people else []
+    for person in people:
+        own = [person.email, person.time_zone, person.language, "moderator" if person.moderates else None]
+        details = ", ".join(part for part in own if part)
+        lines.append(f"  {person.name}" + (f" ({details})" if details else ""))
+        lines += [f"      {_item_time(item, d.time_zone)}  {item.title}" for item in person.items]
+    if d.practice is not None:
+        when = times.format_span(d.practice.start, d.practice.end, d.time_zone)
+        lines += ["", f"Practice session: {when}"]
+    return lines
 
 
 def _question_kind(question: Any) -> str:

@@ -14,13 +14,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from webinar_ops import languages, plugins, times, validate
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.tomlines import LineIndex
 
 DEFAULT_REMINDER_OFFSETS = ("7d", "1d", "1h")
+DEFAULT_SPEAKER_REMINDERS = ("2d", "2h")  # `[speakers] reminders` when the table is not given
+DEFAULT_PRACTICE_REMINDER = timedelta(hours=2)  # `[practice] reminder` when not given
 DEFAULT_GRACE = timedelta(minutes=30)
 APPROVAL_MODES = ("automatic", "manual")
 CONTACT_PURPOSES = {
@@ -47,8 +49,10 @@ TOP_KEYS = {
     "language": "the language of the webinar, such as 'en'",
     "description": "a short description",
     "schedule": "table: start, time_zone, duration or end",
-    "moderator": "table: name, role, organisation",
+    "moderator": "table: name, role, organisation, email, time_zone, language",
     "agenda": "array of tables: start, end, title, speakers",
+    "speakers": "table: reminders (the speakers' own reminders before the start)",
+    "practice": "table: start, duration or end, reminder (the speakers' practice session)",
     "questions": "array of tables: part, items",
     "readings": "array of tables: title, url",
     "provider": "table: name, webinar_id, approval, registration_url, join_url",
@@ -75,7 +79,20 @@ DEFAULT_WAIT = timedelta(days=3)  # Zoom's reports are ready within hours; an im
 # thing to the others, and two versions of one time that both fell back would reach everyone twice.
 DEFAULT_OTHERWISE = "skip"
 SCHEDULE_KEYS = {"start": "local wall time", "time_zone": "IANA zone", "duration": "length", "end": "local end"}
-SPEAKER_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
+NAMED_KEYS = {"name": "full name", "role": "role or title", "organisation": "organisation"}
+SPEAKER_KEYS = {
+    **NAMED_KEYS,
+    "email": "the speaker's own address",
+    "time_zone": "the speaker's IANA zone, such as Europe/Paris",
+    "language": "the language of the speaker's mails, such as 'fr'",
+}
+SPEAKERS_KEYS = {"reminders": "list of offsets before the start, such as ['2d', '2h']"}
+PRACTICE_KEYS = {
+    "start": "local wall time in the webinar's zone, like [schedule] start",
+    "duration": "length, such as '1h'",
+    "end": "local end",
+    "reminder": "how long before the practice the speakers are reminded of it, such as '2h'",
+}
 AGENDA_KEYS = {"start": "HH:MM", "end": "HH:MM", "title": "item title", "speakers": "speakers"}
 QUESTION_KEYS = {"part": "the part of the session", "items": "the questions"}
 READING_KEYS = {"title": "reading title", "url": "link"}
@@ -86,7 +103,7 @@ PROVIDER_KEYS = {
     "registration_url": "public registration page",
     "join_url": "shared join link",
 }
-CONTACT_KEYS = {**SPEAKER_KEYS, "purpose": "what to contact them for", "email": "address"}
+CONTACT_KEYS = {**NAMED_KEYS, "purpose": "what to contact them for", "email": "address"}
 REGISTRATION_KEYS = {
     "capacity": "how many people get a seat; those past it wait on a waitlist",
     "opens": "when registration opens: a wall time in the webinar's zone, like the start",
@@ -118,6 +135,7 @@ _QUESTION_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # a generated file cannot fill the outbox (docs/definition.md, "Bounds").
 LIST_LIMITS = {
     "offsets": 10,
+    "reminders": 10,
     "after": 10,
     "agenda": 100,
     "speakers": 20,
@@ -143,15 +161,68 @@ MAIL_KEYS = {
 class Speaker:
     """Someone the programme names: a speaker of an agenda item, the moderator, and (with
     what to write to them for) each contact, with their name, role and organisation as the
-    programme gives them. Not a person to register: that is people.Person."""
+    programme gives them. Not a person to register: that is people.Person.
+
+    A speaker and the moderator may also carry their own address, time zone and language:
+    details for writing to them, which the audience never sees (`describe` leaves them out).
+    One entry is one mention in the file; `Definition.speakers()` gives each person once."""
 
     name: str
     role: str | None = None
     organisation: str | None = None
+    email: str | None = None
+    time_zone: str | None = None
+    language: str | None = None
 
     def describe(self) -> str:
         """`Mr. Keping Yao, Senior Expert, UNPOG`: name, role and organisation, as present."""
         return ", ".join(part for part in (self.name, self.role, self.organisation) if part)
+
+
+@dataclass(frozen=True)
+class SpeakerPerson:
+    """One person who speaks or moderates, once however many agenda items name them, with
+    each detail as the file gives it in any of their entries.
+
+    `key` is theirs for as long as their address stays (the address, lower case; without an
+    address, their name casefolded, which holds no @ and so is never an address): later
+    revisions of the definition, and the store, find the same person by it."""
+
+    key: str
+    name: str
+    role: str | None = None
+    organisation: str | None = None
+    email: str | None = None
+    time_zone: str | None = None
+    language: str | None = None
+    items: tuple[AgendaItem, ...] = ()  # the agenda items they speak in, in the agenda's order
+    moderates: bool = False
+
+    def describe(self) -> str:
+        """Name, role and organisation, as `Speaker.describe`."""
+        return ", ".join(part for part in (self.name, self.role, self.organisation) if part)
+
+
+class SpeakerSlot(NamedTuple):
+    """One agenda item a person speaks in, with its instants (aware UTC; `end` None for a moment)."""
+
+    title: str
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class Practice:
+    """The speakers' practice session (`[practice]`): aware UTC instants, ending by the
+    webinar's start; `reminder` is how long before its start the speakers are reminded."""
+
+    start: datetime
+    end: datetime
+    reminder: timedelta = DEFAULT_PRACTICE_REMINDER
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
 
 
 @dataclass(frozen=True)
@@ -361,7 +432,19 @@ class Definition:
     mail: MailOptions = field(default_factory=MailOptions)
     after: tuple[AfterMessage, ...] = ()
     registration: RegistrationOptions = field(default_factory=RegistrationOptions)
+    practice: Practice | None = None
+    speaker_reminder_offsets: tuple[timedelta, ...] = ()
     source: str = ""
+
+    def speakers(self) -> tuple[SpeakerPerson, ...]:
+        """Each person who moderates or speaks, once: the moderator first, then the speakers in
+        the order the agenda first names them, each with every item they speak in. Entries are
+        one person when they give the same address, or the same name (one of them without an
+        address); the file was refused if two entries of one person disagree."""
+        mentions = [] if self.moderator is None else [(None, self.moderator, None)]
+        mentions += [(None, speaker, i) for i, item in enumerate(self.agenda) for speaker in item.speakers]
+        people, _ = _gather_speakers(mentions)
+        return tuple(person.settled(self.agenda) for person in people)
 
     def languages_offered(self) -> tuple[str, ...]:
         """The languages its mails are written in: those listed (`[mail] languages`), else every
@@ -385,6 +468,132 @@ class Definition:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view: instants as ISO UTC strings, durations as `1h30m`."""
         return _jsonable(asdict(self))
+
+
+def speaker_slots(definition: Definition) -> dict[str, tuple[SpeakerSlot, ...]]:
+    """{person key: the items they speak in, with their instants}: what a speaker is told of
+    their part. Two revisions of a definition differ here for a person exactly when their slot
+    moved, their items changed, or they were added or removed."""
+    return {
+        person.key: tuple(SpeakerSlot(item.title, item.start, item.end) for item in person.items)
+        for person in definition.speakers()
+    }
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+@dataclass
+class _Gathered:
+    """One person while their entries are gathered: their details, where each was first
+    given (for the message when a later entry disagrees), and where they appear."""
+
+    details: dict[str, str | None]
+    given_at: dict[str, Any]
+    items: list[int] = field(default_factory=list)
+    moderates: bool = False
+
+    def settled(self, agenda: tuple[AgendaItem, ...]) -> SpeakerPerson:
+        details = self.details
+        key = details["email"] or _name_key(details["name"])
+        return SpeakerPerson(key=key, **details, items=tuple(agenda[i] for i in self.items), moderates=self.moderates)
+
+
+class _Clash(NamedTuple):
+    """Two entries of one person that disagree: `field` of the entry at `where` against the
+    one at `before` (the checker's paths; None when gathered without them)."""
+
+    where: Any
+    before: Any
+    field: str
+    message: str
+    fix: str
+
+
+_PERSON_DETAILS = ("name", "role", "organisation", "email", "time_zone", "language")
+_MUST_AGREE = ("email", "time_zone", "language")  # a role may be written shorter in one item
+
+
+def _gather_speakers(mentions: list[tuple[Any, Speaker, int | None]]) -> tuple[list[_Gathered], list[_Clash]]:
+    """Gather `mentions` (where, speaker entry, agenda index or None for the moderator) into
+    people, in the order first named, and the clashes between entries of one person."""
+    people: list[_Gathered] = []
+    clashes: list[_Clash] = []
+    for where, speaker, item in mentions:
+        person = _person_of(people, speaker)
+        if person is None:
+            person = _Gathered(
+                details={name: getattr(speaker, name) for name in _PERSON_DETAILS},
+                given_at={name: where for name in _PERSON_DETAILS if getattr(speaker, name) is not None},
+            )
+            people.append(person)
+        elif _name_key(speaker.name) != _name_key(person.details["name"]):  # found by the address
+            clashes.append(_shared_address(person, where, speaker))
+            continue  # another person, wrongly given this one's address: nothing more to compare
+        else:
+            clashes += _merge(person, where, speaker)
+        if item is None:
+            person.moderates = True
+        elif item in person.items:
+            clashes.append(
+                _Clash(
+                    where,
+                    person.given_at["name"],
+                    "name",
+                    f"{speaker.name} is named twice in this item",
+                    "name each speaker once",
+                )
+            )
+        else:
+            person.items.append(item)
+    return people, clashes
+
+
+def _person_of(people: list[_Gathered], speaker: Speaker) -> _Gathered | None:
+    """The person `speaker` is: the one with its address, else the one with its name."""
+    if speaker.email:
+        by_address = next((p for p in people if p.details["email"] == speaker.email), None)
+        if by_address is not None:
+            return by_address
+    name = _name_key(speaker.name)
+    return next((p for p in people if _name_key(p.details["name"]) == name), None)
+
+
+def _merge(person: _Gathered, where: Any, speaker: Speaker) -> list[_Clash]:
+    """Take the details `speaker` adds to `person`; a clash for each it contradicts."""
+    clashes = []
+    for name in _PERSON_DETAILS:
+        value, known = getattr(speaker, name), person.details[name]
+        if value is None:
+            continue
+        if known is None:
+            person.details[name] = value
+            person.given_at[name] = where
+        elif name in _MUST_AGREE and value != known:
+            clashes.append(
+                _Clash(
+                    where,
+                    person.given_at[name],
+                    name,
+                    f"{person.details['name']} has another {_DETAIL_WORDS[name]} elsewhere: {known}",
+                    f"one person has one {_DETAIL_WORDS[name]}: write the same in both places, or leave it out of one",
+                )
+            )
+    return clashes
+
+
+def _shared_address(person: _Gathered, where: Any, speaker: Speaker) -> _Clash:
+    return _Clash(
+        where,
+        person.given_at["email"],
+        "email",
+        f"{speaker.email} is also the address of {person.details['name']}",
+        "one address is one person: write the same name in both places, or give each their own address",
+    )
+
+
+_DETAIL_WORDS = {"email": "address", "time_zone": "time zone", "language": "language"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -477,6 +686,8 @@ class _Checker:
         self.source = source
         self.lines = lines
         self.problems: list[Problem] = []
+        # Each speaker entry and the moderator, for gathering them into people at the end.
+        self.mentions: list[tuple[tuple, Speaker, int | None]] = []
 
     # -- reporting -------------------------------------------------------------------
 
@@ -587,6 +798,9 @@ class _Checker:
         mail = self.mail(data)
         after = self.after_messages(data)
         registration = self.registration(data, schedule)
+        practice = self.practice(data, schedule)
+        speaker_offsets = self.speaker_reminders(data)
+        self.speakers_agree(mail, language)
         if self.problems or schedule is None:
             return None
         start, end, zone_name = schedule
@@ -611,6 +825,8 @@ class _Checker:
             mail=mail,
             after=after,
             registration=registration,
+            practice=practice,
+            speaker_reminder_offsets=speaker_offsets,
             source=self.source,
         )
 
@@ -736,23 +952,60 @@ class _Checker:
             raise self.fail((*path, "end"), "is not after the start", "the end must come after the start")
         return end
 
-    def speaker(self, table: dict, path: tuple, keys: dict[str, str] = SPEAKER_KEYS) -> Speaker:
+    def named(self, table: dict, path: tuple, keys: dict[str, str]) -> Speaker:
+        """Name, role and organisation, as the programme shows them."""
         self.known_keys(table, path, keys)
         name = self.text(table, path, "name", required=True, check=_name)
         role = self.safe(self.text, table, path, "role", check=_label)
         organisation = self.safe(self.text, table, path, "organisation", check=_label)
         return Speaker(name=name, role=role, organisation=organisation)
 
+    def speaker(self, table: dict, path: tuple, item: int | None) -> Speaker:
+        """A speaker entry or the moderator: named as the programme shows them, with their own
+        address, time zone and language when given, each checked as a registrant's is.
+        Remembered for gathering entries into people."""
+        named = self.safe(self.named, table, path, SPEAKER_KEYS)
+        email = self.safe(self.text, table, path, "email", check=validate.email_address, fix=_EMAIL_FIX)
+        zone_name = self.safe(self.own_time_zone, table, path)
+        language = self.safe(self.text, table, path, "language", check=validate.language)
+        if named is None:
+            raise _Invalid()
+        speaker = Speaker(**{**asdict(named), "email": email, "time_zone": zone_name, "language": language})
+        self.mentions.append((path, speaker, item))
+        return speaker
+
+    def own_time_zone(self, table: dict, path: tuple) -> str | None:
+        """A person's own `time_zone`, which may be left out (the schedule's is required)."""
+        return self.time_zone(table, path) if "time_zone" in table else None
+
     def moderator(self, data: dict) -> Speaker | None:
         table = self.table(data, "moderator")
-        return None if table is None else self.safe(self.speaker, table, ("moderator",))
+        return None if table is None else self.safe(self.speaker, table, ("moderator",), None)
+
+    def speakers_agree(self, mail: MailOptions, webinar_language: str) -> None:
+        """Every entry of one person gives the same details, and each speaker's language is
+        one the webinar's mails are written in."""
+        _, clashes = _gather_speakers(self.mentions)
+        for clash in clashes:
+            before = self.lines.line((*clash.before, clash.field)) if clash.before else None
+            elsewhere = f" (line {before})" if before else ""
+            self.report((*clash.where, clash.field), clash.message + elsewhere, clash.fix)
+        offered = mail.languages or languages.available(mail.templates)
+        for path, speaker, _ in self.mentions:
+            if speaker.language and languages.offered_for(speaker.language, offered) is None:
+                self.report(
+                    (*path, "language"),
+                    f"the mails are not written in {speaker.language!r}",
+                    f"use one of {', '.join(offered)}, or leave it out for the webinar's own ({webinar_language})",
+                )
 
     def agenda(self, data: dict, schedule: tuple[datetime, datetime, str] | None) -> tuple[AgendaItem, ...]:
         items = []
         for path, table in self.tables(data, "agenda"):
             self.known_keys(table, path, AGENDA_KEYS)
             title = self.safe(self.text, table, path, "title", required=True, check=_label)
-            named = [self.safe(self.speaker, entry, where) for where, entry in self.tables(table, "speakers", path)]
+            entries = self.tables(table, "speakers", path)
+            named = [self.safe(self.speaker, entry, where, path[-1]) for where, entry in entries]
             speakers = tuple(speaker for speaker in named if speaker is not None)
             if schedule is None or title is None:
                 continue
@@ -846,13 +1099,14 @@ class _Checker:
     def contacts(self, data: dict) -> tuple[Contact, ...]:
         contacts = []
         for path, table in self.tables(data, "contacts"):
-            named = self.safe(self.speaker, table, path, CONTACT_KEYS)
+            named = self.safe(self.named, table, path, CONTACT_KEYS)
             purpose = self.safe(self.text, table, path, "purpose", required=True, check=_PURPOSE)
             address = self.safe(
                 self.text, table, path, "email", required=True, check=validate.mailbox_address, fix=_EMAIL_FIX
             )
             if named and purpose and address:
-                contacts.append(Contact(purpose=purpose, email=address, **asdict(named)))
+                shown = {"name": named.name, "role": named.role, "organisation": named.organisation}
+                contacts.append(Contact(purpose=purpose, email=address, **shown))
         return tuple(contacts)
 
     def reminders(self, data: dict) -> tuple[tuple[timedelta, ...], timedelta]:
@@ -863,9 +1117,23 @@ class _Checker:
             self.known_keys(table, ("reminders",), REMINDER_KEYS)
             texts = self.safe(self.strings, table, ("reminders",), "offsets", str, default=())
             grace = self.safe(self.duration, table, ("reminders",), "grace") or DEFAULT_GRACE
+        return self.offsets(texts, ("reminders", "offsets")), grace
+
+    def speaker_reminders(self, data: dict) -> tuple[timedelta, ...]:
+        """`[speakers] reminders`: the speakers' own offsets before the start, read as
+        `[reminders] offsets` are; DEFAULT_SPEAKER_REMINDERS without the table."""
+        table = self.table(data, "speakers")
+        if table is None:
+            return self.offsets(DEFAULT_SPEAKER_REMINDERS, ("speakers", "reminders"))
+        self.known_keys(table, ("speakers",), SPEAKERS_KEYS)
+        texts = self.safe(self.strings, table, ("speakers",), "reminders", str, default=())
+        return self.offsets(texts, ("speakers", "reminders"))
+
+    def offsets(self, texts: tuple[str, ...], where: tuple) -> tuple[timedelta, ...]:
+        """Offsets before the start (`7d`, `1h`), each once and within a year, latest first."""
         offsets: list[timedelta] = []
         for i, text in enumerate(texts):
-            path = ("reminders", "offsets", i)
+            path = (*where, i)
             try:
                 offset = times.parse_duration(text)
             except ValueError as exc:
@@ -878,7 +1146,35 @@ class _Checker:
                 self.report(path, f"{text!r} is more than a year before the start", _OFFSET_FIX)
                 continue
             offsets.append(offset)
-        return tuple(sorted(offsets, reverse=True)), grace
+        return tuple(sorted(offsets, reverse=True))
+
+    def practice(self, data: dict, schedule: tuple[datetime, datetime, str] | None) -> Practice | None:
+        """`[practice]`: a start in the webinar's zone and a duration (or an end), ending by
+        the webinar's start and at most a year before it; `reminder` before its start."""
+        table = self.table(data, "practice")
+        if table is None:
+            return None
+        path = ("practice",)
+        self.known_keys(table, path, PRACTICE_KEYS)
+        reminder = self.safe(self.duration, table, path, "reminder") or DEFAULT_PRACTICE_REMINDER
+        if schedule is None:  # the zone or the start is wrong, and already reported
+            return None
+        webinar_start, _, zone_name = schedule
+        start = self.safe(self.wall_time, table, path, "start", zone_name, required=True)
+        end = None if start is None else self.safe(self.end, table, path, start, zone_name)
+        if end is None:
+            return None
+        by = f"hold the practice before the webinar starts ({_local(webinar_start, zone_name)})"
+        if end > webinar_start:
+            ends_by = "end" if "end" in table else "duration"
+            self.report(
+                (*path, ends_by), f"the practice ends at {_local(end, zone_name)}, after the webinar starts", by
+            )
+            return None
+        if start < webinar_start - MAX_LEAD:
+            self.report((*path, "start"), "is more than a year before the webinar", f"check the year: {by}")
+            return None
+        return Practice(start=start, end=end, reminder=reminder)
 
     def after_messages(self, data: dict) -> tuple[AfterMessage, ...]:
         messages: list[AfterMessage] = []

@@ -152,13 +152,14 @@ def fallback_language(offered: Iterable[str], webinar_language: str) -> str:
 def choose(tag: str | None, offered: Iterable[str], fallback: str) -> str:
     """The template language for a reader whose language is `tag` (None when unknown):
     `fr-CA` is French when only `fr` is offered; a language not offered gets `fallback`."""
-    if not tag:
-        return fallback
+    return (offered_for(tag, offered) if tag else None) or fallback
+
+
+def offered_for(tag: str, offered: Iterable[str]) -> str | None:
+    """The offered language a reader of `tag` reads: the tag itself, else its primary
+    language (`fr` for `fr-CA`); None when neither is offered."""
     offered = tuple(offered)
-    for candidate in (tag, wording.primary(tag)):
-        if candidate in offered:
-            return candidate
-    return fallback
+    return next((candidate for candidate in (tag, wording.primary(tag)) if candidate in offered), None)
 
 
 def from_provider(value: object) -> str | None:

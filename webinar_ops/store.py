@@ -24,7 +24,7 @@ from sqlite_utils import Database, Migrations
 
 from webinar_ops import db_files, times, validate
 from webinar_ops.attendance import Known, Presence
-from webinar_ops.definition import Definition, parse_definition
+from webinar_ops.definition import Definition, parse_definition, speaker_slots
 from webinar_ops.errors import InputError, NotFound, OperationError
 from webinar_ops.people import Person
 
@@ -1251,11 +1251,41 @@ _DUE_FOR_REGISTRATION = "(sync_retry_after IS NULL OR sync_retry_after <= ?)"
 def describe_changes(old: Definition, new: Definition) -> tuple[str, ...]:
     """Human lines for what differs between two versions of a definition."""
     before, after = _comparable(old), _comparable(new)
-    return tuple(
+    lines = tuple(
         _change_line(key, before.get(key), after.get(key))
         for key in sorted(after.keys() | before.keys())
         if before.get(key) != after.get(key)
     )
+    return lines + _speaker_changes(old, new)
+
+
+def _speaker_changes(old: Definition, new: Definition) -> tuple[str, ...]:
+    """A line for each speaker added, removed or given another part: their items as the
+    event's clock shows them, so a webinar moved to another day, which moves everyone's slot
+    alike, reads as its new start alone."""
+    before, after = _shown_slots(old), _shown_slots(new)
+    names = {p.key: p.name for p in (*old.speakers(), *new.speakers())}
+    lines = []
+    for key in (*before, *(k for k in after if k not in before)):
+        if key not in after:
+            lines.append(f"speaker {names[key]}: removed")
+        elif key not in before:
+            lines.append(f"speaker {names[key]}: added ({_short(after[key])})")
+        elif before[key] != after[key]:
+            lines.append(f"speaker {names[key]}: {_short(before[key])} → {_short(after[key])}")
+    return tuple(lines)
+
+
+def _shown_slots(definition: Definition) -> dict[str, str]:
+    """{person key: `15:00–15:45 Presentation; ...`}: each speaker's items on the event's clock."""
+
+    def clock(instant: datetime | None) -> str:
+        return "" if instant is None else f"{definition.local(instant):%H:%M}"
+
+    return {
+        key: "; ".join(f"{clock(s.start)}{'–' + clock(s.end) if s.end else ''} {s.title}" for s in slots) or "no item"
+        for key, slots in speaker_slots(definition).items()
+    }
 
 
 def _change_line(key: str, old: Any, new: Any) -> str:
@@ -1275,6 +1305,12 @@ def _comparable(definition: Definition) -> dict[str, Any]:
     # One line per key of [registration]: the questions, a list, read "changed (4 items)".
     for key, value in data.pop("registration").items():
         data[f"registration.{key}"] = value
+    if definition.practice is not None:
+        practice = definition.practice
+        data["practice"] = (
+            f"{definition.local(practice.start):%Y-%m-%d %H:%M} {definition.time_zone}, "
+            f"{times.format_duration(practice.duration)}, reminder {times.format_duration(practice.reminder)} before"
+        )
     local_start = definition.local(definition.start)
     data["start"] = f"{local_start:%Y-%m-%d %H:%M} {definition.time_zone}"
     data["end"] = f"{definition.local(definition.end):%Y-%m-%d %H:%M}"
