@@ -295,10 +295,8 @@ class LocalProvider:
 
     def remove_panelist(self, webinar_id: str, panelist_id: str, email: str) -> None:
         """Remove the panelist (by id, else by address): their link then opens nothing."""
-        self.db.execute(
-            "DELETE FROM local_panelists WHERE webinar_id = ? AND (panelist_id = ? OR email = ?)",
-            [webinar_id, panelist_id, email.lower()],
-        )
+        column, value = ("panelist_id", panelist_id) if panelist_id else ("email", email.lower())
+        self.db.execute(f"DELETE FROM local_panelists WHERE webinar_id = ? AND {column} = ?", [webinar_id, value])
         self.db.conn.commit()
 
     def delete_webinar(self, webinar_id: str) -> None:

@@ -1,7 +1,7 @@
 """The local Zoom: a real HTTP server on loopback that answers like Zoom's REST API v2.
 
-`FakeZoom` serves Server-to-Server OAuth (`POST /oauth/token`) and the webinar and registrant
-operations under `/v2` with Zoom's own shapes, error codes and headers, so the `zoom` provider
+`FakeZoom` serves Server-to-Server OAuth (`POST /oauth/token`) and the webinar, registrant and
+panelist operations under `/v2` with Zoom's own shapes, error codes and headers, so the `zoom` provider
 can be pointed at it (ZOOM_API_BASE_URL, ZOOM_OAUTH_URL) without knowing. It keeps Zoom's rate
 limits per plan and category, the per-registrant and per-host daily caps, and can be told to
 misbehave: 5xx replies, slow replies, dropped connections, and a batch that is applied but
