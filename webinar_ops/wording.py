@@ -216,6 +216,12 @@ def of(language: str) -> Wording:
     )
 
 
+def joining_as_panelist(language: str) -> str:
+    """What a speaker's own join page says of how they join, in `language` (a tag)."""
+    # Translators: on a speaker's own join page; a panelist can speak and be seen, an attendee cannot.
+    return catalog(language).gettext("You join as a panelist, not as an attendee.")
+
+
 def primary(tag: str) -> str:
     """`fr` for `fr-CA`: the language without its script or region."""
     return tag.split("-", 1)[0].lower()

@@ -10,6 +10,11 @@ returns an object with the `Provider` interface below.
 The interface is shaped so that Zoom, GoTo Webinar, Webex and Teams all fit: a personal
 join link is optional (Webex and Teams give none), and registration reports each person's
 outcome separately, so one refused address never sinks a batch.
+
+Panelists (the speakers, who join with a link that lets them speak and be seen) are kept apart
+from registrants: `add_panelists`, `panelists` and `remove_panelist` never touch a registration,
+and no registrant listing or count holds a panelist. A plugin written before panelists existed
+lacks these three methods; a caller checks for them as for `attendance`.
 """
 
 from __future__ import annotations
@@ -100,6 +105,43 @@ class HeldRegistrant:
     status: str | None = None
 
 
+@dataclass(frozen=True)
+class NewPanelist:
+    """A speaker to make a panelist: their address (as the definition checked it) and their
+    name as the provider shows it to the audience. A provider cuts the name to its own limit."""
+
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Panelist:
+    """A panelist the provider holds: its id for them, their address and name, and their own
+    join link, which lets them speak. The link is a secret: it is left out of the repr, and
+    never goes into a log, an error or another person's mail."""
+
+    panelist_id: str
+    email: str
+    name: str
+    join_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PanelistResult:
+    """The provider's answer for one speaker: a panelist (with its id and join link), or an
+    error for that speaker alone. `retry_after` is set when the provider refused for now."""
+
+    email: str
+    panelist_id: str | None = None
+    join_url: str | None = field(default=None, repr=False)
+    error: str | None = None
+    retry_after: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
 class Provider(Protocol):
     """What webinar-ops asks of a provider."""
 
@@ -142,8 +184,25 @@ class Provider(Protocol):
         provider cannot tell yet (Zoom prepares its report some time after the end)."""
         ...
 
+    def add_panelists(self, webinar_id: str, speakers: Sequence[NewPanelist]) -> list[PanelistResult]:
+        """Make each speaker a panelist of the webinar, with a join link of their own; one
+        PanelistResult per speaker, in order, a refusal failing that speaker alone. Adding
+        someone who is a panelist already gives them back as they are (same id, same link), so
+        a retry never makes anyone a panelist twice. The provider sends them no mail."""
+        ...
+
+    def panelists(self, webinar_id: str) -> list[Panelist]:
+        """Every panelist the provider holds for the webinar (never a registrant)."""
+        ...
+
+    def remove_panelist(self, webinar_id: str, panelist_id: str, email: str) -> None:
+        """Remove one panelist, named by the provider's id for them (or, without one, their
+        address); their join link stops working. Someone the provider no longer holds as a
+        panelist counts as removed."""
+        ...
+
     def delete_webinar(self, webinar_id: str) -> None:
-        """Remove the webinar and its registrations, without the provider mailing anyone (for
+        """Remove the webinar, its registrations and its panelists, without the provider mailing anyone (for
         a test webinar, `webinar delete`). A provider that keeps its rows in webinar-ops's
         database writes them in the caller's transaction and does not commit it. A webinar the
         provider no longer holds counts as deleted."""

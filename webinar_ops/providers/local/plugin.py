@@ -41,8 +41,9 @@ class LocalPlugin(ProviderPlugin):
         return [lambda: _check_key(settings)]
 
     def web_routes(self, app: Flask, site: Site) -> None:
-        """`GET /j/TOKEN`: the join page of one registration; 410 Gone once it is closed. Its
-        pages are the plugin's own (pages/), in the frame of the web service's `_base.html`."""
+        """`GET /j/TOKEN`: the join page of one registration or one panelist; 410 Gone once it
+        is closed. Its pages are the plugin's own (pages/), in the frame of the web service's
+        `_base.html`."""
         from flask import Blueprint
 
         pages = Blueprint("local_provider", __name__, template_folder="pages")
@@ -71,15 +72,40 @@ def _join_page(site: Site, token: str) -> Response | tuple[str, int]:
 
     with site.open_store() as db:
         found = registration_by_join_token(db, token)
-        ended = found and _why_closed(db, found)
-        if found and not ended and request.method == "GET":  # a person opening it is attendance; HEAD is not
+        if found is None:
+            return _panelist_page(db, token)
+        ended = _why_closed(db, found)
+        if not ended and request.method == "GET":  # a person opening it is attendance; HEAD is not
             _record_opening(db, found, site.clock())
-    if found is None:
-        return render_template("unknown_link.html", what="join"), 404
     if ended:
         page = render_template("join_closed.html", topic=found["topic"], why=ended)
         return Response(page, status=410, mimetype="text/html", headers=PRIVATE)
     page = render_template("join.html", topic=found["topic"], name=found["first_name"] or found["email"])
+    return Response(page, mimetype="text/html", headers=PRIVATE)
+
+
+def _panelist_page(store: Store, token: str) -> Response | tuple[str, int]:
+    """A panelist's join page, which says, in the webinar's language, that they join as a
+    panelist; their openings are not recorded: a panelist is not in the audience."""
+    from flask import Response, render_template
+
+    from webinar_ops import wording
+    from webinar_ops.providers.local.provider import panelist_by_join_token
+
+    panelist = panelist_by_join_token(store, token)
+    if panelist is None:
+        return render_template("unknown_link.html", what="join"), 404
+    webinar = store.webinar_by_provider_id("local", panelist["webinar_id"])
+    if panelist["cancelled_at"] or (webinar and webinar.cancelled_at):
+        page = render_template("join_closed.html", topic=panelist["topic"], why="This webinar was cancelled.")
+        return Response(page, status=410, mimetype="text/html", headers=PRIVATE)
+    language = webinar.definition.language if webinar else wording.ENGLISH
+    page = render_template(
+        "join.html",
+        topic=panelist["topic"],
+        name=panelist["name"] or panelist["email"],
+        as_panelist=wording.joining_as_panelist(language),
+    )
     return Response(page, mimetype="text/html", headers=PRIVATE)
 
 

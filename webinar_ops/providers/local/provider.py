@@ -10,6 +10,11 @@ person's link.
 Its join page records when each person opens their link (`local_join_opens`): the first and
 the last opening, how many, and the first opening inside the attendance window, which is what
 `attendance` reports once the webinar has ended: the page cannot know when anyone left.
+
+Panelists (the speakers) are kept in a table of their own (`local_panelists`), never among the
+registrants: each has a join link of their own on the same `/j/TOKEN` pages, signed for another
+purpose than a registrant's, so that it is never a registrant's link. Their page says they join
+as a panelist; their openings are not attendance.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from webinar_ops import times, tokens
 from webinar_ops.attendance import Join
 from webinar_ops.definition import Definition
 from webinar_ops.people import Person
-from webinar_ops.providers import AttendanceNotReady, HeldRegistrant, HostedWebinar, Registration, RemoteRegistrant
+from webinar_ops.providers import (
+    AttendanceNotReady,
+    HeldRegistrant,
+    HostedWebinar,
+    NewPanelist,
+    Panelist,
+    PanelistResult,
+    Registration,
+    RemoteRegistrant,
+)
 from webinar_ops.store import Store
 
 migrations = Migrations("local_provider")
@@ -102,6 +116,27 @@ def m005_join_opens(db) -> None:
         not_null={"first_opened_at", "last_opened_at", "opens"},
         foreign_keys=[("webinar_id", "local_webinars", "id")],
     )
+
+
+@migrations()
+def m006_panelists(db) -> None:
+    """The webinars' panelists, apart from the registrants: one row per webinar and address
+    (in lower case), with the panelist's own join link and its token, indexed for `/j/`."""
+    db["local_panelists"].create(
+        {
+            "webinar_id": str,
+            "email": str,
+            "panelist_id": str,
+            "name": str,
+            "join_url": str,
+            "join_token": str,
+            "created_at": str,
+        },
+        pk=("webinar_id", "email"),
+        not_null={"panelist_id", "join_url", "join_token"},
+        foreign_keys=[("webinar_id", "local_webinars", "id")],
+    )
+    db["local_panelists"].create_index(["join_token"], unique=True)
 
 
 def _token_of(join_url: str | None) -> str | None:
@@ -217,8 +252,56 @@ class LocalProvider:
             Join(row["email"], row["registrant_id"], times.parse_iso_utc(row["first_in_window_at"])) for row in found
         ]
 
+    # -- panelists ---------------------------------------------------------------------------
+
+    def add_panelists(self, webinar_id: str, speakers: Sequence[NewPanelist]) -> list[PanelistResult]:
+        """Make each speaker a panelist, in one transaction; one already a panelist keeps their
+        link (a new name is taken). The link is signed for the webinar and the address, like a
+        registrant's but for another purpose, so it is theirs alone and never a registrant's."""
+        with self.db.atomic():
+            return [self._add_panelist(webinar_id, speaker) for speaker in speakers]
+
+    def _add_panelist(self, webinar_id: str, speaker: NewPanelist) -> PanelistResult:
+        if not self.db["local_webinars"].count_where("id = ?", [webinar_id]):
+            return PanelistResult(speaker.email, error=f"webinar {webinar_id} does not exist at the local provider")
+        email = speaker.email.lower()
+        token = tokens.sign(self._secret_key, "panelist join", webinar_id, email)
+        row = {
+            "webinar_id": webinar_id,
+            "email": email,
+            "panelist_id": tokens.sign(self._secret_key, "panelist", webinar_id, email)[:16],
+            "name": speaker.name,
+            "join_url": f"{self.base_url}/j/{token}",
+            "join_token": token,
+            "created_at": times.iso_utc(self._clock()),
+        }
+        self.db.execute(
+            """INSERT INTO local_panelists (webinar_id, email, panelist_id, name, join_url, join_token, created_at)
+               VALUES (:webinar_id, :email, :panelist_id, :name, :join_url, :join_token, :created_at)
+               ON CONFLICT (webinar_id, email) DO UPDATE SET name = excluded.name""",
+            row,
+        )
+        held = self.db.execute(
+            "SELECT panelist_id, join_url FROM local_panelists WHERE webinar_id = ? AND email = ?", [webinar_id, email]
+        ).fetchone()
+        return PanelistResult(speaker.email, held[0], held[1])
+
+    def panelists(self, webinar_id: str) -> list[Panelist]:
+        """The webinar's panelists, in the order they were added."""
+        rows = self.db.query(
+            "SELECT * FROM local_panelists WHERE webinar_id = ? ORDER BY created_at, email", [webinar_id]
+        )
+        return [Panelist(row["panelist_id"], row["email"], row["name"], row["join_url"]) for row in rows]
+
+    def remove_panelist(self, webinar_id: str, panelist_id: str, email: str) -> None:
+        """Remove the panelist (by id, else by address): their link then opens nothing."""
+        column, value = ("panelist_id", panelist_id) if panelist_id else ("email", email.lower())
+        self.db.execute(f"DELETE FROM local_panelists WHERE webinar_id = ? AND {column} = ?", [webinar_id, value])
+        self.db.conn.commit()
+
     def delete_webinar(self, webinar_id: str) -> None:
         # In the caller's transaction (the store's connection): `webinar delete` is all or nothing.
+        self.db.execute("DELETE FROM local_panelists WHERE webinar_id = ?", [webinar_id])
         self.db.execute("DELETE FROM local_join_opens WHERE webinar_id = ?", [webinar_id])
         self.db.execute("DELETE FROM local_registrants WHERE webinar_id = ?", [webinar_id])
         self.db.execute("DELETE FROM local_webinars WHERE id = ?", [webinar_id])
@@ -261,6 +344,17 @@ def registration_by_join_token(store: Store, token: str) -> dict | None:
     sql = """SELECT r.email, r.first_name, r.join_url, r.status, r.registrant_id, r.webinar_id, w.topic,
              w.cancelled_at, w.start_at, w.duration_minutes FROM local_registrants r
              JOIN local_webinars w ON w.id = r.webinar_id WHERE r.join_token = ?"""
+    rows = list(store.db.query(sql, [token]))
+    return rows[0] if rows else None
+
+
+def panelist_by_join_token(store: Store, token: str) -> dict | None:
+    """The panelist (email, name, webinar_id, and the webinar's topic and cancelled_at) whose
+    join link ends in `/j/TOKEN`, or None."""
+    if not _JOIN_TOKEN.fullmatch(token) or "local_panelists" not in store.db.table_names():
+        return None
+    sql = """SELECT p.email, p.name, p.webinar_id, w.topic, w.cancelled_at FROM local_panelists p
+             JOIN local_webinars w ON w.id = p.webinar_id WHERE p.join_token = ?"""
     rows = list(store.db.query(sql, [token]))
     return rows[0] if rows else None
 

@@ -10,7 +10,12 @@ a sync of thousands runs close to what the plan allows without tripping 429s. A 
 answer was lost may have gone through, so before sending it again the client lists the
 webinar's registrants and sends only those still missing. Nobody is registered twice.
 
-Tokens, the client secret and the host's `start_url` never reach logs, errors or the store.
+Panelists (the speakers) are added 30 to a call, Zoom's maximum, with Zoom's own invitation
+mail switched off on the webinars webinar-ops creates; Zoom's answer to an add holds no
+panelist's id or link, so one listing afterwards gives each their own.
+
+Tokens, the client secret, the host's `start_url` and the panelists' join links never reach
+logs or errors, and the client keeps none of them in the store.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from webinar_ops.providers import (
     AttendanceNotReady,
     HeldRegistrant,
     HostedWebinar,
+    NewPanelist,
+    Panelist,
+    PanelistResult,
     ProviderError,
     Registration,
     RemoteRegistrant,
@@ -52,6 +60,9 @@ PLAN_RATES = {
     "business": {"light": 80, "medium": 60, "heavy": 40},
 }
 BATCH_SIZE = 30
+PANELISTS_PER_CALL = 30  # the add-panelists body's maximum in Zoom's document
+PANELIST_NAME_LIMIT = 64
+PANELIST_CHINESE_NAME_LIMIT = 12  # Zoom: a name "cannot exceed more than 12 Chinese characters"
 IN_FLIGHT = 4
 PAGE_SIZE = 300
 AGENDA_LIMIT = 2000
@@ -639,6 +650,68 @@ class ZoomProvider:
             )
         return exc
 
+    # -- panelists: the speakers, apart from the registrants -----------------------------------
+
+    def add_panelists(self, webinar_id: str, speakers: Sequence[NewPanelist]) -> list[PanelistResult]:
+        """Make the speakers panelists, PANELISTS_PER_CALL to a call, then list the webinar's
+        panelists once: Zoom's answer to an add holds neither their ids nor their join links.
+        Whoever the listing holds is a panelist, whatever the answer to their call was (a lost
+        answer, a retry of someone added already); the others get the error of their call.
+        An address given twice is added once."""
+        unique: dict[str, NewPanelist] = {}
+        for speaker in speakers:
+            unique.setdefault(speaker.email.lower(), speaker)
+        refused = self._post_panelists(webinar_id, list(unique.values()))
+        try:
+            held = {panelist.email.lower(): panelist for panelist in self.panelists(webinar_id)}
+        except ProviderError as exc:
+            return [_not_a_panelist(s, refused.get(s.email.lower(), exc)) for s in speakers]
+        return [_panelist_outcome(speaker, held, refused) for speaker in speakers]
+
+    def _post_panelists(self, webinar_id: str, speakers: Sequence[NewPanelist]) -> dict[str, ProviderError]:
+        """Send the adds, a call per PANELISTS_PER_CALL; the errors by lower-case address. After
+        an error no add can succeed after (no such webinar, no plan), the rest are not sent."""
+        refused: dict[str, ProviderError] = {}
+        fatal: ProviderError | None = None
+        for batch in chunks(speakers, PANELISTS_PER_CALL):
+            try:
+                if fatal:
+                    raise fatal
+                body = {"panelists": [panelist_entry(speaker) for speaker in batch]}
+                # Adding a panelist again gives them back as they are: a lost answer may be sent again.
+                self.client.call("POST", f"/webinars/{webinar_id}/panelists", "medium", body=body)
+            except ProviderError as exc:
+                refused.update((speaker.email.lower(), exc) for speaker in batch)
+                if isinstance(exc, ZoomError) and exc.code in _FATAL_FOR_WEBINAR:
+                    fatal = exc
+        return refused
+
+    def panelists(self, webinar_id: str) -> list[Panelist]:
+        """The webinar's panelists at Zoom, each with Zoom's id for them and their join link
+        (Zoom lists them all in one answer: the listing has no pages)."""
+        listed = _json(self.client.call("GET", f"/webinars/{webinar_id}/panelists", "medium"))
+        return [listed_panelist(entry) for entry in listed.get("panelists") or [] if _is_panelist_entry(entry)]
+
+    def remove_panelist(self, webinar_id: str, panelist_id: str, email: str) -> None:
+        """Remove one panelist, by Zoom's id for them or else their address (Zoom takes
+        either). One Zoom does not hold (its 404 code 1001), or whose webinar is gone (3001),
+        counts as removed."""
+        who = quote(panelist_id or email, safe="@")
+        try:
+            self.client.call("DELETE", f"/webinars/{webinar_id}/panelists/{who}", "light")
+        except ZoomError as exc:
+            if exc.code not in (_NO_SUCH_PANELIST, 3001):
+                raise
+
+    def remove_all_panelists(self, webinar_id: str) -> None:
+        """Remove every panelist of the webinar (Zoom's DELETE /webinars/{id}/panelists); a
+        webinar Zoom no longer holds has none left."""
+        try:
+            self.client.call("DELETE", f"/webinars/{webinar_id}/panelists", "light")
+        except ZoomError as exc:
+            if exc.code != 3001:
+                raise
+
     def cancel_webinar(self, webinar_id: str) -> None:
         params = {"cancel_webinar_reminder": "false"}  # webinar-ops sends the cancellation itself
         try:
@@ -755,6 +828,47 @@ class ZoomProvider:
 
 # Zoom's code for "No permission" on the participant lists (also "no webinar plan" elsewhere).
 _NO_PERMISSION = 200
+# Zoom's code when removing a panelist the webinar does not hold (its document: "User {email}
+# does not exist or does not belong to this account").
+_NO_SUCH_PANELIST = 1001
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def panelist_entry(speaker: NewPanelist) -> dict:
+    """A speaker as an entry of Zoom's add-panelists body: the address, and the name within
+    Zoom's limits (64 characters, 12 when it holds Chinese characters); a blank name is the
+    address's local part, as Zoom needs one."""
+    name = " ".join(speaker.name.split()) or speaker.email.partition("@")[0]
+    limit = PANELIST_CHINESE_NAME_LIMIT if _CHINESE.search(name) else PANELIST_NAME_LIMIT
+    return {"email": speaker.email, "name": name[:limit].rstrip()}
+
+
+def _is_panelist_entry(entry: object) -> bool:
+    return isinstance(entry, dict) and bool(_text(entry.get("id"))) and bool(_text(entry.get("email")))
+
+
+def listed_panelist(entry: dict) -> Panelist:
+    """One entry of Zoom's panelist listing as a Panelist, its address in lower case."""
+    return Panelist(
+        panelist_id=str(entry["id"]),
+        email=str(entry["email"]).lower(),
+        name=_text(entry.get("name")) or "",
+        join_url=_text(entry.get("join_url")),
+    )
+
+
+def _panelist_outcome(
+    speaker: NewPanelist, held: dict[str, Panelist], refused: dict[str, ProviderError]
+) -> PanelistResult:
+    panelist = held.get(speaker.email.lower())
+    if panelist is not None:
+        return PanelistResult(speaker.email, panelist.panelist_id, panelist.join_url)
+    why = refused.get(speaker.email.lower()) or ProviderError("Zoom's panelist list does not hold this speaker")
+    return _not_a_panelist(speaker, why)
+
+
+def _not_a_panelist(speaker: NewPanelist, exc: ProviderError) -> PanelistResult:
+    return PanelistResult(speaker.email, error=str(exc), retry_after=getattr(exc, "retry_after", None))
 
 
 def participant_join(row: dict) -> Join:
@@ -829,6 +943,9 @@ def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
         "approval_type": approval_type(definition),
         "registrants_email_notification": False,  # webinar-ops sends the mails
     }
+    if not hosts_own:
+        # The speakers' briefing is webinar-ops's to send; a host's own webinar keeps its setting.
+        settings["panelists_invitation_email_notification"] = False
     if contact and not hosts_own:
         settings.update(contact_name=contact.name, contact_email=contact.email)
     if closes_at_zoom := _zoom_closes_registration(definition, hosts_own):
@@ -878,18 +995,19 @@ def agenda_text(definition: Definition) -> str:
 
 def _differs(current: dict, body: dict) -> bool:
     """Whether Zoom's copy differs in what webinar-ops answers for: title, time, length,
-    whether people can register, and whether its page closes registration at the start. The
-    agenda and contact of a webinar made by hand are the organiser's to keep, and each update
-    counts against the host's 100 a day."""
+    whether people can register, whether its page closes registration at the start, and
+    whether Zoom mails the panelists itself. The agenda and contact of a webinar made by hand
+    are the organiser's to keep, and each update counts against the host's 100 a day."""
     start = current.get("start_time")
+    held = current.get("settings", {})
     return (
         current.get("topic") != body["topic"]
         or (start and times.iso_utc(datetime.fromisoformat(start.replace("Z", "+00:00"))) != body["start_time"])
         or current.get("duration") != body["duration"]
-        or current.get("settings", {}).get("approval_type") != body["settings"]["approval_type"]
-        or (
-            "close_registration" in body["settings"]
-            and bool(current.get("settings", {}).get("close_registration")) != body["settings"]["close_registration"]
+        or held.get("approval_type") != body["settings"]["approval_type"]
+        or any(
+            name in body["settings"] and bool(held.get(name)) != body["settings"][name]
+            for name in ("close_registration", "panelists_invitation_email_notification")
         )
     )
 

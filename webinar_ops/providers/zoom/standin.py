@@ -1,7 +1,7 @@
 """The local Zoom: a real HTTP server on loopback that answers like Zoom's REST API v2.
 
-`FakeZoom` serves Server-to-Server OAuth (`POST /oauth/token`) and the webinar and registrant
-operations under `/v2` with Zoom's own shapes, error codes and headers, so the `zoom` provider
+`FakeZoom` serves Server-to-Server OAuth (`POST /oauth/token`) and the webinar, registrant and
+panelist operations under `/v2` with Zoom's own shapes, error codes and headers, so the `zoom` provider
 can be pointed at it (ZOOM_API_BASE_URL, ZOOM_OAUTH_URL) without knowing. It keeps Zoom's rate
 limits per plan and category, the per-registrant and per-host daily caps, and can be told to
 misbehave: 5xx replies, slow replies, dropped connections, and a batch that is applied but
@@ -55,6 +55,16 @@ not say" where it is made. The main ones:
 - An account whose plan does not list past webinars' participants (`past_participants=False`)
   is refused them and their absentees with Zoom's 400, code 200 "No permission."; the report
   API still serves it, given the scope report:read:admin.
+- Panelists are kept by address, apart from registrants. Adding an address that is a panelist
+  already gives back that panelist (same id, same join link) with the name now given, and
+  counts as no new panelist; Zoom does not say. A request naming one address twice, with no
+  panelists, more than 30, or an entry without an address or a name is refused whole with
+  Zoom's validation failure (300). A name is held to 64 characters, and to 12 when it holds
+  Chinese characters, as the document says. A webinar takes at most 100 panelists (Zoom's
+  usual licence): a request that would pass that is refused whole with the document's 3000.
+  Removing a panelist the webinar does not hold answers the document's 404 (code 1001). While
+  the webinar's `panelists_invitation_email_notification` is on, each new panelist counts as
+  an invitation Zoom mailed (`panelist_invitations`).
 - Faults hit only the API under /v2, never OAuth or /_fake. A 5xx or a dropped connection
   happens before the request is looked at, so nothing is applied; "slow" waits before the
   request is handled.
@@ -108,6 +118,13 @@ ADDS_PER_REGISTRANT_PER_DAY = 3  # add or batch, per address and webinar
 STATUS_UPDATES_PER_REGISTRANT_PER_DAY = 10
 BATCH_LIMIT = 30
 STATUS_LIMIT = 30
+PANELISTS_PER_CALL = 30  # the add-panelists body's `maximum: 30`
+PANELISTS_PER_WEBINAR = 100  # Zoom's usual licence; larger ones allow more
+PANELIST_NAME_LIMIT = 64
+PANELIST_CHINESE_NAME_LIMIT = 12  # "cannot exceed more than 12 Chinese characters"
+PANELIST_LIMIT_MESSAGE = (
+    "You have reached the limit for the number of panelists you can add. Contact Zoom Support for more information."
+)
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 30, 300
 PAGE_TOKEN_LIFETIME = 15 * 60
 TOPIC_LIMIT, AGENDA_LIMIT, PASSWORD_LIMIT = 200, 2000, 10
@@ -636,6 +653,21 @@ class _Registrant:
 
 
 @dataclass
+class _Panelist:
+    """A panelist of one webinar: Zoom's id for them, and their own join link."""
+
+    id: str
+    email: str
+    name: str
+    join_url: str
+    details: dict  # the name tag and virtual background fields given, as given
+
+    def view(self) -> dict:
+        """The panelist as Zoom lists them."""
+        return {"id": self.id, "email": self.email, "name": self.name, "join_url": self.join_url, **self.details}
+
+
+@dataclass
 class _Session:
     """One stay of one person in the webinar, from joining to leaving, as Zoom reports it."""
 
@@ -692,6 +724,7 @@ class _Webinar:
     tracking_sources: list[dict] = field(default_factory=list)
     ended_at: float | None = None  # when the host ended it
     sessions: list[_Session] = field(default_factory=list)  # who was in it, one stay each
+    panelists: dict[str, _Panelist] = field(default_factory=dict)  # by lower-case address, in the order added
 
     @property
     def approval_type(self) -> int:
@@ -841,6 +874,7 @@ class FakeZoom:
         self._injected: Counter = Counter()
         self._new: Counter = Counter()  # (webinar id, address) -> times newly registered
         self._readded: Counter = Counter()  # (webinar id, address) -> times added again while registered
+        self._invited: Counter = Counter()  # (webinar id, address) -> panelist invitations Zoom would have mailed
         self._tokens_issued = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -1124,6 +1158,16 @@ class FakeZoom:
             webinar = self._webinar(str(webinar_id))
             return [r.record() for r in webinar.registrants.values()]
 
+    def panelists(self, webinar_id: int | str) -> list[dict]:
+        """The webinar's panelists as Zoom lists them, in the order they were added."""
+        with self._lock:
+            return [p.view() for p in self._webinar(str(webinar_id)).panelists.values()]
+
+    def panelist_invitations(self, webinar_id: int | str | None = None) -> Counter:
+        """How many panelist invitations Zoom would have mailed to each address: one per new
+        panelist while the webinar's `panelists_invitation_email_notification` was on."""
+        return self._per_address(self._invited, webinar_id)
+
     def newly_registered(self, webinar_id: int | str | None = None) -> Counter:
         """How many times each address was registered anew (not counting re-adds of someone
         already registered); above 1 only if they were deleted and registered again."""
@@ -1155,6 +1199,7 @@ class FakeZoom:
                         "registrants": [r.record() for r in w.registrants.values()],
                         "ended_at": _iso(w.ended_at) if w.ended_at is not None else None,
                         "participants": [s.view() for s in w.sessions],
+                        "panelists": [p.view() for p in w.panelists.values()],
                     }
                     for w in self._webinars.values()
                 ],
@@ -1166,6 +1211,7 @@ class FakeZoom:
                     "faults_injected": dict(self._injected),
                     "newly_registered": _by_webinar(self._new),
                     "re_added": _by_webinar(self._readded),
+                    "panelist_invitations": _by_webinar(self._invited),
                 },
             }
 
@@ -1617,6 +1663,57 @@ class FakeZoom:
         webinar.forget(registrant)
         return Reply(204)
 
+    # -- panelists ----------------------------------------------------------------------------
+
+    def _list_panelists(self, incoming: Incoming, raw_id: str) -> Reply:
+        webinar = self._webinar(raw_id)
+        listed = [p.view() for p in webinar.panelists.values()]
+        return Reply(200, {"total_records": len(listed), "panelists": listed})
+
+    def _add_panelists(self, incoming: Incoming, raw_id: str) -> Reply:
+        webinar = self._webinar(raw_id)
+        wanted = _panelist_fields(incoming.json_object())
+        new = [entry for entry in wanted if entry["email"].lower() not in webinar.panelists]
+        if len(webinar.panelists) + len(new) > PANELISTS_PER_WEBINAR:
+            raise ZoomRefusal(400, 3000, PANELIST_LIMIT_MESSAGE)
+        for entry in wanted:
+            self._make_panelist(webinar, entry)
+        return Reply(201, {"id": str(webinar.id), "updated_at": _iso(self._clock())})
+
+    def _make_panelist(self, webinar: _Webinar, entry: dict) -> _Panelist:
+        key = entry["email"].lower()
+        details = {k: v for k, v in entry.items() if k not in ("email", "name")}
+        existing = webinar.panelists.get(key)
+        if existing is not None:  # Zoom does not say; the fake keeps them and takes the new name
+            existing.name = entry["name"]
+            existing.details.update(details)
+            return existing
+        panelist = _Panelist(
+            id=secrets.token_urlsafe(16),
+            email=entry["email"],
+            name=entry["name"],
+            join_url=f"https://{self.join_host}/w/{webinar.id}?tk={secrets.token_urlsafe(32)}",
+            details=details,
+        )
+        webinar.panelists[key] = panelist
+        if webinar.settings.get("panelists_invitation_email_notification"):
+            self._invited[(webinar.id, key)] += 1
+        return panelist
+
+    def _remove_panelists(self, incoming: Incoming, raw_id: str) -> Reply:
+        self._webinar(raw_id).panelists.clear()
+        return Reply(204)
+
+    def _remove_panelist(self, incoming: Incoming, raw_id: str, panelist_id: str) -> Reply:
+        webinar = self._webinar(raw_id)
+        # The document: "The panelist's ID or email."
+        by_id = (key for key, panelist in webinar.panelists.items() if panelist.id == panelist_id)
+        found = panelist_id.lower() if panelist_id.lower() in webinar.panelists else next(by_id, None)
+        if found is None:
+            raise ZoomRefusal(404, 1001, f"User {panelist_id} does not exist or does not belong to this account.")
+        del webinar.panelists[found]
+        return Reply(204)
+
     # -- after the end: who attended -----------------------------------------------------------
 
     def _past_webinar(self, raw_id: str, missing: str) -> _Webinar:
@@ -1751,6 +1848,45 @@ def _batch_fields(body: dict) -> tuple[list[dict], bool]:
     return checked, auto_approve
 
 
+# The optional text fields of a panelist, as the add-panelists body lists them.
+_PANELIST_EXTRAS = (
+    "virtual_background_id",
+    "name_tag_id",
+    "name_tag_name",
+    "name_tag_pronouns",
+    "name_tag_description",
+)
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _panelist_fields(body: dict) -> list[dict]:
+    """The panelists of an add-panelists body, each checked; the whole body is refused when
+    any entry is wrong, when it names no one, more than 30, or one address twice."""
+    wanted = body.get("panelists")
+    if not isinstance(wanted, list) or not all(isinstance(entry, dict) for entry in wanted) or not wanted:
+        raise _invalid([_problem("panelists", "This field is required.")])
+    if len(wanted) > PANELISTS_PER_CALL:
+        raise _invalid([_problem("panelists", f"At most {PANELISTS_PER_CALL} panelists at a time.")])
+    problems: list[dict] = []
+    for index, entry in enumerate(wanted):
+        _check_panelist(entry, f"panelists[{index}].", problems)
+    addresses = [entry["email"].lower() if isinstance(entry.get("email"), str) else None for entry in wanted]
+    _refuse_repeats(addresses, "panelists", problems)
+    if problems:
+        raise _invalid(problems)
+    return [{k: entry[k] for k in ("email", "name", *_PANELIST_EXTRAS) if k in entry} for entry in wanted]
+
+
+def _check_panelist(entry: dict, at: str, problems: list) -> None:
+    _check_text(entry, "email", _REGISTRANT_TEXT["email"], problems, required=True, at=at)
+    _check_text(entry, "name", PANELIST_NAME_LIMIT, problems, required=True, at=at)
+    name = entry.get("name")
+    if isinstance(name, str) and _CHINESE.search(name) and len(name) > PANELIST_CHINESE_NAME_LIMIT:
+        problems.append(_problem(at + "name", "This value cannot exceed more than 12 Chinese characters."))
+    for extra in _PANELIST_EXTRAS:
+        _check_text(entry, extra, None, problems, at=at)
+
+
 def _status_fields(body: dict) -> tuple[str, list[dict]]:
     """The action and the registrants ({id} and/or {email}) of a status update body."""
     problems = []
@@ -1856,6 +1992,10 @@ _OPERATIONS: list[tuple[str, re.Pattern, Callable[..., Reply], str]] = [
         ("GET", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._get_registrant, LIGHT),
         ("DELETE", r"/webinars/([^/]+)/registrants/([^/]+)", FakeZoom._delete_registrant, LIGHT),
         ("POST", r"/webinars/([^/]+)/batch_registrants", FakeZoom._add_batch, HEAVY),
+        ("GET", r"/webinars/([^/]+)/panelists", FakeZoom._list_panelists, MEDIUM),
+        ("POST", r"/webinars/([^/]+)/panelists", FakeZoom._add_panelists, MEDIUM),
+        ("DELETE", r"/webinars/([^/]+)/panelists", FakeZoom._remove_panelists, LIGHT),
+        ("DELETE", r"/webinars/([^/]+)/panelists/([^/]+)", FakeZoom._remove_panelist, LIGHT),
         ("GET", r"/past_webinars/([^/]+)/participants", FakeZoom._past_participants, MEDIUM),
         ("GET", r"/past_webinars/([^/]+)/absentees", FakeZoom._past_absentees, HEAVY),
         ("GET", r"/report/webinars/([^/]+)/participants", FakeZoom._report_participants, HEAVY),
