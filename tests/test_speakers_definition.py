@@ -652,3 +652,39 @@ def test_any_programme_gives_each_person_once_with_exactly_the_items_that_name_t
             f"{person.name.split()[0].lower()}@example.org" if person.name in with_address else person.name.casefold()
         )
     assert len({p.key for p in people}) == len(people)
+
+
+# -- the speakers in the store ----------------------------------------------------------------
+
+
+def test_the_store_keeps_each_speaker_once_apart_from_the_registrants(store):
+    definition = load_definition(SPEAKERS_COPY)
+    record = store.save_webinar(definition, SPEAKERS_COPY.read_text(encoding="utf-8"), "local", NOW).record
+
+    speakers = store.speakers(record.id)
+    assert [s.name for s in speakers] == [p.name for p in definition.speakers()]
+    assert speakers[0].moderates and not any(s.moderates for s in speakers[1:])
+    assert store.registrant_counts(record.id) == dict.fromkeys(store.registrant_counts(record.id), 0)
+
+
+def test_a_moved_slot_raises_only_that_speakers_revision_and_a_removed_speaker_is_marked(store, tmp_path):
+    text = SPEAKERS_COPY.read_text(encoding="utf-8")
+    record = store.save_webinar(load_definition(SPEAKERS_COPY), text, "local", NOW).record
+    moved = tmp_path / "moved.toml"
+    moved.write_text(text.replace('start = "15:45"\nend = "16:05"', 'start = "15:50"\nend = "16:05"'), encoding="utf-8")
+    store.save_webinar(load_definition(moved), moved.read_text(encoding="utf-8"), "local", NOW)
+
+    revisions = {s.email: s.slot_revision for s in store.speakers(record.id)}
+    assert revisions["sungjoo.son@example.org"] == 1
+    assert {e: r for e, r in revisions.items() if e != "sungjoo.son@example.org"} == dict.fromkeys(
+        [e for e in revisions if e != "sungjoo.son@example.org"], 0
+    )
+
+    without_son = tmp_path / "without.toml"
+    son = text[text.index('[[agenda]]\nstart = "15:45"') :]
+    son = son[: son.index("[[agenda]]", 5)]
+    without_son.write_text(text.replace(son, ""), encoding="utf-8")
+    store.save_webinar(load_definition(without_son), without_son.read_text(encoding="utf-8"), "local", NOW)
+    assert "sungjoo.son@example.org" not in {s.email for s in store.speakers(record.id)}
+    gone = [s for s in store.speakers(record.id, removed=True) if s.email == "sungjoo.son@example.org"]
+    assert gone and gone[0].is_removed

@@ -24,7 +24,7 @@ from sqlite_utils import Database, Migrations
 
 from webinar_ops import db_files, times, validate
 from webinar_ops.attendance import Known, Presence
-from webinar_ops.definition import Definition, parse_definition, speaker_slots
+from webinar_ops.definition import Definition, SpeakerPerson, parse_definition, speaker_slots
 from webinar_ops.errors import InputError, NotFound, OperationError
 from webinar_ops.people import Person
 
@@ -262,6 +262,79 @@ def m012_attendance(db: Database) -> None:
         defaults={"tries": 0, "unmatched": 0},
         foreign_keys=[("webinar_id", "webinars", "id")],
     )
+
+
+@migrations()
+def m013_speakers(db: Database) -> None:
+    """The webinar's speakers and moderator as people webinar-ops writes to, apart from its
+    registrants: each person once, by the definition's person key (SpeakerPerson.key), with
+    their panelist standing at the provider and their slot's revision (their own invite's
+    SEQUENCE: it rises when their items or times change). A person taken out of the
+    definition keeps their row, marked removed, so that the provider is told and their mail
+    history stays."""
+    db["speakers"].create(
+        {
+            "id": int,
+            "webinar_id": int,
+            "key": str,
+            "email": str,
+            "name": str,
+            "role": str,
+            "organisation": str,
+            "time_zone": str,
+            "language": str,
+            "moderates": int,
+            "slots_json": str,  # their items and instants, to notice a moved slot
+            "slot_revision": int,
+            "panelist_id": str,
+            "join_url": str,  # their own panelist join link: a secret
+            "panelist_error": str,
+            "removed_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"webinar_id", "key", "name", "moderates", "slot_revision", "created_at", "updated_at"},
+        defaults={"moderates": 0, "slot_revision": 0},
+        foreign_keys=[("webinar_id", "webinars", "id")],
+    )
+    db["speakers"].create_index(["webinar_id", "key"], unique=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeakerRecord:
+    """A stored speaker or moderator: one row of the speakers table."""
+
+    id: int
+    webinar_id: int
+    key: str
+    email: str | None = None
+    name: str
+    role: str | None = None
+    organisation: str | None = None
+    time_zone: str | None = None
+    language: str | None = None
+    moderates: bool = False
+    slots_json: str | None = field(default=None, repr=False)
+    slot_revision: int = 0
+    panelist_id: str | None = None
+    join_url: str | None = field(default=None, repr=False)  # their panelist join link: a secret
+    panelist_error: str | None = None
+    removed_at: str | None = None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: dict) -> SpeakerRecord:
+        return cls(**{**row, "moderates": bool(row["moderates"])})
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+    def describe(self) -> str:
+        """`Mr. Keping Yao, Senior Expert, UNPOG`: name, role and organisation, as present."""
+        return ", ".join(part for part in (self.name, self.role, self.organisation) if part)
 
 
 @dataclass(frozen=True)
@@ -639,7 +712,11 @@ class Store:
                     {**row, "revision": 0, "created_at": row["updated_at"], "calendar_uid": _new_calendar_uid()}
                 )
                 self._keep_revision(created.last_pk, 0, row)
+                self._save_speakers(created.last_pk, definition, now)
                 return SavedWebinar("created", self.webinar(definition.slug))
+            # Before the comparison: a speaker's new address or language is not a change of
+            # the webinar, but their mail must use it.
+            self._save_speakers(existing.id, definition, now)
             changes = describe_changes(existing.definition, definition)
             if existing.provider != provider:
                 changes = (*changes, f"provider: {existing.provider} → {provider}")
@@ -1135,6 +1212,50 @@ class Store:
             yield page
             after = page[-1].email
 
+    # -- speakers -----------------------------------------------------------------------
+
+    def _save_speakers(self, webinar_id: int, definition: Definition, now: datetime) -> None:
+        """Bring the webinar's speakers in line with the definition, in the caller's
+        transaction: new people added, details kept up to date, a moved slot's revision
+        raised, and people taken out of the programme marked removed (and back if they return)."""
+        stamp = times.iso_utc(now)
+        slots = {key: _slots_json(items) for key, items in speaker_slots(definition).items()}
+        stored = {row.key: row for row in self.speakers(webinar_id, removed=True)}
+        for person in definition.speakers():
+            before = stored.pop(person.key, None)
+            row = {**_speaker_fields(person), "slots_json": slots[person.key], "updated_at": stamp}
+            if before is None:
+                self.db["speakers"].insert({**row, "webinar_id": webinar_id, "created_at": stamp})
+                continue
+            moved = before.slots_json != row["slots_json"] or before.is_removed
+            row |= {"removed_at": None, "slot_revision": before.slot_revision + (1 if moved else 0)}
+            self.db["speakers"].update(before.id, row)
+        for gone in stored.values():
+            if not gone.is_removed:
+                self.db["speakers"].update(gone.id, {"removed_at": stamp, "updated_at": stamp})
+
+    def speakers(self, webinar_id: int, removed: bool = False) -> list[SpeakerRecord]:
+        """The webinar's speakers and moderator in the programme's order (the moderator
+        first); with `removed`, those taken out of it too."""
+        where = "webinar_id = ?" + ("" if removed else " AND removed_at IS NULL")
+        rows = self.db["speakers"].rows_where(where, [webinar_id], order_by="moderates DESC, id")
+        return [SpeakerRecord.from_row(row) for row in rows]
+
+    def speaker_by_id(self, speaker_id: int) -> SpeakerRecord | None:
+        """The speaker with this id, or None."""
+        rows = list(self.db["speakers"].rows_where("id = ?", [speaker_id]))
+        return SpeakerRecord.from_row(rows[0]) if rows else None
+
+    def set_panelist(self, speaker_id: int, panelist_id: str | None, join_url: str | None, now: datetime) -> None:
+        """Record the speaker's standing at the provider: their panelist id and own join link
+        (both None once the provider no longer holds them as a panelist)."""
+        changes = {"panelist_id": panelist_id, "join_url": join_url, "panelist_error": None}
+        self.db["speakers"].update(speaker_id, {**changes, "updated_at": times.iso_utc(now)})
+
+    def set_panelist_error(self, speaker_id: int, error: str | None, now: datetime) -> None:
+        """Record why the provider did not take the speaker as a panelist (None: no error)."""
+        self.db["speakers"].update(speaker_id, {"panelist_error": error, "updated_at": times.iso_utc(now)})
+
     # -- attendance ---------------------------------------------------------------------
 
     def attendance_candidates(self, webinar_id: int) -> list[Known]:
@@ -1201,6 +1322,15 @@ class Store:
 
 
 _OF_WEBINAR = "SELECT id FROM registrants WHERE webinar_id = ?"
+
+
+def _speaker_fields(person: SpeakerPerson) -> dict[str, Any]:
+    fields = ("key", "email", "name", "role", "organisation", "time_zone", "language")
+    return {**{name: getattr(person, name) for name in fields}, "moderates": int(person.moderates)}
+
+
+def _slots_json(slots: tuple) -> str:
+    return json.dumps([[s.title, times.iso_utc(s.start), s.end and times.iso_utc(s.end)] for s in slots])
 
 
 def _presence_row(presence: Presence, source: str, stamp: str) -> dict[str, Any]:
