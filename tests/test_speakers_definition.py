@@ -663,7 +663,8 @@ def test_the_store_keeps_each_speaker_once_apart_from_the_registrants(store):
 
     speakers = store.speakers(record.id)
     assert [s.name for s in speakers] == [p.name for p in definition.speakers()]
-    assert speakers[0].moderates and not any(s.moderates for s in speakers[1:])
+    assert speakers[0].moderates
+    assert not any(s.moderates for s in speakers[1:])
     assert store.registrant_counts(record.id) == dict.fromkeys(store.registrant_counts(record.id), 0)
 
 
@@ -687,4 +688,5 @@ def test_a_moved_slot_raises_only_that_speakers_revision_and_a_removed_speaker_i
     store.save_webinar(load_definition(without_son), without_son.read_text(encoding="utf-8"), "local", NOW)
     assert "sungjoo.son@example.org" not in {s.email for s in store.speakers(record.id)}
     gone = [s for s in store.speakers(record.id, removed=True) if s.email == "sungjoo.son@example.org"]
-    assert gone and gone[0].is_removed
+    assert gone
+    assert gone[0].is_removed
