@@ -301,6 +301,24 @@ def m013_speakers(db: Database) -> None:
     db["speakers"].create_index(["webinar_id", "key"], unique=True)
 
 
+@migrations()
+def m014_speaker_deliveries(db: Database) -> None:
+    """The outbox's deliveries go to a registrant or to a speaker: one table, so that every
+    guarantee (one row per reader and kind, claims under leases, sent committed per message,
+    the Message-ID made once) holds for both. Exactly one of the two is set (the triggers),
+    and a speaker has at most one row per kind and revision, as a registrant has."""
+    db["deliveries"].add_column("speaker_id", int)
+    db["deliveries"].transform(not_null={"registrant_id": False}, add_foreign_keys=[("speaker_id", "speakers", "id")])
+    db["deliveries"].create_index(["speaker_id", "kind", "revision"], unique=True)
+    for event in ("INSERT", "UPDATE OF registrant_id, speaker_id"):
+        name = "insert" if event == "INSERT" else "update"
+        db.execute(
+            f"""CREATE TRIGGER deliveries_one_reader_{name} BEFORE {event} ON deliveries
+                WHEN (NEW.registrant_id IS NULL) = (NEW.speaker_id IS NULL)
+                BEGIN SELECT RAISE(ABORT, 'a delivery goes to one registrant or one speaker'); END"""
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class SpeakerRecord:
     """A stored speaker or moderator: one row of the speakers table."""
@@ -775,25 +793,27 @@ class Store:
         removed: dict[str, int] = {}
         with self.transaction() as db:
             for table, column, parent in self._rows_belonging_to_webinars():
-                where = "= ?" if parent == "webinars" else "IN (SELECT id FROM registrants WHERE webinar_id = ?)"
+                where = "= ?" if parent == "webinars" else f"IN (SELECT id FROM [{parent}] WHERE webinar_id = ?)"
                 count = db.execute(f"DELETE FROM [{table}] WHERE [{column}] {where}", [webinar.id]).rowcount
                 removed[table] = removed.get(table, 0) + count
-            for table in ("registrants", "webinar_revisions"):
+            for table in ("registrants", "speakers", "webinar_revisions"):
                 removed[table] = db.execute(f"DELETE FROM {table} WHERE webinar_id = ?", [webinar.id]).rowcount
             removed["webinars"] = db.execute("DELETE FROM webinars WHERE id = ?", [webinar.id]).rowcount
         return {table: count for table, count in removed.items() if count}
 
     def _rows_belonging_to_webinars(self) -> list[tuple[str, str, str]]:
-        """(table, column, parent) for every foreign key to a registrant or a webinar, those to
-        registrants first (they go before the registrants do), besides the store's own two."""
+        """(table, column, parent) for every foreign key to a registrant, a speaker or a
+        webinar, those to the webinar's people first (they go before the people do), besides
+        the store's own three."""
+        people = ("registrants", "speakers")
         found = [
             (table.name, key.column, key.other_table)
             for table in self.db.tables
-            if table.name not in ("registrants", "webinar_revisions")
+            if table.name not in (*people, "webinar_revisions")
             for key in table.foreign_keys
-            if key.other_table in ("registrants", "webinars") and key.other_column == "id"
+            if key.other_table in (*people, "webinars") and key.other_column == "id"
         ]
-        return sorted(found, key=lambda entry: entry[2] != "registrants")
+        return sorted(found, key=lambda entry: entry[2] not in people)
 
     def find_webinar(self, slug: str) -> WebinarRecord | None:
         """The webinar called `slug`, or None."""

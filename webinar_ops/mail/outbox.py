@@ -37,12 +37,13 @@ class State(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One row of the deliveries table: one mail to one registrant. Instants are kept as
-    stored (ISO 8601 UTC text, `2021-03-27T14:00:00Z`); `due` reads the due time."""
+    """One row of the deliveries table: one mail to one registrant, or to one speaker (then
+    `registrant_id` is None and `speaker_id` names them). Instants are kept as stored (ISO
+    8601 UTC text, `2021-03-27T14:00:00Z`); `due` reads the due time."""
 
     id: int
     webinar_id: int
-    registrant_id: int
+    registrant_id: int | None
     kind: str  # confirmation, reminder-1d, manual-reminder-20210430T050000000000Z ... (kinds.py)
     template: str  # which templates render it: confirmation, reminder ...
     offset_minutes: int | None  # a reminder's minutes before the start, an after-message's after the end
@@ -60,6 +61,7 @@ class Delivery:
     created_at: str
     updated_at: str
     details: str | None  # JSON: for an update, the revision it replaces
+    speaker_id: int | None = None  # a speaker's mail (kinds.Kind.to_speakers)
 
     @classmethod
     def from_row(cls, row: Mapping) -> Delivery:
@@ -92,7 +94,7 @@ class NewDelivery:
     """A delivery planning makes, before the outbox gives it an id (`Outbox.add`)."""
 
     webinar_id: int
-    registrant_id: int
+    registrant_id: int | None
     kind: str
     template: str
     offset_minutes: int | None
@@ -106,13 +108,15 @@ class NewDelivery:
     reason: str | None = None
     details: str | None = None
     attempts: int = 0
+    speaker_id: int | None = None
 
 
 _NEW_COLUMNS = tuple(field.name for field in fields(NewDelivery))
 
 
 class Listed(NamedTuple):
-    """A delivery as the outbox lists it: with its recipient's address and its webinar's slug."""
+    """A delivery as the outbox lists it: with its recipient's address (a registrant's or a
+    speaker's) and its webinar's slug."""
 
     delivery: Delivery
     email: str
@@ -481,10 +485,17 @@ class Outbox:
         if state is not None:
             where.append("d.state = ?")
             params.append(state)
-        sql = f"""SELECT d.*, r.email, w.slug FROM deliveries d
-                  JOIN registrants r ON r.id = d.registrant_id JOIN webinars w ON w.id = d.webinar_id
+        sql = f"""SELECT d.*, coalesce(r.email, s.email) AS email, w.slug FROM deliveries d
+                  LEFT JOIN registrants r ON r.id = d.registrant_id LEFT JOIN speakers s ON s.id = d.speaker_id
+                  JOIN webinars w ON w.id = d.webinar_id
                   WHERE {" AND ".join(where)} ORDER BY d.send_after, d.id LIMIT ?"""
         return [_listed(row) for row in self.db.query(sql, [*params, limit])]
+
+    def speaker_mails(self, speaker_id: int) -> list[Delivery]:
+        """The speaker's deliveries (their briefings, reminders, practice reminder and
+        cancellation), in the order they fall due."""
+        sql = "SELECT * FROM deliveries WHERE speaker_id = ? ORDER BY send_after, id"
+        return [Delivery.from_row(row) for row in self.db.query(sql, [speaker_id])]
 
 
 def _listed(row: dict) -> Listed:
