@@ -480,6 +480,35 @@ def speaker_slots(definition: Definition) -> dict[str, tuple[SpeakerSlot, ...]]:
     }
 
 
+def questions_for(definition: Definition, item: AgendaItem) -> tuple[QuestionGroup, ...]:
+    """The guiding questions of one agenda item: each `[[questions]]` group whose `part`
+    starts with the item's title, or the title with the part (case and spacing aside: "Presentation:
+    … by Bokyun Shim and Keping Yao" is the part of the item "Presentation: …"); for an item
+    no group names so, each group whose part starts with the same word as the title and
+    that names no item so itself ("Country Presentation" for "Country Case Presentation")."""
+    by_title = {i.title: _plain_words(i.title) for i in definition.agenda}
+
+    def names(group: QuestionGroup, title: str) -> bool:
+        part = _plain_words(group.part)
+        return part.startswith(title) or title.startswith(part)
+
+    title = by_title[item.title]
+    named = tuple(g for g in definition.questions if names(g, title))
+    if named:
+        return named
+    first = title.split(" ")[0].strip(":,.;–-")
+    return tuple(
+        g
+        for g in definition.questions
+        if _plain_words(g.part).split(" ")[0].strip(":,.;–-") == first
+        and not any(names(g, other) for other in by_title.values())
+    )
+
+
+def _plain_words(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 def _name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 

@@ -16,6 +16,9 @@ a wave costs little more than its SMTP conversation. A draft that is not sent is
 Temporary failures (4xx, a dropped connection) are retried with exponential backoff and
 jitter until the mail would be too late; permanent failures (5xx) are recorded with the
 server's words and never retried on their own.
+
+A delivery goes to a registrant or to a speaker (plan.py rule m); both are sent the same way,
+under the same guarantees. A speaker taken out of the programme gets nothing more.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from webinar_ops.config import Settings
 from webinar_ops.errors import OperationError
 from webinar_ops.mail.compose import Composer, TemplateRefused
 from webinar_ops.mail.outbox import Delivery, Outbox, State
-from webinar_ops.store import Registrant, Store, StoreUnavailable, WebinarRecord
+from webinar_ops.store import Registrant, SpeakerRecord, Store, StoreUnavailable, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
     RefusedAsSetup,
@@ -135,9 +138,7 @@ def send_due(
                 batch = claim(store, clock(), CLAIM_BATCH, kind)
                 if not batch:
                     break
-                drafts = Drafts(
-                    composers, store.registrants_by_id([delivery.registrant_id for delivery in batch]), clock
-                )
+                drafts = Drafts(composers, readers(store, batch), clock)
                 _send_batch(store, settings, transport, drafts, batch, clock, stop, report, retry_delay)
             except StoreUnavailable as exc:
                 held.hold(batch)
@@ -147,18 +148,31 @@ def send_due(
     return report
 
 
+Reader = Registrant | SpeakerRecord  # whom a delivery goes to
+
+
+def readers(store: Store, batch: list[Delivery]) -> dict[int, Reader]:
+    """The reader of each delivery of `batch`, by delivery id: two lookups for the batch."""
+    people = store.registrants_by_id([d.registrant_id for d in batch if d.registrant_id is not None])
+    speakers = {d.speaker_id: store.speaker_by_id(d.speaker_id) for d in batch if d.speaker_id is not None}
+    return {d.id: people[d.registrant_id] if d.speaker_id is None else speakers[d.speaker_id] for d in batch}
+
+
 class Drafts:
     """The messages of one claimed batch: each composed ahead, while the mail server
     considers the one before it, or when it is needed."""
 
-    def __init__(self, composers: Composers, people: dict[int, Registrant], clock: Callable[[], datetime]):
+    def __init__(self, composers: Composers, people: dict[int, Reader], clock: Callable[[], datetime]):
         self.composers = composers
-        self.people = people
+        self.people = people  # delivery id -> its reader
         self.clock = clock
         self._drafts: dict[int, tuple[Composer | None, bytes | Exception]] = {}
 
     def composer(self, delivery: Delivery) -> Composer:
         return self.composers.for_webinar(delivery.webinar_id)
+
+    def reader(self, delivery: Delivery) -> Reader:
+        return self.people[delivery.id]
 
     def prepare(self, delivery: Delivery) -> None:
         """Compose this delivery's message now. Never raises: what composing raised is kept,
@@ -166,7 +180,11 @@ class Drafts:
         composer = None
         try:
             composer = self.composer(delivery)
-            draft = composer.message_bytes(delivery, self.people[delivery.registrant_id], self.clock())
+            reader = self.reader(delivery)
+            if isinstance(reader, SpeakerRecord):
+                draft = composer.speaker_message_bytes(delivery, reader, self.clock())
+            else:
+                draft = composer.message_bytes(delivery, reader, self.clock())
         except Exception as exc:  # raised again by take(), for this delivery alone
             draft = exc
         self._drafts[delivery.id] = (composer, draft)
@@ -247,7 +265,7 @@ def _send_batch(
             release(store, batch[position:])
             return
         now = clock()
-        registrant = drafts.people[delivery.registrant_id]
+        registrant = drafts.reader(delivery)
         composer = drafts.composer(delivery)
         verdict = _verdict(delivery, composer.webinar, registrant, now)
         if verdict:
@@ -295,7 +313,7 @@ def _send_batch(
 
 
 def _send(
-    transport: Transport, sender: str, registrant: Registrant, message: bytes, while_waiting: Callable[[], None] | None
+    transport: Transport, sender: str, registrant: Reader, message: bytes, while_waiting: Callable[[], None] | None
 ) -> None:
     """Hand one message to the transport. A failure's text never carries the recipient's join
     link, which a mail server may quote when it refuses the message (a URL block list)."""
@@ -308,18 +326,30 @@ def _send(
         raise type(exc)(concealed) from None
 
 
-def _verdict(
-    delivery: Delivery, webinar: WebinarRecord, registrant: Registrant, now: datetime
-) -> tuple[State, str] | None:
-    """Why this delivery must not go now (rules a, c and d of plan.py), or None to send it."""
+def _verdict(delivery: Delivery, webinar: WebinarRecord, registrant: Reader, now: datetime) -> tuple[State, str] | None:
+    """Why this delivery must not go now (rules a, c, d and m of plan.py), or None to send it."""
     kind = delivery.mail_kind
     if webinar.cancelled_at and not kind.outlives_cancellation:
         return State.SKIPPED, "the webinar was cancelled"
-    why = kind.reason_to_skip(registrant.status, registrant.is_unsubscribed)
+    if isinstance(registrant, SpeakerRecord):
+        why = _why_not_to_the_speaker(kind, registrant)
+    else:
+        why = kind.reason_to_skip(registrant.status, registrant.is_unsubscribed)
     if why:
         return State.SKIPPED, why
     tried = delivery.attempts > 0 or delivery.last_error is not None
     return kind.too_late(webinar.definition, delivery.due, now, scheduled=not delivery.is_manual, tried=tried)
+
+
+def _why_not_to_the_speaker(kind, speaker: SpeakerRecord) -> str | None:
+    """Why a speaker must not get this mail now (rule m), or None."""
+    if speaker.is_removed:
+        return "they were taken out of the programme"
+    if not speaker.email:
+        return "they have no address in the definition"
+    if kind.join_link and not speaker.join_url:
+        return "the provider holds no panelist link for them"
+    return None
 
 
 def _retry_later(

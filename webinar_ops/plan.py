@@ -50,6 +50,18 @@ l) An `[[after]]` message to `attended` or `absent` waits for attendance and is 
    (`plan_ended`) until a week after the deadline, and gets nothing else. Its tests are in
    tests/test_follow_ups.py.
 
+m) The speakers and the moderator (each person once, `store.speakers`) get mail of their own
+   kinds, never a registrant's, and no registrant gets theirs: a briefing when they are
+   added, due at once, and a new one each time their slot changes (`briefing-N`, N their
+   `slot_revision`: an older one not yet sent gives way); a reminder at each `[speakers]
+   reminders` offset before the start; a reminder of the practice session (`[practice]
+   reminder` before it). Each waits for their own panelist link from the provider, and a
+   speaker without an address gets nothing. A reminder that fell due before they were added
+   is skipped, as under rule b. Unsent reminders follow a moved start or practice; those taken
+   out of the definition, and every unsent mail of a speaker taken out of the programme, are
+   skipped with the reason. When the webinar is cancelled, each speaker with an address gets
+   the speakers' cancellation (its invite removes their entry), and nothing else.
+
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
 """
@@ -69,17 +81,21 @@ from webinar_ops.mail import kinds
 from webinar_ops.mail.kinds import (
     AFTER,
     AWAITING,
+    BRIEFING,
     CALLED_OFF,
     CANCELLATION,
     CONFIRMATION,
     DENIAL,
+    PRACTICE_REMINDER,
     REMINDER,
+    SPEAKER_CANCELLATION,
+    SPEAKER_REMINDER,
     UPDATE,
     WAITLISTED,
     Due,
 )
 from webinar_ops.mail.outbox import PAGE, Delivery, NewDelivery, Outbox, State
-from webinar_ops.store import Registrant, Store, WebinarRecord
+from webinar_ops.store import Registrant, SpeakerRecord, Store, WebinarRecord
 
 
 @dataclass
@@ -106,6 +122,7 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
         if webinar.cancelled_at:
             report.withdrawn = _withdraw_for_cancellation(store, webinar, now)
             report.created = _plan_cancellations(store, webinar, now, domain)
+            report.created += _plan_speaker_cancellations(store, webinar, now, domain)
             return report
         report.withdrawn = _withdraw_for_inactive(store, webinar, now) + _withdraw_removed_reminders(
             store, webinar, now
@@ -116,6 +133,7 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
         report.updates = _plan_updates(store, webinar, now, domain)
         report.created += created + report.updates + _plan_waitlisted(store, webinar, now, domain)
         _add(report, _plan_follow_ups(store, webinar, now, domain))
+        _add(report, _plan_speakers(store, webinar, now, domain))
     return report
 
 
@@ -148,6 +166,120 @@ def _add(report: PlanReport, follow_ups: PlanReport) -> None:
     report.skipped += follow_ups.skipped
     report.moved += follow_ups.moved
     report.withdrawn += follow_ups.withdrawn
+
+
+# -- rule m: the speakers' mails --------------------------------------------------------------
+
+
+def speaker_message_id(webinar: WebinarRecord, speaker_id: int, kind: str, revision: int, domain: str) -> str:
+    """A speaker's Message-ID, unique per speaker and mail (never a registrant's); made once."""
+    name = f"webinar-ops/{webinar.calendar_uid}/speaker/{speaker_id}/{kind}/{revision}"
+    return f"<{uuid.uuid5(uuid.NAMESPACE_URL, name)}@{domain}>"
+
+
+def _speakers_scheduled(definition: Definition) -> list[tuple[str, timedelta, kinds.Kind]]:
+    """(name, offset, kind) of each reminder the definition gives its speakers."""
+    wanted = [(kinds.speaker_reminder_name(o), o, SPEAKER_REMINDER) for o in definition.speaker_reminder_offsets]
+    if definition.practice is not None:
+        wanted.append((kinds.PRACTICE_REMINDER_NAME, definition.practice.reminder, PRACTICE_REMINDER))
+    return wanted
+
+
+def _plan_speakers(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> PlanReport:
+    """Rule m: each speaker's briefing for their slot as it stands, and their reminders."""
+    report, outbox = PlanReport(), Outbox(store)
+    scheduled = _speakers_scheduled(webinar.definition)
+    report.withdrawn = outbox.skip_pending_of_speakers(webinar, now)
+    report.withdrawn += outbox.skip_pending_speaker_reminders_but(webinar, [name for name, _, _ in scheduled], now)
+    report.moved = _follow_for_speakers(store, webinar, now)
+    for name, offset, kind in [(None, None, BRIEFING), *scheduled]:
+        rows = []
+        for row in outbox.speakers_without(webinar, name, linked=kind.join_link):
+            speaker = SpeakerRecord.from_row(row)
+            rows.append(
+                _speaker_row(
+                    webinar, speaker, name or kinds.briefing_name(speaker.slot_revision), offset, now, domain, kind
+                )
+            )
+        outbox.add(rows)
+        report.created += len(rows)
+        report.skipped += sum(row.state == State.SKIPPED for row in rows)
+    return report
+
+
+def _plan_speaker_cancellations(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:
+    """Rule m: the speakers' cancellation for each speaker with an address."""
+    outbox, name = Outbox(store), kinds.SPEAKER_CANCELLATION_NAME
+    speakers = [SpeakerRecord.from_row(row) for row in outbox.speakers_without(webinar, name, linked=False)]
+    rows = [_speaker_row(webinar, s, name, None, now, domain, SPEAKER_CANCELLATION) for s in speakers]
+    outbox.add([replace(row, state=State.PENDING, reason=None) for row in rows])
+    return len(rows)
+
+
+def _speaker_row(
+    webinar: WebinarRecord,
+    speaker: SpeakerRecord,
+    name: str,
+    offset: timedelta | None,
+    now: datetime,
+    domain: str,
+    kind: kinds.Kind,
+) -> NewDelivery:
+    """The delivery of the mail `name`, of `kind`, to `speaker`: pending, or skipped with the
+    reason planning found (rule b, weighed against when they were added)."""
+    stamp = times.iso_utc(now)
+    due = kind.due_at(webinar.definition, offset, now)
+    reason = _speaker_skip_reason(webinar, kind, offset, due, times.parse_iso_utc(speaker.created_at), now)
+    return NewDelivery(
+        webinar_id=webinar.id,
+        registrant_id=None,
+        speaker_id=speaker.id,
+        kind=name,
+        template=kind.template,
+        offset_minutes=None if offset is None else int(offset.total_seconds() // 60),
+        revision=webinar.revision,
+        due_at=times.iso_utc(due),
+        send_after=times.iso_utc(due),
+        message_id=speaker_message_id(webinar, speaker.id, name, webinar.revision, domain),
+        created_at=stamp,
+        updated_at=stamp,
+        state=State.SKIPPED if reason else State.PENDING,
+        reason=reason,
+    )
+
+
+def _speaker_skip_reason(
+    webinar: WebinarRecord, kind: kinds.Kind, offset: timedelta | None, due: datetime, added: datetime, now: datetime
+) -> str | None:
+    """Rule b for a speaker added at `added`: a reminder that fell due before is not sent."""
+    if offset is None:
+        return "the webinar was over when they were added" if now >= webinar.definition.end else None
+    if due < added:
+        return (
+            f"it fell due ({times.iso_utc(due)}) before they were added to the programme "
+            f"({times.iso_utc(added)}); their briefing carried everything"
+        )
+    return None
+
+
+def _follow_for_speakers(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Rule m (as rule f): the speakers' unsent reminders follow a moved start or practice."""
+    moved, outbox = 0, Outbox(store)
+    wanted = {name for name, _, _ in _speakers_scheduled(webinar.definition)}
+    for delivery in outbox.speakers_scheduled(webinar):
+        if delivery.kind not in wanted:
+            continue
+        due = delivery.mail_kind.due_at(webinar.definition, delivery.offset, now)
+        if times.iso_utc(due) == delivery.due_at:
+            continue
+        speaker = store.speaker_by_id(delivery.speaker_id)
+        added = times.parse_iso_utc(speaker.created_at)
+        reason = _speaker_skip_reason(webinar, delivery.mail_kind, delivery.offset, due, added, now)
+        changes = {"due_at": times.iso_utc(due), "send_after": times.iso_utc(due), "reason": reason}
+        changes |= {"state": State.SKIPPED if reason else State.PENDING, "updated_at": times.iso_utc(now)}
+        outbox.change(delivery.id, changes)
+        moved += 1
+    return moved
 
 
 # -- rule l: follow-ups by attendance ---------------------------------------------------------

@@ -42,13 +42,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from webinar_ops import calendar_entry, languages, times, tokens, validate, wording
 from webinar_ops.config import Settings
-from webinar_ops.definition import Contact, Definition
+from webinar_ops.definition import Contact, Definition, questions_for
 from webinar_ops.errors import InputError, Problem
 from webinar_ops.mail import kinds, mime, stencil
 from webinar_ops.mail.invite import InviteBuilder
 from webinar_ops.mail.translated import TranslatedText
 from webinar_ops.signing import Signer
-from webinar_ops.store import Registrant, WebinarRecord
+from webinar_ops.store import Registrant, SpeakerRecord, WebinarRecord
 
 DEFAULT_TEMPLATES = languages.DEFAULT_TEMPLATES  # the English templates; other languages in folders in it
 TEXT_WIDTH = 76
@@ -303,6 +303,17 @@ class Composer:
         self._base_url = settings.base_url.rstrip("/")
         self._stencils: dict[tuple, tuple[stencil.Stencil, ...] | None] = {}
         self._signer = Signer.from_settings(settings)  # None: DKIM is off
+
+    @cached_property
+    def speakers(self) -> SpeakerLetters:
+        """The speakers' mails of this revision."""
+        return SpeakerLetters(self)
+
+    def speaker_message_bytes(
+        self, delivery: Letter, speaker: SpeakerRecord, now: datetime, sign: bool = True
+    ) -> bytes:
+        """A speaker's message (see SpeakerLetters)."""
+        return self.speakers.message_bytes(delivery, speaker, now, sign)
 
     @cached_property
     def invites(self) -> InviteBuilder:
@@ -638,6 +649,164 @@ class Composer:
     def _unsubscribe_mailto(self) -> str:
         address = self.reply_to[1] if self.reply_to else self.sender_address
         return f"mailto:{address}?subject={quote('Unsubscribe ' + self.webinar.slug)}"
+
+
+class SpeakerLetters:
+    """The speakers' mails of one webinar revision (plan.py rule m): each speaker's own part
+    (their items on the event's clock and theirs, the others of those items, the guiding
+    questions of their part), the practice session, the contacts a speaker needs, their own
+    panelist link and their own invite. Nothing in it is any other speaker's."""
+
+    def __init__(self, composer: Composer):
+        self.composer = composer
+        self.definition = composer.definition
+        self._people = {person.key: person for person in self.definition.speakers()}
+
+    def language_for(self, speaker: SpeakerRecord) -> str:
+        c = self.composer
+        return languages.choose(speaker.language, c.languages, c.fallback_language)
+
+    def render(
+        self, template: str, speaker: SpeakerRecord, now: datetime, offset_minutes: int | None = None
+    ) -> Rendered:
+        """Render `template` (a speakers' kind) for one speaker."""
+        language = self.language_for(speaker)
+        env = self.composer._env(language)
+        context = {**self.composer._shared(language), **self.context(template, speaker, now, offset_minutes, language)}
+        name = f"{template}.subject.txt"
+        try:
+            subject = env.get_template(name).render(context)
+            name = f"{template}.txt"
+            text = env.get_template(name).render(context)
+            name = f"{template}.html"
+            html = env.get_template(name).render(context)
+        except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            raise _refusal(exc, name, context) from exc
+        return Rendered(subject=validate.header_text(subject), text=wrap_text(text), html=html)
+
+    def context(
+        self, template: str, speaker: SpeakerRecord, now: datetime, offset_minutes: int | None, language: str
+    ) -> dict[str, Any]:
+        """What one speaker is told, beyond what every reader of `language` is."""
+        d = self.definition
+        kind = kinds.of(template)
+        local_zone = speaker.time_zone if speaker.time_zone and speaker.time_zone != d.time_zone else None
+        lead = timedelta(minutes=offset_minutes) if offset_minutes is not None else d.start - now
+        person = self._people.get(speaker.key)
+        moderator = d.moderator.describe() if d.moderator and not (person and person.moderates) else None
+        return {
+            "language": language,
+            "speaker": {"name": speaker.name, "time_zone": speaker.time_zone},
+            "moderates": bool(person and person.moderates),
+            "moderator": moderator,
+            "when_local": times.format_reader_span(d.start, d.end, d.time_zone, local_zone, language)
+            if local_zone
+            else None,
+            "part": [self._item(item, speaker.key, local_zone, language) for item in (person.items if person else ())],
+            "practice": self._practice(local_zone, language),
+            "contacts": _speakers_contacts(self.composer._shared(language)["contacts"]),
+            "join_url": _plain_link(speaker.join_url) if kind.join_link else None,
+            "starts_in": times.describe_lead(lead, language),
+            "unsubscribe_link": None,
+        }
+
+    def _item(self, item, key: str, local_zone: str | None, language: str) -> dict[str, Any]:
+        zone = self.definition.time_zone
+        return {
+            "title": item.title,
+            "when": _moment_or_span(item.start, item.end, zone, None, language),
+            "when_local": _moment_or_span(item.start, item.end, zone, local_zone, language) if local_zone else None,
+            "minutes": int((item.end - item.start).total_seconds() // 60) if item.end else None,
+            "others": [p.describe() for p in self._people.values() if p.key != key and item in p.items],
+            "questions": [{"part": g.part, "asked": list(g.items)} for g in questions_for(self.definition, item)],
+        }
+
+    def _practice(self, local_zone: str | None, language: str) -> dict[str, str | None] | None:
+        practice, zone = self.definition.practice, self.definition.time_zone
+        if practice is None:
+            return None
+        return {
+            "when": times.format_span(practice.start, practice.end, zone, language=language),
+            "when_local": times.format_reader_span(practice.start, practice.end, zone, local_zone, language)
+            if local_zone
+            else None,
+        }
+
+    def invites(self, speaker: SpeakerRecord) -> InviteBuilder:
+        """The speaker's own invite: a UID of theirs (never the audience's), derived from the
+        webinar's and their key so it stays, and SEQUENCE their slot's revision."""
+        c, d = self.composer, self.definition
+        organizer_name, organizer_email = c.reply_to or (c.sender_name, c.sender_address)
+        return InviteBuilder(
+            uid=speaker_calendar_uid(c.webinar.calendar_uid, speaker.key),
+            sequence=speaker.slot_revision,
+            summary=d.title,
+            start=d.start,
+            end=d.end,
+            time_zone=d.time_zone,
+            organizer_email=organizer_email,
+            organizer_name=organizer_name,
+        )
+
+    def invite(self, speaker: SpeakerRecord, now: datetime, method: str) -> bytes:
+        """The speaker's invite: their items in its description, their link (none in a CANCEL)."""
+        join_url = None if method == "CANCEL" else _plain_link(speaker.join_url)
+        language = self.language_for(speaker)
+        person = self._people.get(speaker.key)
+        zone = self.definition.time_zone
+        agenda = [
+            f"{times.format_clock_span(item.start, item.end, zone, language)}  {item.title}"
+            for item in (person.items if person else ())
+        ]
+        when = self.composer._shared(language)["when"]["event"]
+        description = calendar_entry.description(join_url, when, agenda, language)
+        return self.invites(speaker).invite(speaker.email, speaker.name, join_url, description, now, method)
+
+    def message_bytes(self, delivery: Letter, speaker: SpeakerRecord, now: datetime, sign: bool = True) -> bytes:
+        """The speaker's message, as `Composer.message_bytes` writes a registrant's: no
+        unsubscribe (these are the organiser's working mails to a speaker), their own invite."""
+        c = self.composer
+        to = mime.address_header("To", *_address(speaker.name, _recipient(speaker.email)))
+        method = _method(delivery)
+        words = self.render(delivery.template, speaker, now, delivery.offset_minutes)
+        invite = method and self.invite(speaker, now, method)
+        head = b"".join(
+            (
+                c._from,
+                to,
+                c._reply_to,
+                mime.text_header("Subject", words.subject),
+                f"Date: {format_datetime(now)}\r\n".encode("ascii"),
+                mime.fold("Message-ID", [delivery.message_id]),
+                AUTOMATIC,
+                b"MIME-Version: 1.0\r\n",
+            )
+        )
+        message = head + _body(words, invite, method, _boundary_seed(delivery.message_id))
+        return c._signer.sign(message) if c._signer and sign else message
+
+
+def speaker_calendar_uid(webinar_uid: str, key: str) -> str:
+    """A speaker's own calendar UID: stable for the webinar and the person, never the audience's."""
+    return f"{uuid.uuid5(uuid.NAMESPACE_URL, f'webinar-ops/{webinar_uid}/speaker/{key}')}@webinar-ops"
+
+
+def _moment_or_span(start: datetime, end: datetime | None, zone: str, local_zone: str | None, language: str) -> str:
+    """An item's time on the event's clock (`local_zone` None) or the speaker's."""
+    if end is None:
+        return times.format_moment(start, local_zone or zone, language)
+    if local_zone is None:
+        return times.format_span(start, end, zone, language=language)
+    return times.format_reader_span(start, end, zone, local_zone, language)
+
+
+def _speakers_contacts(contacts: list[dict]) -> list[dict]:
+    """The contacts a speaker needs: the technical ones; without any, all but registration's."""
+    for wanted in (lambda c: c["kind"] == "technical", lambda c: c["kind"] != "registration", lambda c: True):
+        chosen = [c for c in contacts if wanted(c)]
+        if chosen:
+            return chosen
+    return []
 
 
 def _details(delivery: Letter) -> dict | None:

@@ -10,6 +10,10 @@ A delivery row's `kind` tells one mail of its `template` from another of the sam
 `reminder-1d` and `reminder-1h` are two reminders, `update-3` the update to revision 3, and
 `manual-reminder-20210430T050000000000Z` a reminder an organiser sent by hand at that time,
 and `after-1d-attended` the after-message of one day for those who attended.
+The speakers' kinds go to the webinar's speakers and moderator alone, never to a registrant:
+`briefing-2` their briefing for their slot's revision 2, `speaker-reminder-2h` a reminder
+two hours before the start, `practice-reminder` the reminder of the practice session and
+`speaker-cancellation` the word that the webinar is cancelled.
 The functions at the end make and read those names; nothing else spells them.
 """
 
@@ -32,6 +36,14 @@ class Definition(Protocol):
     start: datetime
     end: datetime
     reminder_grace: timedelta
+    practice: Practice | None
+
+
+class Practice(Protocol):
+    """What the rules read of the speakers' practice session (definition.Practice has it)."""
+
+    start: datetime
+    reminder: timedelta
 
 
 class Due(enum.Enum):
@@ -40,6 +52,7 @@ class Due(enum.Enum):
     AT_ONCE = "at once"  # when it is planned: a confirmation, an update, a cancellation
     BEFORE_START = "before the start"  # its offset before the webinar starts: a reminder
     AFTER_END = "after the end"  # its offset after the webinar ends: an after-message
+    BEFORE_PRACTICE = "before the practice"  # its offset before the speakers' practice starts
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,13 @@ class Kind:
     by_hand: bool = False  # `webinar-ops remind --kind` may send it
     outlives_cancellation: bool = False  # still goes when the webinar is cancelled
     audience: tuple[str, ...] = ("approved",)  # the registrant statuses it goes to
+    to_speakers: bool = False  # goes to the speakers and the moderator, and to no registrant
+    stem: str = ""  # how its delivery names start, when not as its template: `speaker-reminder`
+
+    @property
+    def name_stem(self) -> str:
+        """How the names of its deliveries start: `reminder` (`reminder-1d`), `speaker-reminder`."""
+        return self.stem or self.template
 
     @property
     def needs_the_provider(self) -> bool:
@@ -69,6 +89,8 @@ class Kind:
         """When this mail falls due: `offset` before the start or after the end, or at once."""
         if offset is None or self.due is Due.AT_ONCE:
             return now
+        if self.due is Due.BEFORE_PRACTICE:
+            return _practice(definition).start - offset
         return definition.end + offset if self.due is Due.AFTER_END else definition.start - offset
 
     def deadline(self, definition: Definition, due: datetime) -> datetime:
@@ -76,6 +98,8 @@ class Kind:
         after-message within AFTER_PATIENCE of its time, anything else before the end."""
         if self.due is Due.BEFORE_START:
             return definition.start
+        if self.due is Due.BEFORE_PRACTICE:
+            return _practice(definition).start
         if self.due is Due.AFTER_END:
             return due + AFTER_PATIENCE
         return definition.end
@@ -97,6 +121,8 @@ class Kind:
         sent by hand has neither rule. An after-message waits at most AFTER_PATIENCE. Anything
         else goes until the end.
         """
+        if self.due is Due.BEFORE_PRACTICE:
+            return _too_late_for_the_practice(definition, due, now, tried)
         if self.due is Due.BEFORE_START and scheduled:
             if now >= definition.start:
                 return "missed", "the webinar had started before it could be sent"
@@ -112,6 +138,27 @@ class Kind:
         if now >= definition.end:
             return "skipped", "the webinar was over"
         return None
+
+
+def _practice(definition: Definition) -> Practice:
+    if definition.practice is None:
+        raise ValueError("the definition has no [practice] session")
+    return definition.practice
+
+
+def _too_late_for_the_practice(definition: Definition, due: datetime, now: datetime, tried: bool):
+    """A practice reminder's rules a and c: missed once the practice has started, and when
+    it fell due while no sender ran and the grace period has passed."""
+    if definition.practice is None:
+        return "skipped", "the practice session was taken out of the definition"
+    if now >= definition.practice.start:
+        return "missed", "the practice had started before it could be sent"
+    if not tried and now > due + definition.reminder_grace:
+        return "missed", (
+            f"it fell due at {times.iso_utc(due)} while no sender was running, "
+            f"and the grace period ({times.format_duration(definition.reminder_grace)}) had passed"
+        )
+    return None
 
 
 CONFIRMATION = Kind("confirmation", order=0, due=Due.AT_ONCE, invite_method="REQUEST", by_hand=True, cancel_link=True)
@@ -165,12 +212,61 @@ WAITLISTED = seatless("waitlisted", "waitlisted", cancel_link=True)
 # unlike the cancellation it carries no invite. Planned only for a cancelled webinar.
 CALLED_OFF = seatless("called_off", "pending", "waitlisted", unsubscribe=False, outlives_cancellation=True)
 
+# The speakers' mails: to the speakers and the moderator, never to a registrant (no registrant
+# status is in their audience), and never with a registrant's links (calendar, unsubscribe,
+# cancel). Each waits for the speaker's own panelist link from the provider, as a
+# registrant's confirmation waits for theirs; the cancellation needs none.
+SPEAKERS_ORDER = 3  # in the status, after every registrant's mail
+
+
+def for_speakers(template: str, due: Due, invite_method: str | None, **rules) -> Kind:
+    """A kind of mail to the speakers, of `template`, with names that start as `template`
+    with hyphens (`speaker-reminder-2h`)."""
+    return Kind(
+        template,
+        order=SPEAKERS_ORDER,
+        due=due,
+        invite_method=invite_method,
+        calendar_links=False,
+        unsubscribe=False,
+        audience=(),
+        to_speakers=True,
+        stem=template.replace("_", "-"),
+        **rules,
+    )
+
+
+# Their part: their items and times, the others of their items, their questions, the practice,
+# their link and an invite of their own; again when their slot changes (`briefing-N`).
+BRIEFING = for_speakers("briefing", Due.AT_ONCE, "REQUEST")
+SPEAKER_REMINDER = for_speakers("speaker_reminder", Due.BEFORE_START, None)  # their slot and link
+PRACTICE_REMINDER = for_speakers("practice_reminder", Due.BEFORE_PRACTICE, None)  # the practice and link
+SPEAKER_CANCELLATION = for_speakers(
+    "speaker_cancellation", Due.AT_ONCE, "CANCEL", join_link=False, outlives_cancellation=True
+)
+
 KINDS = {
     kind.template: kind
-    for kind in (AWAITING, CONFIRMATION, DENIAL, REMINDER, UPDATE, CANCELLATION, AFTER, WAITLISTED, CALLED_OFF)
+    for kind in (
+        AWAITING,
+        CONFIRMATION,
+        DENIAL,
+        REMINDER,
+        UPDATE,
+        CANCELLATION,
+        AFTER,
+        WAITLISTED,
+        CALLED_OFF,
+        BRIEFING,
+        SPEAKER_REMINDER,
+        PRACTICE_REMINDER,
+        SPEAKER_CANCELLATION,
+    )
 }
+FOR_SPEAKERS = tuple(kind.template for kind in KINDS.values() if kind.to_speakers)
 OTHERS_ORDER = 2  # sends by hand stand among the updates, cancellations and after-messages
 BY_HAND = tuple(kind.template for kind in KINDS.values() if kind.by_hand)
+_BY_STEM = sorted(KINDS.values(), key=lambda kind: -len(kind.name_stem))  # `speaker-reminder` before any `speaker`
 
 
 def of(template: str) -> Kind:
@@ -195,6 +291,20 @@ def update_name(revision: int) -> str:
     return f"{UPDATE.template}-{revision}"
 
 
+def briefing_name(slot_revision: int) -> str:
+    """`briefing-2`: the briefing for a speaker's slot at its revision 2 (their invite's SEQUENCE)."""
+    return f"{BRIEFING.name_stem}-{slot_revision}"
+
+
+def speaker_reminder_name(offset: timedelta) -> str:
+    """`speaker-reminder-2h`: the speakers' reminder sent `offset` before the start."""
+    return f"{SPEAKER_REMINDER.name_stem}-{times.format_duration(offset)}"
+
+
+PRACTICE_REMINDER_NAME = PRACTICE_REMINDER.name_stem  # one per speaker: `practice-reminder`
+SPEAKER_CANCELLATION_NAME = SPEAKER_CANCELLATION.name_stem
+
+
 def manual_name(template: str, asked: datetime) -> str:
     """`manual-reminder-20210430T050000000000Z`: a send by hand, named by when it was asked
     for, so that a later one is a new mail and none touches the scheduled ones."""
@@ -209,9 +319,16 @@ def is_manual(name: str) -> bool:
 def status_order(name: str) -> tuple:
     """Where the mail named `name` stands in the status: the confirmation first, reminders
     from the earliest (7d) to the last (1h), then every other mail by its name."""
-    template, _, rest = name.partition("-")
-    kind = None if is_manual(name) else KINDS.get(template)
+    kind, rest = (None, "") if is_manual(name) else _kind_named(name)
     if kind is None:
         return (OTHERS_ORDER, 0, name)
-    lead = -times.parse_duration(rest).total_seconds() if kind is REMINDER and rest else 0
+    lead = -times.parse_duration(rest).total_seconds() if kind in (REMINDER, SPEAKER_REMINDER) and rest else 0
     return (kind.order, lead, name)
+
+
+def _kind_named(name: str) -> tuple[Kind | None, str]:
+    """The kind of the delivery named `name` and the rest of its name (`1d` of `reminder-1d`)."""
+    for kind in _BY_STEM:
+        if name == kind.name_stem or name.startswith(f"{kind.name_stem}-"):
+            return kind, name[len(kind.name_stem) + 1 :]
+    return None, ""

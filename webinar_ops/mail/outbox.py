@@ -290,6 +290,60 @@ class Outbox:
                 yield Delivery.from_row(row), approved_at
             after = page[-1]["id"]
 
+    # -- planning for speakers ---------------------------------------------------------------
+
+    def speakers_without(self, webinar: WebinarRecord, name: str | None, *, linked: bool) -> list[dict]:
+        """The webinar's speakers (not taken out of the programme) with an address and, if
+        `linked`, their own panelist link from the provider, who have no delivery named `name`
+        yet; `name` None: no briefing of their slot's current revision (`briefing-N`)."""
+        wanted = ":name" if name is not None else f"'{kinds.BRIEFING.name_stem}-' || s.slot_revision"
+        sql = f"""
+            SELECT s.* FROM speakers s
+            WHERE s.webinar_id = :webinar AND s.removed_at IS NULL AND s.email IS NOT NULL
+              {"AND s.join_url IS NOT NULL" if linked else ""}
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.speaker_id = s.id AND d.kind = {wanted})
+            ORDER BY s.id
+        """
+        return list(self.db.query(sql, {"webinar": webinar.id, "name": name}))
+
+    def skip_pending_of_speakers(self, webinar: WebinarRecord, now: datetime) -> int:
+        """Skip the unsent mail of speakers taken out of the programme, and each speaker's
+        unsent briefings of an older revision of their slot (a newer one replaces them)."""
+        stamp, pending, skipped = times.iso_utc(now), State.PENDING, State.SKIPPED
+        removed = self.db.execute(
+            """UPDATE deliveries SET state = ?, reason = 'they were taken out of the programme', updated_at = ?
+               WHERE webinar_id = ? AND state = ?
+                 AND speaker_id IN (SELECT id FROM speakers WHERE removed_at IS NOT NULL)""",
+            [skipped, stamp, webinar.id, pending],
+        ).rowcount
+        older = self.db.execute(
+            """UPDATE deliveries SET state = ?, reason = 'a newer briefing replaced it', updated_at = ?
+               WHERE webinar_id = ? AND state = ? AND template = ?
+                 AND kind != (SELECT ? || '-' || s.slot_revision FROM speakers s WHERE s.id = deliveries.speaker_id)""",
+            [skipped, stamp, webinar.id, pending, kinds.BRIEFING.template, kinds.BRIEFING.name_stem],
+        ).rowcount
+        return removed + older
+
+    def skip_pending_speaker_reminders_but(self, webinar: WebinarRecord, names: list[str], now: datetime) -> int:
+        """Skip the webinar's unsent speakers' reminders and practice reminders whose names are
+        not in `names`: those taken out of the definition."""
+        templates = [kinds.SPEAKER_REMINDER.template, kinds.PRACTICE_REMINDER.template]
+        return self.db.execute(
+            f"""UPDATE deliveries SET state = ?, reason = 'this reminder was removed from the definition',
+                   updated_at = ?
+               WHERE webinar_id = ? AND state = ? AND template IN (?, ?) AND kind NOT IN ({_marks(names) or "''"})""",
+            [State.SKIPPED, times.iso_utc(now), webinar.id, State.PENDING, *templates, *names],
+        ).rowcount
+
+    def speakers_scheduled(self, webinar: WebinarRecord) -> list[Delivery]:
+        """The webinar's speakers' reminders and practice reminders not sent yet (pending, or
+        skipped as due before the speaker was added), to follow a moved start or practice."""
+        templates = [kinds.SPEAKER_REMINDER.template, kinds.PRACTICE_REMINDER.template]
+        sql = """SELECT * FROM deliveries WHERE webinar_id = ? AND template IN (?, ?)
+                 AND (state = ? OR (state = ? AND reason LIKE 'it fell due%')) ORDER BY id"""
+        params = [webinar.id, *templates, State.PENDING, State.SKIPPED]
+        return [Delivery.from_row(row) for row in self.db.query(sql, params)]
+
     # -- sending ----------------------------------------------------------------------------
 
     def claim(self, now: datetime, lease_until: datetime, holder: str, limit: int, kind: str | None) -> list[Delivery]:
