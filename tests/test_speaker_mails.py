@@ -8,7 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
@@ -233,3 +233,258 @@ def test_each_of_the_four_people_gets_a_briefing_with_only_their_own_part(store,
     assert "Wednesday 28 April 2021, 15:00–16:00 Seoul time" in son  # the practice, on the event's clock
     assert mails_to(settings, ANA)[0]["Subject"].startswith("You are registered")  # Ana: her confirmation only
     assert len(mails_to(settings, ANA)) == 1
+
+
+def speakers_variant(workdir: Path, name: str, replacements: dict[str, str]) -> Path:
+    """A copy of the speakers' definition with some text replaced; each `old` must occur."""
+    text = SPEAKERS_DEFINITION.read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = workdir / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def country_case_later(workdir: Path) -> Path:
+    """Mr. Son's item moved five minutes later, and the Q&A with it."""
+    return speakers_variant(
+        workdir,
+        "country-case-later",
+        {'start = "15:45"\nend = "16:05"': 'start = "15:50"\nend = "16:05"'},
+    )
+
+
+def uid_and_sequence(message: Message) -> tuple[str, int, str]:
+    """The invite's UID, SEQUENCE and METHOD, read by icalendar, and the same by vobject."""
+    calendar, card = invite_of(message)
+    [event] = calendar.walk("VEVENT")
+    by_icalendar = (str(event["UID"]), int(event["SEQUENCE"]), str(calendar["METHOD"]))
+    by_vobject = (card.vevent.uid.value, int(card.vevent.sequence.value), card.method.value)
+    assert by_icalendar == by_vobject
+    return by_icalendar
+
+
+def test_a_speakers_invite_is_their_own_and_a_moved_slot_brings_a_new_briefing_with_a_higher_sequence(
+    store, settings, workdir
+):
+    published(store, settings)
+    send(store, settings, NOW)
+    [audience] = mails_to(settings, ANA)
+    [first] = mails_to(settings, SON)
+    son_uid, sequence, method = uid_and_sequence(first)
+    assert (sequence, method) == (0, "REQUEST")
+    assert son_uid != uid_and_sequence(audience)[0]
+    assert son_uid != uid_and_sequence(mails_to(settings, YAO)[0])[0]
+
+    later = NOW + timedelta(hours=1)
+    save(store, country_case_later(workdir), later)
+    plan(store, settings, later)
+    send(store, settings, later)
+
+    first, second = mails_to(settings, SON)
+    assert uid_and_sequence(second) == (son_uid, 1, "REQUEST")
+    assert "15:50–16:05" in text_of(second)
+    assert "15:50–16:05" not in text_of(first)
+    for unmoved in (PARK, SHIM, YAO):
+        assert len(mails_to(settings, unmoved)) == 1
+    assert [d.kind for d in Outbox(store).speaker_mails(speaker(store, SON).id) if d.state == "sent"] == [
+        "briefing-0",
+        "briefing-1",
+    ]
+
+
+def test_a_briefing_not_yet_sent_gives_way_to_the_newer_one(store, settings, workdir):
+    published(store, settings)
+    later = NOW + timedelta(minutes=5)
+    save(store, country_case_later(workdir), later)
+    plan(store, settings, later)
+    send(store, settings, later)
+
+    [only] = mails_to(settings, SON)
+    assert uid_and_sequence(only)[1] == 1
+    states = {d.kind: (d.state, d.reason) for d in Outbox(store).speaker_mails(speaker(store, SON).id)}
+    assert states["briefing-0"] == ("skipped", "a newer briefing replaced it")
+    assert states["briefing-1"] == ("sent", None)
+
+
+def test_speakers_are_reminded_at_their_offsets_and_of_the_practice_with_their_link(store, settings):
+    published(store, settings)
+    send_everything_due(store, settings, START)
+
+    for address in (PARK, SHIM, YAO, SON):
+        got = mails_to(settings, address)
+        link = speaker(store, address).join_url
+        names = [d.kind for d in Outbox(store).speaker_mails(speaker(store, address).id) if d.state == "sent"]
+        assert names == ["briefing-0", "practice-reminder", "speaker-reminder-2d", "speaker-reminder-2h"]
+        assert len(got) == 4
+        assert all(link in text_of(m) for m in got)
+    sent = {d.kind: d.sent_at for d in Outbox(store).speaker_mails(speaker(store, YAO).id)}
+    assert sent["practice-reminder"] == times.iso_utc(PRACTICE - timedelta(hours=3))
+    assert sent["speaker-reminder-2d"] == times.iso_utc(START - timedelta(days=2))
+    assert sent["speaker-reminder-2h"] == times.iso_utc(START - timedelta(hours=2))
+    practice = [m for m in mails_to(settings, YAO) if "Practice session" in str(m["Subject"])]
+    assert "Wednesday 28 April 2021, 15:00–16:00 Seoul time" in text_of(practice[0])
+    assert len(mails_to(settings, ANA)) == 4  # her confirmation and three reminders: nothing of the speakers'
+
+
+def test_no_speakers_mail_holds_another_persons_link(store, settings):
+    published(store, settings)
+    send_everything_due(store, settings, START)
+
+    links = {s.email: s.join_url for s in store.speakers(store.webinar(SAMPLE_SLUG).id)}
+    [ana] = store.registrants(store.webinar(SAMPLE_SLUG).id)
+    links[ANA] = ana.join_url
+    assert len(set(links.values())) == 5
+    for message in mailbox(settings):
+        reader = parseaddr(str(message["To"]))[1].lower()
+        whole = message.as_string()
+        for owner, link in links.items():
+            if owner != reader:
+                assert link not in whole, f"{owner}'s link in a mail to {reader}"
+
+
+def test_a_speaker_without_a_link_waits_for_it_and_one_without_an_address_gets_nothing(store, settings, workdir):
+    without = speakers_variant(workdir, "son-without-address", {'email = "sungjoo.son@example.org"\n': ""})
+    save(store, without)
+    webinar = store.webinar(SAMPLE_SLUG)
+    registered(store, webinar, ANA)
+    sync_webinar(store, local_provider(store, settings), webinar, NOW)
+    plan(store, settings, NOW)
+    assert [row for row in Outbox(store).listing(webinar.id) if row.delivery.speaker_id] == []
+
+    make_panelists(store, local_provider(store, settings), NOW)
+    plan(store, settings, NOW)
+    son = next(s for s in store.speakers(webinar.id) if s.name == "Mr. Sung Joo Son")
+    assert Outbox(store).speaker_mails(son.id) == []
+    assert len(Outbox(store).speaker_mails(speaker(store, YAO).id)) == 4
+
+
+def test_a_speaker_taken_out_of_the_programme_is_sent_nothing_more(store, settings, workdir):
+    published(store, settings)
+    send(store, settings, NOW)
+    without_son = speakers_variant(
+        workdir,
+        "without-son",
+        {
+            """[[agenda.speakers]]
+name = "Mr. Sung Joo Son"
+role = "Director, Digital Government Cooperation Division"
+organisation = "Ministry of the Interior and Safety, Republic of Korea"
+email = "sungjoo.son@example.org"
+time_zone = "Asia/Seoul"
+language = "en"
+""": ""
+        },
+    )
+    later = NOW + timedelta(hours=1)
+    save(store, without_son, later)
+    plan(store, settings, later)
+    send_everything_due(store, settings, START)
+
+    assert len(mails_to(settings, SON)) == 1
+    son = store.speakers(store.webinar(SAMPLE_SLUG).id, removed=True)
+    [gone] = [s for s in son if s.email == SON]
+    reasons = {d.kind: (d.state, d.reason) for d in Outbox(store).speaker_mails(gone.id)}
+    assert reasons["speaker-reminder-2h"] == ("skipped", "they were taken out of the programme")
+    assert reasons["practice-reminder"] == ("skipped", "they were taken out of the programme")
+
+
+def test_a_cancelled_webinar_sends_each_speaker_the_cancellation_and_nothing_else(store, settings):
+    published(store, settings)
+    send(store, settings, NOW)
+    later = NOW + timedelta(days=1)
+    store.cancel_webinar(store.webinar(SAMPLE_SLUG), "The session moves to the autumn.", later)
+    plan(store, settings, later)
+    send_everything_due(store, settings, START + timedelta(days=1))
+
+    for address in (PARK, SHIM, YAO, SON):
+        briefing, cancellation = mails_to(settings, address)
+        uid, _, method = uid_and_sequence(cancellation)
+        assert (uid, method) == (uid_and_sequence(briefing)[0], "CANCEL")
+        assert speaker(store, address).join_url not in cancellation.as_string()
+        assert "The session moves to the autumn." in text_of(cancellation)
+        reasons = {d.kind: d.reason for d in Outbox(store).speaker_mails(speaker(store, address).id)}
+        assert reasons["speaker-reminder-2h"] == "the webinar was cancelled"
+
+
+def test_planning_again_creates_nothing_new_for_the_speakers(store, settings):
+    published(store, settings)
+    before = store.db["deliveries"].count
+    assert plan(store, settings, NOW).created == 0
+    assert store.db["deliveries"].count == before
+
+
+# -- the command line: preview --speaker, status, outbox -------------------------------------------
+
+
+@pytest.fixture
+def cli(run, workdir):
+    """A project that has run `init`, added the speakers' webinar (in 2031: the command line
+    runs on today's clock) and published it, with the speakers made panelists, as their sync does."""
+    speakers_variant(
+        workdir,
+        "webinar",
+        {
+            'start = "2021-04-30 15:00"': 'start = "2031-04-30 15:00"',
+            'start = "2021-04-28 15:00"': 'start = "2031-04-28 15:00"',
+        },
+    )
+    assert run("init").code == 0
+    assert run("webinar", "add", "webinar.toml").code == 0
+    assert run("sync", SAMPLE_SLUG).code == 0
+    with Store.open(workdir / "data" / "webinar_ops.db") as store:
+        make_panelists(store, LocalProvider(store, "https://w.example.org", TEST_SECRET_KEY), NOW)
+    assert run("sync", SAMPLE_SLUG).code == 0  # which plans the speakers' mail
+    return run
+
+
+def test_preview_shows_one_speakers_briefing_by_a_lenient_name(cli):
+    for name in ("shim", "Mr. Bokyun Shim", "BOKYUN.SHIM@example.org", "mr bokyun"):
+        shown = cli("preview", SAMPLE_SLUG, "--kind", "briefing", "--speaker", name)
+        assert shown.code == 0, shown.stderr
+        assert shown.stdout.startswith(f"To: {SHIM}\n")
+        assert "Presentation: Strengthening" in shown.stdout
+        assert "Country Case" not in shown.stdout
+    moderator = cli("preview", SAMPLE_SLUG, "--kind", "briefing", "--speaker", "Park")
+    assert "Opening by the Moderator" in moderator.stdout
+    assert "Presentation: Strengthening" not in moderator.stdout
+
+
+def test_preview_refuses_a_speaker_it_cannot_tell_and_a_speaker_with_an_audience_kind(cli):
+    nobody = cli("preview", SAMPLE_SLUG, "--kind", "briefing", "--speaker", "Smith")
+    assert nobody.code != 0
+    assert "names none of the speakers" in nobody.stderr
+    assert "Mr. Sung Joo Son" in nobody.stderr
+    title_alone = cli("preview", SAMPLE_SLUG, "--kind", "briefing", "--speaker", "Mr.")
+    assert title_alone.code != 0  # a title names nobody
+    assert "names none of the speakers" in title_alone.stderr
+    audience = cli("preview", SAMPLE_SLUG, "--kind", "confirmation", "--speaker", "shim")
+    assert audience.code != 0
+    assert "--speaker goes with a speakers' kind" in audience.stderr
+
+
+def test_preview_shows_the_practice_reminder_and_writes_the_speakers_message(cli, workdir):
+    shown = cli("preview", SAMPLE_SLUG, "--kind", "practice_reminder", "--speaker", "son", "--eml", "son.eml")
+    assert shown.code == 0, shown.stderr
+    message = email.message_from_bytes((workdir / "son.eml").read_bytes(), policy=email.policy.default)
+    assert parseaddr(str(message["To"]))[1] == SON
+    assert "Monday 28 April 2031, 15:00–16:00 Seoul time" in text_of(message)
+    assert message["List-Unsubscribe"] is None
+
+
+def test_status_counts_the_speakers_mail_in_rows_of_its_own_and_outbox_lists_it_with_their_address(cli):
+    [summary] = cli("status", SAMPLE_SLUG, "--json").json()
+    assert summary["speaker_mail"]["briefing-0"] == {"pending": 4}
+    assert set(summary["speaker_mail"]) == {
+        "briefing-0",
+        "practice-reminder",
+        "speaker-reminder-2d",
+        "speaker-reminder-2h",
+    }
+    assert not [kind for kind in summary["mail"] if kind in summary["speaker_mail"]]
+    shown = cli("status", SAMPLE_SLUG)
+    assert "Speakers' mail" in shown.stdout
+    listed = cli("outbox", SAMPLE_SLUG, "--json").json()
+    briefed = sorted(row["email"] for row in listed if row["kind"] == "briefing-0")
+    assert briefed == sorted([PARK, SHIM, YAO, SON])

@@ -1065,7 +1065,8 @@ def _status_summary(store: Store, record: WebinarRecord, now: datetime) -> dict:
         "sync": store.sync_counts(record.id),
         "unsubscribed": store.unsubscribed_count(record.id),
         "seats": asdict(store.seats(record.id)),
-        "mail": mail.counts(record.id),
+        "mail": mail.counts(record.id, "registrants"),
+        "speaker_mail": mail.counts(record.id, "speakers"),
         "manual_sends": mail.manual_sends(record.id),
         "next_mail": mail.next_delivery(record.id),
         "not_sent": mail.reasons(record.id),
@@ -1370,6 +1371,13 @@ def remind(app: App, slug: str, template: str, to: str | None, dry_run: bool, as
     "after: the first [[after]] message.",
 )
 @click.option("--registrant", "email", metavar="EMAIL", help="Whose mail to show (default: the first registrant).")
+@click.option(
+    "--speaker",
+    "speaker_name",
+    metavar="NAME",
+    help="With a speakers' kind (briefing, speaker_reminder, practice_reminder, speaker_cancellation): "
+    "whose mail to show, by address or a part of the name (default: the first speaker).",
+)
 @click.option("--html", "html_file", type=click.Path(path_type=Path), help="Also write the HTML part to this file.")
 @click.option("--eml", "eml_file", type=click.Path(path_type=Path), help="Also write the whole message to this file.")
 @click.option("--language", help="Show it as a reader of this language would get it, such as fr (default: theirs).")
@@ -1391,12 +1399,17 @@ def preview(
     language: str | None,
     offset: str | None,
     audience: str | None,
+    speaker_name: str | None,
 ) -> None:
-    """Show a mail as one registrant would receive it, without sending anything."""
+    """Show a mail as one registrant (or speaker) would receive it, without sending anything."""
+    from webinar_ops.mail import kinds
     from webinar_ops.mail.compose import Composer
     from webinar_ops.private_files import write_private
 
     record = app.webinar(slug)
+    if template in kinds.FOR_SPEAKERS or speaker_name is not None:
+        _preview_for_speaker(app, record, template, speaker_name, email, language, offset, html_file, eml_file)
+        return
     registrant = _preview_registrant(app.store, record, email, app.now())
     if language is not None:
         registrant = replace(registrant, language=_language_option(language))
@@ -1411,6 +1424,46 @@ def preview(
         click.echo(f"HTML written to {html_file}", err=True)
     if eml_file:
         write_private(eml_file, composer.message_bytes(mail, registrant, app.now(), sign=False))
+        click.echo(f"Message written to {eml_file}", err=True)
+
+
+def _preview_for_speaker(
+    app: App,
+    record: WebinarRecord,
+    template: str,
+    speaker_name: str | None,
+    email: str | None,
+    language: str | None,
+    offset: str | None,
+    html_file: Path | None,
+    eml_file: Path | None,
+) -> None:
+    """`preview` of a speakers' kind, for the speaker --speaker names."""
+    from webinar_ops.errors import InputError
+    from webinar_ops.mail import kinds
+    from webinar_ops.mail.compose import Composer
+    from webinar_ops.plan import preview_speaker_delivery, speaker_named
+    from webinar_ops.private_files import write_private
+
+    if template not in kinds.FOR_SPEAKERS:
+        raise InputError(f"--speaker goes with a speakers' kind ({', '.join(kinds.FOR_SPEAKERS)}), not {template}.")
+    if email is not None or offset is not None:
+        raise InputError(f"--registrant and --offset do not go with --kind {template}: use --speaker.")
+    speaker = speaker_named(app.store, record, speaker_name)
+    if language is not None:
+        speaker = replace(speaker, language=_language_option(language))
+    letters = Composer(record, app.settings).speakers
+    click.echo(f"Language: {letters.language_for(speaker)}", err=True)
+    mail = preview_speaker_delivery(record, template, speaker)
+    words = letters.render(template, speaker, app.now(), mail.offset_minutes)
+    click.echo(f"To: {speaker.email or '(no address)'}\nSubject: {words.subject}\n\n{words.text}")
+    if html_file:
+        write_private(html_file, words.html)  # it holds the speaker's own panelist link
+        click.echo(f"HTML written to {html_file}", err=True)
+    if eml_file:
+        if not speaker.email:
+            raise InputError(f"{speaker.name} has no address in the definition, so no message can be written.")
+        write_private(eml_file, letters.message_bytes(mail, speaker, app.now(), sign=False))
         click.echo(f"Message written to {eml_file}", err=True)
 
 

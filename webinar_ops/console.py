@@ -248,6 +248,9 @@ def print_status(record: WebinarRecord, summary: dict) -> None:
     rows = [(kind, *(by_state.get(state, 0) for state in states)) for kind, by_state in summary["mail"].items()]
     if rows:
         print_table(("mail", *states), rows, title="Mail")
+    rows = [(kind, *(by_state.get(state, 0) for state in states)) for kind, by_state in summary["speaker_mail"].items()]
+    if rows:
+        print_table(("mail", *states), rows, title="Speakers' mail")
     for send in summary["manual_sends"]:
         click.echo(f"  {_manual_send_line(record, send)}")
     nxt = summary["next_mail"]

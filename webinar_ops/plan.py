@@ -807,6 +807,52 @@ def preview_delivery(
     return PreviewMail(template)
 
 
+def preview_speaker_delivery(webinar: WebinarRecord, template: str, speaker: SpeakerRecord) -> PreviewMail:
+    """The delivery of the speakers' `template` that planning would make for `speaker`, for
+    `preview --speaker`: a speakers' reminder at the last offset, the practice reminder at
+    its own (refused, InputError, when the webinar has no practice session)."""
+    d = webinar.definition
+    if template == SPEAKER_REMINDER.template:
+        lead = min(d.speaker_reminder_offsets, default=timedelta(hours=2))
+        return PreviewMail(template, offset_minutes=int(lead.total_seconds() // 60))
+    if template == PRACTICE_REMINDER.template:
+        if d.practice is None:
+            raise InputError(f"{webinar.slug} has no [practice] session; docs/definition.md shows how to add one.")
+        return PreviewMail(template, offset_minutes=int(d.practice.reminder.total_seconds() // 60))
+    return PreviewMail(template)
+
+
+def speaker_named(store: Store, webinar: WebinarRecord, wanted: str | None) -> SpeakerRecord:
+    """The stored speaker `wanted` names, leniently: their address, or a part of their name
+    (case, spacing and titles aside: `shim`, `Bokyun Shim`, `Mr Shim`); without `wanted`, the
+    first with an address. Refuses (InputError) a name that fits nobody, or several, listing them."""
+    speakers = store.speakers(webinar.id)
+    if not speakers:
+        raise InputError(f"{webinar.slug} names no speakers or moderator in its definition.")
+    if wanted is None:
+        return next((s for s in speakers if s.email), speakers[0])
+    fits = [s for s in speakers if _names(s, wanted)]
+    if len(fits) == 1:
+        return fits[0]
+    listed = "; ".join(s.name for s in (fits or speakers))
+    if fits:
+        raise InputError(f"--speaker {wanted!r} fits {len(fits)} people: {listed}. Give more of the name.")
+    raise InputError(f"--speaker {wanted!r} names none of the speakers of {webinar.slug}: {listed}.")
+
+
+_TITLES = {"mr", "mrs", "ms", "dr", "prof", "m", "mme"}
+
+
+def _names(speaker: SpeakerRecord, wanted: str) -> bool:
+    """Whether `wanted` names the speaker: their address, or words of their name in order."""
+    folded = wanted.strip().casefold()
+    if speaker.email and folded == speaker.email.casefold():
+        return True
+    words = [w for w in folded.replace(".", " ").split() if w not in _TITLES]
+    name = " " + " ".join(w for w in speaker.name.casefold().replace(".", " ").split() if w not in _TITLES) + " "
+    return bool(words) and f" {' '.join(words)} " in name
+
+
 def _preview_after(webinar: WebinarRecord, to: str | None) -> PreviewMail:
     """The first after-message (to `to`, when given) as planning makes it: a version carries
     whom it is worded for (rule l)."""

@@ -474,10 +474,12 @@ class Outbox:
                   AND template IN ({_quoted(_WITH_INVITE)})"""
         return next(iter(self.db.query(sql, [registrant_id, State.SENT])))["told"]
 
-    def counts(self, webinar_id: int) -> dict[str, dict[str, int]]:
-        """For each kind of mail, how many deliveries are in each state, in the status's order."""
+    def counts(self, webinar_id: int, readers: str | None = None) -> dict[str, dict[str, int]]:
+        """For each kind of mail, how many deliveries are in each state, in the status's order:
+        of every reader, or only of `readers` (`registrants` or `speakers`)."""
+        only = {None: "", "registrants": "AND registrant_id IS NOT NULL", "speakers": "AND speaker_id IS NOT NULL"}
         sql = f"""SELECT {_FAMILY} AS family, state, count(*) AS n FROM deliveries
-                  WHERE webinar_id = ? GROUP BY family, state"""
+                  WHERE webinar_id = ? {only[readers]} GROUP BY family, state"""
         counts: dict[str, dict[str, int]] = {}
         for row in self.db.query(sql, [webinar_id]):
             counts.setdefault(row["family"], {})[row["state"]] = row["n"]
