@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.utils import parseaddr
@@ -16,14 +17,15 @@ from pathlib import Path
 import icalendar
 import pytest
 import vobject
-from conftest import NOW, REPO, SAMPLE_SLUG, TEST_SECRET_KEY
+from conftest import NOW, REPO, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
 
 from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
+from webinar_ops.mail.compose import Composer
 from webinar_ops.mail.outbox import NewDelivery, Outbox
-from webinar_ops.plan import plan_webinar
+from webinar_ops.plan import PreviewMail, plan_webinar
 from webinar_ops.providers import NewPanelist
 from webinar_ops.providers.local.provider import LocalProvider
 from webinar_ops.registrants import add_person
@@ -488,3 +490,27 @@ def test_status_counts_the_speakers_mail_in_rows_of_its_own_and_outbox_lists_it_
     listed = cli("outbox", SAMPLE_SLUG, "--json").json()
     briefed = sorted(row["email"] for row in listed if row["kind"] == "briefing-0")
     assert briefed == sorted([PARK, SHIM, YAO, SON])
+
+
+# -- the audience's mails are unchanged ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("template", "offset_minutes"), [("confirmation", None), ("reminder", 24 * 60)])
+def test_the_audiences_mail_is_the_same_byte_for_byte_with_or_without_the_speakers_details(
+    store, settings, template, offset_minutes
+):
+    """The model webinar, and its copy whose speakers have addresses, zones and languages, a
+    practice session and reminders of their own: a registrant cannot tell them apart."""
+    with_details = save(store)
+    without = replace(with_details, definition=load_definition(SAMPLE_DEFINITION))
+    assert with_details.definition.practice is not None
+    assert without.definition.practice is None
+    readers = [
+        registered(store, with_details, ANA),
+        replace(registered(store, with_details, "chloe.martin@example.org"), language="fr", time_zone="Europe/Paris"),
+    ]
+    mail = PreviewMail(template, offset_minutes=offset_minutes, message_id="<same@webinars.example.org>")
+    for reader in readers:
+        written = [Composer(record, settings).message_bytes(mail, reader, NOW) for record in (with_details, without)]
+        assert written[0] == written[1]
+        assert "Mr. Keping Yao" in email.message_from_bytes(written[0], policy=email.policy.default).as_string()
