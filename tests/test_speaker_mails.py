@@ -248,6 +248,16 @@ def speakers_variant(workdir: Path, name: str, replacements: dict[str, str]) -> 
     return path
 
 
+SON_ENTRY = """[[agenda.speakers]]
+name = "Mr. Sung Joo Son"
+role = "Director, Digital Government Cooperation Division"
+organisation = "Ministry of the Interior and Safety, Republic of Korea"
+email = "sungjoo.son@example.org"
+time_zone = "Asia/Seoul"
+language = "en"
+"""
+
+
 def country_case_later(workdir: Path) -> Path:
     """Mr. Son's item moved five minutes later, and the Q&A with it."""
     return speakers_variant(
@@ -365,20 +375,7 @@ def test_a_speaker_without_a_link_waits_for_it_and_one_without_an_address_gets_n
 def test_a_speaker_taken_out_of_the_programme_is_sent_nothing_more(store, settings, workdir):
     published(store, settings)
     send(store, settings, NOW)
-    without_son = speakers_variant(
-        workdir,
-        "without-son",
-        {
-            """[[agenda.speakers]]
-name = "Mr. Sung Joo Son"
-role = "Director, Digital Government Cooperation Division"
-organisation = "Ministry of the Interior and Safety, Republic of Korea"
-email = "sungjoo.son@example.org"
-time_zone = "Asia/Seoul"
-language = "en"
-""": ""
-        },
-    )
+    without_son = speakers_variant(workdir, "without-son", {SON_ENTRY: ""})
     later = NOW + timedelta(hours=1)
     save(store, without_son, later)
     plan(store, settings, later)
@@ -390,6 +387,21 @@ language = "en"
     reasons = {d.kind: (d.state, d.reason) for d in Outbox(store).speaker_mails(gone.id)}
     assert reasons["speaker-reminder-2h"] == ("skipped", "they were taken out of the programme")
     assert reasons["practice-reminder"] == ("skipped", "they were taken out of the programme")
+
+
+def test_a_speaker_put_back_in_the_programme_gets_a_new_briefing_and_their_reminders(store, settings, workdir):
+    published(store, settings)
+    send(store, settings, NOW)
+    without_son = speakers_variant(workdir, "without-son", {SON_ENTRY: ""})
+    save(store, without_son, NOW + timedelta(hours=1))
+    plan(store, settings, NOW + timedelta(hours=1))
+    back = NOW + timedelta(hours=2)
+    save(store, SPEAKERS_DEFINITION, back)
+    plan(store, settings, back)
+    send_everything_due(store, settings, START)
+
+    names = [d.kind for d in Outbox(store).speaker_mails(speaker(store, SON).id) if d.state == "sent"]
+    assert names == ["briefing-0", "briefing-1", "practice-reminder", "speaker-reminder-2d", "speaker-reminder-2h"]
 
 
 def test_a_cancelled_webinar_sends_each_speaker_the_cancellation_and_nothing_else(store, settings):

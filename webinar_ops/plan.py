@@ -59,8 +59,9 @@ m) The speakers and the moderator (each person once, `store.speakers`) get mail 
    speaker without an address gets nothing. A reminder that fell due before they were added
    is skipped, as under rule b. Unsent reminders follow a moved start or practice; those taken
    out of the definition, and every unsent mail of a speaker taken out of the programme, are
-   skipped with the reason. When the webinar is cancelled, each speaker with an address gets
-   the speakers' cancellation (its invite removes their entry), and nothing else.
+   skipped with the reason (and planned again if they come back). When the webinar is
+   cancelled, each speaker with an address gets the speakers' cancellation (its invite
+   removes their entry), and nothing else.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -190,6 +191,7 @@ def _plan_speakers(store: Store, webinar: WebinarRecord, now: datetime, domain: 
     report, outbox = PlanReport(), Outbox(store)
     scheduled = _speakers_scheduled(webinar.definition)
     report.withdrawn = outbox.skip_pending_of_speakers(webinar, now)
+    report.created = outbox.reopen_for_returning_speakers(webinar, now)
     report.withdrawn += outbox.skip_pending_speaker_reminders_but(webinar, [name for name, _, _ in scheduled], now)
     report.moved = _follow_for_speakers(store, webinar, now)
     for name, offset, kind in [(None, None, BRIEFING), *scheduled]:

@@ -324,6 +324,17 @@ class Outbox:
         ).rowcount
         return removed + older
 
+    def reopen_for_returning_speakers(self, webinar: WebinarRecord, now: datetime) -> int:
+        """Put back in the queue the reminders skipped when a speaker was taken out of the
+        programme, now that they are back in it (their briefing is a new one: their slot's
+        revision rose); sending weighs whether each is still in time."""
+        return self.db.execute(
+            """UPDATE deliveries SET state = ?, reason = NULL, updated_at = ?
+               WHERE webinar_id = ? AND state = ? AND reason = 'they were taken out of the programme'
+                 AND template != ? AND speaker_id IN (SELECT id FROM speakers WHERE removed_at IS NULL)""",
+            [State.PENDING, times.iso_utc(now), webinar.id, State.SKIPPED, kinds.BRIEFING.template],
+        ).rowcount
+
     def skip_pending_speaker_reminders_but(self, webinar: WebinarRecord, names: list[str], now: datetime) -> int:
         """Skip the webinar's unsent speakers' reminders and practice reminders whose names are
         not in `names`: those taken out of the definition."""
