@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,20 +19,23 @@ import icalendar
 import pytest
 import vobject
 from conftest import NOW, REPO, SAMPLE_DEFINITION, SAMPLE_SLUG, TEST_SECRET_KEY
+from smtp_servers import smtp_server
 
 from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
+from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
 from webinar_ops.mail.outbox import NewDelivery, Outbox
-from webinar_ops.plan import PreviewMail, plan_webinar
+from webinar_ops.plan import PreviewMail, plan_webinar, speaker_named
 from webinar_ops.providers import NewPanelist
 from webinar_ops.providers.local.provider import LocalProvider
 from webinar_ops.registrants import add_person
 from webinar_ops.store import Store, WebinarRecord
 from webinar_ops.sync import sync_webinar
 from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
+from webinar_ops.transports.smtp import SmtpTransport
 
 SPEAKERS_DEFINITION = REPO / "tests" / "data" / "undesa-snu-session-5-speakers.toml"
 ANA = "ana.silva@example.org"
@@ -526,3 +530,28 @@ def test_the_audiences_mail_is_the_same_byte_for_byte_with_or_without_the_speake
         written = [Composer(record, settings).message_bytes(mail, reader, NOW) for record in (with_details, without)]
         assert written[0] == written[1]
         assert "Mr. Keping Yao" in email.message_from_bytes(written[0], policy=email.policy.default).as_string()
+
+
+def test_over_smtp_a_refusal_that_quotes_a_speakers_link_is_kept_without_it(store, settings):
+    published(store, settings)
+    link = speaker(store, YAO).join_url
+    with smtp_server() as server:
+        server.handler.reject(YAO, at="data", reply=f"554 5.6.0 Rejected: {link} is on a block list")
+        transport = SmtpTransport(server.host, server.port, security="none", timeout=5)
+        report = send_due(store, settings, transport, clock=lambda: NOW)
+        delivered = {address for message in server.handler.received for address in message.rcpt_tos}
+
+    assert report.failed == 1
+    assert delivered == {ANA, PARK, SHIM, SON}
+    [briefing] = [d for d in Outbox(store).speaker_mails(speaker(store, YAO).id) if d.kind == "briefing-0"]
+    assert "block list" in briefing.last_error
+    assert link not in briefing.last_error
+
+
+def test_a_name_that_fits_two_speakers_is_refused_with_both_names(store, workdir):
+    two_parks = speakers_variant(workdir, "two-parks", {'name = "Mr. Sung Joo Son"': 'name = "Mr. Sung Joo Park"'})
+    webinar = save(store, two_parks)
+    with pytest.raises(InputError, match=re.escape("fits 2 people: Ms. Mi Kyoung Park; Mr. Sung Joo Park")):
+        speaker_named(store, webinar, "park")
+    assert speaker_named(store, webinar, "Sung Joo Park").email == SON
+    assert speaker_named(store, webinar, None).email == PARK  # the moderator comes first
