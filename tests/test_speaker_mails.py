@@ -555,3 +555,35 @@ def test_a_name_that_fits_two_speakers_is_refused_with_both_names(store, workdir
         speaker_named(store, webinar, "park")
     assert speaker_named(store, webinar, "Sung Joo Park").email == SON
     assert speaker_named(store, webinar, None).email == PARK  # the moderator comes first
+
+
+MODERATOR_QUESTIONS = """[[questions]]
+item = "opening by the  moderator"
+part = "For the opening"
+items = ["How will you introduce the session?"]
+
+[[questions]]
+part = "Country Presentation\""""
+
+
+def test_a_question_group_may_name_its_agenda_item_outright(store, settings, workdir):
+    named = speakers_variant(workdir, "named", {'[[questions]]\npart = "Country Presentation"': MODERATOR_QUESTIONS})
+    published(store, settings, path=named)
+    send(store, settings, NOW)
+
+    [park] = mails_to(settings, PARK)
+    assert "How will you introduce the session?" in text_of(park)
+    for other in (SHIM, YAO, SON):
+        assert "How will you introduce the session?" not in text_of(mails_to(settings, other)[0])
+    assert "lessons and policy takeaways" in text_of(mails_to(settings, SON)[0])
+
+
+def test_a_question_group_naming_no_agenda_item_is_refused_with_the_titles(workdir):
+    country = '[[questions]]\npart = "Country Presentation"'
+    wrong = speakers_variant(workdir, "wrong-item", {country: country.replace("\npart", '\nitem = "Keynote"\npart')})
+    with pytest.raises(InputError) as refused:
+        load_definition(wrong)
+    [problem] = refused.value.problems
+    assert "names no agenda item: 'Keynote'" in problem.message
+    assert '"Country Case Presentation"' in problem.fix
+    assert problem.line is not None

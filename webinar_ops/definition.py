@@ -94,7 +94,11 @@ PRACTICE_KEYS = {
     "reminder": "how long before the practice the speakers are reminded of it, such as '2h'",
 }
 AGENDA_KEYS = {"start": "HH:MM", "end": "HH:MM", "title": "item title", "speakers": "speakers"}
-QUESTION_KEYS = {"part": "the part of the session", "items": "the questions"}
+QUESTION_KEYS = {
+    "part": "the part of the session",
+    "items": "the questions",
+    "item": "the title of the agenda item they belong to (the speakers of that item get them)",
+}
 READING_KEYS = {"title": "reading title", "url": "link"}
 PROVIDER_KEYS = {
     "name": "provider name",
@@ -241,6 +245,7 @@ class QuestionGroup:
 
     part: str
     items: tuple[str, ...]
+    item: str | None = None  # the agenda item's title it names outright, if any (see questions_for)
 
 
 @dataclass(frozen=True)
@@ -485,21 +490,24 @@ def questions_for(definition: Definition, item: AgendaItem) -> tuple[QuestionGro
     starts with the item's title, or the title with the part (case and spacing aside: "Presentation:
     … by Bokyun Shim and Keping Yao" is the part of the item "Presentation: …"); for an item
     no group names so, each group whose part starts with the same word as the title and
-    that names no item so itself ("Country Presentation" for "Country Case Presentation")."""
+    that names no item so itself ("Country Presentation" for "Country Case Presentation").
+    A group with `item = "…"` belongs to that item alone, whatever its part says."""
     by_title = {i.title: _plain_words(i.title) for i in definition.agenda}
+    outright = tuple(g for g in definition.questions if g.item == item.title)
+    guessed = [g for g in definition.questions if g.item is None]
 
     def names(group: QuestionGroup, title: str) -> bool:
         part = _plain_words(group.part)
-        return part.startswith(title) or title.startswith(part)
+        return bool(part) and (part.startswith(title) or title.startswith(part))
 
     title = by_title[item.title]
-    named = tuple(g for g in definition.questions if names(g, title))
-    if named:
-        return named
+    named = tuple(g for g in guessed if names(g, title))
+    if outright or named:
+        return outright + named
     first = title.split(" ")[0].strip(":,.;–-")
     return tuple(
         g
-        for g in definition.questions
+        for g in guessed
         if _plain_words(g.part).split(" ")[0].strip(":,.;–-") == first
         and not any(names(g, other) for other in by_title.values())
     )
@@ -819,7 +827,7 @@ class _Checker:
         schedule = self.schedule(data)
         moderator = self.moderator(data)
         agenda = self.agenda(data, schedule)
-        questions = self.questions(data)
+        questions = self.questions(data, agenda)
         readings = self.readings(data)
         provider = self.provider(data)
         contacts = self.contacts(data)
@@ -1076,15 +1084,20 @@ class _Checker:
         except times.LocalTimeError as exc:
             raise self.fail((*path, key), str(exc), exc.fix) from exc
 
-    def questions(self, data: dict) -> tuple[QuestionGroup, ...]:
+    def questions(self, data: dict, agenda: tuple[AgendaItem, ...] | None) -> tuple[QuestionGroup, ...]:
         groups = []
+        titles = {_plain_words(i.title): i.title for i in agenda or ()}
         for path, table in self.tables(data, "questions"):
             self.known_keys(table, path, QUESTION_KEYS)
             part = self.safe(self.text, table, path, "part", check=_label) or ""
             items = self.safe(self.strings, table, path, "items", _question, default=())
             if not items:
                 self.report((*path, "items"), "has no questions", 'add items = ["First question?", ...]')
-            groups.append(QuestionGroup(part=part, items=items))
+            item = self.safe(self.text, table, path, "item", check=_label)
+            if item is not None and agenda is not None and _plain_words(item) not in titles:
+                listed = "; ".join(f'"{t}"' for t in titles.values()) or "none"
+                self.report((*path, "item"), f"names no agenda item: {item!r}", f"use one of the titles: {listed}")
+            groups.append(QuestionGroup(part=part, items=items, item=titles.get(_plain_words(item or ""), item)))
         return tuple(groups)
 
     def readings(self, data: dict) -> tuple[Reading, ...]:
