@@ -138,7 +138,8 @@ def send_due(
                 batch = claim(store, clock(), CLAIM_BATCH, kind)
                 if not batch:
                     break
-                drafts = Drafts(composers, readers(store, batch), clock)
+                people, speakers = readers(store, batch)
+                drafts = Drafts(composers, people, clock, speakers)
                 _send_batch(store, settings, transport, drafts, batch, clock, stop, report, retry_delay)
             except StoreUnavailable as exc:
                 held.hold(batch)
@@ -151,20 +152,27 @@ def send_due(
 Reader = Registrant | SpeakerRecord  # whom a delivery goes to
 
 
-def readers(store: Store, batch: list[Delivery]) -> dict[int, Reader]:
-    """The reader of each delivery of `batch`, by delivery id: two lookups for the batch."""
+def readers(store: Store, batch: list[Delivery]) -> tuple[dict[int, Registrant], dict[int, SpeakerRecord]]:
+    """The readers of `batch`: its registrants by id, and its speakers by id."""
     people = store.registrants_by_id([d.registrant_id for d in batch if d.registrant_id is not None])
     speakers = {d.speaker_id: store.speaker_by_id(d.speaker_id) for d in batch if d.speaker_id is not None}
-    return {d.id: people[d.registrant_id] if d.speaker_id is None else speakers[d.speaker_id] for d in batch}
+    return people, speakers
 
 
 class Drafts:
     """The messages of one claimed batch: each composed ahead, while the mail server
     considers the one before it, or when it is needed."""
 
-    def __init__(self, composers: Composers, people: dict[int, Reader], clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        composers: Composers,
+        people: dict[int, Registrant],
+        clock: Callable[[], datetime],
+        speakers: dict[int, SpeakerRecord] | None = None,
+    ):
         self.composers = composers
-        self.people = people  # delivery id -> its reader
+        self.people = people
+        self.speakers = speakers or {}
         self.clock = clock
         self._drafts: dict[int, tuple[Composer | None, bytes | Exception]] = {}
 
@@ -172,7 +180,10 @@ class Drafts:
         return self.composers.for_webinar(delivery.webinar_id)
 
     def reader(self, delivery: Delivery) -> Reader:
-        return self.people[delivery.id]
+        """Whom the delivery goes to: its registrant, or its speaker."""
+        if delivery.speaker_id is not None:
+            return self.speakers[delivery.speaker_id]
+        return self.people[delivery.registrant_id]
 
     def prepare(self, delivery: Delivery) -> None:
         """Compose this delivery's message now. Never raises: what composing raised is kept,
