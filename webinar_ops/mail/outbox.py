@@ -1,7 +1,7 @@
 """The outbox: the deliveries table, and every statement on it.
 
-One row, a Delivery, is one mail to one registrant (a `kind` of a `template`, see kinds.py),
-with its due time in UTC and its State. A row moves `pending -> sending -> sent | failed`, or
+One row, a Delivery, is one mail to one registrant or one speaker (a `kind` of a `template`,
+see kinds.py), with its due time in UTC and its State. A row moves `pending -> sending -> sent | failed`, or
 is `skipped` or `missed` with a reason; `sending` rows are held under a lease by the process that claimed
 them (`claimed_by` is `host:pid`). Planning (plan.py) and sending (deliver.py) decide; the
 outbox reads and writes. The table itself is made by the store's migrations (store.py).
