@@ -283,6 +283,42 @@ def test_at_zoom_a_speaker_refused_keeps_the_others_and_is_added_once_there_is_r
     assert by_address(store)[SON].panelist_status == "panelist"
 
 
+def test_at_zoom_a_panelist_the_host_removed_is_made_one_again_when_the_webinar_is_compared(
+    zoom, checked_zoom, store, tmp_path
+):
+    at_zoom(store, tmp_path)
+    synced(store, checked_zoom, ZOOM_NOW)
+    webinar_id = store.webinar(SLUG).provider_webinar_id
+    zoom_api(zoom, "DELETE", f"/webinars/{webinar_id}/panelists/{by_address(store)[YAO].panelist_id}")
+    unnoticed = synced(store, checked_zoom, ZOOM_NOW)
+    assert unnoticed.panelists_added == 0
+
+    compared = sync_webinar(store, checked_zoom, store.republish(store.webinar(SLUG)), ZOOM_NOW)
+
+    held = {p.email: p for p in checked_zoom.panelists(webinar_id)}
+    assert compared.panelists_added == 1
+    assert set(held) == ADDRESSES
+    assert (by_address(store)[YAO].panelist_id, by_address(store)[YAO].join_url) == (
+        held[YAO].panelist_id,
+        held[YAO].join_url,
+    )
+
+
+def test_at_zoom_comparing_a_webinar_in_step_lists_its_panelists_once_and_adds_nobody(
+    zoom, checked_zoom, store, tmp_path
+):
+    at_zoom(store, tmp_path)
+    synced(store, checked_zoom, ZOOM_NOW)
+    before = by_address(store)
+    zoom.clear_requests()
+
+    compared = sync_webinar(store, checked_zoom, store.republish(store.webinar(SLUG)), ZOOM_NOW)
+
+    assert compared.panelists_added == 0
+    assert [r.method for r in panelist_calls(zoom)] == ["GET"]
+    assert by_address(store) == before
+
+
 def zoom_api(zoom: FakeZoom, method: str, path: str, guests: int = 0, first: int = 0) -> None:
     """A call the host's own tools make to the local Zoom (with `guests` panelists of theirs)."""
     token = requests.post(

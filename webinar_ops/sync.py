@@ -114,9 +114,15 @@ def sync_panelists(store: Store, provider: Provider, webinar: WebinarRecord, now
     new person: the old one is removed). Only who is not in step is sent: a second sync makes
     no call at all (each Zoom call counts against its rate limits). A refusal is recorded
     against that speaker alone, and the next sync tries again. Nothing happens before the
-    provider holds the webinar, nor with a provider that has no panelists."""
+    provider holds the webinar, nor with a provider that has no panelists.
+
+    When the webinar was compared with the provider's copy (`sync --republish`, or a change
+    the provider must hear of), the provider's panelists are listed too: a speaker it no longer
+    holds (removed on its site) is made a panelist again, and a link it changed is taken."""
     if webinar.provider_webinar_id is None or not callable(getattr(provider, "add_panelists", None)):
         return
+    if report.published in ("updated", "unchanged"):
+        _take_the_providers_panelists(store, provider, webinar, now)
     speakers = store.speakers(webinar.id, removed=True)
     # Removals first: the provider's limit on panelists must not refuse a newcomer for a leaver.
     for speaker in speakers:
@@ -126,6 +132,26 @@ def sync_panelists(store: Store, provider: Provider, webinar: WebinarRecord, now
     for batch in chunks(waiting, provider.batch_size):
         results = _add_panelists(provider, webinar, batch)
         _record_panelists(store, batch, results, now, report)
+
+
+def _take_the_providers_panelists(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime) -> None:
+    """Bring the stored panelists in line with the provider's list: one it does not hold any
+    more waits to be added again, one whose link it changed gets the new link."""
+    try:
+        held = {panelist.panelist_id: panelist for panelist in provider.panelists(webinar.provider_webinar_id)}
+    except ProviderError as exc:
+        # The stored standing is kept; the next comparison lists them again.
+        log.warning("%s would not list the panelists of %s: %s", provider.name, webinar.slug, exc)
+        return
+    with store.transaction():
+        for speaker in store.speakers(webinar.id):
+            if not speaker.panelist_id:
+                continue
+            listed = held.get(speaker.panelist_id)
+            if listed is None:
+                store.set_panelist(speaker.id, None, None, now)
+            elif listed.join_url and listed.join_url != speaker.join_url:
+                store.set_panelist(speaker.id, listed.panelist_id, listed.join_url, now)
 
 
 def _remove_panelist(
