@@ -8,6 +8,7 @@ document), with real SQLite files and the real command line."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from test_zoom_provider import NOW as ZOOM_NOW
 from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
 
 from webinar_ops.definition import load_definition
+from webinar_ops.jobs import sync_registrations
 from webinar_ops.providers.local.provider import LocalProvider
 from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomProvider
 from webinar_ops.providers.zoom.standin import FakeZoom
@@ -178,6 +180,21 @@ def test_a_provider_without_panelists_is_left_alone_and_the_speakers_wait(store,
     assert report.panelists_added == 0
     assert not report.panelists_refused
     assert {row.panelist_status for row in by_address(store).values()} == {"waiting for the next sync"}
+
+
+def test_the_background_sync_makes_the_speakers_panelists_and_logs_no_address_or_link(
+    store, settings, tmp_path, caplog
+):
+    save(store, speakers_copy(tmp_path))
+
+    with caplog.at_level(logging.INFO, logger="webinar_ops"):
+        sync_registrations.run(settings, clock=lambda: NOW)  # what `webinar-ops run` does every few minutes
+
+    stored = by_address(store)
+    assert {row.panelist_status for row in stored.values()} == {"panelist"}
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "4 speakers made panelists, 0 let go, 0 refused" in logged
+    assert not any(secret in logged for row in stored.values() for secret in (row.email, row.join_url))
 
 
 # -- on the local Zoom ----------------------------------------------------------------------
