@@ -872,6 +872,64 @@ def _print_decisions(slug: str, decisions: Any, done: str, at_provider: str | No
         click.echo("Their mails go out with `webinar-ops run` (or `run --once`).")
 
 
+@cli.command()
+@click.argument("slug")
+@click.option("--show-links", is_flag=True, help="Show the panelists' own join links in full (they are secrets).")
+@json_option
+@pass_app
+def speakers(app: App, slug: str, show_links: bool, as_json: bool) -> None:
+    """List the speakers and the moderator of SLUG, each once: their part, their address and
+    where they stand as panelists. Their join links are masked unless --show-links."""
+    from webinar_ops.console import mask_link, print_json, print_table
+
+    record = app.webinar(slug)
+    rows = app.store.speakers(record.id, removed=True)
+    if not show_links:
+        rows = [replace(row, join_url=mask_link(row.join_url)) for row in rows]
+    zone = record.definition.time_zone
+    if as_json:
+        print_json([_speaker_entry(row, zone) for row in rows])
+        return
+    table = [
+        (
+            row.name,
+            ", ".join(filter(None, (row.role, row.organisation))),
+            "yes" if row.moderates else "",
+            row.email,
+            "; ".join(f"{_clock_span(slot, zone)} {slot.title}" for slot in row.slots()),
+            row.panelist_status,
+            row.join_url,
+        )
+        for row in rows
+    ]
+    columns = ("name", "role, organisation", "moderates", "email", f"items ({zone})", "panelist", "join link")
+    print_table(columns, table, title=f"{record.slug}: {_counted(len(rows), 'speaker')}")
+
+
+def _speaker_entry(row: Any, zone: str) -> dict:
+    """One speaker as `speakers --json` gives them: instants in ISO UTC, and each item's
+    times on the event's clock too."""
+    from webinar_ops import times
+
+    entry = {k: v for k, v in asdict(row).items() if k not in ("id", "webinar_id", "slots_json", "panelist_error")}
+    items = [
+        {
+            "title": slot.title,
+            "start": times.iso_utc(slot.start),
+            "end": slot.end and times.iso_utc(slot.end),
+            "clock": _clock_span(slot, zone),
+        }
+        for slot in row.slots()
+    ]
+    return {**entry, "items": items, "panelist_status": row.panelist_status, "panelist_error": row.panelist_error}
+
+
+def _clock_span(slot: Any, zone: str) -> str:
+    from webinar_ops import times
+
+    return times.format_clock_span(slot.start, slot.end, zone)
+
+
 # -- sync and status ----------------------------------------------------------------------
 
 
@@ -1011,7 +1069,7 @@ def sync(app: App, slug: str, republish: bool, as_json: bool) -> None:
         print_json({"slug": slug, "provider": provider.name, **report.__dict__})
     else:
         _print_sync(slug, provider.name, report)
-    if report.failed:
+    if report.failed or report.panelists_refused:
         sys.exit(1)
 
 
@@ -1027,11 +1085,18 @@ def _print_sync(slug: str, provider: str, report: Any) -> None:
         f"{report.cancelled} cancellations sent, {report.decided} decisions sent, "
         f"{report.pulled_new} new from {provider}, {report.pulled_updated} updated from {provider}."
     )
+    if report.panelists_added or report.panelists_removed or report.panelists_refused:
+        click.echo(
+            f"Speakers: {report.panelists_added} made panelists, {report.panelists_removed} removed as panelists, "
+            f"{len(report.panelists_refused)} refused (tried again at the next sync)."
+        )
     if report.deferred:
         click.echo(f"{report.deferred} waiting for the provider's daily limit to reset.")
     for email, message in report.failed:
         click.echo(f"  failed: {email}: {message}", err=True)
-    if not report.changed_anything and not report.failed:
+    for email, message in report.panelists_refused:
+        click.echo(f"  speaker refused: {email}: {message}", err=True)
+    if not report.changed_anything and not report.failed and not report.panelists_refused:
         click.echo("Already in step: nothing to do.")
 
 
