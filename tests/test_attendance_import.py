@@ -266,6 +266,7 @@ def test_a_dry_run_shows_what_the_file_says_and_records_nothing(cli):
         "unmatched": 1,
         "expected": 15,
         "recorded": False,
+        "follow_ups_planned": 0,
     }
     attendance = cli("status", SAMPLE_SLUG, "--json").json()[0]["attendance"]
     assert (attendance["known"], attendance["ended"], attendance["tries"]) == (False, True, 0)
