@@ -3,6 +3,7 @@ column, recorded all or nothing; and `status` showing the attendance once it is 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,15 +91,53 @@ def test_a_guest_who_never_registered_is_counted_not_recorded(store, webinar):
     assert (figures.expected, figures.attended, figures.absent, figures.minutes) == (15, 3, 12, 89 + 90 + 45)
 
 
+def in_new_york(text: str) -> str:
+    """The report's times on the clocks of an account in New York, 13 hours behind Seoul."""
+    return re.sub(r"Apr 30, 2021 (\d\d)", lambda hour: f"Apr 30, 2021 {int(hour[1]) - 13:02d}", text)
+
+
 def test_the_zoom_accounts_zone_can_differ_from_the_webinars(store, webinar, tmp_path):
     # The same report from an account in New York: 01:58:02 there is 14:58:02 in Seoul.
-    text = ZOOM_REPORT.read_text(encoding="utf-8-sig").replace("Apr 30, 2021 14:58:02", "Apr 30, 2021 01:58:02")
     moved = tmp_path / "new-york.csv"
-    moved.write_text(text, encoding="utf-8")
+    moved.write_text(in_new_york(ZOOM_REPORT.read_text(encoding="utf-8-sig")), encoding="utf-8")
     plan = plan_attendance_import(store, webinar, moved, AFTER, "America/New_York")
 
     ji_woo = next(j for j in plan.file.joins if j.email == "ji-woo.kim@example.org")
     assert ji_woo.joined_at == seoul(30, 14, 58, 2)
+
+
+def test_a_report_read_in_the_webinars_zone_instead_of_the_accounts_is_refused_with_the_fix(store, webinar, tmp_path):
+    moved = tmp_path / "new-york.csv"
+    moved.write_text(in_new_york(ZOOM_REPORT.read_text(encoding="utf-8-sig")), encoding="utf-8")
+    error = refusal(store, webinar, moved)  # without --time-zone America/New_York
+
+    assert places(error) == {(line, "Join Time") for line in (16, 17, 18, 19, 20)}
+    assert "more than 6 hours from undesa-snu-session-5" in error.problems[0].message
+    assert "--time-zone" in error.problems[0].fix
+    assert not store.attendance_check(webinar.id).known
+
+
+def test_the_file_of_another_session_of_the_series_is_refused_and_keeps_what_was_recorded(store, webinar, write):
+    imported(store, webinar, ZOOM_REPORT)
+    # The next session's list: the same people, a week later.
+    next_week = write(
+        "email,joined_at,left_at\nji-woo.kim@example.org,2021-05-07 15:00,2021-05-07 16:00\n"
+        "amelie.laurent@example.org,,\n",
+        "session-6.csv",
+    )
+    error = refusal(store, webinar, next_week)
+
+    assert places(error) == {(2, "joined_at")}
+    assert "Friday 7 May 2021, 15:00 Seoul time" in error.problems[0].message
+    assert "Friday 30 April 2021, 15:00 Seoul time" in error.problems[0].message
+    assert store.attendance_figures(webinar.id).attended == 3  # the first import stands
+
+
+def test_a_host_who_starts_late_and_runs_over_keeps_every_session(store, webinar, write):
+    late = write("email,joined_at,left_at\nji-woo.kim@example.org,2021-04-30 17:00,2021-04-30 20:30\n", "late.csv")
+    imported(store, webinar, late)
+
+    assert attendance_by_email(store, webinar)["ji-woo.kim@example.org"][0]
 
 
 def test_newer_zoom_exports_write_times_on_a_twelve_hour_clock(tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from webinar_ops import csv_files, times, validate
@@ -25,6 +25,10 @@ from webinar_ops.store import Store, WebinarRecord
 COLUMNS = ("email", "attended", "joined_at", "left_at", "minutes")  # a plain CSV's columns
 MAX_SESSIONS = 200_000  # rows in one file: a webinar holds tens of thousands of people at most
 MAX_MINUTES = 7 * 24 * 60  # one session of a webinar lasts less than a week
+# How far from the webinar's own time a session may lie: enough for a host who starts late and
+# runs over, too little for another session's file (a day or a week away) or for times read in a
+# zone hours away from the Zoom account's.
+HELD_MARGIN = timedelta(hours=6)
 ZOOM_TABLE = "attendee details"  # the title of the section holding the attendees, in Zoom's export
 # Zoom's names for the columns we read (as csv_files.column_name writes them); others are ignored.
 ZOOM_COLUMNS = {
@@ -68,6 +72,39 @@ class AttendanceFile:
 
 
 @dataclass(frozen=True)
+class Held:
+    """When a webinar was held, for telling a session of its own from one of another day: a
+    file of another session of the series holds the same addresses, and would be recorded as
+    this one's attendance."""
+
+    slug: str
+    start: datetime
+    end: datetime
+    zone_name: str  # the zone the file's wall times were read in, named by the problem
+
+    def holds(self, session: Join) -> bool:
+        """Whether the session lies within HELD_MARGIN of the webinar's time (one without
+        times, as a list of addresses, always does)."""
+        joined = session.joined_at or session.left_at
+        left = session.left_at or session.joined_at
+        if joined is None or left is None:
+            return True
+        return joined <= self.end + HELD_MARGIN and left >= self.start - HELD_MARGIN
+
+    def problem(self, source: str, session: Join, line: int, field: str) -> Problem:
+        """The problem of a session that `holds` refuses, naming both days."""
+        moment = times.format_moment(session.joined_at or session.left_at, self.zone_name)
+        held = times.format_moment(self.start, self.zone_name)
+        hours = HELD_MARGIN // timedelta(hours=1)
+        fix = (
+            f"check that this is the file of {self.slug}; if its times are in another zone than "
+            f"{self.zone_name} (the Zoom account's), give that zone with --time-zone"
+        )
+        message = f"the session is on {moment}, more than {hours} hours from {self.slug} ({held})"
+        return Problem(source, message, line=line, field=field, fix=fix)
+
+
+@dataclass(frozen=True)
 class AttendanceImport:
     """What an import would record: the file read, and its joins matched to the registrants."""
 
@@ -90,7 +127,9 @@ def plan_attendance_import(
         when = times.format_moment(webinar.definition.start, webinar.definition.time_zone)
         raise InputError(f"{webinar.slug} has not started yet (it starts on {when}): nobody can have attended.")
     zone_name = _checked_zone(time_zone or webinar.definition.time_zone)
-    read = read_attendance(path, zone_name)
+    read = read_attendance(
+        path, zone_name, Held(webinar.slug, webinar.definition.start, webinar.definition.end, zone_name)
+    )
     return AttendanceImport(read, match(store.attendance_candidates(webinar.id), read.joins))
 
 
@@ -99,9 +138,9 @@ def apply_attendance_import(store: Store, webinar: WebinarRecord, plan: Attendan
     store.record_attendance(webinar.id, plan.matched.present, "import", now, plan.matched.unmatched)
 
 
-def read_attendance(path: Path | str, zone_name: str) -> AttendanceFile:
+def read_attendance(path: Path | str, zone_name: str, held: Held | None = None) -> AttendanceFile:
     """The sessions a file reports, in Zoom's export or as a plain CSV; InputError naming
-    every bad row."""
+    every bad row, and, given when the webinar was `held`, every session far from it."""
     source = str(path)
     rows = _bounded(csv_files.rows(path, line_fix="check that this is an attendance list, one row per line"), source)
     if not rows:
@@ -117,7 +156,7 @@ def read_attendance(path: Path | str, zone_name: str) -> AttendanceFile:
         problem = Problem(source, "no email column, and no Attendee Details section", line=rows[0][0], fix=_HEADER_FIX)
         raise InputError(f"{source} is not an attendance list:", [problem])
     shown = {name: cell.strip() for name, cell in zip(names, header, strict=False) if name}
-    return _sessions(source, form, names, shown, body, zone_name)
+    return _sessions(source, form, names, shown, body, zone_name, held)
 
 
 def _bounded(rows: Iterable[tuple[int, list[str]]], source: str) -> list[tuple[int, list[str]]]:
@@ -175,6 +214,7 @@ def _sessions(
     shown: dict[str, str],
     body: Sequence[tuple[int, list[str]]],
     zone_name: str,
+    held: Held | None,
 ) -> AttendanceFile:
     """The rows under the header as sessions; `shown` gives each column's name as the file
     writes it, for the problems."""
@@ -195,6 +235,9 @@ def _sessions(
             continue
         if session is None:
             absentees += 1
+        elif held and not held.holds(session):
+            field = "joined_at" if session.joined_at else "left_at"
+            problems.append(held.problem(source, session, line, shown.get(field, field)))
         else:
             joins.append(session)
     if problems:
