@@ -428,9 +428,35 @@ def test_an_organisation_written_as_a_formula_or_tex_is_shown_as_the_text_it_is(
     charts = re.findall(r"<svg\b.*?</svg>", page, re.S)
     chart = next(svg for svg in charts if "Registrants by organisation" in svg)
     texts = ["".join(t.itertext()) for t in ET.fromstring(chart).iter("{http://www.w3.org/2000/svg}text")]
-    assert HOSTILE in texts  # drawn as text: no TeX, no markup
+    assert HOSTILE[:25] + "…" in texts  # drawn as text, no markup, shortened to leave the bars room
     rows = list(csv.reader(io.StringIO(as_csv(report).lstrip("\ufeff"))))
     assert ["organisation", "'" + HOSTILE, "people", "5"] in rows  # a spreadsheet shows it, not runs it
+
+
+LONG = "Département des Affaires Économiques et Sociales des Nations Unies, Division des Institutions Publiques"
+CHINESE = "清华大学公共管理学院（北京市海淀区）"
+DOLLARS = "Fonds $5 $x^2$"
+
+
+def test_long_and_chinese_organisations_are_shortened_in_their_chart_and_no_font_warning_is_printed(
+    store: Store, sample, run, workdir: Path
+):
+    record = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", OPENED).record
+    for n, organisation in enumerate([LONG] * 7 + [CHINESE] * 6 + [DOLLARS] * 5):
+        add_person(
+            store, record, {"email": f"p{n}@example.org", "first_name": "P", "organisation": organisation}, OPENED
+        )
+
+    ran = run("report", SAMPLE_SLUG, "--html", "report.html", env=ENV)
+    assert ran.code == 0, ran.stderr
+    assert ran.stderr == "Wrote report.html.\n"  # matplotlib's font lacks Chinese: the browser draws it
+    page = (workdir / "report.html").read_text()
+    chart = next(svg for svg in re.findall(r"<svg\b.*?</svg>", page, re.S) if "Registrants by organisation" in svg)
+    labels = ["".join(t.itertext()) for t in ET.fromstring(chart).iter("{http://www.w3.org/2000/svg}text")]
+    assert "Département des Affaires…" in labels  # 26 columns at most
+    assert "清华大学公共管理学院（北…" in labels  # two columns a character
+    assert DOLLARS in labels  # short enough: whole, and text, not TeX
+    assert {LONG, CHINESE} <= set(re.findall(r"<t[hd][^>]*>([^<]+)</t[hd]>", page))  # the table names them in full
 
 
 def test_only_a_permanent_refusal_counts_as_a_bounce_not_a_temporary_failure_given_up(
