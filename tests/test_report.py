@@ -395,6 +395,19 @@ def test_in_a_browser_the_report_shows_its_charts_and_the_databases_figures_fetc
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 3, "the report runs over several A4 pages"
 
 
+def test_printed_every_heading_stays_on_the_page_of_what_it_heads(held: Store, run, workdir: Path, chromium):
+    assert run("report", SAMPLE_SLUG, "--html", "report.html", env=ENV).code == 0
+    page = chromium.new_page()
+    page.set_content((workdir / "report.html").read_text(encoding="utf-8"), wait_until="load")
+    page.emulate_media(media="print")
+
+    breaks = page.evaluate(
+        "[...document.querySelectorAll('h2, h3, figcaption, caption')].map(h => getComputedStyle(h).breakAfter)"
+    )
+    assert len(breaks) > 10
+    assert set(breaks) == {"avoid"}, "a heading left alone at the foot of a page, its chart on the next"
+
+
 def test_only_drawing_the_charts_imports_matplotlib():
     import subprocess
     import sys
