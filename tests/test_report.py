@@ -270,6 +270,16 @@ def test_an_output_that_cannot_be_written_leaves_every_file_as_it_was(held: Stor
     assert not [p for p in workdir.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_one_file_given_for_both_the_html_and_the_csv_is_refused_and_left_as_it_was(held: Store, run, workdir):
+    (workdir / "report.txt").write_text("the earlier report")
+    ran = run("report", SAMPLE_SLUG, "--csv", "report.txt", "--html", "./report.txt", env=ENV)
+
+    assert ran.code == 2
+    assert "report.txt: is given for two outputs: one would replace the other" in ran.stderr
+    assert "fix: give each of --html and --csv a file of its own" in ran.stderr
+    assert (workdir / "report.txt").read_text() == "the earlier report"
+
+
 # -- HTML -----------------------------------------------------------------------------------------
 
 

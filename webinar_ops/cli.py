@@ -1133,13 +1133,13 @@ def report(
     else:
         made = webinar_report(app.store, app.webinar(slug), app.now(), with_names)
     language = page_language(app.store, made, language)
-    texts = {path: render(made) for path, render in ((csv_file, as_csv),) if path}
+    texts = [(csv_file, as_csv(made))] if csv_file else []
     if html_file:
         from webinar_ops.report.as_html import as_html  # draws with matplotlib: only when asked for
 
-        texts[html_file] = as_html(made, language)
+        texts.append((html_file, as_html(made, language)))
     write_all(texts, private=with_names)
-    for path in texts:
+    for path, _text in texts:
         click.echo(f"Wrote {path}.", err=True)
     if as_json:
         click.echo(report_json(made), nl=False)
