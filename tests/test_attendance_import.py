@@ -3,6 +3,8 @@ column, recorded all or nothing; and `status` showing the attendance once it is 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,6 +152,20 @@ def test_newer_zoom_exports_write_times_on_a_twelve_hour_clock(tmp_path):
     )
     (join,) = read_attendance(report, "Asia/Seoul").joins
     assert (join.joined_at, join.left_at, join.minutes) == (seoul(30, 15, 2, 11), seoul(30, 16, 10), 68)
+
+
+def test_zooms_report_saved_with_semicolons_and_no_padding_is_read_past_its_title(store, webinar, tmp_path):
+    # As a European spreadsheet writes it when it does not pad rows to the widest: the title
+    # tells no delimiter, and "Report Generated:;May 1, 2021 09:12 AM" one of each.
+    rows = csv.reader(io.StringIO(ZOOM_REPORT.read_text(encoding="utf-8-sig")))
+    semicolons = io.StringIO()
+    csv.writer(semicolons, delimiter=";", lineterminator="\r\n").writerows(rows)
+    saved = tmp_path / "semicolons.csv"
+    saved.write_bytes(semicolons.getvalue().encode("utf-8-sig"))
+    assert saved.read_bytes().startswith("\ufeffAttendee Report\r\nReport Generated:;May 1, 2021".encode())
+
+    plan = imported(store, webinar, saved)
+    assert (plan.file.form, len(plan.file.joins), plan.file.absentee_rows) == ("zoom", 5, 2)
 
 
 def test_wall_times_across_the_night_clocks_go_forward_convert_to_the_right_instants(tmp_path):
