@@ -185,6 +185,31 @@ def test_before_attendance_is_known_the_report_says_so(store: Store, sample, run
     assert "attendance: not known yet" in text
 
 
+def test_a_webinar_to_come_or_cancelled_says_why_no_attendance_is_known(store: Store, sample, run, workdir):
+    to_come = definition_variant(
+        workdir,
+        {
+            'slug = "undesa-snu-session-5"': 'slug = "undesa-snu-session-6"',
+            'session = "Session 5"': 'session = "Session 6"',
+            'start = "2021-04-30 15:00"': 'start = "2099-04-30 15:00"',
+        },
+        "session-6.toml",
+    )
+    store.save_webinar(load_definition(to_come), to_come.read_text(encoding="utf-8"), "local", OPENED)
+    held = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", OPENED).record
+    store.cancel_webinar(held, None, OPENED + timedelta(days=1))
+
+    assert (
+        "  attendance: not yet, the webinar ends at 2099-04-30T07:30:00Z\n"
+        in run("report", "undesa-snu-session-6", env=ENV).stdout
+    )
+    cancelled = run("report", SAMPLE_SLUG, env=ENV).stdout
+    assert "  cancelled at 2021-04-27T00:30:00Z\n" in cancelled
+    assert "  attendance: none, the webinar was cancelled\n" in cancelled
+    series = run("report", "--series", sample.series, env=ENV).stdout
+    assert f"2021-04-30 {SAMPLE_SLUG}: 0 registrants, 0 approved, cancelled\n" in series
+
+
 # -- CSV ------------------------------------------------------------------------------------------
 
 
