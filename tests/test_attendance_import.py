@@ -168,6 +168,43 @@ def test_zooms_report_saved_with_semicolons_and_no_padding_is_read_past_its_titl
     assert (plan.file.form, len(plan.file.joins), plan.file.absentee_rows) == ("zoom", 5, 2)
 
 
+def test_zooms_participants_export_with_its_meeting_row_counts_sessions_but_not_the_waiting_room(store, webinar, write):
+    # Usage Reports, the webinar's Participants, Export with meeting data; times in Seoul.
+    path = write(
+        "\ufeffMeeting ID,Topic,Start Time,End Time,User Email,Duration (Minutes),Participants\n"
+        "845 1234 5678,Session 5,04/30/2021 02:56:40 PM,04/30/2021 04:33:40 PM,webinars@undesa.example.org,97,5\n"
+        "\n"
+        "Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest,Recording Consent,"
+        "In Waiting Room\n"
+        "Ji-woo Kim,ji-woo.kim@example.org,04/30/2021 02:50:00 PM,04/30/2021 02:58:00 PM,8,No,,Yes\n"
+        "Ji-woo Kim,ji-woo.kim@example.org,04/30/2021 02:58:02 PM,04/30/2021 03:40:30 PM,43,No,,No\n"
+        "Ji-woo Kim (iPhone),ji-woo.kim@example.org,04/30/2021 03:46:10 PM,04/30/2021 04:31:55 PM,46,No,,No\n"
+        "Amélie Laurent,amelie.laurent@example.org,04/30/2021 03:01:12 PM,04/30/2021 04:30:40 PM,90,No,Yes,No\n"
+        "Phone caller,,04/30/2021 03:20:00 PM,04/30/2021 03:35:00 PM,15,Yes,,No\n"
+        "Kwame Mensah,kwame.mensah@example.org,04/30/2021 02:40:00 PM,04/30/2021 02:55:00 PM,15,No,,Yes\n",
+        "participants.csv",
+    )
+    plan = imported(store, webinar, path)
+
+    assert (plan.file.form, len(plan.file.joins), plan.matched.unmatched) == ("zoom-participants", 4, 1)
+    by_email = attendance_by_email(store, webinar)
+    assert by_email["ji-woo.kim@example.org"] == (True, seoul(30, 14, 58, 2), seoul(30, 16, 31, 55), 43 + 46)
+    assert by_email["amelie.laurent@example.org"][0]
+    assert by_email["kwame.mensah@example.org"][0] is False  # only ever in the waiting room
+
+
+def test_zooms_participants_export_without_its_meeting_row_is_read_the_same(store, webinar, write):
+    path = write(
+        "Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest\n"
+        "Amélie Laurent,amelie.laurent@example.org,04/30/2021 03:01:12 PM,04/30/2021 04:30:40 PM,90,No\n",
+        "participants.csv",
+    )
+    imported(store, webinar, path)
+
+    shown = attendance_by_email(store, webinar)["amelie.laurent@example.org"]
+    assert shown == (True, seoul(30, 15, 1, 12), seoul(30, 16, 30, 40), 90)
+
+
 def test_wall_times_across_the_night_clocks_go_forward_convert_to_the_right_instants(tmp_path):
     # New York, 14 March 2021: at 02:00 EST the clocks jump to 03:00 EDT.
     report = tmp_path / "report.csv"

@@ -7,7 +7,8 @@ Zoom's export holds header blocks (the report, the webinar, its host and panelis
 the "Attendee Details" table, one row per session: someone who dropped out and came back has
 two rows, and a registrant who never came has one saying `Attended` No. Its times are wall
 times in the Zoom account's zone, written `Apr 30, 2021 15:02:11` (or `04/30/2021 03:02:11
-PM` in newer exports).
+PM` in newer exports). Zoom's Participants export (from Usage Reports, for a meeting or a
+webinar) lists only those who joined, a row per session, with the same times.
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ ZOOM_COLUMNS = {
     "leave_time": "left_at",
     "time_in_session_(minutes)": "minutes",
 }
+# Zoom's Participants export (Usage Reports, a meeting's or webinar's Participants, Export):
+# one row per session of whoever joined, below the meeting's own row when exported "with
+# meeting data". Its header is told by these two columns; rows in the waiting room are no
+# attendance.
+PARTICIPANT_COLUMNS = {
+    "user_email": "email",
+    "join_time": "joined_at",
+    "leave_time": "left_at",
+    "duration_(minutes)": "minutes",
+    "in_waiting_room": "waiting",
+}
+PARTICIPANT_HEADER = {"user_email", "join_time"}
+FORMS = {"zoom": "Zoom's Attendee Report", "zoom-participants": "Zoom's Participants export", "csv": "a CSV"}
 # How Zoom writes an instant, in the English its exports use: older exports first.
 ZOOM_TIME_FORMATS = ("%b %d, %Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%b %d, %Y %I:%M:%S %p")
 ZOOM_NONE = {"", "--"}  # Zoom's blank, for an absentee's times
@@ -62,8 +76,8 @@ _FIXES = {
 
 @dataclass(frozen=True)
 class AttendanceFile:
-    """What a file says: its format (`zoom` or `csv`), the sessions of those who attended,
-    and how many rows named someone who did not."""
+    """What a file says: its format (one of FORMS), the sessions of those who attended, and
+    how many rows named someone who did not."""
 
     source: str
     form: str
@@ -146,9 +160,14 @@ def read_attendance(path: Path | str, zone_name: str, held: Held | None = None) 
     if not rows:
         raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
     table = _zoom_table(rows)
+    participants = _participants_table(rows)
     if table is not None:
         (line, header), body = table[0], table[1:]
         names, form = _zoom_columns(table[0], source), "zoom"
+    elif participants is not None:
+        (line, header), body = participants[0], participants[1:]
+        names = [PARTICIPANT_COLUMNS.get(csv_files.column_name(cell)) for cell in header]
+        form = "zoom-participants"
     elif "email" in {csv_files.column_name(cell) for cell in rows[0][1]}:
         (line, header), body = rows[0], rows[1:]
         names, form = csv_files.columns(header, source, line, COLUMNS, ("email",), _HEADER_FIX), "csv"
@@ -183,6 +202,15 @@ def _zoom_table(rows: Sequence[tuple[int, list[str]]]) -> list[tuple[int, list[s
             break
         table.append(row)
     return table
+
+
+def _participants_table(rows: Sequence[tuple[int, list[str]]]) -> list[tuple[int, list[str]]] | None:
+    """The rows of Zoom's Participants export from its header on (past the meeting's own
+    row, when there is one); None when the file has no such header."""
+    for index, (_, cells) in enumerate(rows):
+        if {csv_files.column_name(cell) for cell in cells} >= PARTICIPANT_HEADER:
+            return list(rows[index:])
+    return None
 
 
 def _section_title(cells: list[str]) -> str | None:
@@ -223,10 +251,12 @@ def _sessions(
     absentees = 0
     for line, cells in body:
         values = csv_files.record(names, cells)
+        if values.pop("waiting", "").strip().lower() in YES:
+            continue  # waiting to be let in: not attending yet
         if form == "csv" and "_extra" in values:
             problems.append(Problem(source, values["_extra"], line=line, fix="remove it, or give the column a header"))
             continue
-        session, wrong = _session(values, zone_name, blank_email_ok=form == "zoom")
+        session, wrong = _session(values, zone_name, blank_email_ok=form != "csv")
         problems.extend(
             Problem(source, message, line=line, field=shown.get(name, name), fix=_FIXES[name])
             for name, message in wrong

@@ -883,8 +883,9 @@ def attendance() -> None:
 @json_option
 @pass_app
 def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name: str | None, as_json: bool) -> None:
-    """Record who attended from FILE: Zoom's Attendee Report export, or any CSV with an email
-    column. All of it, or nothing if any row is bad; it replaces an earlier import."""
+    """Record who attended from FILE: Zoom's Attendee Report or Participants export, or any
+    CSV with an email column. All of it, or nothing if any row is bad; it replaces an earlier
+    import."""
     from webinar_ops.attendance_import import apply_attendance_import, plan_attendance_import
 
     record = app.webinar(slug)
@@ -895,6 +896,7 @@ def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name:
 
 
 def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bool) -> None:
+    from webinar_ops.attendance_import import FORMS
     from webinar_ops.console import print_json
 
     counts = {
@@ -909,7 +911,7 @@ def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bo
     if as_json:
         print_json(counts)
         return
-    form = "Zoom's Attendee Report" if plan.file.form == "zoom" else "a CSV"
+    form = FORMS[plan.file.form]
     click.echo(
         f"Read {plan.file.source} ({form}): {_counted(counts['sessions'], 'session')}, "
         f"{_counted(counts['absentee_rows'], 'row')} of absentees."
