@@ -93,9 +93,10 @@ def test_a_guest_who_never_registered_is_counted_not_recorded(store, webinar):
     assert (figures.expected, figures.attended, figures.absent, figures.minutes) == (15, 3, 12, 89 + 90 + 45)
 
 
-def in_new_york(text: str) -> str:
-    """The report's times on the clocks of an account in New York, 13 hours behind Seoul."""
-    return re.sub(r"Apr 30, 2021 (\d\d)", lambda hour: f"Apr 30, 2021 {int(hour[1]) - 13:02d}", text)
+def in_new_york(text: str, behind: int = 13) -> str:
+    """The report's times on the clocks of an account in New York, 13 hours behind Seoul (or
+    another zone `behind` Seoul)."""
+    return re.sub(r"Apr 30, 2021 (\d\d)", lambda hour: f"Apr 30, 2021 {int(hour[1]) - behind:02d}", text)
 
 
 def test_the_zoom_accounts_zone_can_differ_from_the_webinars(store, webinar, tmp_path):
@@ -114,9 +115,18 @@ def test_a_report_read_in_the_webinars_zone_instead_of_the_accounts_is_refused_w
     error = refusal(store, webinar, moved)  # without --time-zone America/New_York
 
     assert places(error) == {(line, "Join Time") for line in (16, 17, 18, 19, 20)}
-    assert "more than 6 hours from undesa-snu-session-5" in error.problems[0].message
-    assert "--time-zone" in error.problems[0].fix
+    assert "more than 3 hours from undesa-snu-session-5's time" in error.problems[0].message
+    assert "if the Zoom account's zone is not Asia/Seoul, name it with --time-zone" in error.problems[0].fix
     assert not store.attendance_check(webinar.id).known
+
+
+def test_a_report_from_an_account_five_hours_away_read_in_the_webinars_zone_is_refused(store, webinar, tmp_path):
+    # As a New York account's report of a London webinar: Dubai is five hours behind Seoul.
+    moved = tmp_path / "dubai.csv"
+    moved.write_text(in_new_york(ZOOM_REPORT.read_text(encoding="utf-8-sig"), behind=5), encoding="utf-8")
+
+    assert len(refusal(store, webinar, moved).problems) == 5
+    assert len(plan_attendance_import(store, webinar, moved, AFTER, "Asia/Dubai").file.joins) == 5
 
 
 def test_the_file_of_another_session_of_the_series_is_refused_and_keeps_what_was_recorded(store, webinar, write):

@@ -28,8 +28,8 @@ MAX_SESSIONS = 200_000  # rows in one file: a webinar holds tens of thousands of
 MAX_MINUTES = 7 * 24 * 60  # one session of a webinar lasts less than a week
 # How far from the webinar's own time a session may lie: enough for a host who starts late and
 # runs over, too little for another session's file (a day or a week away) or for times read in a
-# zone hours away from the Zoom account's.
-HELD_MARGIN = timedelta(hours=6)
+# zone four hours or more away from the Zoom account's (New York's and London's are five apart).
+HELD_MARGIN = timedelta(hours=3)
 ZOOM_TABLE = "attendee details"  # the title of the section holding the attendees, in Zoom's export
 # Zoom's names for the columns we read (as csv_files.column_name writes them); others are ignored.
 ZOOM_COLUMNS = {
@@ -111,10 +111,10 @@ class Held:
         held = times.format_moment(self.start, self.zone_name)
         hours = HELD_MARGIN // timedelta(hours=1)
         fix = (
-            f"check that this is the file of {self.slug}; if its times are in another zone than "
-            f"{self.zone_name} (the Zoom account's), give that zone with --time-zone"
+            f"check that this is the file of {self.slug}; if the Zoom account's zone is not {self.zone_name}, "
+            f"name it with --time-zone; if {self.slug} was held at another time, set that time in its definition"
         )
-        message = f"the session is on {moment}, more than {hours} hours from {self.slug} ({held})"
+        message = f"the session is on {moment}, more than {hours} hours from {self.slug}'s time ({held})"
         return Problem(source, message, line=line, field=field, fix=fix)
 
 
