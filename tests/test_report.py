@@ -331,6 +331,27 @@ def test_the_same_figures_make_the_same_charts(held: Store, run, workdir):
     assert charts[0] == charts[1]
 
 
+def test_kinds_of_mail_first_sent_the_same_day_share_one_mark_with_their_names_side_by_side():
+    from webinar_ops.report.charts import registrations_chart
+    from webinar_ops.report.gather import Day, MailSent, Registrations
+
+    at = "2021-04-26T00:30:00Z"
+    same_day = [MailSent(kind, 3, at, at, "2021-04-26") for kind in ("confirmation", "waitlisted", "cancellation")]
+    later = MailSent("reminder-1d", 6, "2021-04-29T06:00:00Z", "2021-04-29T06:00:00Z", "2021-04-29")
+    days = tuple(Day(f"2021-04-{d}", 2, 2 * (d - 25)) for d in range(26, 30))
+    chart = ET.fromstring(registrations_chart(Registrations(8, days, (*same_day, later)), "Registrations", "en"))
+
+    texts = ["".join(t.itertext()).strip() for t in chart.iter("{http://www.w3.org/2000/svg}text")]
+    assert "confirmation" in texts
+    assert "waitlisted" in texts
+    assert "cancellation" in texts
+    assert "reminder-1d" in texts
+    marks = [
+        line for line in chart.iter("{http://www.w3.org/2000/svg}path") if "stroke-dasharray" in line.get("style", "")
+    ]
+    assert len(marks) == 2, "one dashed mark a day, however many kinds went out on it"
+
+
 # -- a series --------------------------------------------------------------------------------------
 
 

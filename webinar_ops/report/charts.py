@@ -67,14 +67,23 @@ def registrations_chart(registrations: Registrations, title: str, language: str)
     total.set_ylabel(_("registrations in all"))
     total.set_ylim(bottom=0)
     index = {day: n for n, day in enumerate(days)}
-    for sent in registrations.mail_sent:
-        where = index[date.fromisoformat(sent.first_day)]
+    for where, kinds in _kinds_by_day(registrations, index).items():
         axes.axvline(where, color=WARN, linestyle="--", linewidth=0.8)
-        axes.text(where, 1.0, f" {sent.kind}", rotation=90, va="top", fontsize=7, color=WARN, transform=_x_data(axes))
+        # Kinds first sent the same day share one mark, their names side by side, not overlapping.
+        label = "\n".join(f" {kind}" for kind in kinds)
+        axes.text(where, 1.0, label, rotation=90, va="top", fontsize=7, color=WARN, transform=_x_data(axes))
     step = max(1, len(days) // 10)
     axes.set_xticks(list(positions)[::step], [_short_day(day, language) for day in days[::step]])
     figure.legend(loc="outside upper center", frameon=False, ncols=2)
     return _svg(figure, title)
+
+
+def _kinds_by_day(registrations: Registrations, index: Mapping[date, int]) -> dict[int, list[str]]:
+    """The kinds of mail first sent on each day (by its place on the chart), in their order."""
+    kinds: dict[int, list[str]] = {}
+    for sent in registrations.mail_sent:
+        kinds.setdefault(index[date.fromisoformat(sent.first_day)], []).append(sent.kind)
+    return kinds
 
 
 def breakdown_chart(breakdown: Breakdown, title: str, categories: Mapping[str, str], language: str) -> str:
