@@ -185,7 +185,9 @@ def test_before_attendance_is_known_the_report_says_so(store: Store, sample, run
     assert "attendance: not known yet" in text
 
 
-def test_a_webinar_to_come_or_cancelled_says_why_no_attendance_is_known(store: Store, sample, run, workdir):
+def test_a_webinar_to_come_or_cancelled_says_why_no_attendance_is_known_on_the_terminal_and_its_page(
+    store: Store, sample, run, workdir
+):
     to_come = definition_variant(
         workdir,
         {
@@ -208,6 +210,16 @@ def test_a_webinar_to_come_or_cancelled_says_why_no_attendance_is_known(store: S
     assert "  attendance: none, the webinar was cancelled\n" in cancelled
     series = run("report", "--series", sample.series, env=ENV).stdout
     assert f"2021-04-30 {SAMPLE_SLUG}: 0 registrants, 0 approved, cancelled\n" in series
+
+    def page(slug: str, *language: str) -> str:
+        assert run("report", slug, "--html", "report.html", *language, env=ENV).code == 0
+        return (workdir / "report.html").read_text(encoding="utf-8")
+
+    assert '<dd data-figure="attended">not before the end</dd>' in page("undesa-snu-session-6")
+    assert '<p id="attendance-unknown">Not yet: the webinar has not ended.</p>' in page("undesa-snu-session-6")
+    assert '<dd data-figure="attended">none: cancelled</dd>' in page(SAMPLE_SLUG)
+    assert '<p id="attendance-unknown">None: the webinar was cancelled.</p>' in page(SAMPLE_SLUG)
+    assert '<dd data-figure="attended">aucune\u00a0: annulé</dd>' in page(SAMPLE_SLUG, "--language", "fr")
 
 
 # -- CSV ------------------------------------------------------------------------------------------
