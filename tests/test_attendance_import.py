@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
 
-from webinar_ops.attendance_import import apply_attendance_import, plan_attendance_import, read_attendance
+from webinar_ops.attendance_import import (
+    MAX_SESSIONS,
+    apply_attendance_import,
+    plan_attendance_import,
+    read_attendance,
+)
 from webinar_ops.errors import InputError
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
@@ -343,6 +348,15 @@ def test_a_file_that_is_no_attendance_list_says_so(store, webinar):
     (problem,) = refusal(store, webinar, SAMPLE_DEFINITION).problems
     assert (problem.line, problem.message) == (1, "no email column, and no Attendee Details section")
     assert "Attendee Report" in problem.fix
+
+
+def test_a_file_too_long_is_refused_without_advice_to_split_it_as_each_import_replaces_the_last(store, webinar, write):
+    path = write("email\n" + "".join(f"p{n}@example.org\n" for n in range(MAX_SESSIONS + 1)), "everyone.csv")
+    (problem,) = refusal(store, webinar, path).problems
+
+    assert (problem.line, problem.message) == (MAX_SESSIONS + 2, "too many rows")
+    assert "split" not in problem.fix
+    assert "one webinar's attendance list" in problem.fix
 
 
 def test_a_second_import_replaces_the_first(store, webinar, write):

@@ -182,7 +182,8 @@ def _bounded(rows: Iterable[tuple[int, list[str]]], source: str) -> list[tuple[i
     kept = []
     for row in rows:
         if len(kept) > MAX_SESSIONS:
-            fix = f"check that this is the right file, or split it into files of at most {MAX_SESSIONS:,} rows"
+            # Not "split it": each import replaces the one before, so the parts would not add up.
+            fix = f"check that this is one webinar's attendance list: one holds at most {MAX_SESSIONS:,} sessions"
             raise InputError(
                 f"{source} is too long to import:", [Problem(source, "too many rows", line=row[0], fix=fix)]
             )
