@@ -28,8 +28,9 @@ def rows(
     path: Path | str, line_fix: str = "check that this is the right file, one row per line"
 ) -> Iterator[tuple[int, list[str]]]:
     """Every row of the file that holds some text, as (line number, cells). The delimiter is
-    the one the first lines use most (up to one holding two of a kind). A line longer than
-    MAX_LINE_LENGTH is refused as soon as it is met (`line_fix` says what to check), without reading the rest."""
+    the one the first line uses most, or if it uses none (a report's title), the one the lines
+    after it use most, up to one holding two of a kind. A line longer than MAX_LINE_LENGTH is
+    refused as soon as it is met (`line_fix` says what to check), without reading the rest."""
     path = Path(path)
     source = str(path)
     try:
@@ -69,10 +70,13 @@ def _cells(lines: Iterator[str], source: str) -> Iterator[tuple[int, list[str]]]
         blank += 1
     else:
         return
-    # A report's title (Zoom's "Attendee Report") is a line of one cell, and the line after it
-    # may hold one delimiter of each kind: the lines up to the first holding two of a kind tell.
+    # The first line tells the delimiter, unless it holds none: a report's title (Zoom's
+    # "Attendee Report"), and the line after it may hold one delimiter of each kind; then the
+    # lines up to the first holding two of a kind tell.
     ahead = [first]
-    while not _tells_delimiter(ahead[-1]) and len(ahead) < _LOOKAHEAD_LINES and (line := next(lines, None)):
+    while not _delimiter_in(first) and not _tells_delimiter(ahead[-1]) and len(ahead) < _LOOKAHEAD_LINES:
+        if (line := next(lines, None)) is None:
+            break
         ahead.append(line)
     # The blank lines before the first are given back as such, so that line numbers hold.
     reader = csv.reader(itertools.chain(itertools.repeat("\n", blank), ahead, lines), delimiter=_delimiter(ahead))
@@ -94,6 +98,10 @@ def _not_utf8(path: Path, source: str) -> InputError:
     line, byte = validate.first_bad_utf8_byte(path)
     problem = Problem(source, f"byte {byte:#04x} is not UTF-8", line=line, fix=UTF8_FIX)
     return InputError(f"{source} is not UTF-8 text:", [problem])
+
+
+def _delimiter_in(line: str) -> bool:
+    return any(d in line for d in _DELIMITERS)
 
 
 def _tells_delimiter(line: str) -> bool:
