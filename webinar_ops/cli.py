@@ -948,8 +948,9 @@ def attendance() -> None:
 @json_option
 @pass_app
 def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name: str | None, as_json: bool) -> None:
-    """Record who attended from FILE: Zoom's Attendee Report export, or any CSV with an email
-    column. All of it, or nothing if any row is bad; it replaces an earlier import."""
+    """Record who attended from FILE: Zoom's Attendee Report or Participants export, or any
+    CSV with an email column. All of it, or nothing if any row is bad; it replaces an earlier
+    import."""
     from webinar_ops.attendance_import import apply_attendance_import, plan_attendance_import
 
     record = app.webinar(slug)
@@ -962,6 +963,7 @@ def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name:
 
 
 def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bool, planned: int) -> None:
+    from webinar_ops.attendance_import import FORMS
     from webinar_ops.console import print_json
 
     counts = {
@@ -977,7 +979,7 @@ def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bo
     if as_json:
         print_json(counts)
         return
-    form = "Zoom's Attendee Report" if plan.file.form == "zoom" else "a CSV"
+    form = FORMS[plan.file.form]
     click.echo(
         f"Read {plan.file.source} ({form}): {_counted(counts['sessions'], 'session')}, "
         f"{_counted(counts['absentee_rows'], 'row')} of absentees."
@@ -1230,13 +1232,13 @@ def report(
     else:
         made = webinar_report(app.store, app.webinar(slug), app.now(), with_names)
     language = page_language(app.store, made, language)
-    texts = {path: render(made) for path, render in ((csv_file, as_csv),) if path}
+    texts = [(csv_file, as_csv(made))] if csv_file else []
     if html_file:
         from webinar_ops.report.as_html import as_html  # draws with matplotlib: only when asked for
 
-        texts[html_file] = as_html(made, language)
+        texts.append((html_file, as_html(made, language)))
     write_all(texts, private=with_names)
-    for path in texts:
+    for path, _text in texts:
         click.echo(f"Wrote {path}.", err=True)
     if as_json:
         click.echo(report_json(made), nl=False)
