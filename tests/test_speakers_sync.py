@@ -15,12 +15,11 @@ import pytest
 import requests
 from conftest import NOW, REPO, TEST_SECRET_KEY
 from test_zoom_provider import NOW as ZOOM_NOW
-from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
+from zoom_openapi import checked_zoom_provider, host_token
 
 from webinar_ops.definition import load_definition
 from webinar_ops.jobs import sync_registrations
 from webinar_ops.providers.local.provider import LocalProvider
-from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomProvider
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person
 from webinar_ops.store import Store
@@ -210,15 +209,8 @@ def zoom():
 def checked_zoom(zoom):
     """The zoom provider talking to the local Zoom; after the test, every exchange it had must
     match Zoom's OpenAPI document, requests and answers alike."""
-    openapi = load_zoom_openapi(SPEC_PATH)
-    client = ZoomClient(Credentials(zoom.account_id, zoom.client_id, zoom.client_secret), zoom.api_url, zoom.oauth_url)
-    exchanges: list[requests.Response] = []
-    client.session.hooks["response"].append(lambda response, *args, **kwargs: exchanges.append(response))
-    yield ZoomProvider(client)
-    api_exchanges = [r for r in exchanges if r.url.startswith(zoom.api_url)]
-    assert api_exchanges
-    for response in api_exchanges:
-        check_exchange(openapi, response, request_valid=True)
+    with checked_zoom_provider(zoom) as provider:
+        yield provider
 
 
 def at_zoom(store: Store, folder: Path, replacements: dict[str, str] | None = None):
@@ -338,12 +330,7 @@ def test_at_zoom_comparing_a_webinar_in_step_lists_its_panelists_once_and_adds_n
 
 def zoom_api(zoom: FakeZoom, method: str, path: str, guests: int = 0, first: int = 0) -> None:
     """A call the host's own tools make to the local Zoom (with `guests` panelists of theirs)."""
-    token = requests.post(
-        zoom.oauth_url,
-        auth=(zoom.client_id, zoom.client_secret),
-        data={"grant_type": "account_credentials", "account_id": zoom.account_id},
-        timeout=5,
-    ).json()["access_token"]
+    token = host_token(zoom)
     body = {
         "panelists": [
             {"email": f"host.guest{i}@example.org", "name": f"Guest {i}"} for i in range(first, first + guests)
