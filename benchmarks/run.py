@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import after_the_webinar
 import reminders
 import zoom_sync
 
@@ -125,6 +126,10 @@ def zoom_figure(folder: Path, people: int, runs: int) -> Figure:
     return Figure(f"Zoom sync of {people:,}, Pro limits, against the bound", value, "≤ 1.1", ratio <= 1.1)
 
 
+def after_figures(folder: Path, quick: bool) -> list[Figure]:
+    return [Figure(what, f"{seconds:.2f} s", "", None) for what, seconds in after_the_webinar.figures(folder, quick)]
+
+
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> None:
     import os
 
@@ -148,6 +153,7 @@ def main() -> None:
         ("lateness", lambda f: lateness_figure(f, 50 if q else 1_000, 1 if q else 3)),
         ("memory", lambda f: memory_figures(f, 500 if q else 5_000, 5_000 if q else 50_000)),
         ("Zoom sync", lambda f: zoom_figure(f, 1_000 if q else 3_000, 1 if q else 3)),
+        ("after the webinar", lambda f: after_figures(f, q)),
     ]
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as folder:

@@ -32,13 +32,17 @@ def run(settings: Settings, clock: Callable[[], datetime] = times.utc_now) -> No
                 continue
             try:
                 report = sync_webinar(store, load_provider(webinar.provider, settings, store), webinar, clock())
-                if report.changed_anything or report.failed:
+                if report.changed_anything or report.failed or report.panelists_refused:
+                    # Counts only: the speakers' addresses and links stay out of the service's log.
                     log.info(
-                        "%s: %d registered, %d failed, %d pulled in",
+                        "%s: %d registered, %d failed, %d pulled in; %d speakers made panelists, %d let go, %d refused",
                         webinar.slug,
                         report.registered,
                         len(report.failed),
                         report.pulled_new,
+                        report.panelists_added,
+                        report.panelists_removed,
+                        len(report.panelists_refused),
                     )
             except WebinarOpsError as exc:
                 log.warning("%s: sync failed: %s", webinar.slug, exc)

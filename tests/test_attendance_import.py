@@ -3,13 +3,21 @@ column, recorded all or nothing; and `status` showing the attendance once it is 
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import REPO, SAMPLE_CSV, SAMPLE_DEFINITION, SAMPLE_SLUG, definition_variant
 
-from webinar_ops.attendance_import import apply_attendance_import, plan_attendance_import, read_attendance
+from webinar_ops.attendance_import import (
+    MAX_SESSIONS,
+    apply_attendance_import,
+    plan_attendance_import,
+    read_attendance,
+)
 from webinar_ops.errors import InputError
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
@@ -90,15 +98,63 @@ def test_a_guest_who_never_registered_is_counted_not_recorded(store, webinar):
     assert (figures.expected, figures.attended, figures.absent, figures.minutes) == (15, 3, 12, 89 + 90 + 45)
 
 
+def in_new_york(text: str, behind: int = 13) -> str:
+    """The report's times on the clocks of an account in New York, 13 hours behind Seoul (or
+    another zone `behind` Seoul)."""
+    return re.sub(r"Apr 30, 2021 (\d\d)", lambda hour: f"Apr 30, 2021 {int(hour[1]) - behind:02d}", text)
+
+
 def test_the_zoom_accounts_zone_can_differ_from_the_webinars(store, webinar, tmp_path):
     # The same report from an account in New York: 01:58:02 there is 14:58:02 in Seoul.
-    text = ZOOM_REPORT.read_text(encoding="utf-8-sig").replace("Apr 30, 2021 14:58:02", "Apr 30, 2021 01:58:02")
     moved = tmp_path / "new-york.csv"
-    moved.write_text(text, encoding="utf-8")
+    moved.write_text(in_new_york(ZOOM_REPORT.read_text(encoding="utf-8-sig")), encoding="utf-8")
     plan = plan_attendance_import(store, webinar, moved, AFTER, "America/New_York")
 
     ji_woo = next(j for j in plan.file.joins if j.email == "ji-woo.kim@example.org")
     assert ji_woo.joined_at == seoul(30, 14, 58, 2)
+
+
+def test_a_report_read_in_the_webinars_zone_instead_of_the_accounts_is_refused_with_the_fix(store, webinar, tmp_path):
+    moved = tmp_path / "new-york.csv"
+    moved.write_text(in_new_york(ZOOM_REPORT.read_text(encoding="utf-8-sig")), encoding="utf-8")
+    error = refusal(store, webinar, moved)  # without --time-zone America/New_York
+
+    assert places(error) == {(line, "Join Time") for line in (16, 17, 18, 19, 20)}
+    assert "more than 3 hours from undesa-snu-session-5's time" in error.problems[0].message
+    assert "if the Zoom account's zone is not Asia/Seoul, name it with --time-zone" in error.problems[0].fix
+    assert not store.attendance_check(webinar.id).known
+
+
+def test_a_report_from_an_account_five_hours_away_read_in_the_webinars_zone_is_refused(store, webinar, tmp_path):
+    # As a New York account's report of a London webinar: Dubai is five hours behind Seoul.
+    moved = tmp_path / "dubai.csv"
+    moved.write_text(in_new_york(ZOOM_REPORT.read_text(encoding="utf-8-sig"), behind=5), encoding="utf-8")
+
+    assert len(refusal(store, webinar, moved).problems) == 5
+    assert len(plan_attendance_import(store, webinar, moved, AFTER, "Asia/Dubai").file.joins) == 5
+
+
+def test_the_file_of_another_session_of_the_series_is_refused_and_keeps_what_was_recorded(store, webinar, write):
+    imported(store, webinar, ZOOM_REPORT)
+    # The next session's list: the same people, a week later.
+    next_week = write(
+        "email,joined_at,left_at\nji-woo.kim@example.org,2021-05-07 15:00,2021-05-07 16:00\n"
+        "amelie.laurent@example.org,,\n",
+        "session-6.csv",
+    )
+    error = refusal(store, webinar, next_week)
+
+    assert places(error) == {(2, "joined_at")}
+    assert "Friday 7 May 2021, 15:00 Seoul time" in error.problems[0].message
+    assert "Friday 30 April 2021, 15:00 Seoul time" in error.problems[0].message
+    assert store.attendance_figures(webinar.id).attended == 3  # the first import stands
+
+
+def test_a_host_who_starts_late_and_runs_over_keeps_every_session(store, webinar, write):
+    late = write("email,joined_at,left_at\nji-woo.kim@example.org,2021-04-30 17:00,2021-04-30 20:30\n", "late.csv")
+    imported(store, webinar, late)
+
+    assert attendance_by_email(store, webinar)["ji-woo.kim@example.org"][0]
 
 
 def test_newer_zoom_exports_write_times_on_a_twelve_hour_clock(tmp_path):
@@ -111,6 +167,57 @@ def test_newer_zoom_exports_write_times_on_a_twelve_hour_clock(tmp_path):
     )
     (join,) = read_attendance(report, "Asia/Seoul").joins
     assert (join.joined_at, join.left_at, join.minutes) == (seoul(30, 15, 2, 11), seoul(30, 16, 10), 68)
+
+
+def test_zooms_report_saved_with_semicolons_and_no_padding_is_read_past_its_title(store, webinar, tmp_path):
+    # As a European spreadsheet writes it when it does not pad rows to the widest: the title
+    # tells no delimiter, and "Report Generated:;May 1, 2021 09:12 AM" one of each.
+    rows = csv.reader(io.StringIO(ZOOM_REPORT.read_text(encoding="utf-8-sig")))
+    semicolons = io.StringIO()
+    csv.writer(semicolons, delimiter=";", lineterminator="\r\n").writerows(rows)
+    saved = tmp_path / "semicolons.csv"
+    saved.write_bytes(semicolons.getvalue().encode("utf-8-sig"))
+    assert saved.read_bytes().startswith("\ufeffAttendee Report\r\nReport Generated:;May 1, 2021".encode())
+
+    plan = imported(store, webinar, saved)
+    assert (plan.file.form, len(plan.file.joins), plan.file.absentee_rows) == ("zoom", 5, 2)
+
+
+def test_zooms_participants_export_with_its_meeting_row_counts_sessions_but_not_the_waiting_room(store, webinar, write):
+    # Usage Reports, the webinar's Participants, Export with meeting data; times in Seoul.
+    path = write(
+        "\ufeffMeeting ID,Topic,Start Time,End Time,User Email,Duration (Minutes),Participants\n"
+        "845 1234 5678,Session 5,04/30/2021 02:56:40 PM,04/30/2021 04:33:40 PM,webinars@undesa.example.org,97,5\n"
+        "\n"
+        "Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest,Recording Consent,"
+        "In Waiting Room\n"
+        "Ji-woo Kim,ji-woo.kim@example.org,04/30/2021 02:50:00 PM,04/30/2021 02:58:00 PM,8,No,,Yes\n"
+        "Ji-woo Kim,ji-woo.kim@example.org,04/30/2021 02:58:02 PM,04/30/2021 03:40:30 PM,43,No,,No\n"
+        "Ji-woo Kim (iPhone),ji-woo.kim@example.org,04/30/2021 03:46:10 PM,04/30/2021 04:31:55 PM,46,No,,No\n"
+        "Amélie Laurent,amelie.laurent@example.org,04/30/2021 03:01:12 PM,04/30/2021 04:30:40 PM,90,No,Yes,No\n"
+        "Phone caller,,04/30/2021 03:20:00 PM,04/30/2021 03:35:00 PM,15,Yes,,No\n"
+        "Kwame Mensah,kwame.mensah@example.org,04/30/2021 02:40:00 PM,04/30/2021 02:55:00 PM,15,No,,Yes\n",
+        "participants.csv",
+    )
+    plan = imported(store, webinar, path)
+
+    assert (plan.file.form, len(plan.file.joins), plan.matched.unmatched) == ("zoom-participants", 4, 1)
+    by_email = attendance_by_email(store, webinar)
+    assert by_email["ji-woo.kim@example.org"] == (True, seoul(30, 14, 58, 2), seoul(30, 16, 31, 55), 43 + 46)
+    assert by_email["amelie.laurent@example.org"][0]
+    assert by_email["kwame.mensah@example.org"][0] is False  # only ever in the waiting room
+
+
+def test_zooms_participants_export_without_its_meeting_row_is_read_the_same(store, webinar, write):
+    path = write(
+        "Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest\n"
+        "Amélie Laurent,amelie.laurent@example.org,04/30/2021 03:01:12 PM,04/30/2021 04:30:40 PM,90,No\n",
+        "participants.csv",
+    )
+    imported(store, webinar, path)
+
+    shown = attendance_by_email(store, webinar)["amelie.laurent@example.org"]
+    assert shown == (True, seoul(30, 15, 1, 12), seoul(30, 16, 30, 40), 90)
 
 
 def test_wall_times_across_the_night_clocks_go_forward_convert_to_the_right_instants(tmp_path):
@@ -243,6 +350,15 @@ def test_a_file_that_is_no_attendance_list_says_so(store, webinar):
     assert "Attendee Report" in problem.fix
 
 
+def test_a_file_too_long_is_refused_without_advice_to_split_it_as_each_import_replaces_the_last(store, webinar, write):
+    path = write("email\n" + "".join(f"p{n}@example.org\n" for n in range(MAX_SESSIONS + 1)), "everyone.csv")
+    (problem,) = refusal(store, webinar, path).problems
+
+    assert (problem.line, problem.message) == (MAX_SESSIONS + 2, "too many rows")
+    assert "split" not in problem.fix
+    assert "one webinar's attendance list" in problem.fix
+
+
 def test_a_second_import_replaces_the_first(store, webinar, write):
     imported(store, webinar, ZOOM_REPORT)
     imported(store, webinar, write("email\npriya.raman@example.org\n", "correction.csv"))
@@ -266,6 +382,7 @@ def test_a_dry_run_shows_what_the_file_says_and_records_nothing(cli):
         "unmatched": 1,
         "expected": 15,
         "recorded": False,
+        "follow_ups_planned": 0,
     }
     attendance = cli("status", SAMPLE_SLUG, "--json").json()[0]["attendance"]
     assert (attendance["known"], attendance["ended"], attendance["tries"]) == (False, True, 0)

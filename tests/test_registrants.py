@@ -234,6 +234,12 @@ def test_a_semicolon_file_that_starts_with_a_blank_line(write):
     assert read_csv(path) == [(3, {"email": "ana@example.org", "first_name": "Ana"})]
 
 
+def test_a_header_of_two_columns_by_a_semicolon_keeps_it_when_the_next_row_holds_commas(write):
+    path = write("email;first_name\nana@example.org;Ana, Maria, Lúcia\n")
+
+    assert read_csv(path) == [(2, {"email": "ana@example.org", "first_name": "Ana, Maria, Lúcia"})]
+
+
 def test_a_latin1_file_is_refused_naming_the_line(store, webinar, write):
     path = write("email,first_name\nana@example.org,Ana\nam@example.org,Amélie\n".encode("latin-1"))
 

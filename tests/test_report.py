@@ -185,6 +185,43 @@ def test_before_attendance_is_known_the_report_says_so(store: Store, sample, run
     assert "attendance: not known yet" in text
 
 
+def test_a_webinar_to_come_or_cancelled_says_why_no_attendance_is_known_on_the_terminal_and_its_page(
+    store: Store, sample, run, workdir
+):
+    to_come = definition_variant(
+        workdir,
+        {
+            'slug = "undesa-snu-session-5"': 'slug = "undesa-snu-session-6"',
+            'session = "Session 5"': 'session = "Session 6"',
+            'start = "2021-04-30 15:00"': 'start = "2099-04-30 15:00"',
+        },
+        "session-6.toml",
+    )
+    store.save_webinar(load_definition(to_come), to_come.read_text(encoding="utf-8"), "local", OPENED)
+    held = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", OPENED).record
+    store.cancel_webinar(held, None, OPENED + timedelta(days=1))
+
+    assert (
+        "  attendance: not yet, the webinar ends at 2099-04-30T07:30:00Z\n"
+        in run("report", "undesa-snu-session-6", env=ENV).stdout
+    )
+    cancelled = run("report", SAMPLE_SLUG, env=ENV).stdout
+    assert "  cancelled at 2021-04-27T00:30:00Z\n" in cancelled
+    assert "  attendance: none, the webinar was cancelled\n" in cancelled
+    series = run("report", "--series", sample.series, env=ENV).stdout
+    assert f"2021-04-30 {SAMPLE_SLUG}: 0 registrants, 0 approved, cancelled\n" in series
+
+    def page(slug: str, *language: str) -> str:
+        assert run("report", slug, "--html", "report.html", *language, env=ENV).code == 0
+        return (workdir / "report.html").read_text(encoding="utf-8")
+
+    assert '<dd data-figure="attended">not before the end</dd>' in page("undesa-snu-session-6")
+    assert '<p id="attendance-unknown">Not yet: the webinar has not ended.</p>' in page("undesa-snu-session-6")
+    assert '<dd data-figure="attended">none: cancelled</dd>' in page(SAMPLE_SLUG)
+    assert '<p id="attendance-unknown">None: the webinar was cancelled.</p>' in page(SAMPLE_SLUG)
+    assert '<dd data-figure="attended">aucune\u00a0: annulé</dd>' in page(SAMPLE_SLUG, "--language", "fr")
+
+
 # -- CSV ------------------------------------------------------------------------------------------
 
 
@@ -270,6 +307,16 @@ def test_an_output_that_cannot_be_written_leaves_every_file_as_it_was(held: Stor
     assert not [p for p in workdir.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_one_file_given_for_both_the_html_and_the_csv_is_refused_and_left_as_it_was(held: Store, run, workdir):
+    (workdir / "report.txt").write_text("the earlier report")
+    ran = run("report", SAMPLE_SLUG, "--csv", "report.txt", "--html", "./report.txt", env=ENV)
+
+    assert ran.code == 2
+    assert "report.txt: is given for two outputs: one would replace the other" in ran.stderr
+    assert "fix: give each of --html and --csv a file of its own" in ran.stderr
+    assert (workdir / "report.txt").read_text() == "the earlier report"
+
+
 # -- HTML -----------------------------------------------------------------------------------------
 
 
@@ -294,6 +341,27 @@ def test_the_same_figures_make_the_same_charts(held: Store, run, workdir):
     run("report", SAMPLE_SLUG, "--html", "two.html", env=ENV)
     charts = [re.findall(r"<svg\b.*?</svg>", (workdir / n).read_text(), re.S) for n in ("one.html", "two.html")]
     assert charts[0] == charts[1]
+
+
+def test_kinds_of_mail_first_sent_the_same_day_share_one_mark_with_their_names_side_by_side():
+    from webinar_ops.report.charts import registrations_chart
+    from webinar_ops.report.gather import Day, MailSent, Registrations
+
+    at = "2021-04-26T00:30:00Z"
+    same_day = [MailSent(kind, 3, at, at, "2021-04-26") for kind in ("confirmation", "waitlisted", "cancellation")]
+    later = MailSent("reminder-1d", 6, "2021-04-29T06:00:00Z", "2021-04-29T06:00:00Z", "2021-04-29")
+    days = tuple(Day(f"2021-04-{d}", 2, 2 * (d - 25)) for d in range(26, 30))
+    chart = ET.fromstring(registrations_chart(Registrations(8, days, (*same_day, later)), "Registrations", "en"))
+
+    texts = ["".join(t.itertext()).strip() for t in chart.iter("{http://www.w3.org/2000/svg}text")]
+    assert "confirmation" in texts
+    assert "waitlisted" in texts
+    assert "cancellation" in texts
+    assert "reminder-1d" in texts
+    marks = [
+        line for line in chart.iter("{http://www.w3.org/2000/svg}path") if "stroke-dasharray" in line.get("style", "")
+    ]
+    assert len(marks) == 2, "one dashed mark a day, however many kinds went out on it"
 
 
 # -- a series --------------------------------------------------------------------------------------
@@ -395,6 +463,19 @@ def test_in_a_browser_the_report_shows_its_charts_and_the_databases_figures_fetc
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 3, "the report runs over several A4 pages"
 
 
+def test_printed_every_heading_stays_on_the_page_of_what_it_heads(held: Store, run, workdir: Path, chromium):
+    assert run("report", SAMPLE_SLUG, "--html", "report.html", env=ENV).code == 0
+    page = chromium.new_page()
+    page.set_content((workdir / "report.html").read_text(encoding="utf-8"), wait_until="load")
+    page.emulate_media(media="print")
+
+    breaks = page.evaluate(
+        "[...document.querySelectorAll('h2, h3, figcaption, caption')].map(h => getComputedStyle(h).breakAfter)"
+    )
+    assert len(breaks) > 10
+    assert set(breaks) == {"avoid"}, "a heading left alone at the foot of a page, its chart on the next"
+
+
 def test_only_drawing_the_charts_imports_matplotlib():
     import subprocess
     import sys
@@ -428,9 +509,35 @@ def test_an_organisation_written_as_a_formula_or_tex_is_shown_as_the_text_it_is(
     charts = re.findall(r"<svg\b.*?</svg>", page, re.S)
     chart = next(svg for svg in charts if "Registrants by organisation" in svg)
     texts = ["".join(t.itertext()) for t in ET.fromstring(chart).iter("{http://www.w3.org/2000/svg}text")]
-    assert HOSTILE in texts  # drawn as text: no TeX, no markup
+    assert HOSTILE[:25] + "…" in texts  # drawn as text, no markup, shortened to leave the bars room
     rows = list(csv.reader(io.StringIO(as_csv(report).lstrip("\ufeff"))))
     assert ["organisation", "'" + HOSTILE, "people", "5"] in rows  # a spreadsheet shows it, not runs it
+
+
+LONG = "Département des Affaires Économiques et Sociales des Nations Unies, Division des Institutions Publiques"
+CHINESE = "清华大学公共管理学院（北京市海淀区）"
+DOLLARS = "Fonds $5 $x^2$"
+
+
+def test_long_and_chinese_organisations_are_shortened_in_their_chart_and_no_font_warning_is_printed(
+    store: Store, sample, run, workdir: Path
+):
+    record = store.save_webinar(sample, SAMPLE_DEFINITION.read_text(encoding="utf-8"), "local", OPENED).record
+    for n, organisation in enumerate([LONG] * 7 + [CHINESE] * 6 + [DOLLARS] * 5):
+        add_person(
+            store, record, {"email": f"p{n}@example.org", "first_name": "P", "organisation": organisation}, OPENED
+        )
+
+    ran = run("report", SAMPLE_SLUG, "--html", "report.html", env=ENV)
+    assert ran.code == 0, ran.stderr
+    assert ran.stderr == "Wrote report.html.\n"  # matplotlib's font lacks Chinese: the browser draws it
+    page = (workdir / "report.html").read_text()
+    chart = next(svg for svg in re.findall(r"<svg\b.*?</svg>", page, re.S) if "Registrants by organisation" in svg)
+    labels = ["".join(t.itertext()) for t in ET.fromstring(chart).iter("{http://www.w3.org/2000/svg}text")]
+    assert "Département des Affaires…" in labels  # 26 columns at most
+    assert "清华大学公共管理学院（北…" in labels  # two columns a character
+    assert DOLLARS in labels  # short enough: whole, and text, not TeX
+    assert {LONG, CHINESE} <= set(re.findall(r"<t[hd][^>]*>([^<]+)</t[hd]>", page))  # the table names them in full
 
 
 def test_only_a_permanent_refusal_counts_as_a_bounce_not_a_temporary_failure_given_up(

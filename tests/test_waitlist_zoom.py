@@ -17,11 +17,11 @@ import requests
 from conftest import SAMPLE_SLUG, TEST_SECRET_KEY, definition_variant
 from test_zoom import zoom_settings
 from web_server import serving
-from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
+from zoom_openapi import checked_zoom_provider
 
 from webinar_ops.definition import load_definition
 from webinar_ops.plan import plan_webinar
-from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomProvider
+from webinar_ops.providers.zoom.client import ZoomProvider
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person, cancel_person
 from webinar_ops.store import Store, WebinarRecord
@@ -44,15 +44,8 @@ def zoom() -> Iterator[FakeZoom]:
 @pytest.fixture
 def provider(zoom: FakeZoom) -> Iterator[ZoomProvider]:
     """The zoom provider on the local Zoom; afterwards every exchange must match Zoom's document."""
-    openapi = load_zoom_openapi(SPEC_PATH)
-    client = ZoomClient(Credentials(zoom.account_id, zoom.client_id, zoom.client_secret), zoom.api_url, zoom.oauth_url)
-    exchanges: list[requests.Response] = []
-    client.session.hooks["response"].append(lambda response, *args, **kwargs: exchanges.append(response))
-    yield ZoomProvider(client)
-    api = [r for r in exchanges if r.url.startswith(zoom.api_url)]
-    assert api
-    for response in api:
-        check_exchange(openapi, response, request_valid=True)
+    with checked_zoom_provider(zoom) as provider:
+        yield provider
 
 
 @pytest.fixture

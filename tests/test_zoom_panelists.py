@@ -7,12 +7,11 @@ import pytest
 import requests
 from test_zoom import zoom_settings
 from test_zoom_provider import NOW, webinar_at_zoom, webinar_created_on_zoom
-from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
+from zoom_openapi import SPEC_PATH, check_exchange, checked_zoom_provider, host_token, load_zoom_openapi
 
 from webinar_ops import tokens
 from webinar_ops.people import Person
 from webinar_ops.providers import NewPanelist, Panelist, load_provider
-from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomProvider
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
@@ -34,15 +33,8 @@ def zoom():
 def checked_provider(zoom):
     """A provider talking to the local Zoom; after the test, every exchange it had must match
     Zoom's OpenAPI document, requests and answers alike."""
-    openapi = load_zoom_openapi(SPEC_PATH)
-    client = ZoomClient(Credentials(zoom.account_id, zoom.client_id, zoom.client_secret), zoom.api_url, zoom.oauth_url)
-    exchanges: list[requests.Response] = []
-    client.session.hooks["response"].append(lambda response, *args, **kwargs: exchanges.append(response))
-    yield ZoomProvider(client)
-    api_exchanges = [r for r in exchanges if r.url.startswith(zoom.api_url)]
-    assert api_exchanges
-    for response in api_exchanges:
-        check_exchange(openapi, response, request_valid=True)
+    with checked_zoom_provider(zoom) as provider:
+        yield provider
 
 
 def a_webinar(zoom: FakeZoom) -> str:
@@ -51,12 +43,7 @@ def a_webinar(zoom: FakeZoom) -> str:
 
 def api(zoom: FakeZoom, method: str, path: str, **kwargs) -> requests.Response:
     """One request to the local Zoom as any client would send it, with a fresh token."""
-    token = requests.post(
-        zoom.oauth_url,
-        auth=(zoom.client_id, zoom.client_secret),
-        data={"grant_type": "account_credentials", "account_id": zoom.account_id},
-        timeout=5,
-    ).json()["access_token"]
+    token = host_token(zoom)
     headers = {"Authorization": f"Bearer {token}"}
     return requests.request(method, f"{zoom.api_url}{path}", headers=headers, timeout=5, **kwargs)
 

@@ -10,13 +10,13 @@ import pytest
 import requests
 from conftest import SAMPLE_DEFINITION
 from test_zoom import zoom_settings
-from zoom_openapi import SPEC_PATH, check_exchange, load_zoom_openapi
+from zoom_openapi import checked_zoom_provider, host_token
 
 from webinar_ops.definition import load_definition
 from webinar_ops.errors import OperationError
 from webinar_ops.people import Person
 from webinar_ops.providers import load_provider
-from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomError, ZoomProvider
+from webinar_ops.providers.zoom.client import ZoomError
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import apply_import, plan_import
 from webinar_ops.store import Store
@@ -167,12 +167,7 @@ def test_an_unknown_host_is_explained(zoom, tmp_path):
 
 def webinar_created_on_zoom(zoom: FakeZoom) -> dict:
     """A webinar an organiser made on Zoom's site, with Zoom's default: no registration."""
-    token = requests.post(
-        zoom.oauth_url,
-        auth=(zoom.client_id, zoom.client_secret),
-        data={"grant_type": "account_credentials", "account_id": zoom.account_id},
-        timeout=5,
-    ).json()["access_token"]
+    token = host_token(zoom)
     return requests.post(
         f"{zoom.api_url}/users/me/webinars",
         json={"topic": "Made on Zoom", "type": 5, "start_time": "2031-04-30T06:00:00Z", "duration": 60},
@@ -216,28 +211,16 @@ def test_attaching_to_an_existing_webinar_updates_it_once(zoom, tmp_path):
 def checked_provider(zoom):
     """A provider talking to the local Zoom; after the test, every exchange it had must match
     Zoom's OpenAPI document (the project's copy, which holds the registration questions)."""
-    openapi = load_zoom_openapi(SPEC_PATH)
-    client = ZoomClient(Credentials(zoom.account_id, zoom.client_id, zoom.client_secret), zoom.api_url, zoom.oauth_url)
-    exchanges: list[requests.Response] = []
-    client.session.hooks["response"].append(lambda response, *args, **kwargs: exchanges.append(response))
-    provider = ZoomProvider(client)
-    yield provider
-    api = [r for r in exchanges if r.url.startswith(zoom.api_url)]
-    assert api
-    for response in api:
-        undocumented = frozenset({400}) if "/registrants/questions" in response.url else frozenset()
-        check_exchange(openapi, response, request_valid=True, undocumented=undocumented)
+    with checked_zoom_provider(
+        zoom, lambda url: frozenset({400} if "/registrants/questions" in url else ())
+    ) as provider:
+        yield provider
 
 
 def manual_webinar(zoom: FakeZoom) -> str:
     """A webinar made on Zoom's site whose registrations wait for the host's approval."""
     made = webinar_created_on_zoom(zoom)
-    token = requests.post(
-        zoom.oauth_url,
-        auth=(zoom.client_id, zoom.client_secret),
-        data={"grant_type": "account_credentials", "account_id": zoom.account_id},
-        timeout=5,
-    ).json()["access_token"]
+    token = host_token(zoom)
     requests.patch(
         f"{zoom.api_url}/webinars/{made['id']}",
         json={"settings": {"approval_type": 1}},

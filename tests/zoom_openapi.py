@@ -7,8 +7,10 @@ operations a later feature needs taken from Zoom's published export unchanged (i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openapi_core
@@ -16,6 +18,8 @@ import pytest
 import requests
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.templating.responses.exceptions import ResponseNotFound
+
+from webinar_ops.providers.zoom.client import Credentials, ZoomClient, ZoomProvider
 
 SPEC_PATH = Path(os.environ.get("ZOOM_OPENAPI_PATH", Path(__file__).parent / "data" / "zoom-webinar-openapi.json"))
 # Statuses Zoom gives that its OpenAPI document does not list for the operation.
@@ -83,3 +87,32 @@ def check_exchange(
         assert isinstance(body["message"], str)
         assert body["message"]
     assert response.headers["x-zm-trackingid"].startswith("v=2.0;")
+
+
+@contextlib.contextmanager
+def checked_zoom_provider(
+    zoom, undocumented: Callable[[str], frozenset[int]] = lambda url: frozenset()
+) -> Iterator[ZoomProvider]:
+    """The zoom provider talking to the local Zoom `zoom`; when the block ends, every exchange
+    it had must match Zoom's OpenAPI document, requests and answers alike, and there must have
+    been one. `undocumented(url)` names the statuses Zoom gives there beyond its document."""
+    openapi = load_zoom_openapi(SPEC_PATH)
+    client = ZoomClient(Credentials(zoom.account_id, zoom.client_id, zoom.client_secret), zoom.api_url, zoom.oauth_url)
+    exchanges: list[requests.Response] = []
+    client.session.hooks["response"].append(lambda response, *args, **kwargs: exchanges.append(response))
+    yield ZoomProvider(client)
+    api = [r for r in exchanges if r.url.startswith(zoom.api_url)]
+    assert api
+    for response in api:
+        check_exchange(openapi, response, request_valid=True, undocumented=undocumented(response.url))
+
+
+def host_token(zoom) -> str:
+    """An access token for the host's own calls to the local Zoom (what they do on Zoom's site),
+    taken the way any server-to-server app takes one."""
+    return requests.post(
+        zoom.oauth_url,
+        auth=(zoom.client_id, zoom.client_secret),
+        data={"grant_type": "account_credentials", "account_id": zoom.account_id},
+        timeout=5,
+    ).json()["access_token"]

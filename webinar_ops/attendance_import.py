@@ -7,14 +7,15 @@ Zoom's export holds header blocks (the report, the webinar, its host and panelis
 the "Attendee Details" table, one row per session: someone who dropped out and came back has
 two rows, and a registrant who never came has one saying `Attended` No. Its times are wall
 times in the Zoom account's zone, written `Apr 30, 2021 15:02:11` (or `04/30/2021 03:02:11
-PM` in newer exports).
+PM` in newer exports). Zoom's Participants export (from Usage Reports, for a meeting or a
+webinar) lists only those who joined, a row per session, with the same times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from webinar_ops import csv_files, times, validate
@@ -25,6 +26,10 @@ from webinar_ops.store import Store, WebinarRecord
 COLUMNS = ("email", "attended", "joined_at", "left_at", "minutes")  # a plain CSV's columns
 MAX_SESSIONS = 200_000  # rows in one file: a webinar holds tens of thousands of people at most
 MAX_MINUTES = 7 * 24 * 60  # one session of a webinar lasts less than a week
+# How far from the webinar's own time a session may lie: enough for a host who starts late and
+# runs over, too little for another session's file (a day or a week away) or for times read in a
+# zone four hours or more away from the Zoom account's (New York's and London's are five apart).
+HELD_MARGIN = timedelta(hours=3)
 ZOOM_TABLE = "attendee details"  # the title of the section holding the attendees, in Zoom's export
 # Zoom's names for the columns we read (as csv_files.column_name writes them); others are ignored.
 ZOOM_COLUMNS = {
@@ -34,6 +39,19 @@ ZOOM_COLUMNS = {
     "leave_time": "left_at",
     "time_in_session_(minutes)": "minutes",
 }
+# Zoom's Participants export (Usage Reports, a meeting's or webinar's Participants, Export):
+# one row per session of whoever joined, below the meeting's own row when exported "with
+# meeting data". Its header is told by these two columns; rows in the waiting room are no
+# attendance.
+PARTICIPANT_COLUMNS = {
+    "user_email": "email",
+    "join_time": "joined_at",
+    "leave_time": "left_at",
+    "duration_(minutes)": "minutes",
+    "in_waiting_room": "waiting",
+}
+PARTICIPANT_HEADER = {"user_email", "join_time"}
+FORMS = {"zoom": "Zoom's Attendee Report", "zoom-participants": "Zoom's Participants export", "csv": "a CSV"}
 # How Zoom writes an instant, in the English its exports use: older exports first.
 ZOOM_TIME_FORMATS = ("%b %d, %Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%b %d, %Y %I:%M:%S %p")
 ZOOM_NONE = {"", "--"}  # Zoom's blank, for an absentee's times
@@ -58,13 +76,46 @@ _FIXES = {
 
 @dataclass(frozen=True)
 class AttendanceFile:
-    """What a file says: its format (`zoom` or `csv`), the sessions of those who attended,
-    and how many rows named someone who did not."""
+    """What a file says: its format (one of FORMS), the sessions of those who attended, and
+    how many rows named someone who did not."""
 
     source: str
     form: str
     joins: tuple[Join, ...]
     absentee_rows: int
+
+
+@dataclass(frozen=True)
+class Held:
+    """When a webinar was held, for telling a session of its own from one of another day: a
+    file of another session of the series holds the same addresses, and would be recorded as
+    this one's attendance."""
+
+    slug: str
+    start: datetime
+    end: datetime
+    zone_name: str  # the zone the file's wall times were read in, named by the problem
+
+    def holds(self, session: Join) -> bool:
+        """Whether the session lies within HELD_MARGIN of the webinar's time (one without
+        times, as a list of addresses, always does)."""
+        joined = session.joined_at or session.left_at
+        left = session.left_at or session.joined_at
+        if joined is None or left is None:
+            return True
+        return joined <= self.end + HELD_MARGIN and left >= self.start - HELD_MARGIN
+
+    def problem(self, source: str, session: Join, line: int, field: str) -> Problem:
+        """The problem of a session that `holds` refuses, naming both days."""
+        moment = times.format_moment(session.joined_at or session.left_at, self.zone_name)
+        held = times.format_moment(self.start, self.zone_name)
+        hours = HELD_MARGIN // timedelta(hours=1)
+        fix = (
+            f"check that this is the file of {self.slug}; if the Zoom account's zone is not {self.zone_name}, "
+            f"name it with --time-zone; if {self.slug} was held at another time, set that time in its definition"
+        )
+        message = f"the session is on {moment}, more than {hours} hours from {self.slug}'s time ({held})"
+        return Problem(source, message, line=line, field=field, fix=fix)
 
 
 @dataclass(frozen=True)
@@ -90,7 +141,9 @@ def plan_attendance_import(
         when = times.format_moment(webinar.definition.start, webinar.definition.time_zone)
         raise InputError(f"{webinar.slug} has not started yet (it starts on {when}): nobody can have attended.")
     zone_name = _checked_zone(time_zone or webinar.definition.time_zone)
-    read = read_attendance(path, zone_name)
+    read = read_attendance(
+        path, zone_name, Held(webinar.slug, webinar.definition.start, webinar.definition.end, zone_name)
+    )
     return AttendanceImport(read, match(store.attendance_candidates(webinar.id), read.joins))
 
 
@@ -99,17 +152,22 @@ def apply_attendance_import(store: Store, webinar: WebinarRecord, plan: Attendan
     store.record_attendance(webinar.id, plan.matched.present, "import", now, plan.matched.unmatched)
 
 
-def read_attendance(path: Path | str, zone_name: str) -> AttendanceFile:
+def read_attendance(path: Path | str, zone_name: str, held: Held | None = None) -> AttendanceFile:
     """The sessions a file reports, in Zoom's export or as a plain CSV; InputError naming
-    every bad row."""
+    every bad row, and, given when the webinar was `held`, every session far from it."""
     source = str(path)
     rows = _bounded(csv_files.rows(path, line_fix="check that this is an attendance list, one row per line"), source)
     if not rows:
         raise InputError(f"{source} is empty.", [Problem(source, "no header row", line=1, fix=_HEADER_FIX)])
     table = _zoom_table(rows)
+    participants = _participants_table(rows)
     if table is not None:
         (line, header), body = table[0], table[1:]
         names, form = _zoom_columns(table[0], source), "zoom"
+    elif participants is not None:
+        (line, header), body = participants[0], participants[1:]
+        names = [PARTICIPANT_COLUMNS.get(csv_files.column_name(cell)) for cell in header]
+        form = "zoom-participants"
     elif "email" in {csv_files.column_name(cell) for cell in rows[0][1]}:
         (line, header), body = rows[0], rows[1:]
         names, form = csv_files.columns(header, source, line, COLUMNS, ("email",), _HEADER_FIX), "csv"
@@ -117,14 +175,15 @@ def read_attendance(path: Path | str, zone_name: str) -> AttendanceFile:
         problem = Problem(source, "no email column, and no Attendee Details section", line=rows[0][0], fix=_HEADER_FIX)
         raise InputError(f"{source} is not an attendance list:", [problem])
     shown = {name: cell.strip() for name, cell in zip(names, header, strict=False) if name}
-    return _sessions(source, form, names, shown, body, zone_name)
+    return _sessions(source, form, names, shown, body, zone_name, held)
 
 
 def _bounded(rows: Iterable[tuple[int, list[str]]], source: str) -> list[tuple[int, list[str]]]:
     kept = []
     for row in rows:
         if len(kept) > MAX_SESSIONS:
-            fix = f"check that this is the right file, or split it into files of at most {MAX_SESSIONS:,} rows"
+            # Not "split it": each import replaces the one before, so the parts would not add up.
+            fix = f"check that this is one webinar's attendance list: one holds at most {MAX_SESSIONS:,} sessions"
             raise InputError(
                 f"{source} is too long to import:", [Problem(source, "too many rows", line=row[0], fix=fix)]
             )
@@ -144,6 +203,15 @@ def _zoom_table(rows: Sequence[tuple[int, list[str]]]) -> list[tuple[int, list[s
             break
         table.append(row)
     return table
+
+
+def _participants_table(rows: Sequence[tuple[int, list[str]]]) -> list[tuple[int, list[str]]] | None:
+    """The rows of Zoom's Participants export from its header on (past the meeting's own
+    row, when there is one); None when the file has no such header."""
+    for index, (_, cells) in enumerate(rows):
+        if {csv_files.column_name(cell) for cell in cells} >= PARTICIPANT_HEADER:
+            return list(rows[index:])
+    return None
 
 
 def _section_title(cells: list[str]) -> str | None:
@@ -175,6 +243,7 @@ def _sessions(
     shown: dict[str, str],
     body: Sequence[tuple[int, list[str]]],
     zone_name: str,
+    held: Held | None,
 ) -> AttendanceFile:
     """The rows under the header as sessions; `shown` gives each column's name as the file
     writes it, for the problems."""
@@ -183,10 +252,12 @@ def _sessions(
     absentees = 0
     for line, cells in body:
         values = csv_files.record(names, cells)
+        if values.pop("waiting", "").strip().lower() in YES:
+            continue  # waiting to be let in: not attending yet
         if form == "csv" and "_extra" in values:
             problems.append(Problem(source, values["_extra"], line=line, fix="remove it, or give the column a header"))
             continue
-        session, wrong = _session(values, zone_name, blank_email_ok=form == "zoom")
+        session, wrong = _session(values, zone_name, blank_email_ok=form != "csv")
         problems.extend(
             Problem(source, message, line=line, field=shown.get(name, name), fix=_FIXES[name])
             for name, message in wrong
@@ -195,6 +266,9 @@ def _sessions(
             continue
         if session is None:
             absentees += 1
+        elif held and not held.holds(session):
+            field = "joined_at" if session.joined_at else "left_at"
+            problems.append(held.problem(source, session, line, shown.get(field, field)))
         else:
             joins.append(session)
     if problems:

@@ -872,6 +872,64 @@ def _print_decisions(slug: str, decisions: Any, done: str, at_provider: str | No
         click.echo("Their mails go out with `webinar-ops run` (or `run --once`).")
 
 
+@cli.command()
+@click.argument("slug")
+@click.option("--show-links", is_flag=True, help="Show the panelists' own join links in full (they are secrets).")
+@json_option
+@pass_app
+def speakers(app: App, slug: str, show_links: bool, as_json: bool) -> None:
+    """List the speakers and the moderator of SLUG, each once: their part, their address and
+    where they stand as panelists. Their join links are masked unless --show-links."""
+    from webinar_ops.console import mask_link, print_json, print_table
+
+    record = app.webinar(slug)
+    rows = app.store.speakers(record.id, removed=True)
+    if not show_links:
+        rows = [replace(row, join_url=mask_link(row.join_url)) for row in rows]
+    zone = record.definition.time_zone
+    if as_json:
+        print_json([_speaker_entry(row, zone) for row in rows])
+        return
+    table = [
+        (
+            row.name,
+            ", ".join(filter(None, (row.role, row.organisation))),
+            "yes" if row.moderates else "",
+            row.email,
+            "; ".join(f"{_clock_span(slot, zone)} {slot.title}" for slot in row.slots()),
+            row.panelist_status,
+            row.join_url,
+        )
+        for row in rows
+    ]
+    columns = ("name", "role, organisation", "moderates", "email", f"items ({zone})", "panelist", "join link")
+    print_table(columns, table, title=f"{record.slug}: {_counted(len(rows), 'speaker')}")
+
+
+def _speaker_entry(row: Any, zone: str) -> dict:
+    """One speaker as `speakers --json` gives them: instants in ISO UTC, and each item's
+    times on the event's clock too."""
+    from webinar_ops import times
+
+    entry = {k: v for k, v in asdict(row).items() if k not in ("id", "webinar_id", "slots_json", "panelist_error")}
+    items = [
+        {
+            "title": slot.title,
+            "start": times.iso_utc(slot.start),
+            "end": slot.end and times.iso_utc(slot.end),
+            "clock": _clock_span(slot, zone),
+        }
+        for slot in row.slots()
+    ]
+    return {**entry, "items": items, "panelist_status": row.panelist_status, "panelist_error": row.panelist_error}
+
+
+def _clock_span(slot: Any, zone: str) -> str:
+    from webinar_ops import times
+
+    return times.format_clock_span(slot.start, slot.end, zone)
+
+
 # -- sync and status ----------------------------------------------------------------------
 
 
@@ -890,8 +948,9 @@ def attendance() -> None:
 @json_option
 @pass_app
 def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name: str | None, as_json: bool) -> None:
-    """Record who attended from FILE: Zoom's Attendee Report export, or any CSV with an email
-    column. All of it, or nothing if any row is bad; it replaces an earlier import."""
+    """Record who attended from FILE: Zoom's Attendee Report or Participants export, or any
+    CSV with an email column. All of it, or nothing if any row is bad; it replaces an earlier
+    import."""
     from webinar_ops.attendance_import import apply_attendance_import, plan_attendance_import
 
     record = app.webinar(slug)
@@ -904,6 +963,7 @@ def attendance_import(app: App, slug: str, file: Path, dry_run: bool, zone_name:
 
 
 def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bool, planned: int) -> None:
+    from webinar_ops.attendance_import import FORMS
     from webinar_ops.console import print_json
 
     counts = {
@@ -919,7 +979,7 @@ def _print_attendance_import(plan: Any, figures: Any, dry_run: bool, as_json: bo
     if as_json:
         print_json(counts)
         return
-    form = "Zoom's Attendee Report" if plan.file.form == "zoom" else "a CSV"
+    form = FORMS[plan.file.form]
     click.echo(
         f"Read {plan.file.source} ({form}): {_counted(counts['sessions'], 'session')}, "
         f"{_counted(counts['absentee_rows'], 'row')} of absentees."
@@ -1011,7 +1071,7 @@ def sync(app: App, slug: str, republish: bool, as_json: bool) -> None:
         print_json({"slug": slug, "provider": provider.name, **report.__dict__})
     else:
         _print_sync(slug, provider.name, report)
-    if report.failed:
+    if report.failed or report.panelists_refused:
         sys.exit(1)
 
 
@@ -1027,11 +1087,18 @@ def _print_sync(slug: str, provider: str, report: Any) -> None:
         f"{report.cancelled} cancellations sent, {report.decided} decisions sent, "
         f"{report.pulled_new} new from {provider}, {report.pulled_updated} updated from {provider}."
     )
+    if report.panelists_added or report.panelists_removed or report.panelists_refused:
+        click.echo(
+            f"Speakers: {report.panelists_added} made panelists, {report.panelists_removed} removed as panelists, "
+            f"{len(report.panelists_refused)} refused (tried again at the next sync)."
+        )
     if report.deferred:
         click.echo(f"{report.deferred} waiting for the provider's daily limit to reset.")
     for email, message in report.failed:
         click.echo(f"  failed: {email}: {message}", err=True)
-    if not report.changed_anything and not report.failed:
+    for email, message in report.panelists_refused:
+        click.echo(f"  speaker refused: {email}: {message}", err=True)
+    if not report.changed_anything and not report.failed and not report.panelists_refused:
         click.echo("Already in step: nothing to do.")
 
 
@@ -1166,13 +1233,13 @@ def report(
     else:
         made = webinar_report(app.store, app.webinar(slug), app.now(), with_names)
     language = page_language(app.store, made, language)
-    texts = {path: render(made) for path, render in ((csv_file, as_csv),) if path}
+    texts = [(csv_file, as_csv(made))] if csv_file else []
     if html_file:
         from webinar_ops.report.as_html import as_html  # draws with matplotlib: only when asked for
 
-        texts[html_file] = as_html(made, language)
+        texts.append((html_file, as_html(made, language)))
     write_all(texts, private=with_names)
-    for path in texts:
+    for path, _text in texts:
         click.echo(f"Wrote {path}.", err=True)
     if as_json:
         click.echo(report_json(made), nl=False)

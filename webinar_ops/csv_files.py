@@ -20,14 +20,17 @@ MAX_PROBLEMS_SHOWN = 200
 MAX_LINE_LENGTH = 1_000_000  # characters on one line of the file
 UTF8_FIX = "save the file as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
 _SNIFF_BYTES = 512
+_DELIMITERS = (",", ";", "\t")
+_LOOKAHEAD_LINES = 20  # lines read at most to tell the delimiter, past a report's title
 
 
 def rows(
     path: Path | str, line_fix: str = "check that this is the right file, one row per line"
 ) -> Iterator[tuple[int, list[str]]]:
     """Every row of the file that holds some text, as (line number, cells). The delimiter is
-    the one the first line with text uses most. A line longer than MAX_LINE_LENGTH is refused
-    as soon as it is met (`line_fix` says what to check), without reading the rest."""
+    the one the first line uses most, or if it uses none (a report's title), the one the lines
+    after it use most, up to one holding two of a kind. A line longer than MAX_LINE_LENGTH is
+    refused as soon as it is met (`line_fix` says what to check), without reading the rest."""
     path = Path(path)
     source = str(path)
     try:
@@ -67,8 +70,16 @@ def _cells(lines: Iterator[str], source: str) -> Iterator[tuple[int, list[str]]]
         blank += 1
     else:
         return
+    # The first line tells the delimiter, unless it holds none: a report's title (Zoom's
+    # "Attendee Report"), and the line after it may hold one delimiter of each kind; then the
+    # lines up to the first holding two of a kind tell.
+    ahead = [first]
+    while not _delimiter_in(first) and not _tells_delimiter(ahead[-1]) and len(ahead) < _LOOKAHEAD_LINES:
+        if (line := next(lines, None)) is None:
+            break
+        ahead.append(line)
     # The blank lines before the first are given back as such, so that line numbers hold.
-    reader = csv.reader(itertools.chain(itertools.repeat("\n", blank), [first], lines), delimiter=_delimiter(first))
+    reader = csv.reader(itertools.chain(itertools.repeat("\n", blank), ahead, lines), delimiter=_delimiter(ahead))
     line = 1
     try:
         for cells in reader:
@@ -89,8 +100,17 @@ def _not_utf8(path: Path, source: str) -> InputError:
     return InputError(f"{source} is not UTF-8 text:", [problem])
 
 
-def _delimiter(first_line: str) -> str:
-    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+def _delimiter_in(line: str) -> bool:
+    return any(d in line for d in _DELIMITERS)
+
+
+def _tells_delimiter(line: str) -> bool:
+    return any(line.count(d) >= 2 for d in _DELIMITERS)
+
+
+def _delimiter(lines: list[str]) -> str:
+    """The delimiter these lines use most (a comma where they use none)."""
+    counts = {d: sum(line.count(d) for line in lines) for d in _DELIMITERS}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 

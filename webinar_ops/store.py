@@ -24,7 +24,7 @@ from sqlite_utils import Database, Migrations
 
 from webinar_ops import db_files, times, validate
 from webinar_ops.attendance import Known, Presence
-from webinar_ops.definition import Definition, SpeakerPerson, parse_definition, speaker_slots
+from webinar_ops.definition import Definition, SpeakerPerson, SpeakerSlot, parse_definition, speaker_slots
 from webinar_ops.errors import InputError, NotFound, OperationError
 from webinar_ops.people import Person
 
@@ -353,6 +353,32 @@ class SpeakerRecord:
     def describe(self) -> str:
         """`Mr. Keping Yao, Senior Expert, UNPOG`: name, role and organisation, as present."""
         return ", ".join(part for part in (self.name, self.role, self.organisation) if part)
+
+    def slots(self) -> tuple[SpeakerSlot, ...]:
+        """The items they speak in, with their instants, as last saved (for a removed speaker:
+        the part they had)."""
+        saved = json.loads(self.slots_json or "[]")
+        return tuple(
+            SpeakerSlot(title, times.parse_iso_utc(start), end and times.parse_iso_utc(end))
+            for title, start, end in saved
+        )
+
+    @property
+    def panelist_status(self) -> str:
+        """Where they stand at the provider, in the organiser's words: `panelist`, `waiting
+        for the next sync`, `refused: why`, `no address`, `removed`, or `removed, still a
+        panelist: why` while the provider has not taken the removal."""
+        if self.is_removed:
+            if self.panelist_id:
+                return f"removed, still a panelist: {self.panelist_error or 'removed at the next sync'}"
+            return "removed"
+        if not self.email:
+            return "no address"
+        if self.panelist_id:
+            return "panelist"
+        if self.panelist_error:
+            return f"refused: {self.panelist_error}"
+        return "waiting for the next sync"
 
 
 @dataclass(frozen=True)
@@ -743,10 +769,12 @@ class Store:
             significant = is_significant(existing.definition, definition)
             # The registration table too: the provider's form asks the questions and closes, and
             # a capacity set or lifted changes the provider's approval (docs/zoom.md, "Capacity").
+            # And [practice]: Zoom's `practice_session` follows it.
             republish = (
                 significant
                 or existing.definition.provider != definition.provider
                 or existing.definition.registration != definition.registration
+                or existing.definition.practice != definition.practice
             )
             revision = existing.revision + (1 if significant else 0)
             # An approval change, or one of how people register, concerns the provider but not
@@ -1275,6 +1303,16 @@ class Store:
     def set_panelist_error(self, speaker_id: int, error: str | None, now: datetime) -> None:
         """Record why the provider did not take the speaker as a panelist (None: no error)."""
         self.db["speakers"].update(speaker_id, {"panelist_error": error, "updated_at": times.iso_utc(now)})
+
+    def registrant_addresses_that_speak(self, webinar_id: int) -> set[str]:
+        """The addresses (in lower case) of the webinar's registrants who are also one of its
+        speakers or its moderator, not taken out of the programme. They stay registrants (they
+        signed up themselves), but as speakers they are invited as panelists, with a link of
+        their own: the audience's mails are not for them (docs/definition.md, "Speakers")."""
+        sql = """SELECT DISTINCT lower(r.email) AS email FROM registrants r
+                 JOIN speakers s ON s.webinar_id = r.webinar_id AND lower(s.email) = lower(r.email)
+                 WHERE r.webinar_id = ? AND s.removed_at IS NULL"""
+        return {row["email"] for row in self.db.query(sql, [webinar_id])}
 
     # -- attendance ---------------------------------------------------------------------
 

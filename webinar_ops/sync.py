@@ -1,6 +1,7 @@
 """Keeping the store and the provider in step.
 
-`sync_webinar` publishes the webinar to its provider (creating or updating it), sends the
+`sync_webinar` publishes the webinar to its provider (creating or updating it), makes its
+speakers panelists (and removes those taken out of the programme), sends the
 organiser's decisions (approvals, denials) that the provider does not hold yet, pulls in
 people who signed up on the provider's own page, registers the people who are not
 registered yet, in batches, and tells the provider about cancellations. Each batch is committed as
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -27,6 +28,8 @@ from webinar_ops.people import Answer, Person, checked_field, stored_answers
 from webinar_ops.providers import (
     AttendanceNotReady,
     HeldRegistrant,
+    NewPanelist,
+    PanelistResult,
     Provider,
     ProviderError,
     Registration,
@@ -39,6 +42,7 @@ from webinar_ops.store import (
     AttendanceFigures,
     NewRegistrant,
     Registrant,
+    SpeakerRecord,
     Store,
     WebinarRecord,
 )
@@ -62,6 +66,10 @@ class SyncReport:
     pulled_new: int = 0
     pulled_updated: int = 0
     webinar_cancelled: bool = False
+    panelists_added: int = 0
+    panelists_removed: int = 0
+    # (address, why) of each speaker the provider did not take, or did not let go, as a panelist
+    panelists_refused: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
@@ -73,6 +81,8 @@ class SyncReport:
             or self.pulled_new
             or self.pulled_updated
             or self.webinar_cancelled
+            or self.panelists_added
+            or self.panelists_removed
         )
 
 
@@ -86,6 +96,7 @@ def sync_webinar(
         report.webinar_cancelled = cancel_webinar_at_provider(store, provider, webinar, now)
         return report
     webinar, report.published = publish_webinar(store, provider, webinar, now)
+    sync_panelists(store, provider, webinar, now, report)
     # Before the pull: the organiser's decision here is the newer word, and the pull would
     # otherwise take the provider's older status back.
     push_decisions(store, provider, webinar, now, report)
@@ -95,6 +106,92 @@ def sync_webinar(
     register_waiting(store, provider, webinar, now, report, progress)
     report.cancelled = push_cancellations(store, provider, webinar, now)
     return report
+
+
+def sync_panelists(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime, report: SyncReport) -> None:
+    """Make every speaker with an address a panelist at the provider, with a join link of their
+    own, and remove as panelists the speakers taken out of the programme (a new address is a
+    new person: the old one is removed). Only who is not in step is sent: a second sync makes
+    no call at all (each Zoom call counts against its rate limits). A refusal is recorded
+    against that speaker alone, and the next sync tries again. Nothing happens before the
+    provider holds the webinar, nor with a provider that has no panelists.
+
+    When the webinar was compared with the provider's copy (`sync --republish`, or a change
+    the provider must hear of), the provider's panelists are listed too: a speaker it no longer
+    holds (removed on its site) is made a panelist again, and a link it changed is taken."""
+    if webinar.provider_webinar_id is None or not callable(getattr(provider, "add_panelists", None)):
+        return
+    if report.published in ("updated", "unchanged"):
+        _take_the_providers_panelists(store, provider, webinar, now)
+    speakers = store.speakers(webinar.id, removed=True)
+    # Removals first: the provider's limit on panelists must not refuse a newcomer for a leaver.
+    for speaker in speakers:
+        if speaker.panelist_id and (speaker.is_removed or not speaker.email):
+            _remove_panelist(store, provider, webinar, speaker, now, report)
+    waiting = [s for s in speakers if s.email and not s.is_removed and not s.panelist_id]
+    for batch in chunks(waiting, provider.batch_size):
+        results = _add_panelists(provider, webinar, batch)
+        _record_panelists(store, batch, results, now, report)
+
+
+def _take_the_providers_panelists(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime) -> None:
+    """Bring the stored panelists in line with the provider's list: one it does not hold any
+    more waits to be added again, one whose link it changed gets the new link."""
+    try:
+        held = {panelist.panelist_id: panelist for panelist in provider.panelists(webinar.provider_webinar_id)}
+    except ProviderError as exc:
+        # The stored standing is kept; the next comparison lists them again.
+        log.warning("%s would not list the panelists of %s: %s", provider.name, webinar.slug, exc)
+        return
+    with store.transaction():
+        for speaker in store.speakers(webinar.id):
+            if not speaker.panelist_id:
+                continue
+            listed = held.get(speaker.panelist_id)
+            if listed is None:
+                store.set_panelist(speaker.id, None, None, now)
+            elif listed.join_url and listed.join_url != speaker.join_url:
+                store.set_panelist(speaker.id, listed.panelist_id, listed.join_url, now)
+
+
+def _remove_panelist(
+    store: Store, provider: Provider, webinar: WebinarRecord, speaker: SpeakerRecord, now: datetime, report: SyncReport
+) -> None:
+    try:
+        provider.remove_panelist(webinar.provider_webinar_id, speaker.panelist_id, speaker.email or "")
+    except ProviderError as exc:
+        store.set_panelist_error(speaker.id, f"removal: {exc}", now)
+        report.panelists_refused.append((speaker.email or speaker.name, f"removal: {exc}"))
+        return
+    store.set_panelist(speaker.id, None, None, now)
+    report.panelists_removed += 1
+
+
+def _add_panelists(provider: Provider, webinar: WebinarRecord, batch: Sequence[SpeakerRecord]) -> list[PanelistResult]:
+    speakers = [NewPanelist(speaker.email, speaker.name) for speaker in batch]
+    try:
+        results = provider.add_panelists(webinar.provider_webinar_id, speakers)
+    except ProviderError as exc:
+        return [PanelistResult(speaker.email, error=str(exc)) for speaker in speakers]
+    if len(results) != len(batch):  # a provider's mistake must not give one speaker another's link
+        return [
+            PanelistResult(speaker.email, error="the provider gave no answer for this speaker") for speaker in speakers
+        ]
+    return results
+
+
+def _record_panelists(
+    store: Store, batch: Sequence[SpeakerRecord], results: list[PanelistResult], now: datetime, report: SyncReport
+) -> None:
+    with store.transaction():
+        for speaker, result in zip(batch, results, strict=True):
+            if result.ok and result.panelist_id:
+                store.set_panelist(speaker.id, result.panelist_id, result.join_url, now)
+                report.panelists_added += 1
+            else:
+                why = result.error or "the provider gave no panelist id for this speaker"
+                store.set_panelist_error(speaker.id, why, now)
+                report.panelists_refused.append((speaker.email, why))
 
 
 def cancel_webinar_at_provider(store: Store, provider: Provider, webinar: WebinarRecord, now: datetime) -> bool:

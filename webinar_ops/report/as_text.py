@@ -12,15 +12,29 @@ def as_text(report: WebinarReport | SeriesReport) -> str:
 
 
 def _webinar_lines(report: WebinarReport) -> list[str]:
-    statuses, shown = report.statuses, report.attendance
-    came = f"{shown.attended} attended ({shown.rate:.0%})" if shown.known and shown.rate is not None else None
+    statuses = report.statuses
+    cancelled = [f"  cancelled at {report.cancelled_at}"] if report.cancelled_at else []
     return [
         f"{report.slug}: {report.title}",
+        *cancelled,
         f"  {report.registrations.total} registrants: {statuses.approved} approved, {statuses.pending} pending, "
         f"{statuses.waitlisted} waitlisted, {statuses.denied} denied, {statuses.cancelled} cancelled",
         f"  {report.mail.sent} mails sent, {report.mail.bounced} bounced, {report.mail.unsubscribed} unsubscribed",
-        f"  attendance: {came or 'not known yet'}",
+        f"  attendance: {_attendance(report)}",
     ]
+
+
+def _attendance(report: WebinarReport) -> str:
+    """What is known of who attended, or why nothing is: a cancelled webinar, or one not over,
+    will have no attendance to wait for (instants are ISO UTC text, which sorts as time does)."""
+    shown = report.attendance
+    if shown.known and shown.rate is not None:
+        return f"{shown.attended} attended ({shown.rate:.0%})"
+    if report.cancelled_at:
+        return "none, the webinar was cancelled"
+    if report.made_at < report.end:
+        return f"not yet, the webinar ends at {report.end}"
+    return "not known yet"
 
 
 def _series_lines(report: SeriesReport) -> list[str]:
@@ -28,5 +42,6 @@ def _series_lines(report: SeriesReport) -> list[str]:
     lines = [f"{report.series}: {count} session{'' if count == 1 else 's'}"]
     for s in report.sessions:
         came = "attendance not known yet" if s.attended is None else f"{s.attended} attended"
+        came = "cancelled" if s.cancelled else came
         lines.append(f"  {s.day} {s.slug}: {s.registrants} registrants, {s.approved} approved, {came}")
     return lines

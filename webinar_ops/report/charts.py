@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import date
@@ -44,6 +46,10 @@ STATE_COLOURS = {
     "missed": "#e0a23a",
 }
 MAX_BARS = 20  # a breakdown's chart shows its largest categories; its table shows them all
+# A breakdown's chart is half the page wide: a longer label would leave its bars and their scale
+# no room (the table beside it names each category in full). In columns of a Latin letter; a
+# Chinese or Japanese character takes two.
+LABEL_COLUMNS = 26
 WIDTH = 7.0  # inches: A4's text width at the page's margins
 
 
@@ -61,14 +67,23 @@ def registrations_chart(registrations: Registrations, title: str, language: str)
     total.set_ylabel(_("registrations in all"))
     total.set_ylim(bottom=0)
     index = {day: n for n, day in enumerate(days)}
-    for sent in registrations.mail_sent:
-        where = index[date.fromisoformat(sent.first_day)]
+    for where, kinds in _kinds_by_day(registrations, index).items():
         axes.axvline(where, color=WARN, linestyle="--", linewidth=0.8)
-        axes.text(where, 1.0, f" {sent.kind}", rotation=90, va="top", fontsize=7, color=WARN, transform=_x_data(axes))
+        # Kinds first sent the same day share one mark, their names side by side, not overlapping.
+        label = "\n".join(f" {kind}" for kind in kinds)
+        axes.text(where, 1.0, label, rotation=90, va="top", fontsize=7, color=WARN, transform=_x_data(axes))
     step = max(1, len(days) // 10)
     axes.set_xticks(list(positions)[::step], [_short_day(day, language) for day in days[::step]])
     figure.legend(loc="outside upper center", frameon=False, ncols=2)
     return _svg(figure, title)
+
+
+def _kinds_by_day(registrations: Registrations, index: Mapping[date, int]) -> dict[int, list[str]]:
+    """The kinds of mail first sent on each day (by its place on the chart), in their order."""
+    kinds: dict[int, list[str]] = {}
+    for sent in registrations.mail_sent:
+        kinds.setdefault(index[date.fromisoformat(sent.first_day)], []).append(sent.kind)
+    return kinds
 
 
 def breakdown_chart(breakdown: Breakdown, title: str, categories: Mapping[str, str], language: str) -> str:
@@ -76,12 +91,12 @@ def breakdown_chart(breakdown: Breakdown, title: str, categories: Mapping[str, s
     for the categories that are not the registrants' own values ("other", "not given")."""
     counts = breakdown.counts[:MAX_BARS]
     figure, axes = _figure(0.6 + 0.25 * max(len(counts), 1), width=WIDTH / 2)
-    labels = [_shortened(categories.get(count.category, count.category)) for count in counts]
+    labels = [_shortened(categories.get(count.category, count.category), LABEL_COLUMNS) for count in counts]
     axes.barh(range(len(counts)), [count.people for count in counts], color=ACCENT)
     axes.set_yticks(range(len(counts)), labels)
     axes.invert_yaxis()
     axes.set_xlabel(wording.catalog(language).gettext("registrants"))
-    _whole_numbers(axes.xaxis)
+    _whole_numbers(axes.xaxis, bins=4)  # the bars may have little room beside long labels
     return _svg(figure, title)
 
 
@@ -149,10 +164,11 @@ def _x_data(axes: Any) -> Any:
     return axes.get_xaxis_transform()
 
 
-def _whole_numbers(axis: Any) -> None:
+def _whole_numbers(axis: Any, bins: int | str = 10) -> None:
+    """Ticks at whole numbers only, in at most `bins` steps (matplotlib's default is 10)."""
     from matplotlib.ticker import MaxNLocator
 
-    axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_locator(MaxNLocator(nbins=bins, integer=True))
 
 
 def _short_day(day: date, language: str) -> str:
@@ -161,8 +177,22 @@ def _short_day(day: date, language: str) -> str:
     return format_skeleton("MMMd", day, locale=wording.locale(language))
 
 
-def _shortened(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _shortened(text: str, limit: int) -> str:
+    """`text` in at most `limit` columns, ending in an ellipsis when cut; a wide (East Asian)
+    character takes two columns."""
+    if sum(map(_columns, text)) <= limit:
+        return text
+    kept, used = [], 0
+    for character in text:
+        used += _columns(character)
+        if used > limit - 1:  # a column for the ellipsis
+            break
+        kept.append(character)
+    return "".join(kept).rstrip() + "…"
+
+
+def _columns(character: str) -> int:
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
 
 
 _UNWANTED = {f"{{{SVG}}}{name}" for name in ("metadata", "script", "style", "foreignObject")}
@@ -171,7 +201,12 @@ _UNWANTED = {f"{{{SVG}}}{name}" for name in ("metadata", "script", "style", "for
 def _svg(figure: Any, title: str) -> str:
     """The figure as an <svg> element for the page: titled, with nothing to run or fetch."""
     out = io.StringIO()
-    figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    with warnings.catch_warnings():
+        # The browser draws the text, with the reader's fonts: that matplotlib's own font lacks
+        # a script (Chinese, Devanagari) is no concern of the organiser's, who would see one
+        # warning per character on their terminal.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     text = out.getvalue()
     root = ET.fromstring(text)
     _strip(root)

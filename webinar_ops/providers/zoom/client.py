@@ -948,6 +948,10 @@ def webinar_body(definition: Definition, hosts_own: bool = False) -> dict:
         settings["panelists_invitation_email_notification"] = False
     if contact and not hosts_own:
         settings.update(contact_name=contact.name, contact_email=contact.email)
+    if definition.practice is not None or not hosts_own:
+        # Zoom's practice session is a switch: the speakers join early and the audience waits
+        # until the host starts the webinar. Its time is in webinar-ops's speaker mails.
+        settings["practice_session"] = definition.practice is not None
     if closes_at_zoom := _zoom_closes_registration(definition, hosts_own):
         settings["close_registration"] = closes_at_zoom == "closed"
     body = {
@@ -995,9 +999,10 @@ def agenda_text(definition: Definition) -> str:
 
 def _differs(current: dict, body: dict) -> bool:
     """Whether Zoom's copy differs in what webinar-ops answers for: title, time, length,
-    whether people can register, whether its page closes registration at the start, and
-    whether Zoom mails the panelists itself. The agenda and contact of a webinar made by hand
-    are the organiser's to keep, and each update counts against the host's 100 a day."""
+    whether people can register, whether its page closes registration at the start, whether
+    Zoom mails the panelists itself and whether it holds a practice session. The agenda and
+    contact of a webinar made by hand are the organiser's to keep, and each update counts
+    against the host's 100 a day."""
     start = current.get("start_time")
     held = current.get("settings", {})
     return (
@@ -1007,7 +1012,7 @@ def _differs(current: dict, body: dict) -> bool:
         or held.get("approval_type") != body["settings"]["approval_type"]
         or any(
             name in body["settings"] and bool(held.get(name)) != body["settings"][name]
-            for name in ("close_registration", "panelists_invitation_email_notification")
+            for name in ("close_registration", "panelists_invitation_email_notification", "practice_session")
         )
     )
 
