@@ -29,7 +29,6 @@ from webinar_ops.errors import InputError
 from webinar_ops.mail.compose import Composer
 from webinar_ops.mail.outbox import NewDelivery, Outbox
 from webinar_ops.plan import PreviewMail, plan_webinar, speaker_named
-from webinar_ops.providers import NewPanelist
 from webinar_ops.providers.local.provider import LocalProvider
 from webinar_ops.registrants import add_person
 from webinar_ops.store import Store, WebinarRecord
@@ -145,25 +144,16 @@ def local_provider(store: Store, settings: Settings) -> LocalProvider:
 
 
 def published(store: Store, settings: Settings, now: datetime = NOW, path: Path = SPEAKERS_DEFINITION):
-    """The webinar added, Ana registered, and both at the local provider; then what the
-    speakers' sync does (their panelist links), and planning."""
+    """The webinar added, Ana registered, and both at the local provider, the speakers made
+    panelists with links of their own (the sync does it), and planning."""
     save(store, path, now)
     webinar = store.webinar(SAMPLE_SLUG)
     if not store.registrants(webinar.id):
         registered(store, webinar, ANA)
     provider = local_provider(store, settings)
     sync_webinar(store, provider, webinar, now)
-    make_panelists(store, provider, now)
+    assert all(s.join_url for s in store.speakers(webinar.id) if s.email)
     plan(store, settings, now)
-
-
-def make_panelists(store: Store, provider: LocalProvider, now: datetime) -> None:
-    webinar = store.webinar(SAMPLE_SLUG)
-    speakers = [s for s in store.speakers(webinar.id) if s.email and not s.panelist_id]
-    results = provider.add_panelists(webinar.provider_webinar_id, [NewPanelist(s.email, s.name) for s in speakers])
-    with store.transaction():
-        for speaker, result in zip(speakers, results, strict=True):
-            store.set_panelist(speaker.id, result.panelist_id, result.join_url, now)
 
 
 def plan(store: Store, settings: Settings, now: datetime):
@@ -365,11 +355,10 @@ def test_a_speaker_without_a_link_waits_for_it_and_one_without_an_address_gets_n
     save(store, without)
     webinar = store.webinar(SAMPLE_SLUG)
     registered(store, webinar, ANA)
-    sync_webinar(store, local_provider(store, settings), webinar, NOW)
-    plan(store, settings, NOW)
+    plan(store, settings, NOW)  # before the sync: no speaker has a panelist link yet
     assert [row for row in Outbox(store).listing(webinar.id) if row.delivery.speaker_id] == []
 
-    make_panelists(store, local_provider(store, settings), NOW)
+    sync_webinar(store, local_provider(store, settings), webinar, NOW)  # which makes them panelists
     plan(store, settings, NOW)
     son = next(s for s in store.speakers(webinar.id) if s.name == "Mr. Sung Joo Son")
     assert Outbox(store).speaker_mails(son.id) == []
@@ -439,7 +428,7 @@ def test_planning_again_creates_nothing_new_for_the_speakers(store, settings):
 @pytest.fixture
 def cli(run, workdir):
     """A project that has run `init`, added the speakers' webinar (in 2031: the command line
-    runs on today's clock) and published it, with the speakers made panelists, as their sync does."""
+    runs on today's clock) and synced it: the speakers are panelists, their mail planned."""
     speakers_variant(
         workdir,
         "webinar",
@@ -451,9 +440,6 @@ def cli(run, workdir):
     assert run("init").code == 0
     assert run("webinar", "add", "webinar.toml").code == 0
     assert run("sync", SAMPLE_SLUG).code == 0
-    with Store.open(workdir / "data" / "webinar_ops.db") as store:
-        make_panelists(store, LocalProvider(store, "https://w.example.org", TEST_SECRET_KEY), NOW)
-    assert run("sync", SAMPLE_SLUG).code == 0  # which plans the speakers' mail
     return run
 
 
