@@ -252,6 +252,15 @@ language = "en"
 """
 
 
+YAO_ENTRY = """[[agenda.speakers]]
+name = "Mr. Keping Yao"
+role = "Senior Governance and Public Administration Expert"
+organisation = "UNPOG/DPIDG/UN DESA"
+email = "keping.yao@example.org"
+time_zone = "Asia/Seoul"
+"""
+
+
 def country_case_later(workdir: Path) -> Path:
     """Mr. Son's item moved five minutes later, and the Q&A with it."""
     return speakers_variant(
@@ -573,3 +582,29 @@ def test_a_question_group_naming_no_agenda_item_is_refused_with_the_titles(workd
     assert "names no agenda item: 'Keynote'" in problem.message
     assert '"Country Case Presentation"' in problem.fix
     assert problem.line is not None
+
+
+def test_a_registrant_who_also_speaks_gets_the_speakers_mail_and_not_the_audiences_while_they_speak(
+    store, settings, workdir
+):
+    save(store)
+    webinar = store.webinar(SAMPLE_SLUG)
+    registered(store, webinar, YAO)  # he signed up himself, as an attendee, before he was asked to speak
+    published(store, settings)
+    send_everything_due(store, settings, NOW)
+
+    assert [str(m["Subject"]).startswith("Your part in") for m in mails_to(settings, YAO)] == [True]
+    [yao] = store.registrants(webinar.id, "email = ?", [YAO])
+    reasons = {
+        row.delivery.kind: row.delivery.reason
+        for row in Outbox(store).listing(webinar.id)
+        if row.delivery.registrant_id == yao.id
+    }
+    assert reasons["confirmation"] == "they speak at the webinar: the speakers' mail goes to them"
+
+    without_yao = speakers_variant(workdir, "without-yao", {YAO_ENTRY: ""})
+    later = NOW + timedelta(hours=1)
+    save(store, without_yao, later)
+    plan(store, settings, later)
+    send_everything_due(store, settings, later)
+    assert str(mails_to(settings, YAO)[-1]["Subject"]).startswith("You are registered")  # an attendee again

@@ -61,7 +61,9 @@ m) The speakers and the moderator (each person once, `store.speakers`) get mail 
    out of the definition, and every unsent mail of a speaker taken out of the programme, are
    skipped with the reason (and planned again if they come back). When the webinar is
    cancelled, each speaker with an address gets the speakers' cancellation (its invite
-   removes their entry), and nothing else.
+   removes their entry), and nothing else. A registrant who is also a speaker
+   (Store.registrant_addresses_that_speak) gets none of the audience's mail but the
+   after-messages while they speak: it is skipped, and planned again if they are taken out.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
@@ -124,6 +126,7 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
             report.withdrawn = _withdraw_for_cancellation(store, webinar, now)
             report.created = _plan_cancellations(store, webinar, now, domain)
             report.created += _plan_speaker_cancellations(store, webinar, now, domain)
+            report.withdrawn += _leave_out_the_speaking(store, webinar, now)
             return report
         report.withdrawn = _withdraw_for_inactive(store, webinar, now) + _withdraw_removed_reminders(
             store, webinar, now
@@ -135,6 +138,7 @@ def plan_webinar(store: Store, webinar: WebinarRecord, now: datetime, domain: st
         report.created += created + report.updates + _plan_waitlisted(store, webinar, now, domain)
         _add(report, _plan_follow_ups(store, webinar, now, domain))
         _add(report, _plan_speakers(store, webinar, now, domain))
+        report.withdrawn += _leave_out_the_speaking(store, webinar, now)
     return report
 
 
@@ -207,6 +211,15 @@ def _plan_speakers(store: Store, webinar: WebinarRecord, now: datetime, domain: 
         report.created += len(rows)
         report.skipped += sum(row.state == State.SKIPPED for row in rows)
     return report
+
+
+def _leave_out_the_speaking(store: Store, webinar: WebinarRecord, now: datetime) -> int:
+    """Rule m: a registrant who also speaks gets the speakers' mail, not the audience's (but
+    for the after-messages), while they speak; taken out of the programme, the audience's mail
+    still to come is theirs again."""
+    speaking, outbox = store.registrant_addresses_that_speak(webinar.id), Outbox(store)
+    outbox.reopen_for_former_speakers(webinar, speaking, now)
+    return outbox.skip_pending_of_speaking(webinar, speaking, now)
 
 
 def _plan_speaker_cancellations(store: Store, webinar: WebinarRecord, now: datetime, domain: str) -> int:

@@ -128,6 +128,7 @@ class Listed(NamedTuple):
 _FAMILY = f"CASE WHEN kind LIKE '{kinds.MANUAL_PREFIX}%' THEN '{kinds.MANUAL_PREFIX}' || template ELSE kind END"
 _MANUAL = f"{kinds.MANUAL_PREFIX}%"
 _NOT_SENT = (State.SKIPPED, State.MISSED, State.FAILED)
+SPEAKING = "they speak at the webinar: the speakers' mail goes to them"  # a registrant who is a speaker too
 
 
 class Outbox:
@@ -323,6 +324,32 @@ class Outbox:
             [skipped, stamp, webinar.id, pending, kinds.BRIEFING.template, kinds.BRIEFING.name_stem],
         ).rowcount
         return removed + older
+
+    def skip_pending_of_speaking(self, webinar: WebinarRecord, addresses: set[str], now: datetime) -> int:
+        """Skip the unsent audience's mail (all but the after-messages) of the registrants whose
+        address is in `addresses`, those who speak at the webinar: the speakers' mail is theirs."""
+        if not addresses:
+            return 0
+        marks = _marks(list(addresses))
+        params = [State.SKIPPED, SPEAKING, times.iso_utc(now), webinar.id, State.PENDING, kinds.AFTER.template]
+        return self.db.execute(
+            f"""UPDATE deliveries SET state = ?, reason = ?, updated_at = ?
+               WHERE webinar_id = ? AND state = ? AND template != ? AND registrant_id IN
+                 (SELECT id FROM registrants WHERE webinar_id = ? AND lower(email) IN ({marks}))""",
+            [*params, webinar.id, *sorted(addresses)],
+        ).rowcount
+
+    def reopen_for_former_speakers(self, webinar: WebinarRecord, addresses: set[str], now: datetime) -> int:
+        """Put back in the queue the audience's mail skipped while a registrant spoke, for those
+        whose address is no longer in `addresses` (taken out of the programme, or given another
+        address): an attendee like any other again; sending weighs whether each is still in time."""
+        marks = _marks(list(addresses)) or "''"
+        return self.db.execute(
+            f"""UPDATE deliveries SET state = ?, reason = NULL, updated_at = ?
+               WHERE webinar_id = ? AND state = ? AND reason = ? AND registrant_id NOT IN
+                 (SELECT id FROM registrants WHERE webinar_id = ? AND lower(email) IN ({marks}))""",
+            [State.PENDING, times.iso_utc(now), webinar.id, State.SKIPPED, SPEAKING, webinar.id, *sorted(addresses)],
+        ).rowcount
 
     def reopen_for_returning_speakers(self, webinar: WebinarRecord, now: datetime) -> int:
         """Put back in the queue the reminders skipped when a speaker was taken out of the
