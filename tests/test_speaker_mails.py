@@ -26,6 +26,7 @@ from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
 from webinar_ops.deliver import send_due
 from webinar_ops.errors import InputError
+from webinar_ops.mail import kinds
 from webinar_ops.mail.compose import Composer
 from webinar_ops.mail.outbox import NewDelivery, Outbox
 from webinar_ops.plan import PreviewMail, plan_webinar, speaker_named
@@ -608,3 +609,15 @@ def test_a_registrant_who_also_speaks_gets_the_speakers_mail_and_not_the_audienc
     plan(store, settings, later)
     send_everything_due(store, settings, later)
     assert str(mails_to(settings, YAO)[-1]["Subject"]).startswith("You are registered")  # an attendee again
+
+
+def test_a_practice_reminder_retried_after_the_practice_was_taken_out_is_given_up_by_the_start():
+    with_practice = load_definition(SPEAKERS_DEFINITION)
+    without = replace(with_practice, practice=None)
+    due = PRACTICE - timedelta(hours=3)
+    assert kinds.PRACTICE_REMINDER.deadline(with_practice, due) == PRACTICE
+    assert kinds.PRACTICE_REMINDER.deadline(without, due) == START
+    assert kinds.PRACTICE_REMINDER.too_late(without, due, due, scheduled=True, tried=True) == (
+        "skipped",
+        "the practice session was taken out of the definition",
+    )

@@ -98,8 +98,8 @@ class Kind:
         after-message within AFTER_PATIENCE of its time, anything else before the end."""
         if self.due is Due.BEFORE_START:
             return definition.start
-        if self.due is Due.BEFORE_PRACTICE:
-            return _practice(definition).start
+        if self.due is Due.BEFORE_PRACTICE:  # a practice taken out meanwhile: no later than the start
+            return definition.practice.start if definition.practice else definition.start
         if self.due is Due.AFTER_END:
             return due + AFTER_PATIENCE
         return definition.end
