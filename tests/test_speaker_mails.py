@@ -621,3 +621,19 @@ def test_a_practice_reminder_retried_after_the_practice_was_taken_out_is_given_u
         "skipped",
         "the practice session was taken out of the definition",
     )
+
+
+def test_a_french_speakers_briefing_is_in_french_on_the_events_clock_and_on_theirs(store, settings):
+    published(store, settings)
+    send(store, settings, NOW)
+
+    [briefing] = mails_to(settings, SHIM)  # language = "fr", time_zone = "America/New_York"
+    text = text_of(briefing).replace("\u00a0", " ")  # French writes `15 h 00` with no-break spaces
+    assert str(briefing["Subject"]).startswith("Votre intervention\u00a0: ")
+    assert "VOTRE INTERVENTION" in text
+    assert "Vendredi 30 avril 2021, 15 h 00–15 h 45, heure de Séoul (UTC+9)" in text
+    assert "02 h 00–02 h 45, votre heure locale (America/New_York)" in text
+    assert "SÉANCE DE RÉPÉTITION" in text
+    html = briefing.get_body(("html",)).get_content()
+    assert 'lang="fr"' in html
+    assert "Votre lien de panéliste" in html
