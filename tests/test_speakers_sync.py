@@ -447,3 +447,17 @@ def test_panelists_are_in_no_registrant_listing_and_no_status_count(cli):
 
     assert not ADDRESSES & {row["email"] for row in listed}
     assert after[0]["registrants"] == before[0]["registrants"]
+
+
+def test_the_speakers_command_lists_the_mails_each_speaker_was_sent(cli):
+    assert cli("sync", SLUG).code == 0
+    assert cli("run", "--once").code == 0
+
+    listed = json.loads(cli("speakers", SLUG, "--json").stdout)
+    shown = cli("speakers", SLUG).stdout
+
+    for person in listed:
+        kinds_sent = {mail["kind"]: mail["state"] for mail in person["mails"]}
+        assert kinds_sent["briefing-0"] == "sent", person["email"]
+        assert {"speaker-reminder-2d", "speaker-reminder-2h", "practice-reminder"} <= set(kinds_sent)
+    assert "briefing-0 sent" in shown

@@ -881,14 +881,16 @@ def speakers(app: App, slug: str, show_links: bool, as_json: bool) -> None:
     """List the speakers and the moderator of SLUG, each once: their part, their address and
     where they stand as panelists. Their join links are masked unless --show-links."""
     from webinar_ops.console import mask_link, print_json, print_table
+    from webinar_ops.mail.outbox import Outbox
 
     record = app.webinar(slug)
     rows = app.store.speakers(record.id, removed=True)
+    mails = {row.id: Outbox(app.store).speaker_mails(row.id) for row in rows}
     if not show_links:
         rows = [replace(row, join_url=mask_link(row.join_url)) for row in rows]
     zone = record.definition.time_zone
     if as_json:
-        print_json([_speaker_entry(row, zone) for row in rows])
+        print_json([{**_speaker_entry(row, zone), "mails": _speaker_mails(mails[row.id])} for row in rows])
         return
     table = [
         (
@@ -899,10 +901,11 @@ def speakers(app: App, slug: str, show_links: bool, as_json: bool) -> None:
             "; ".join(f"{_clock_span(slot, zone)} {slot.title}" for slot in row.slots()),
             row.panelist_status,
             row.join_url,
+            "; ".join(f"{mail['kind']} {mail['state']}" for mail in _speaker_mails(mails[row.id])),
         )
         for row in rows
     ]
-    columns = ("name", "role, organisation", "moderates", "email", f"items ({zone})", "panelist", "join link")
+    columns = ("name", "role, organisation", "moderates", "email", f"items ({zone})", "panelist", "join link", "mails")
     print_table(columns, table, title=f"{record.slug}: {_counted(len(rows), 'speaker')}")
 
 
@@ -922,6 +925,15 @@ def _speaker_entry(row: Any, zone: str) -> dict:
         for slot in row.slots()
     ]
     return {**entry, "items": items, "panelist_status": row.panelist_status, "panelist_error": row.panelist_error}
+
+
+def _speaker_mails(deliveries: list) -> list[dict]:
+    """A speaker's mail as `speakers` shows it: each kind, its state, when it was sent or is due,
+    and why it was not sent, if it was not."""
+    return [
+        {"kind": d.kind, "state": d.state.value, "sent_at": d.sent_at, "due_at": d.due_at, "reason": d.reason}
+        for d in deliveries
+    ]
 
 
 def _clock_span(slot: Any, zone: str) -> str:
