@@ -100,15 +100,23 @@ class Service:
     def stop(self) -> None:
         """Finish the message in flight, then stop every job."""
         self.stopping.set()
+        # APScheduler's shutdown holds its job store lock while it waits for running jobs, and
+        # a job that is scheduling its next wake-up needs that lock: it would wait for ever.
+        # Passing through the wake lock lets such a job finish first; any later one sees
+        # `stopping` inside the lock and leaves the scheduler alone.
+        with self._wake_lock:
+            pass
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 
     def wake_at(self, when: datetime | None) -> None:
         """Make sure a send runs at `when` (or now, if that has passed)."""
-        if when is None or self.stopping.is_set():
+        if when is None:
             return
         when = max(when, self._paused_until)
         with self._wake_lock:
+            if self.stopping.is_set():
+                return
             pending = [job for job in self.scheduler.get_jobs() if job.id.startswith("wake-")]
             if any(job.next_run_time and job.next_run_time <= when for job in pending):
                 return
