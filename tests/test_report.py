@@ -658,6 +658,9 @@ def test_the_speakers_mail_is_counted_apart_and_marks_no_day_of_the_registration
     marks = {row["kind"] for row in report["registrations"]["mail_sent"]}
     assert marks == {"confirmation", "reminder-1d"}
 
+    terminal = run("report", SAMPLE_SLUG, env=ENV).stdout
+    assert f"  {report['mail']['sent']} mails sent, 0 bounced" in terminal
+    assert "  speakers' mail, apart: 3 sent, 1 bounced" in terminal
     page = (workdir / "report.html").read_text(encoding="utf-8")
     csv_text = (workdir / "report.csv").read_text(encoding="utf-8-sig")
     assert 'id="table-speaker-mail"' in page
