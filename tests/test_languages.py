@@ -538,7 +538,8 @@ def test_a_language_folder_missing_templates_is_refused_when_the_webinar_is_adde
 
     assert added.code == 2
     lacks = (
-        "after.html, after.subject.txt, after.txt, awaiting.html, awaiting.subject.txt, awaiting.txt, called_off.html"
+        "after.html, after.subject.txt, after.txt, awaiting.html, awaiting.subject.txt, awaiting.txt, "
+        "briefing.html, briefing.subject.txt, briefing.txt, called_off.html"
     )
     assert f"my-templates/es: lacks {lacks}" in added.stderr
     assert "confirmation.txt, denial.html" in added.stderr

@@ -614,3 +614,58 @@ def test_a_language_the_report_cannot_be_written_in_is_refused_naming_those_it_c
     ran = run("report", SAMPLE_SLUG, "--html", "de.html", "--language", "de", env=ENV)
     assert ran.code == 2
     assert "cannot be written in 'de'; its words are in en, fr" in ran.stderr
+
+
+# -- the speakers' mail, apart from the audience's ---------------------------------------------
+
+SPEAKERS_DEFINITION = Path(__file__).parent / "data" / "undesa-snu-session-5-speakers.toml"
+SPEAKERS = ("mikyoung.park@example.org", "bokyun.shim@example.org", "keping.yao@example.org", "sungjoo.son@example.org")
+
+
+@pytest.fixture
+def with_speakers(store: Store, settings: Settings) -> Store:
+    """The model webinar with its four people's addresses: five registrants, the speakers made
+    panelists, and everyone's mail sent over SMTP, where Mr. Yao's briefing is refused for good."""
+    definition = load_definition(SPEAKERS_DEFINITION)
+    store.save_webinar(definition, SPEAKERS_DEFINITION.read_text(encoding="utf-8"), "local", OPENED)
+    with smtp_server() as server:
+        server.handler.reject("keping.yao@example.org")
+        register_and_send(store, settings, SAMPLE_SLUG, server, PEOPLE[:5])
+    return store
+
+
+def test_the_speakers_mail_is_counted_apart_and_marks_no_day_of_the_registrations(with_speakers: Store, run, workdir):
+    ran = run("report", SAMPLE_SLUG, "--json", "--html", "report.html", "--csv", "report.csv", env=ENV)
+    assert ran.code == 0, ran.stderr
+    report = ran.json()
+
+    audience = "SELECT kind, state, count(*) FROM deliveries WHERE registrant_id IS NOT NULL GROUP BY kind, state"
+    speakers = "SELECT kind, state, count(*) FROM deliveries WHERE speaker_id IS NOT NULL GROUP BY kind, state"
+    mail = {row["kind"]: row for row in report["mail"]["kinds"]}
+    told = {row["kind"]: row for row in report["speaker_mail"]}
+    for kinds_by_state, held in ((mail, audience), (told, speakers)):
+        rows = with_speakers.db.execute(held).fetchall()
+        assert {kind: {s: n for k, s, n in rows if k == kind} for kind, *_ in rows} == {
+            kind: {s: row[s] for s in ("pending", "sending", "sent", "failed", "skipped", "missed") if row[s]}
+            for kind, row in kinds_by_state.items()
+        }
+    assert not set(mail) & set(told)
+    assert (told["briefing-0"]["sent"], told["briefing-0"]["failed"], told["briefing-0"]["bounced"]) == (3, 1, 1)
+    assert report["mail"]["bounced"] == 0  # the speaker's refusal is none of the audience's
+    assert report["mail"]["sent"] == one(
+        with_speakers, "SELECT count(*) FROM deliveries WHERE state = 'sent' AND registrant_id IS NOT NULL"
+    )
+    marks = {row["kind"] for row in report["registrations"]["mail_sent"]}
+    assert marks == {"confirmation", "reminder-1d"}
+
+    terminal = run("report", SAMPLE_SLUG, env=ENV).stdout
+    assert f"  {report['mail']['sent']} mails sent, 0 bounced" in terminal
+    assert "  speakers' mail, apart: 3 sent, 1 bounced" in terminal
+    page = (workdir / "report.html").read_text(encoding="utf-8")
+    csv_text = (workdir / "report.csv").read_text(encoding="utf-8-sig")
+    assert 'id="table-speaker-mail"' in page
+    assert "speakers' mail,briefing-0,sent,3" in csv_text.replace("\r\n", "\n")
+    links = [row[0] for row in with_speakers.db.execute("SELECT join_url FROM speakers").fetchall()]
+    for text in (ran.stdout, page, csv_text):
+        for secret in (*SPEAKERS, *links):
+            assert secret not in text

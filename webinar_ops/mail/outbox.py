@@ -128,6 +128,8 @@ class Listed(NamedTuple):
 _FAMILY = f"CASE WHEN kind LIKE '{kinds.MANUAL_PREFIX}%' THEN '{kinds.MANUAL_PREFIX}' || template ELSE kind END"
 _MANUAL = f"{kinds.MANUAL_PREFIX}%"
 _NOT_SENT = (State.SKIPPED, State.MISSED, State.FAILED)
+# The reports' filter by reader: every delivery, the registrants' (the audience's) or the speakers'.
+_READERS = {None: "", "registrants": "AND registrant_id IS NOT NULL", "speakers": "AND speaker_id IS NOT NULL"}
 SPEAKING = "they speak at the webinar: the speakers' mail goes to them"  # a registrant who is a speaker too
 
 
@@ -515,29 +517,30 @@ class Outbox:
     def counts(self, webinar_id: int, readers: str | None = None) -> dict[str, dict[str, int]]:
         """For each kind of mail, how many deliveries are in each state, in the status's order:
         of every reader, or only of `readers` (`registrants` or `speakers`)."""
-        only = {None: "", "registrants": "AND registrant_id IS NOT NULL", "speakers": "AND speaker_id IS NOT NULL"}
         sql = f"""SELECT {_FAMILY} AS family, state, count(*) AS n FROM deliveries
-                  WHERE webinar_id = ? {only[readers]} GROUP BY family, state"""
+                  WHERE webinar_id = ? {_READERS[readers]} GROUP BY family, state"""
         counts: dict[str, dict[str, int]] = {}
         for row in self.db.query(sql, [webinar_id]):
             counts.setdefault(row["family"], {})[row["state"]] = row["n"]
         return dict(sorted(counts.items(), key=lambda item: kinds.status_order(item[0])))
 
-    def sending_times(self, webinar_id: int) -> list[dict]:
+    def sending_times(self, webinar_id: int, readers: str | None = None) -> list[dict]:
         """For each kind of mail that went out, how many were sent and when the first and the
-        last of them went (`first_sent_at`, `last_sent_at`), the earliest first."""
+        last of them went (`first_sent_at`, `last_sent_at`), the earliest first: to every
+        reader, or only to `readers` (`registrants` or `speakers`)."""
         sql = f"""SELECT {_FAMILY} AS kind, count(*) AS sent, min(sent_at) AS first_sent_at,
                          max(sent_at) AS last_sent_at FROM deliveries
-                  WHERE webinar_id = ? AND state = ? AND sent_at IS NOT NULL
+                  WHERE webinar_id = ? AND state = ? AND sent_at IS NOT NULL {_READERS[readers]}
                   GROUP BY 1 ORDER BY first_sent_at, kind"""
         return list(self.db.query(sql, [webinar_id, State.SENT]))
 
-    def bounces(self, webinar_id: int) -> dict[str, int]:
+    def bounces(self, webinar_id: int, readers: str | None = None) -> dict[str, int]:
         """For each kind of mail, how many of the webinar's deliveries the receiving server
         refused for good: failed with a permanent (5xx) reply, which the sender records as
-        the error's leading code (`550 mailbox unavailable`)."""
+        the error's leading code (`550 mailbox unavailable`); of every reader, or only of
+        `readers` (`registrants` or `speakers`)."""
         sql = f"""SELECT {_FAMILY} AS kind, count(*) AS n FROM deliveries
-                  WHERE webinar_id = ? AND state = ? AND last_error GLOB '5[0-9][0-9][ -]*'
+                  WHERE webinar_id = ? AND state = ? AND last_error GLOB '5[0-9][0-9][ -]*' {_READERS[readers]}
                   GROUP BY 1"""
         rows = {row["kind"]: row["n"] for row in self.db.query(sql, [webinar_id, State.FAILED])}
         return dict(sorted(rows.items(), key=lambda item: kinds.status_order(item[0])))

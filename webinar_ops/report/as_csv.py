@@ -60,6 +60,9 @@ def webinar_rows(report: WebinarReport) -> Iterator[Row]:
             yield "mail", kind.kind, state, getattr(kind, state)
     yield "mail", "", "bounced", report.mail.bounced
     yield "mail", "", "unsubscribed", report.mail.unsubscribed
+    for kind in report.speaker_mail:
+        for state in (*MAIL_STATES, "bounced"):
+            yield "speakers' mail", kind.kind, state, getattr(kind, state)
     yield from _attendance_rows(report)
     for line in report.agenda:
         yield "agenda", line.time, "title", line.title

@@ -20,8 +20,18 @@ def _webinar_lines(report: WebinarReport) -> list[str]:
         f"  {report.registrations.total} registrants: {statuses.approved} approved, {statuses.pending} pending, "
         f"{statuses.waitlisted} waitlisted, {statuses.denied} denied, {statuses.cancelled} cancelled",
         f"  {report.mail.sent} mails sent, {report.mail.bounced} bounced, {report.mail.unsubscribed} unsubscribed",
+        *_speaker_mail(report),
         f"  attendance: {_attendance(report)}",
     ]
+
+
+def _speaker_mail(report: WebinarReport) -> list[str]:
+    """The speakers' mail in a line of its own (none when the webinar has none)."""
+    if not report.speaker_mail:
+        return []
+    sent = sum(kind.sent for kind in report.speaker_mail)
+    bounced = sum(kind.bounced for kind in report.speaker_mail)
+    return [f"  speakers' mail, apart: {sent} sent, {bounced} bounced"]
 
 
 def _attendance(report: WebinarReport) -> str:

@@ -109,8 +109,9 @@ class MailKind:
 
 @dataclass(frozen=True)
 class Mail:
-    """The outbox of the webinar: by kind and state, with bounces (refused for good with a
-    5xx reply) and the registrants who unsubscribed from reminders."""
+    """The audience's mail (the registrants'): by kind and state, with bounces (refused for
+    good with a 5xx reply) and the registrants who unsubscribed from reminders. The speakers'
+    mail is counted apart (`WebinarReport.speaker_mail`)."""
 
     kinds: tuple[MailKind, ...]
     sent: int
@@ -190,6 +191,7 @@ class WebinarReport:
     statuses: Statuses
     breakdowns: tuple[Breakdown, ...]
     mail: Mail
+    speaker_mail: tuple[MailKind, ...]  # the speakers' mail by kind and state: counts, no names
     attendance: Attendance
     moderator: str | None
     agenda: tuple[AgendaLine, ...]
@@ -243,6 +245,7 @@ def webinar_report(store: Store, record: WebinarRecord, now: datetime, with_name
         statuses=statuses(store, record),
         breakdowns=breakdowns(store, record),
         mail=mail(store, record),
+        speaker_mail=speaker_mail(store, record),
         attendance=attendance(store, record),
         moderator=definition.moderator.describe() if definition.moderator else None,
         agenda=agenda(record),
@@ -252,14 +255,15 @@ def webinar_report(store: Store, record: WebinarRecord, now: datetime, with_name
 
 def registrations(store: Store, record: WebinarRecord) -> Registrations:
     """Registrations per day on the event's clock, every day from the first registration
-    (or mail) to the last shown, with the first day each kind of mail went out."""
+    (or mail) to the last shown, with the first day each kind of the audience's mail went out
+    (the speakers' mail is no mark of how registrations came in)."""
     zone = record.definition.time_zone
     per_day: Counter[date] = Counter()
     for stamp, count in store.registration_stamps(record.id):
         per_day[_local_day(stamp, zone)] += count
     sent = tuple(
         MailSent(**row, first_day=_local_day(row["first_sent_at"], zone).isoformat())
-        for row in Outbox(store).sending_times(record.id)
+        for row in Outbox(store).sending_times(record.id, "registrants")
     )
     days = sorted({*per_day, *(date.fromisoformat(row.first_day) for row in sent)})
     by_day, running = [], 0
@@ -342,18 +346,30 @@ def _most_first(item: tuple[str, int]) -> tuple[int, str]:
 
 
 def mail(store: Store, record: WebinarRecord) -> Mail:
-    """The webinar's mail by kind and state, its bounces and the unsubscribed."""
-    outbox = Outbox(store)
-    bounced = outbox.bounces(record.id)
-    rows = tuple(
-        MailKind(kind, **{state: states.get(state, 0) for state in MAIL_STATES}, bounced=bounced.get(kind, 0))
-        for kind, states in outbox.counts(record.id).items()
-    )
+    """The audience's mail by kind and state, its bounces and the unsubscribed."""
+    rows = mail_kinds(store, record, "registrants")
+    bounced = sum(row.bounced for row in rows)
     return Mail(
         kinds=rows,
         sent=sum(row.sent for row in rows),
-        bounced=sum(bounced.values()),
+        bounced=bounced,
         unsubscribed=store.unsubscribed_count(record.id),
+    )
+
+
+def speaker_mail(store: Store, record: WebinarRecord) -> tuple[MailKind, ...]:
+    """The speakers' mail (briefings, their reminders, the practice reminder, their
+    cancellation) by kind and state: counts only, so no speaker is named."""
+    return mail_kinds(store, record, "speakers")
+
+
+def mail_kinds(store: Store, record: WebinarRecord, readers: str) -> tuple[MailKind, ...]:
+    """The deliveries to `readers` (`registrants` or `speakers`) by kind and state, with bounces."""
+    outbox = Outbox(store)
+    bounced = outbox.bounces(record.id, readers)
+    return tuple(
+        MailKind(kind, **{state: states.get(state, 0) for state in MAIL_STATES}, bounced=bounced.get(kind, 0))
+        for kind, states in outbox.counts(record.id, readers).items()
     )
 
 
