@@ -7,17 +7,15 @@ every speaker, and the audience's mail and the speakers' kept apart."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from email.utils import parseaddr
 from pathlib import Path
 
 import icalendar
 import pytest
 import vobject
 from conftest import TEST_SECRET_KEY
+from test_speaker_mails import mails_to, send, send_everything_due, text_of
 from test_speakers_sync import ADDRESSES, IN_2031, PARK, SHIM, SLUG, SON, YAO, speakers_copy
 from test_zoom_provider import NOW
 from zoom_openapi import checked_zoom_provider
@@ -25,14 +23,13 @@ from zoom_openapi import checked_zoom_provider
 from webinar_ops import times
 from webinar_ops.config import Settings
 from webinar_ops.definition import load_definition
-from webinar_ops.deliver import send_due
 from webinar_ops.mail.outbox import Outbox
 from webinar_ops.plan import plan_webinar
 from webinar_ops.providers.zoom.standin import FakeZoom
 from webinar_ops.registrants import add_person
 from webinar_ops.store import Store
 from webinar_ops.sync import sync_webinar
-from webinar_ops.transports.maildir import MaildirSettings, MaildirTransport
+from webinar_ops.transports.maildir import MaildirSettings
 
 ANA = "ana.silva@example.org"
 START = datetime(2031, 4, 30, 6, 0, tzinfo=UTC)  # 15:00 in Seoul
@@ -79,33 +76,6 @@ def published(store: Store, provider, settings: Settings, folder: Path) -> None:
     webinar = at_zoom(store, folder)
     add_person(store, webinar, {"email": ANA, "first_name": "Ana"}, NOW)
     synced_and_planned(store, provider, settings)
-
-
-def send(store: Store, settings: Settings, at: datetime):
-    return send_due(store, settings, MaildirTransport(settings.of(MaildirSettings).outbox_dir), clock=lambda: at)
-
-
-def send_everything_due(store: Store, settings: Settings, until: datetime) -> None:
-    for _ in range(100):
-        due = Outbox(store).next_due()
-        if due is None or due > until:
-            return
-        send(store, settings, due)
-    raise AssertionError("the sender kept finding work at the same instant")
-
-
-def mailbox(settings: Settings) -> list[Message]:
-    folder = settings.of(MaildirSettings).outbox_dir / "new"
-    files = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
-    return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in files]
-
-
-def mails_to(settings: Settings, address: str) -> list[Message]:
-    return [m for m in mailbox(settings) if parseaddr(str(m["To"]))[1].lower() == address]
-
-
-def text_of(message: Message) -> str:
-    return message.get_body(("plain",)).get_content()
 
 
 def everything_in(message: Message) -> str:

@@ -242,25 +242,11 @@ def _speaker_row(
 ) -> NewDelivery:
     """The delivery of the mail `name`, of `kind`, to `speaker`: pending, or skipped with the
     reason planning found (rule b, weighed against when they were added)."""
-    stamp = times.iso_utc(now)
     due = kind.due_at(webinar.definition, offset, now)
     reason = _speaker_skip_reason(webinar, kind, offset, due, times.parse_iso_utc(speaker.created_at), now)
-    return NewDelivery(
-        webinar_id=webinar.id,
-        registrant_id=None,
-        speaker_id=speaker.id,
-        kind=name,
-        template=kind.template,
-        offset_minutes=None if offset is None else int(offset.total_seconds() // 60),
-        revision=webinar.revision,
-        due_at=times.iso_utc(due),
-        send_after=times.iso_utc(due),
-        message_id=speaker_message_id(webinar, speaker.id, name, webinar.revision, domain),
-        created_at=stamp,
-        updated_at=stamp,
-        state=State.SKIPPED if reason else State.PENDING,
-        reason=reason,
-    )
+    reader = {"registrant_id": None, "speaker_id": speaker.id}
+    made_id = speaker_message_id(webinar, speaker.id, name, webinar.revision, domain)
+    return _delivery(webinar, name, kind, offset, due, reason, now, made_id, **reader)
 
 
 def _speaker_skip_reason(
@@ -577,19 +563,36 @@ def _new_row(
 ) -> NewDelivery:
     """The delivery of the mail `name`, of `kind`, to `registrant`: pending, or skipped with
     the reason planning found (rule b)."""
-    stamp = times.iso_utc(now)
     due = kind.due_at(webinar.definition, offset, now)
     reason = _skip_reason(webinar, registrant.approved_at, _lead(kind, offset), due, now)
+    made_id = message_id(webinar, registrant.id, name, webinar.revision, domain)
+    return _delivery(webinar, name, kind, offset, due, reason, now, made_id, registrant_id=registrant.id)
+
+
+def _delivery(
+    webinar: WebinarRecord,
+    name: str,
+    kind: kinds.Kind,
+    offset: timedelta | None,
+    due: datetime,
+    reason: str | None,
+    now: datetime,
+    made_id: str,
+    **reader: int | None,
+) -> NewDelivery:
+    """The row of the mail `name` to one reader (`registrant_id` or `speaker_id`), due at
+    `due`: pending, or skipped for `reason`."""
+    stamp = times.iso_utc(now)
     return NewDelivery(
         webinar_id=webinar.id,
-        registrant_id=registrant.id,
+        **reader,
         kind=name,
         template=kind.template,
         offset_minutes=None if offset is None else int(offset.total_seconds() // 60),
         revision=webinar.revision,
         due_at=times.iso_utc(due),
         send_after=times.iso_utc(due),
-        message_id=message_id(webinar, registrant.id, name, webinar.revision, domain),
+        message_id=made_id,
         created_at=stamp,
         updated_at=stamp,
         state=State.SKIPPED if reason else State.PENDING,
