@@ -280,6 +280,13 @@ def test_with_names_the_report_lists_every_registrant_with_status_and_attendance
         assert (workdir / name).stat().st_mode & 0o777 == 0o600  # personal data: the owner's only
 
 
+def test_with_names_the_registrants_are_listed_by_family_name_then_given_name(held: Store, run):
+    ran = run("report", SAMPLE_SLUG, "--with-names", "--json", env=ENV)
+
+    listed = [(p["last_name"] or p["first_name"], p["first_name"]) for p in json.loads(ran.stdout)["people"]]
+    assert listed == sorted(listed, key=lambda names: (names[0].casefold(), names[1].casefold()))
+
+
 # -- errors ---------------------------------------------------------------------------------------
 
 

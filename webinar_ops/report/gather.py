@@ -423,7 +423,7 @@ def agenda(record: WebinarRecord) -> tuple[AgendaLine, ...]:
 
 
 def people(store: Store, record: WebinarRecord) -> tuple[Person, ...]:
-    """Every registrant with their status and attendance (a report made with names)."""
+    """Every registrant with their status and attendance (a report made with names), by name."""
     present = store.attendance_of(record.id)
     return tuple(
         Person(
@@ -436,8 +436,13 @@ def people(store: Store, record: WebinarRecord) -> tuple[Person, ...]:
             attended=present[row.id].attended if row.id in present else None,
             minutes=present[row.id].minutes if row.id in present else None,
         )
-        for row in store.registrants(record.id)
+        for row in sorted(store.registrants(record.id), key=_by_name)
     )
+
+
+def _by_name(row) -> tuple[str, str, str]:
+    # By family name, then given name, as a list of people is read; the address settles ties.
+    return ((row.last_name or row.first_name).casefold(), row.first_name.casefold(), row.email)
 
 
 def series_report(store: Store, series: str, now: datetime) -> SeriesReport:
