@@ -287,6 +287,19 @@ def test_with_names_the_registrants_are_listed_by_family_name_then_given_name(he
     assert listed == sorted(listed, key=lambda names: (names[0].casefold(), names[1].casefold()))
 
 
+def test_a_dash_sends_the_page_or_the_table_to_the_output_for_a_pipe(held: Store, run, workdir):
+    page = run("report", SAMPLE_SLUG, "--html", "-", env=ENV)
+    table = run("report", SAMPLE_SLUG, "--csv", "-", env=ENV)
+
+    assert page.code == table.code == 0, page.stderr + table.stderr
+    assert page.stdout.startswith("<!doctype html>")
+    assert next(csv.reader(io.StringIO(table.stdout.lstrip("\ufeff")))) == ["section", "category", "measure", "value"]
+    assert not (workdir / "-").exists()
+    both = run("report", SAMPLE_SLUG, "--html", "-", "--json", env=ENV)
+    assert both.code == 2
+    assert "Only one of --json, --html - and --csv - can go to the output" in both.stderr
+
+
 # -- errors ---------------------------------------------------------------------------------------
 
 

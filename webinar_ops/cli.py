@@ -1207,11 +1207,18 @@ def _awaiting_approval(store: Store, record: WebinarRecord, now: datetime) -> di
     }
 
 
+STANDARD_OUTPUT = Path("-")  # `--html -`: the page to the output, for a pipe
+
+
 @cli.command()
 @click.argument("slug", required=False)
 @click.option("--series", help="Put every session of this series (the definitions' `series`) side by side.")
-@click.option("--html", "html_file", type=click.Path(path_type=Path), help="Write the report as one HTML page.")
-@click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write its figures as one CSV table.")
+@click.option(
+    "--html", "html_file", type=click.Path(path_type=Path), help="Write the report as one HTML page (-: to the output)."
+)
+@click.option(
+    "--csv", "csv_file", type=click.Path(path_type=Path), help="Write its figures as one CSV table (-: to the output)."
+)
 @click.option("--with-names", is_flag=True, help="Add every registrant's name, address, status and attendance.")
 @click.option("--language", help="Write the HTML page in this language, such as fr (default: the webinar's).")
 @json_option
@@ -1245,14 +1252,20 @@ def report(
     else:
         made = webinar_report(app.store, app.webinar(slug), app.now(), with_names)
     language = page_language(app.store, made, language)
+    to_output = [path for path in (html_file, csv_file) if path == STANDARD_OUTPUT]
+    if len(to_output) + as_json > 1:
+        raise click.UsageError("Only one of --json, --html - and --csv - can go to the output.")
     texts = [(csv_file, as_csv(made))] if csv_file else []
     if html_file:
         from webinar_ops.report.as_html import as_html  # draws with matplotlib: only when asked for
 
         texts.append((html_file, as_html(made, language)))
-    write_all(texts, private=with_names)
-    for path, _text in texts:
-        click.echo(f"Wrote {path}.", err=True)
+    write_all([(path, text) for path, text in texts if path != STANDARD_OUTPUT], private=with_names)
+    for path, text in texts:
+        if path == STANDARD_OUTPUT:
+            click.echo(text, nl=False)
+        else:
+            click.echo(f"Wrote {path}.", err=True)
     if as_json:
         click.echo(report_json(made), nl=False)
     elif not texts:
