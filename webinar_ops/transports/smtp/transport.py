@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from webinar_ops.transports import (
     PermanentFailure,
+    RecipientRefused,
     RefusedAsSetup,
     TemporaryFailure,
     TransportConfigError,
@@ -189,6 +190,8 @@ def _classify(code: int, reply: bytes | str, stage: str) -> Exception:
     if code >= 500 and _is_about_us(code, reply, stage):
         refusal = TransportConfigError if stage == "mail" or code == 530 else RefusedAsSetup
         return refusal(f"the server refused us: {code} {_text(reply)}")
+    if code >= 500 and stage in ("rcpt", "data"):  # one recipient a message: the refusal is theirs
+        return RecipientRefused(f"{code} {_text(reply)}")
     return _by_code(code, reply)
 
 
