@@ -69,7 +69,8 @@ n) Nobody on the suppression list (`Store.suppression`: a hard bounce, the organ
    and skipped when it falls due, with the reason (checked when it is sent, in deliver). Taken
    off the list, their skipped mails go back to the queue (`Outbox.reopen_unsuppressed`) and
    go out if still timely (rules a and c). A 5xx to RCPT TO, or to the message, puts the
-   address on the list in the transaction that records the failure; a 4xx does not.
+   address on the list in the transaction that records the failure; a 4xx does not. Its
+   tests are in tests/test_suppressions.py.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.
