@@ -91,6 +91,11 @@ class Handler:
         with self._lock:
             self._rejected[recipient.lower()] = (at, reply or PERMANENT_REPLY.format(address=recipient))
 
+    def accept(self, recipient: str) -> None:
+        """Take `recipient` again, after `reject`: their mailbox is back."""
+        with self._lock:
+            self._rejected.pop(recipient.lower(), None)
+
     def drop(self, recipient: str | None = None, times: int = 1) -> None:
         """Close the connection without answering, after the whole message of the next `times`
         DATA commands for `recipient` (any recipient when None) came in. Nothing is recorded."""

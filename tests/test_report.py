@@ -154,8 +154,10 @@ def test_the_json_report_gives_the_figures_the_database_holds(held: Store, run):
     for kind, state, count in held.db.execute(sql).fetchall():
         assert mail[kind][state] == count
     bounced = "SELECT count(*) FROM deliveries WHERE state = 'failed' AND last_error LIKE '550 %'"
-    assert report["mail"]["bounced"] == one(held, bounced) == 2  # the confirmation and the reminder
+    assert report["mail"]["bounced"] == one(held, bounced) == 1  # the confirmation: the address is then suppressed
     assert mail["confirmation"]["bounced"] == 1
+    suppressed = "SELECT count(*) FROM deliveries WHERE state = 'skipped' AND reason LIKE 'the address is suppressed:%'"
+    assert one(held, suppressed) >= 1, "the reminder to the refused address was not tried again"
 
     attendance = report["attendance"]
     attended = one(held, "SELECT count(*) FROM attendance WHERE attended = 1")

@@ -637,3 +637,34 @@ def test_a_french_speakers_briefing_is_in_french_on_the_events_clock_and_on_thei
     html = briefing.get_body(("html",)).get_content()
     assert 'lang="fr"' in html
     assert "Votre lien de panéliste" in html
+
+
+def test_a_suppressed_speaker_gets_no_briefing_and_gets_it_once_taken_off_the_list(store, settings):
+    from webinar_ops.deliver import lift_suppression, suppress_address
+
+    suppress_address(store, YAO.upper(), "organiser", NOW)
+    published(store, settings)
+    send(store, settings, NOW)
+    [briefing] = [d for d in Outbox(store).speaker_mails(speaker(store, YAO).id) if d.kind == "briefing-0"]
+    assert (briefing.state, briefing.reason) == ("skipped", "the address is suppressed: organiser on 2021-04-01")
+    assert mails_to(settings, YAO) == []
+    assert len(mails_to(settings, PARK)) == 1, "the others get theirs"
+
+    assert lift_suppression(store, YAO, NOW) >= 1
+    send(store, settings, NOW)
+    send(store, settings, NOW)
+    assert len(mails_to(settings, YAO)) == 1, "their briefing, once"
+
+
+def test_a_refusal_of_the_message_for_what_it_holds_suppresses_nobody(store, settings):
+    published(store, settings)
+    with smtp_server() as server:
+        server.handler.reject(YAO, at="data", reply="554 5.7.1 Rejected: a link is on a block list")
+        server.handler.reject(PARK, at="data", reply="550 5.1.1 Mailbox unavailable")
+        send_due(
+            store, settings, SmtpTransport(server.host, server.port, security="none", timeout=5), clock=lambda: NOW
+        )
+    [refused] = [d for d in Outbox(store).speaker_mails(speaker(store, YAO).id) if d.kind == "briefing-0"]
+    assert (refused.state, "block list" in refused.last_error) == ("failed", True)
+    assert store.suppression(YAO) is None
+    assert store.suppression(PARK).reason == "hard bounce"

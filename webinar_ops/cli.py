@@ -942,6 +942,57 @@ def _clock_span(slot: Any, zone: str) -> str:
     return times.format_clock_span(slot.start, slot.end, zone)
 
 
+# -- the suppression list -----------------------------------------------------------------
+
+
+@cli.group()
+def suppressions() -> None:
+    """Addresses no mail goes to, for any webinar: hard bounces and the organiser's word."""
+
+
+@suppressions.command("list")
+@json_option
+@pass_app
+def suppressions_list(app: App, as_json: bool) -> None:
+    """Show every suppressed address, with why, when and from where."""
+    from dataclasses import asdict
+
+    from webinar_ops.console import print_json, print_table
+
+    entries = app.store.suppressions()
+    if as_json:
+        print_json([asdict(entry) for entry in entries])
+        return
+    print_table(
+        ("address", "reason", "since (UTC)", "source", "detail"),
+        [(e.email, e.reason, e.suppressed_at, e.source, e.detail or "") for e in entries],
+    )
+
+
+@suppressions.command("add")
+@click.argument("email")
+@click.option("--reason", default="organiser", show_default=True, help="Why no mail goes to it.")
+@pass_app
+def suppressions_add(app: App, email: str, reason: str) -> None:
+    """Send no more mail to EMAIL, for any webinar."""
+    from webinar_ops.deliver import suppress_address
+
+    entry = suppress_address(app.store, email, reason, app.now())
+    click.echo(f"Suppressed {entry.email}: {entry.reason}. Its mails are skipped from now on.")
+
+
+@suppressions.command("remove")
+@click.argument("email")
+@pass_app
+def suppressions_remove(app: App, email: str) -> None:
+    """Take EMAIL off the list: its mails still to come go out again."""
+    from webinar_ops.deliver import lift_suppression
+
+    reopened = lift_suppression(app.store, email, app.now())
+    back = _counted(reopened, "skipped mail")
+    click.echo(f"{email.strip().casefold()} is off the suppression list; {back} back in the queue.")
+
+
 # -- sync and status ----------------------------------------------------------------------
 
 

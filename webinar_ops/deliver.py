@@ -33,14 +33,15 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from webinar_ops import times, tokens
+from webinar_ops import times, tokens, validate
 from webinar_ops.config import Settings
-from webinar_ops.errors import OperationError
+from webinar_ops.errors import InputError, OperationError
 from webinar_ops.mail.compose import Composer, TemplateRefused
 from webinar_ops.mail.outbox import Delivery, Outbox, State
-from webinar_ops.store import Registrant, SpeakerRecord, Store, StoreUnavailable, WebinarRecord
+from webinar_ops.store import Registrant, SpeakerRecord, Store, StoreUnavailable, Suppression, WebinarRecord
 from webinar_ops.transports import (
     PermanentFailure,
+    RecipientRefused,
     RefusedAsSetup,
     TemporaryFailure,
     Transport,
@@ -278,7 +279,7 @@ def _send_batch(
         now = clock()
         registrant = drafts.reader(delivery)
         composer = drafts.composer(delivery)
-        verdict = _verdict(delivery, composer.webinar, registrant, now)
+        verdict = _verdict(delivery, composer.webinar, registrant, store.suppression(registrant.email), now)
         if verdict:
             state, reason = verdict
             Outbox(store).close(delivery.id, state, reason, now)
@@ -305,6 +306,10 @@ def _send_batch(
             return
         except TemporaryFailure as exc:
             _retry_later(store, delivery, composer.webinar, str(exc), now, report, retry_delay)
+            continue
+        except RecipientRefused as exc:
+            _hard_bounce(store, delivery, registrant, str(exc), now)
+            report.failed += 1
             continue
         except PermanentFailure as exc:
             Outbox(store).fail(delivery.id, str(exc), now)
@@ -337,11 +342,47 @@ def _send(
         raise type(exc)(concealed) from None
 
 
-def _verdict(delivery: Delivery, webinar: WebinarRecord, registrant: Reader, now: datetime) -> tuple[State, str] | None:
-    """Why this delivery must not go now (rules a, c, d and m of plan.py), or None to send it."""
+def _hard_bounce(store: Store, delivery: Delivery, reader: Reader, error: str, now: datetime) -> None:
+    """Record the refusal and suppress the address in one transaction: a crash leaves neither
+    a failure without its suppression nor a suppression without its failure. The server's
+    words were already stripped of the join link (`_send`)."""
+    with store.transaction():
+        Outbox(store).fail(delivery.id, error, now)
+        store.suppress(reader.email, "hard bounce", error, "smtp", now)
+
+
+def suppress_address(store: Store, email: str, reason: str, now: datetime) -> Suppression:
+    """Put an address on the suppression list by the organiser's word; `InputError` when it
+    is not an address."""
+    return store.suppress(_address(email), reason, None, "organiser", now)
+
+
+def lift_suppression(store: Store, email: str, now: datetime) -> int:
+    """Take an address off the suppression list and give its skipped mails back to the queue
+    (how many); `InputError` when it was not on the list."""
+    address = _address(email)
+    with store.transaction():
+        if not store.unsuppress(address):
+            raise InputError(f"{address} is not on the suppression list; nothing was changed.")
+        return Outbox(store).reopen_unsuppressed(address, now)
+
+
+def _address(email: str) -> str:
+    try:
+        return validate.email_address(email)
+    except ValueError as exc:
+        raise InputError(f"Not suppressed or lifted: {exc}. Give one address such as name@example.org.") from None
+
+
+def _verdict(
+    delivery: Delivery, webinar: WebinarRecord, registrant: Reader, suppressed: Suppression | None, now: datetime
+) -> tuple[State, str] | None:
+    """Why this delivery must not go now (rules a, c, d, m and n of plan.py), or None to send it."""
     kind = delivery.mail_kind
     if webinar.cancelled_at and not kind.outlives_cancellation:
         return State.SKIPPED, "the webinar was cancelled"
+    if suppressed:
+        return State.SKIPPED, suppressed.describe()
     if isinstance(registrant, SpeakerRecord):
         why = _why_not_to_the_speaker(kind, registrant)
     else:

@@ -64,6 +64,13 @@ m) The speakers and the moderator (each person once, `store.speakers`) get mail 
    removes their entry), and nothing else. A registrant who is also a speaker
    (Store.registrant_addresses_that_speak) gets none of the audience's mail but the
    after-messages while they speak: it is skipped, and planned again if they are taken out.
+n) Nobody on the suppression list (`Store.suppression`: a hard bounce, the organiser's word)
+   gets mail, registrant or speaker, for any webinar: each of their mails is planned as ever
+   and skipped when it falls due, with the reason (checked when it is sent, in deliver). Taken
+   off the list, their skipped mails go back to the queue (`Outbox.reopen_unsuppressed`) and
+   go out if still timely (rules a and c). A 5xx to RCPT TO, or to the message, puts the
+   address on the list in the transaction that records the failure; a 4xx does not. Its
+   tests are in tests/test_suppressions.py.
 
 Manual sends (`webinar-ops remind`) are kinds of their own, stamped with the time they were
 asked for, so they neither block nor duplicate the scheduled mails.

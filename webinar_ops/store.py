@@ -319,6 +319,36 @@ def m014_speaker_deliveries(db: Database) -> None:
         )
 
 
+@migrations()
+def m015_suppressions(db: Database) -> None:
+    """Addresses no mail goes to, for any webinar: a hard bounce is the address's, not the
+    webinar's. One row per casefolded address, with why, the server's words (without links),
+    when and who put it there."""
+    db["suppressions"].create(
+        {"email": str, "reason": str, "detail": str, "source": str, "suppressed_at": str},
+        pk="email",
+        not_null={"reason", "source", "suppressed_at"},
+    )
+
+
+SUPPRESSED_REASON = "the address is suppressed:"  # how the outbox's skipped rows begin
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One address on the suppression list."""
+
+    email: str
+    reason: str
+    detail: str | None
+    source: str
+    suppressed_at: str
+
+    def describe(self) -> str:
+        """`the address is suppressed: hard bounce on 2026-12-06`, the outbox's reason."""
+        return f"{SUPPRESSED_REASON} {self.reason} on {self.suppressed_at[:10]}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class SpeakerRecord:
     """A stored speaker or moderator: one row of the speakers table."""
@@ -874,6 +904,36 @@ class Store:
         """Run one writing statement and commit it; returns the number of rows changed."""
         with self.transaction():
             return self.db.execute(sql, params).rowcount
+
+    # -- suppressions ---------------------------------------------------------------------
+
+    def suppress(self, email: str, reason: str, detail: str | None, source: str, now: datetime) -> Suppression:
+        """Put `email` on the suppression list (or renew its entry): no mail goes to it."""
+        row = {
+            "email": email.casefold(),
+            "reason": reason,
+            "detail": detail,
+            "source": source,
+            "suppressed_at": times.iso_utc(now),
+        }
+        with self.transaction():
+            self.db["suppressions"].upsert(row, pk="email")
+        return Suppression(**row)
+
+    def unsuppress(self, email: str) -> bool:
+        """Take `email` off the suppression list; False when it was not on it."""
+        return self.write("DELETE FROM suppressions WHERE email = ?", [email.casefold()]) > 0
+
+    def suppression(self, email: str | None) -> Suppression | None:
+        """The suppression list's entry for `email`, or None."""
+        if not email:
+            return None
+        rows = list(self.db["suppressions"].rows_where("email = ?", [email.casefold()]))
+        return Suppression(**rows[0]) if rows else None
+
+    def suppressions(self) -> list[Suppression]:
+        """The whole suppression list, latest first."""
+        return [Suppression(**row) for row in self.db["suppressions"].rows_where(order_by="suppressed_at DESC, email")]
 
     def webinars(self) -> list[WebinarRecord]:
         """Every webinar, soonest first."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from webinar_ops import times
 from webinar_ops.mail import kinds
+from webinar_ops.store import SUPPRESSED_REASON
 
 if TYPE_CHECKING:  # a lower floor; only its types are named here, so the CLI can read State cheaply
     from webinar_ops.store import Store, WebinarRecord
@@ -418,6 +419,18 @@ class Outbox:
             columns = [c[0] for c in rows.description]
             claimed = [Delivery.from_row(dict(zip(columns, row, strict=True))) for row in rows.fetchall()]
         return sorted(claimed, key=lambda delivery: (delivery.send_after, delivery.id))
+
+    def reopen_unsuppressed(self, email: str, now: datetime) -> int:
+        """Give back to the queue the unsent mails skipped because `email` was suppressed, now
+        that it is off the list: sending weighs again whether each is still timely."""
+        return self.store.write(
+            f"""UPDATE deliveries SET state = :pending, reason = NULL, lease_until = NULL, claimed_by = NULL,
+                   updated_at = :now
+               WHERE state = :skipped AND reason LIKE '{SUPPRESSED_REASON}%' AND (
+                   registrant_id IN (SELECT id FROM registrants WHERE lower(email) = :email)
+                   OR speaker_id IN (SELECT id FROM speakers WHERE lower(email) = :email))""",
+            {"pending": State.PENDING, "skipped": State.SKIPPED, "now": times.iso_utc(now), "email": email.casefold()},
+        )
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
         """The mail server accepted it: committed at once, so a crash repeats no other mail."""

@@ -35,6 +35,11 @@ class PermanentFailure(Exception):
     """This message will never go through (a 5xx reply); the text is the server's."""
 
 
+class RecipientRefused(PermanentFailure):
+    """A hard bounce: the server refused this recipient for good (a 5xx to RCPT TO, or to the
+    message of a single recipient). The address goes on the suppression list."""
+
+
 class TransportConfigError(Exception):
     """The transport cannot work as configured (bad login, no TLS); stop and tell the organiser."""
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from webinar_ops.transports import (
     PermanentFailure,
+    RecipientRefused,
     RefusedAsSetup,
     TemporaryFailure,
     TransportConfigError,
@@ -189,7 +190,15 @@ def _classify(code: int, reply: bytes | str, stage: str) -> Exception:
     if code >= 500 and _is_about_us(code, reply, stage):
         refusal = TransportConfigError if stage == "mail" or code == 530 else RefusedAsSetup
         return refusal(f"the server refused us: {code} {_text(reply)}")
+    if code >= 500 and (stage == "rcpt" or (stage == "data" and not _is_about_the_content(reply))):
+        return RecipientRefused(f"{code} {_text(reply)}")  # one recipient a message: the refusal is theirs
     return _by_code(code, reply)
+
+
+def _is_about_the_content(reply: bytes | str) -> bool:
+    """Whether a refusal of the message is of what it holds (enhanced status 5.6.x, media,
+    or 5.7.x, policy: a URL block list), not of the address: no reason to suppress it."""
+    return _text(reply).lstrip().startswith(("5.6.", "5.7."))
 
 
 # Words of a refusal that is about the sender even when it answers a recipient or the message.
