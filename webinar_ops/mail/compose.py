@@ -562,6 +562,23 @@ class Composer:
         words = self.fast_render(delivery.template, registrant, now, delivery.offset_minutes, _details(delivery))
         unsubscribe_url = self.unsubscribe_url(registrant)
         invite = method and self._invite(registrant, now, self.invites.fast_invite, method)
+        unsubscribe = mime.raw_header("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url))
+        listing = unsubscribe + (ONE_CLICK if unsubscribe_url else b"")
+        return self.assembled(delivery, to, words, (invite, method), now, sign, listing)
+
+    def assembled(
+        self,
+        delivery: Letter,
+        to: bytes,
+        words: Rendered,
+        invite: tuple,
+        now: datetime,
+        sign: bool,
+        listing: bytes = b"",
+    ) -> bytes:
+        """One reader's message from its parts: the shared headers around `to`, the reader's
+        `words` and `invite` (the invite and its method, or None twice), `listing` (the
+        unsubscribe headers, if the mail has them), signed when DKIM is on and `sign` is true."""
         head = b"".join(
             (
                 self._from,
@@ -571,12 +588,11 @@ class Composer:
                 f"Date: {format_datetime(now)}\r\n".encode("ascii"),
                 mime.fold("Message-ID", [delivery.message_id]),
                 AUTOMATIC,
-                mime.raw_header("List-Unsubscribe", self._list_unsubscribe(unsubscribe_url)),
-                ONE_CLICK if unsubscribe_url else b"",
+                listing,
                 b"MIME-Version: 1.0\r\n",
             )
         )
-        message = head + _body(words, invite, method, _boundary_seed(delivery.message_id))
+        message = head + _body(words, *invite, _boundary_seed(delivery.message_id))
         return self._signer.sign(message) if self._signer and sign else message
 
     @cached_property
@@ -765,25 +781,11 @@ class SpeakerLetters:
     def message_bytes(self, delivery: Letter, speaker: SpeakerRecord, now: datetime, sign: bool = True) -> bytes:
         """The speaker's message, as `Composer.message_bytes` writes a registrant's: no
         unsubscribe (these are the organiser's working mails to a speaker), their own invite."""
-        c = self.composer
         to = mime.address_header("To", *_address(speaker.name, _recipient(speaker.email)))
         method = _method(delivery)
         words = self.render(delivery.template, speaker, now, delivery.offset_minutes)
         invite = method and self.invite(speaker, now, method)
-        head = b"".join(
-            (
-                c._from,
-                to,
-                c._reply_to,
-                mime.text_header("Subject", words.subject),
-                f"Date: {format_datetime(now)}\r\n".encode("ascii"),
-                mime.fold("Message-ID", [delivery.message_id]),
-                AUTOMATIC,
-                b"MIME-Version: 1.0\r\n",
-            )
-        )
-        message = head + _body(words, invite, method, _boundary_seed(delivery.message_id))
-        return c._signer.sign(message) if c._signer and sign else message
+        return self.composer.assembled(delivery, to, words, (invite, method), now, sign)
 
 
 def speaker_calendar_uid(webinar_uid: str, key: str) -> str:
